@@ -1,0 +1,23 @@
+/*
+ * CRC-32/ISO-HDLC (the zlib / PKZIP CRC) and CRC-16/X-25 (the HDLC FCS).
+ *
+ * Both are incremental: pass the previous return value back in as `crc`
+ * (start from 0 for CRC-32, as zlib.crc32 does; from MT_CRC16_X25_INIT for
+ * the 16-bit one and finish with mt_crc16_x25_final).
+ */
+#ifndef MT_CRC_H
+#define MT_CRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* zlib-compatible: crc = mt_crc32(0, a, n); crc = mt_crc32(crc, b, m). */
+uint32_t mt_crc32(uint32_t crc, const uint8_t *data, size_t len);
+
+#define MT_CRC16_X25_INIT 0xFFFFu
+/* Raw register update (reflected poly 0x8408, no final xor applied). */
+uint16_t mt_crc16_x25_update(uint16_t reg, const uint8_t *data, size_t len);
+/* One-shot CRC-16/X-25 (init 0xFFFF, xorout 0xFFFF); check("123456789") = 0x906E. */
+uint16_t mt_crc16_x25(const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,47 @@
+"""cffi builder for ``meteremu._core``, the compiled C core.
+
+The C sources are listed once, in ``csrc/sources.txt`` (the Makefile reads the
+same list); the cdef files in ``meteremu/_cdef/`` are named, in order, in
+``meteremu/_cdef/order.txt``. The build embeds the package version and a digest
+of every C source and cdef file, so importing a module built from other sources
+fails loudly (see ``meteremu._lowlevel``).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import runpy
+
+from cffi import FFI
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CSRC = ROOT / "csrc"
+CDEF = ROOT / "meteremu" / "_cdef"
+
+
+_digest = runpy.run_path(str(ROOT / "meteremu" / "_sourcedigest.py"))
+
+
+def _version() -> str:
+    return runpy.run_path(str(ROOT / "meteremu" / "_version.py"))["__version__"]
+
+
+SOURCES = [f"csrc/{name}" for name in _digest["listed"](CSRC / "sources.txt")]
+CDEFS = _digest["listed"](CDEF / "order.txt")
+HEADERS = sorted(p.name for p in CSRC.glob("mt_*.h"))
+
+ffibuilder = FFI()
+ffibuilder.cdef("\n".join((CDEF / name).read_text() for name in CDEFS))
+ffibuilder.cdef("const char *mt_build_version(void);\nconst char *mt_build_digest(void);")
+ffibuilder.set_source(
+    "meteremu._core",
+    "\n".join(f'#include "{h}"' for h in HEADERS)
+    + f'\nstatic const char *mt_build_version(void) {{ return "{_version()}"; }}'
+    + f'\nstatic const char *mt_build_digest(void) {{ return "{_digest["source_digest"](ROOT)}"; }}\n',
+    sources=SOURCES,
+    include_dirs=[str(CSRC)],
+    extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,44 @@
+"""The binding layer: the only code that touches cffi's ``ffi`` and ``lib``.
+
+Submodules wrap one C subsystem each: they check lengths before calling C,
+turn return codes into exceptions and hand back plain ``bytes`` and ``int``.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from .._version import __version__
+
+try:
+    from .._core import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on how meteremu was installed
+    raise ImportError(
+X
+        "`pip install -e .` (or `pip install .`) from the source tree."
+    ) from exc
+
+
+def _check_build() -> None:
+    built = ffi.string(lib.mt_build_version()).decode()
+    if built != __version__:
+        raise ImportError(
+            f"meteremu._core was built for meteremu {built}, but this is {__version__}: "
+            "the compiled core is stale; rebuild it with `pip install -e .`"
+        )
+    root = pathlib.Path(__file__).resolve().parent.parent.parent
+    if (root / "csrc" / "sources.txt").is_file() and (root / "meteremu" / "_cdef").is_dir():
+        from .._sourcedigest import source_digest
+
+        digest = source_digest(root)
+        if digest != ffi.string(lib.mt_build_digest()).decode():
+            raise ImportError(
+                "meteremu._core was compiled from other C sources than the ones in "
+                f"{root / 'csrc'}: the compiled core is stale; rebuild it with "
+                "`pip install -e .`"
+            )
+
+
+_check_build()
+
+__all__ = ["ffi", "lib"]
