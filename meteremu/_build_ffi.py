@@ -28,6 +28,7 @@ def _version() -> str:
 
 SOURCES = [f"csrc/{name}" for name in _digest["listed"](CSRC / "sources.txt")]
 CDEFS = _digest["listed"](CDEF / "order.txt")
+DIGEST = _digest["source_digest"](ROOT)
 HEADERS = sorted(p.name for p in CSRC.glob("mt_*.h"))
 
 ffibuilder = FFI()
@@ -37,7 +38,7 @@ ffibuilder.set_source(
     "meteremu._core",
     "\n".join(f'#include "{h}"' for h in HEADERS)
     + f'\nstatic const char *mt_build_version(void) {{ return "{_version()}"; }}'
-    + f'\nstatic const char *mt_build_digest(void) {{ return "{_digest["source_digest"](ROOT)}"; }}\n',
+    + f'\nstatic const char *mt_build_digest(void) {{ return "{DIGEST}"; }}\n',
     sources=SOURCES,
     include_dirs=[str(CSRC)],
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion"],

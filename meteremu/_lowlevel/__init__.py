@@ -14,8 +14,8 @@ try:
     from .._core import ffi, lib
 except ImportError as exc:  # pragma: no cover - depends on how meteremu was installed
     raise ImportError(
-X
-        "`pip install -e .` (or `pip install .`) from the source tree."
+        f"meteremu's C core (meteremu._core) could not be loaded ({exc}); build it "
+        "with `pip install -e .` (or `pip install .`) from the source tree"
     ) from exc
 
 

@@ -1,0 +1,107 @@
+"""Thin typed wrappers over the C CRC, SHA-256 and P-256 code.
+
+Lengths are checked here, before C sees a pointer; results come back as plain
+``int`` and ``bytes``.
+"""
+
+from __future__ import annotations
+
+from . import ffi, lib
+
+MT_OK = 0
+MT_E_ENCODING = -10
+MT_E_PUBKEY = -11
+
+
+def _buf(data: bytes | bytearray | memoryview):  # -> cdata, private to this module
+    return ffi.from_buffer("uint8_t[]", data)
+
+
+def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
+    return int(lib.mt_crc32(value & 0xFFFFFFFF, _buf(data), len(data)))
+
+
+def crc16_x25(data: bytes | bytearray | memoryview) -> int:
+    return int(lib.mt_crc16_x25(_buf(data), len(data)))
+
+
+def sha256(data: bytes | bytearray | memoryview) -> bytes:
+    out = ffi.new("uint8_t[32]")
+    lib.mt_sha256(_buf(data), len(data), out)
+    return bytes(out)
+
+
+def sha256_accelerated() -> bool:
+    return bool(lib.mt_sha256_accelerated())
+
+
+class Sha256State:
+    """An incremental SHA-256 context owned by Python (the C struct lives in cdata)."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, portable: bool = False) -> None:
+        self._ctx = ffi.new("mt_sha256_ctx *")
+        if portable:
+            lib.mt_sha256_init_portable(self._ctx)
+        else:
+            lib.mt_sha256_init(self._ctx)
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        lib.mt_sha256_update(self._ctx, _buf(data), len(data))
+
+    def copy(self) -> Sha256State:
+        other = Sha256State.__new__(Sha256State)
+        other._ctx = ffi.new("mt_sha256_ctx *")
+        other._ctx[0] = self._ctx[0]
+        return other
+
+    def digest(self) -> bytes:
+        # final() consumes the context; finish a copy so update() may go on.
+        ctx = ffi.new("mt_sha256_ctx *")
+        ctx[0] = self._ctx[0]
+        out = ffi.new("uint8_t[32]")
+        lib.mt_sha256_final(ctx, out)
+        return bytes(out)
+
+
+def p256_parse_point(point: bytes) -> bytes:
+    """Validate a SEC1 point; return the 65-byte uncompressed form.
+
+    Raises ValueError naming what is wrong (encoding or point).
+    """
+    if len(point) not in (33, 65):
+        raise ValueError(
+            f"P-256 public key must be a 33- or 65-byte SEC1 point, got {len(point)} bytes"
+        )
+    key = ffi.new("mt_p256_pubkey *")
+    rc = lib.mt_p256_pubkey_parse(key, _buf(point), len(point))
+    if rc == MT_E_ENCODING:
+        raise ValueError(f"P-256 public key: bad SEC1 encoding (prefix 0x{point[0]:02x})")
+    if rc != MT_OK:
+        raise ValueError("P-256 public key: not a valid point on the curve")
+    out = ffi.new("uint8_t[65]")
+    lib.mt_p256_pubkey_encode(key, out)
+    return bytes(out)
+
+
+def p256_verify(point: bytes, digest: bytes, signature: bytes, der: bool) -> bool:
+    """ECDSA P-256 verify. ``point`` and ``digest`` must already be validated by the caller."""
+    key = ffi.new("mt_p256_pubkey *")
+    if lib.mt_p256_pubkey_parse(key, _buf(point), len(point)) != MT_OK:
+        raise ValueError("P-256 public key: not a valid point on the curve")
+    if der:
+        rc = lib.mt_ecdsa_verify_der(key, _buf(digest), _buf(signature), len(signature))
+    else:
+        if len(signature) != 64:
+            return False
+        rc = lib.mt_ecdsa_verify_raw(key, _buf(digest), _buf(signature))
+    return rc == MT_OK
+
+
+def ecdsa_der_to_raw(signature: bytes) -> bytes | None:
+    """Strict-DER ECDSA signature to raw r||s, or None when it is not strict DER."""
+    out = ffi.new("uint8_t[64]")
+    if lib.mt_ecdsa_sig_from_der(out, _buf(signature), len(signature)) != MT_OK:
+        return None
+    return bytes(out)
