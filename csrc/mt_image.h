@@ -1,0 +1,137 @@
+/*
+ * Firmware package parsing and image acceptance (SPEC §3, §4).
+ *
+ * The package layout is documented byte by byte in mt_pkg.h. Everything here
+ * reads the package in place: a `const uint8_t *` to the bytes (a view into
+ * the inactive bank from mt_flash_peek, or a plain buffer for `meteremu
+ * verify`), never a copy the sender supplied. Every byte of the package is
+ * attacker-controlled.
+ *
+ * Acceptance order (SPEC §4), the first failure stops:
+ *   1. header sanity            MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD
+ *   2. vendor                   MT_E_VENDOR
+ *   3. hardware revision        MT_E_HW_REV
+ *   4. package size vs bank     MT_E_TOO_BIG
+ *   5. complete                 MT_E_INCOMPLETE
+ *   6. image CRC-32             MT_E_IMAGE_CRC
+ *   7. image SHA-256            MT_E_IMAGE_SHA
+ *   8. key ID trusted           MT_E_UNKNOWN_KEY
+ *   9. trailer, then ECDSA P-256 over SHA-256(header || image)
+ *                               MT_E_TRAILER, MT_E_NO_SIGNATURE, MT_E_SIGNATURE
+ *  10. security counter >= installed   MT_E_DOWNGRADE
+ * At operator level MT_E_TRAILER and MT_E_NO_SIGNATURE are "signature
+ * verification failed" (0xE04) too; the C codes stay distinct for diagnosis.
+ */
+#ifndef MT_IMAGE_H
+#define MT_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt_p256.h"
+#include "mt_pkg.h"
+
+/* The parsed header: every field of mt_pkg.h, host byte order. */
+typedef struct mt_pkg_header {
+    uint16_t format_version;
+    uint16_t header_size;
+    uint32_t vendor_id;
+    uint16_t hw_revision;
+    uint16_t flags;
+    uint8_t behaviour;        /* flags bits 0-3, an enum mt_behaviour value */
+    uint8_t version_major;
+    uint8_t version_minor;
+    uint16_t version_patch;
+    uint32_t version_build;
+    uint32_t security_counter;
+    uint32_t image_size;
+    uint16_t fragment_size;
+    uint16_t trailer_size;
+    uint32_t fragment_count;
+    uint32_t image_crc32;
+    uint8_t image_sha256[32];
+    uint8_t key_id[MT_PKG_KEY_ID_LEN];
+    uint32_t header_crc32;
+    uint32_t package_size;    /* derived: header_size + image_size + trailer_size */
+} mt_pkg_header;
+
+/*
+ * Parses and sanity-checks the first MT_PKG_HEADER_SIZE bytes of buf (len may
+ * be larger; the rest is ignored). Checks, in order:
+ *   magic, format version, header size                   MT_E_HDR_MAGIC
+ *   header CRC-32 over bytes 0..123                      MT_E_HDR_CRC
+ *   flags reserved bits, behaviour value, fragment_size in
+ *   16..1024, trailer_size <= 1024, image_size >= 1, the
+ *   package size fits 32 bits, fragment_count ==
+ *   ceil(package_size / fragment_size), reserved bytes 0  MT_E_HDR_FIELD
+ * MT_E_LENGTH when len < MT_PKG_HEADER_SIZE, MT_E_ARG on NULL.
+ * out is written only on success.
+ */
+int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len);
+
+#define MT_PKG_SIG_MAX 72u
+
+/* The signature record of a trailer. */
+typedef struct mt_pkg_signature {
+    uint8_t type;              /* MT_PKG_TLV_SIG_DER or MT_PKG_TLV_SIG_RAW */
+    uint8_t len;               /* DER: 8..72; raw: 64 */
+    uint8_t sig[MT_PKG_SIG_MAX];
+} mt_pkg_signature;
+
+/*
+ * Parses a trailer of exactly `len` bytes (the header's trailer_size): TLV
+ * records, then 0xFF padding to the end. MT_E_TRAILER for a record running
+ * past the end, an unknown type, a signature of the wrong length, a second
+ * signature, or a non-0xFF byte in the padding; MT_E_NO_SIGNATURE when the
+ * records hold no signature (an empty trailer included).
+ */
+int mt_pkg_trailer_parse(mt_pkg_signature *out, const uint8_t *trailer, size_t len);
+
+#define MT_IMAGE_MAX_KEYS 4u
+
+/* A trusted signer: the parsed key and its key ID (mt_pkg.h, offset 76). */
+typedef struct mt_image_key {
+    mt_p256_pubkey key;
+    uint8_t key_id[MT_PKG_KEY_ID_LEN];
+} mt_image_key;
+
+/* Parses a SEC1 point (see mt_p256_pubkey_parse) and derives its key ID. */
+int mt_image_key_init(mt_image_key *out, const uint8_t *point, size_t len);
+
+/* What the meter accepts. Caller-owned; keys points to key_count entries. */
+typedef struct mt_image_policy {
+    uint32_t vendor_id;
+    uint16_t hw_revision;
+    uint32_t bank_size;          /* bytes the whole package may occupy */
+    uint32_t installed_counter;  /* lowest acceptable security counter */
+    const mt_image_key *keys;
+    uint32_t key_count;          /* <= MT_IMAGE_MAX_KEYS */
+} mt_image_policy;
+
+/*
+ * Verification cache for one bank: the SHA-256(header || image) that last
+ * passed signature verification. It is keyed by content, so a bank rewritten
+ * since simply misses; when it hits, the image SHA-256 and the ECDSA step are
+ * skipped (the digest covers the header, which carries the image SHA-256).
+ * Zero it to empty it; forget it when the trusted keys change.
+ */
+typedef struct mt_image_cache {
+    uint8_t valid;
+    uint8_t digest[32];
+} mt_image_cache;
+
+/*
+ * The acceptance check, in the order above. pkg points to `available` bytes
+ * holding the package from its first byte (a whole bank, or a file);
+ * `complete` is the caller's word that every fragment was received (a bank
+ * being downloaded holds stale or 0xFF bytes where fragments are missing).
+ * A package longer than `available` is MT_E_INCOMPLETE, as is available <
+ * MT_PKG_HEADER_SIZE. cache may be NULL. On success writes *out (may be NULL).
+ * Returns 0 or the first failing check's code; never reads outside
+ * [pkg, pkg + available).
+ */
+int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
+                   const uint8_t *pkg, size_t available, int complete,
+                   mt_image_cache *cache);
+
+#endif
