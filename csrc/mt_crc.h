@@ -20,4 +20,14 @@ uint16_t mt_crc16_x25_update(uint16_t reg, const uint8_t *data, size_t len);
 /* One-shot CRC-16/X-25 (init 0xFFFF, xorout 0xFFFF); check("123456789") = 0x906E. */
 uint16_t mt_crc16_x25(const uint8_t *data, size_t len);
 
+/*
+ * The table-driven code alone, on every CPU. mt_crc32 and
+ * mt_crc16_x25_update return the same values; on x86-64 they fold large
+ * buffers with PCLMULQDQ when the CPU has it. Tests compare the two paths.
+ */
+uint32_t mt_crc32_portable(uint32_t crc, const uint8_t *data, size_t len);
+uint16_t mt_crc16_x25_update_portable(uint16_t reg, const uint8_t *data, size_t len);
+/* 1 when large buffers take the carry-less-multiply path on this CPU, else 0. */
+int mt_crc_accelerated(void);
+
 #endif

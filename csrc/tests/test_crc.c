@@ -1,31 +1,193 @@
-/* CRC catalogue check values (CRC RevEng) and incremental == one-shot. */
+/*
+ * CRC-32/ISO-HDLC and CRC-16/X-25: catalogue check values and residues (CRC
+ * RevEng), the vectors of tests/vectors/crc.json, the generated tables and
+ * folding constants recomputed bit by bit, the x86 folding path against the
+ * tables at every length and alignment, incremental == one-shot.
+ */
 #include "mt_crc.h"
+#include "mt_crc_impl.h"
 #include "mt_test.h"
 
-int main(void)
+/* Bit-at-a-time reference register update, reflected poly. */
+static uint32_t ref_update(uint32_t c, uint32_t rpoly, const uint8_t *p, size_t len)
 {
-    const uint8_t check[] = "123456789";
-    CHECK_EQ(mt_crc32(0, check, 9), 0xCBF43926u);
-    CHECK_EQ(mt_crc32(0, check, 0), 0u);
-    CHECK_EQ(mt_crc16_x25(check, 9), 0x906Eu);
-
-    uint8_t buf[1000];
-    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 7u + 3u);
-    uint32_t whole = mt_crc32(0, buf, sizeof buf);
-    for (size_t cut = 0; cut <= sizeof buf; cut += 37) {
-        uint32_t part = mt_crc32(mt_crc32(0, buf, cut), buf + cut, sizeof buf - cut);
-        CHECK_EQ(part, whole);
-        uint16_t r = mt_crc16_x25_update(MT_CRC16_X25_INIT, buf, cut);
-        r = mt_crc16_x25_update(r, buf + cut, sizeof buf - cut);
-        unsigned joined = (unsigned)r ^ 0xFFFFu, oneshot = mt_crc16_x25(buf, sizeof buf);
-        CHECK_EQ(joined, oneshot);
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (rpoly & (0u - (c & 1u)));
     }
-    /* residue: CRC over data followed by its little-endian CRC */
-    uint8_t cw[11];
+    return c;
+}
+
+static uint32_t ref_crc32(const uint8_t *p, size_t len)
+{
+    return ~ref_update(0xFFFFFFFFu, 0xEDB88320u, p, len);
+}
+
+static unsigned ref_x25(const uint8_t *p, size_t len)
+{
+    return ref_update(0xFFFFu, 0x8408u, p, len) ^ 0xFFFFu;
+}
+
+/* x^n mod (x^w + poly), plain bit order: bit j = coefficient of x^j. */
+static uint64_t xpow_mod(unsigned n, unsigned w, uint64_t poly)
+{
+    uint64_t r = 1, top = (uint64_t)1 << w;
+    for (unsigned i = 0; i < n; i++) {
+        r <<= 1;
+        if (r & top) r ^= top | poly;
+    }
+    return r;
+}
+
+static uint64_t rev64(uint64_t v)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i++) r |= ((v >> i) & 1u) << (63 - i);
+    return r;
+}
+
+static void check_tables(void)
+{
+    int bad = 0;
+    for (unsigned k = 0; k < 16; k++) {
+        for (unsigned i = 0; i < 256; i++) {
+            uint8_t msg[16] = {0};
+            msg[0] = (uint8_t)i;
+            if (mt_crc32_slice[k][i] != ref_update(0, 0xEDB88320u, msg, k + 1)) bad++;
+            if (k < 8 && mt_crc16_x25_slice[k][i] != ref_update(0, 0x8408u, msg, k + 1)) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    for (unsigned k = 1; k <= 8; k++) {
+        unsigned d = 128 * k;
+        CHECK_EQ(mt_crc32_fold[k - 1][0], rev64(xpow_mod(d + 63, 32, 0x04C11DB7u)));
+        CHECK_EQ(mt_crc32_fold[k - 1][1], rev64(xpow_mod(d - 1, 32, 0x04C11DB7u)));
+        CHECK_EQ(mt_crc16_x25_fold[k - 1][0], rev64(xpow_mod(d + 63, 16, 0x1021u)));
+        CHECK_EQ(mt_crc16_x25_fold[k - 1][1], rev64(xpow_mod(d - 1, 16, 0x1021u)));
+    }
+}
+
+/* tests/vectors/crc.json inputs and expected values. */
+static void check_vectors(void)
+{
+    static uint8_t ff[1024], ramp[4096], lcg[4096];
+    memset(ff, 0xFF, sizeof ff);
+    uint32_t x = 1;
+    for (size_t i = 0; i < 4096; i++) {
+        ramp[i] = (uint8_t)i;
+        x = (1103515245u * x + 12345u) & 0x7FFFFFFFu;
+        lcg[i] = (uint8_t)(x >> 16);
+    }
+    const uint8_t zero = 0, check[] = "123456789";
+    struct { const uint8_t *p; size_t n; uint32_t crc32; unsigned x25; } v[] = {
+        {check, 9, 0xCBF43926u, 0x906Eu},   {check, 0, 0x00000000u, 0x0000u},
+        {&zero, 1, 0xD202EF8Du, 0xF078u},   {ff, 1024, 0xB83AFFF4u, 0x2811u},
+        {ramp, 4096, 0xA2912082u, 0x6ACFu}, {lcg, 4096, 0x4641A512u, 0xF68Bu},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        CHECK_EQ(mt_crc32(0, v[i].p, v[i].n), v[i].crc32);
+        CHECK_EQ(mt_crc32_portable(0, v[i].p, v[i].n), v[i].crc32);
+        CHECK_EQ(ref_crc32(v[i].p, v[i].n), v[i].crc32);
+        CHECK_EQ(mt_crc16_x25(v[i].p, v[i].n), v[i].x25);
+        unsigned reg = mt_crc16_x25_update_portable(MT_CRC16_X25_INIT, v[i].p, v[i].n);
+        CHECK_EQ(reg ^ 0xFFFFu, v[i].x25);
+    }
+    /* residues: CRC over data followed by its own CRC, little-endian */
+    uint8_t cw[13];
     memcpy(cw, check, 9);
+    uint32_t c32 = mt_crc32(0, check, 9);
+    for (int i = 0; i < 4; i++) cw[9 + i] = (uint8_t)(c32 >> (8 * i));
+    CHECK_EQ(mt_crc32(0, cw, 13), 0x2144DF1Cu);
+    CHECK_EQ(~mt_crc32(0, cw, 13), 0xDEBB20E3u);
     uint16_t fcs = mt_crc16_x25(check, 9);
     cw[9] = (uint8_t)(fcs & 0xFFu);
     cw[10] = (uint8_t)(fcs >> 8);
     CHECK_EQ(mt_crc16_x25_update(MT_CRC16_X25_INIT, cw, 11), 0xF0B8u);
+}
+
+static uint8_t big[3 * MT_CRC_ACCEL_MIN + 77];
+
+static void check_paths(void)
+{
+    uint32_t s = 0x12345678u;
+    for (size_t i = 0; i < sizeof big; i++) {
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        big[i] = (uint8_t)s;
+    }
+    /* dispatching entry points == tables == bitwise, on buffers past the threshold */
+    size_t lens[] = {MT_CRC_ACCEL_MIN - 1, MT_CRC_ACCEL_MIN, MT_CRC_ACCEL_MIN + 15, sizeof big};
+    for (size_t i = 0; i < 4; i++) {
+        for (size_t a = 0; a < 3; a++) {
+            const uint8_t *p = big + a;
+            size_t n = lens[i] - (i == 3 ? a : 0);
+            uint32_t want32 = ref_crc32(p, n);
+            CHECK_EQ(mt_crc32(0, p, n), want32);
+            CHECK_EQ(mt_crc32_portable(0, p, n), want32);
+            CHECK_EQ(mt_crc32(0x89ABCDEFu, p, n), mt_crc32_portable(0x89ABCDEFu, p, n));
+            unsigned want16 = ref_x25(p, n);
+            CHECK_EQ(mt_crc16_x25(p, n), want16);
+            CHECK_EQ(mt_crc16_x25_update(0x1234u, p, n),
+                     mt_crc16_x25_update_portable(0x1234u, p, n));
+        }
+    }
+    CHECK(mt_crc_accelerated() == 0 || mt_crc_accelerated() == 1);
+#ifdef MT_CRC_HAVE_X86
+    if (!mt_crc_x86_available()) {
+        printf("test_crc: no PCLMULQDQ on this CPU, folding path not run\n");
+        return;
+    }
+    /* the folding path directly, every length 64..700 and every alignment mod 16 */
+    int bad = 0;
+    for (size_t n = 64; n <= 700; n++) {
+        for (size_t a = 0; a < 16; a += (n < 200 ? 1 : 5)) {
+            const uint8_t *p = big + a;
+            uint8_t rem[16];
+            uint32_t reg = (uint32_t)(n * 2654435761u);
+            size_t done = mt_crc_fold_x86(reg, p, n, mt_crc32_fold, rem);
+            if (done != n - n % 16) bad++;
+            uint32_t got = ref_update(ref_update(0, 0xEDB88320u, rem, 16), 0xEDB88320u,
+                                      p + done, n - done);
+            if (got != ref_update(reg, 0xEDB88320u, p, n)) bad++;
+            uint32_t reg16 = reg & 0xFFFFu;
+            done = mt_crc_fold_x86(reg16, p, n, mt_crc16_x25_fold, rem);
+            got = ref_update(ref_update(0, 0x8408u, rem, 16), 0x8408u, p + done, n - done);
+            if (got != ref_update(reg16, 0x8408u, p, n)) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+#endif
+}
+
+static void check_incremental(void)
+{
+    uint8_t buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 7u + 3u);
+    uint32_t whole = mt_crc32(0, buf, sizeof buf);
+    unsigned whole16 = mt_crc16_x25(buf, sizeof buf);
+    CHECK_EQ(whole, ref_crc32(buf, sizeof buf));
+    int bad = 0;
+    for (size_t cut = 0; cut <= sizeof buf; cut++) {
+        if (mt_crc32(mt_crc32(0, buf, cut), buf + cut, sizeof buf - cut) != whole) bad++;
+        uint16_t r = mt_crc16_x25_update(MT_CRC16_X25_INIT, buf, cut);
+        r = mt_crc16_x25_update(r, buf + cut, sizeof buf - cut);
+        if (((unsigned)r ^ 0xFFFFu) != whole16) bad++;
+    }
+    CHECK_EQ(bad, 0);
+    /* split a large buffer so one part takes the folding path and one the tables */
+    uint32_t big_whole = mt_crc32_portable(0, big, sizeof big);
+    size_t cuts[] = {1, 15, MT_CRC_ACCEL_MIN, sizeof big - MT_CRC_ACCEL_MIN, sizeof big - 3};
+    for (size_t i = 0; i < 5; i++) {
+        size_t c = cuts[i];
+        CHECK_EQ(mt_crc32(mt_crc32(0, big, c), big + c, sizeof big - c), big_whole);
+    }
+}
+
+int main(void)
+{
+    check_tables();
+    check_vectors();
+    check_paths();
+    check_incremental();
     return mt_test_done("test_crc");
 }

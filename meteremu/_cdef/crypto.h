@@ -2,6 +2,9 @@
 uint32_t mt_crc32(uint32_t crc, const uint8_t *data, size_t len);
 uint16_t mt_crc16_x25_update(uint16_t reg, const uint8_t *data, size_t len);
 uint16_t mt_crc16_x25(const uint8_t *data, size_t len);
+uint32_t mt_crc32_portable(uint32_t crc, const uint8_t *data, size_t len);
+uint16_t mt_crc16_x25_update_portable(uint16_t reg, const uint8_t *data, size_t len);
+int mt_crc_accelerated(void);
 
 typedef struct mt_sha256_ctx {
     uint32_t state[8];

@@ -1,0 +1,41 @@
+/*
+ * Internal to the CRC subsystem: the generated tables (mt_crc_tables.c) and
+ * the x86 carry-less-multiply folding path (mt_crc_x86.c). Not public API.
+ */
+#ifndef MT_CRC_IMPL_H
+#define MT_CRC_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* [k][i]: register after byte i followed by k zero bytes, starting from 0. */
+extern const uint32_t mt_crc32_slice[16][256];
+extern const uint16_t mt_crc16_x25_slice[8][256];
+
+/* [k-1] = {x^(128k+63) mod P, x^(128k-1) mod P}, coefficient x^j at bit 63-j. */
+extern const uint64_t mt_crc32_fold[8][2];
+extern const uint64_t mt_crc16_x25_fold[8][2];
+
+/*
+ * Buffers shorter than this take the table path without asking the CPU: one
+ * CPUID instruction costs microseconds under a hypervisor (about 4 us on the
+ * reference machine), which the tables repay only on a few KiB of data.
+ */
+#define MT_CRC_ACCEL_MIN 16384u
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MT_CRC_HAVE_X86 1
+/* 1 when the CPU has PCLMULQDQ and SSE4.1 (one CPUID per call, no caching). */
+int mt_crc_x86_available(void);
+/*
+ * Folds data[0 .. n) with the reflected register `reg` (any width <= 32)
+ * XORed into its first bytes, where n is len rounded down to 16 and len >= 64.
+ * Writes a 16-byte block congruent to that prefix modulo P into out and
+ * returns n; the caller runs the tables over out (from register 0) and then
+ * over data[n .. len). Only call when mt_crc_x86_available().
+ */
+size_t mt_crc_fold_x86(uint32_t reg, const uint8_t *data, size_t len,
+                       const uint64_t fold[8][2], uint8_t out[16]);
+#endif
+
+#endif
