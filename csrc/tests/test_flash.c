@@ -1,0 +1,405 @@
+/* NOR flash model: semantics, alignment, wear, counters and every fault type. */
+#include <stdint.h>
+
+#include "mt_err.h"
+#include "mt_flash.h"
+#include "mt_test.h"
+
+#define SEC 256u
+#define NSEC 8u
+#define SIZE (SEC * NSEC)
+
+static uint8_t mem[SIZE];
+static uint32_t wear[NSEC];
+
+static void fresh(mt_flash *f, uint32_t align)
+{
+    CHECK_EQ(mt_flash_init(f, mem, SIZE, wear, SEC, align), MT_OK);
+    mt_flash_factory_erase(f);
+}
+
+static int all_ff(const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (p[i] != 0xFF) return 0;
+    return 1;
+}
+
+static void test_init(void)
+{
+    mt_flash f;
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, SEC, 8), MT_OK);
+    CHECK_EQ(mt_flash_init(&f, NULL, SIZE, wear, SEC, 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, NULL, SEC, 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, 300, 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, 8, 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, SEC, 3), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, SEC, 32), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE, wear, SEC, 0), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, SIZE + 1, wear, SEC, 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_init(&f, mem, 0, wear, SEC, 8), MT_E_ARG);
+    fresh(&f, 8);
+    CHECK(all_ff(mem, SIZE));
+    CHECK_EQ(mt_flash_size(&f), SIZE);
+    CHECK_EQ(mt_flash_sector_size(&f), SEC);
+    CHECK_EQ(mt_flash_align(&f), 8u);
+    CHECK(mt_flash_powered(&f));
+    CHECK_EQ(mt_flash_wear(&f, 0), 0u);
+}
+
+static void test_nor(void)
+{
+    mt_flash f;
+    uint8_t a[8] = {0xF0, 0x0F, 0xAA, 0x55, 0x00, 0xFF, 0x12, 0x34};
+    uint8_t b[8] = {0xC0, 0x0F, 0x2A, 0x55, 0x00, 0xFE, 0x02, 0x30};
+    uint8_t out[8];
+    fresh(&f, 8);
+    CHECK_EQ(mt_flash_program(&f, 16, a, 8), MT_OK);
+    CHECK_MEM(mem + 16, a, 8);
+    /* clearing more bits is fine: new = old AND data */
+    CHECK_EQ(mt_flash_program(&f, 16, b, 8), MT_OK);
+    CHECK_MEM(mem + 16, b, 8);
+    CHECK_EQ(mt_flash_read(&f, 16, out, 8), MT_OK);
+    CHECK_MEM(out, b, 8);
+    /* asking for a 1 over a 0 is refused, nothing written (checked before writing) */
+    uint8_t c[16];
+    memset(c, 0x00, sizeof c);
+    c[15] = 0xFF; /* byte 31 is erased: fine; the bad byte is byte 16 */
+    c[0] = 0x01;
+    memcpy(out, mem + 16, 8);
+    CHECK_EQ(mt_flash_program(&f, 16, c, 16), MT_E_FLASH_ONE);
+    CHECK_MEM(mem + 16, out, 8);
+    CHECK(all_ff(mem + 24, 8));
+    CHECK_EQ(mt_flash_ops(&f), 2u);
+    /* peek */
+    const uint8_t *p = mt_flash_peek(&f, 16, 8);
+    CHECK(p == mem + 16);
+    CHECK(mt_flash_peek(&f, SIZE - 4, 8) == NULL);
+    CHECK(mt_flash_peek(&f, SIZE, 0) != NULL);
+    /* erase works on whole sectors and counts wear */
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_OK);
+    CHECK(all_ff(mem, SEC));
+    CHECK_EQ(mt_flash_wear(&f, 0), 1u);
+    CHECK_EQ(mt_flash_wear(&f, SEC - 1), 1u);
+    CHECK_EQ(mt_flash_wear(&f, SEC), 0u);
+    CHECK_EQ(mt_flash_erase(&f, 8, SEC), MT_E_FLASH_ALIGN);
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC / 2), MT_E_FLASH_ALIGN);
+    CHECK_EQ(mt_flash_erase(&f, SEC * (NSEC - 1), 2 * SEC), MT_E_FLASH_RANGE);
+    /* a multi-sector erase is one operation per sector */
+    uint32_t before = mt_flash_ops(&f);
+    memset(mem + SEC, 0, 3 * SEC);
+    CHECK_EQ(mt_flash_erase(&f, SEC, 3 * SEC), MT_OK);
+    CHECK_EQ(mt_flash_ops(&f) - before, 3u);
+    CHECK(all_ff(mem + SEC, 3 * SEC));
+    CHECK_EQ(mt_flash_erase(&f, 0, 0), MT_OK);
+    CHECK_EQ(mt_flash_ops(&f) - before, 3u);
+}
+
+static void test_alignment_and_range(void)
+{
+    static const uint32_t aligns[] = {1, 2, 4, 8, 16};
+    uint8_t z[32];
+    memset(z, 0, sizeof z);
+    for (unsigned k = 0; k < 5; k++) {
+        mt_flash f;
+        uint32_t al = aligns[k];
+        fresh(&f, al);
+        CHECK_EQ(mt_flash_program(&f, al, z, al), MT_OK);
+        CHECK_EQ(mt_flash_program(&f, 2 * al, z, 2 * al), MT_OK);
+        if (al > 1) {
+            CHECK_EQ(mt_flash_program(&f, al + 1, z, al), MT_E_FLASH_ALIGN);
+            CHECK_EQ(mt_flash_program(&f, 4 * al, z, al - 1), MT_E_FLASH_ALIGN);
+            CHECK_EQ(mt_flash_program(&f, 4 * al, z, al + 1), MT_E_FLASH_ALIGN);
+            CHECK(all_ff(mem + 4 * al, al + 1));
+        }
+        CHECK_EQ(mt_flash_program(&f, SIZE - al, z, al), MT_OK);
+        CHECK_EQ(mt_flash_program(&f, SIZE, z, al), MT_E_FLASH_RANGE);
+        CHECK_EQ(mt_flash_program(&f, 0xFFFFFFF0u, z, 16), MT_E_FLASH_RANGE);
+        CHECK_EQ(mt_flash_program(&f, 16, z, 0xFFFFFFF0u), MT_E_FLASH_RANGE);
+        CHECK_EQ(mt_flash_read(&f, SIZE - 1, z, 2), MT_E_FLASH_RANGE);
+        CHECK_EQ(mt_flash_erase(&f, 0xFFFFFF00u, SEC), MT_E_FLASH_RANGE);
+        CHECK_EQ(mt_flash_ops(&f), 3u);
+    }
+}
+
+static void test_wear(void)
+{
+    mt_flash f;
+    uint8_t z[8] = {0};
+    fresh(&f, 8);
+    mt_flash_set_endurance(&f, 3);
+    for (int i = 0; i < 3; i++) CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_OK);
+    CHECK_EQ(mt_flash_wear(&f, 0), 3u);
+    /* worn: both program and erase refused, nothing changes */
+    CHECK_EQ(mt_flash_program(&f, 0, z, 8), MT_E_FLASH_WORN);
+    CHECK(all_ff(mem, 8));
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_E_FLASH_WORN);
+    CHECK_EQ(mt_flash_wear(&f, 0), 3u);
+    /* a range erase touching a worn sector is refused before erasing anything */
+    memset(mem + SEC, 0, SEC);
+    CHECK_EQ(mt_flash_erase(&f, 0, 2 * SEC), MT_E_FLASH_WORN);
+    CHECK_EQ(mem[SEC], 0);
+    /* other sectors unaffected */
+    CHECK_EQ(mt_flash_program(&f, SEC, z, 8), MT_OK);
+
+    /* a sector that wears out early */
+    fresh(&f, 8);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, 2 * SEC + 5, 1), MT_OK);
+    CHECK_EQ(mt_flash_erase(&f, 2 * SEC, SEC), MT_OK);
+    CHECK_EQ(mt_flash_erase(&f, 2 * SEC, SEC), MT_E_FLASH_WORN);
+    CHECK_EQ(mt_flash_program(&f, 2 * SEC + 8, z, 8), MT_E_FLASH_WORN);
+    CHECK_EQ(mt_flash_erase(&f, 3 * SEC, SEC), MT_OK);
+    CHECK_EQ(mt_flash_erase(&f, 3 * SEC, SEC), MT_OK);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, 0, 0), MT_OK);
+    CHECK_EQ(mt_flash_program(&f, 0, z, 8), MT_E_FLASH_WORN);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, SEC, 9), MT_OK);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, 4 * SEC, 9), MT_OK);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, 5 * SEC, 9), MT_E_LENGTH);
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, SEC, 10), MT_OK); /* update in place */
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, SIZE, 9), MT_E_FLASH_RANGE);
+    mt_flash_clear_faults(&f);
+    CHECK_EQ(mt_flash_program(&f, 0, z, 8), MT_OK);
+    /* wear lives in caller memory: a new struct over the same arrays sees it */
+    mt_flash g;
+    CHECK_EQ(mt_flash_init(&g, mem, SIZE, wear, SEC, 8), MT_OK);
+    CHECK_EQ(mt_flash_wear(&g, 3 * SEC), 2u);
+}
+
+static void test_power_cut(void)
+{
+    mt_flash f;
+    uint8_t z[8] = {0}, out[8];
+    fresh(&f, 8);
+    mt_flash_cut_after(&f, 2);
+    CHECK_EQ(mt_flash_program(&f, 0, z, 8), MT_OK);
+    /* refused calls are not operations and do not use up the countdown */
+    CHECK_EQ(mt_flash_program(&f, 3, z, 8), MT_E_FLASH_ALIGN);
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_OK);
+    CHECK_EQ(mt_flash_program(&f, 8, z, 8), MT_E_FLASH_POWER);
+    CHECK(all_ff(mem, 16)); /* tear NONE: the cut operation never started */
+    CHECK(!mt_flash_powered(&f));
+    CHECK_EQ(mt_flash_ops(&f), 3u);
+    /* sticky, and the MCU is off: reads fail too */
+    CHECK_EQ(mt_flash_program(&f, 16, z, 8), MT_E_FLASH_POWER);
+    CHECK_EQ(mt_flash_erase(&f, SEC, SEC), MT_E_FLASH_POWER);
+    CHECK_EQ(mt_flash_read(&f, 0, out, 8), MT_E_FLASH_POWER);
+    CHECK(mt_flash_peek(&f, 0, 8) == NULL);
+    CHECK_EQ(mt_flash_ops(&f), 3u);
+    CHECK(all_ff(mem, SIZE));
+    mt_flash_power_up(&f);
+    CHECK(mt_flash_powered(&f));
+    CHECK_EQ(mt_flash_ops(&f), 0u);
+    CHECK_EQ(mt_flash_ops_total(&f), 3u);
+    CHECK_EQ(mt_flash_program(&f, 16, z, 8), MT_OK);
+    CHECK_EQ(mt_flash_ops_total(&f), 4u);
+    /* cut at once; power-up disarms a pending cut */
+    mt_flash_power_cut(&f);
+    CHECK_EQ(mt_flash_program(&f, 24, z, 8), MT_E_FLASH_POWER);
+    mt_flash_power_up(&f);
+    mt_flash_cut_after(&f, 0);
+    mt_flash_power_up(&f);
+    CHECK_EQ(mt_flash_program(&f, 24, z, 8), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    mt_flash_cut_disarm(&f);
+    CHECK_EQ(mt_flash_program(&f, 32, z, 8), MT_OK);
+    /* a cut in the middle of a multi-sector erase leaves the earlier sectors erased */
+    memset(mem, 0, 4 * SEC);
+    mt_flash_cut_after(&f, 2);
+    CHECK_EQ(mt_flash_erase(&f, 0, 4 * SEC), MT_E_FLASH_POWER);
+    CHECK(all_ff(mem, 2 * SEC));
+    CHECK_EQ(mem[2 * SEC], 0);
+    CHECK_EQ(mem[4 * SEC - 1], 0);
+    CHECK_EQ(mt_flash_wear(&f, 2 * SEC), 0u);
+}
+
+static void test_torn_program(void)
+{
+    mt_flash f;
+    uint8_t d[64];
+    for (unsigned i = 0; i < sizeof d; i++) d[i] = (uint8_t)(i * 37u);
+    /* prefix of a chosen length */
+    fresh(&f, 8);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_PREFIX, 13), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_program(&f, 64, d, 64), MT_E_FLASH_POWER);
+    CHECK_MEM(mem + 64, d, 13);
+    CHECK(all_ff(mem + 64 + 13, 64 - 13));
+    /* prefix longer than the write: all of it */
+    mt_flash_power_up(&f);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_PREFIX, 1000), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_program(&f, 256, d, 16), MT_E_FLASH_POWER);
+    CHECK_MEM(mem + 256, d, 16);
+    /* random prefix: deterministic from the seed, and some cuts land mid-way */
+    uint8_t first[64];
+    int partial = 0;
+    for (uint32_t seed = 1; seed <= 20; seed++) {
+        uint32_t k = 0;
+        fresh(&f, 8);
+        mt_flash_seed(&f, seed);
+        CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_PREFIX, MT_FLASH_TEAR_RANDOM), MT_OK);
+        mt_flash_cut_after(&f, 0);
+        CHECK_EQ(mt_flash_program(&f, 0, d, 64), MT_E_FLASH_POWER);
+        while (k < 64 && mem[k] == d[k]) k++;
+        CHECK(all_ff(mem + k, 64 - k) || d[k] == 0xFF);
+        if (k > 0 && k < 64) partial++;
+        if (seed == 7) memcpy(first, mem, 64);
+    }
+    CHECK(partial > 10);
+    fresh(&f, 8);
+    mt_flash_seed(&f, 7);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_PREFIX, MT_FLASH_TEAR_RANDOM), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_program(&f, 0, d, 64), MT_E_FLASH_POWER);
+    CHECK_MEM(mem, first, 64);
+    /* bits: whole words before the tear, then one word with only some of its
+     * bits cleared (never more than asked), then nothing */
+    for (uint32_t seed = 1; seed <= 20; seed++) {
+        fresh(&f, 8);
+        mt_flash_seed(&f, seed);
+        CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_BITS, 21), MT_OK);
+        uint8_t zero[64];
+        memset(zero, 0, sizeof zero);
+        mt_flash_cut_after(&f, 0);
+        CHECK_EQ(mt_flash_program(&f, 0, zero, 64), MT_E_FLASH_POWER);
+        CHECK_MEM(mem, zero, 16);
+        CHECK(all_ff(mem + 24, 40));
+        int cleared = 0;
+        for (int i = 16; i < 24; i++) cleared += mem[i] != 0xFF;
+        CHECK(cleared > 0); /* 64 random bits all zero is not a seed we use */
+    }
+    /* bits tear over partly programmed cells never sets a bit */
+    fresh(&f, 8);
+    memset(mem, 0x0F, 16);
+    uint8_t sub[16];
+    for (int i = 0; i < 16; i++) sub[i] = (uint8_t)(d[i] & 0x0F);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_BITS, 0), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_program(&f, 0, sub, 16), MT_E_FLASH_POWER);
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(mem[i] & (uint8_t)~0x0F, 0);
+        CHECK_EQ(mem[i] & sub[i], sub[i]);
+    }
+    CHECK_EQ(mem[8], 0x0F);
+    CHECK_EQ(mt_flash_set_tear(&f, 3, 0), MT_E_ARG);
+}
+
+static void test_torn_erase(void)
+{
+    mt_flash f;
+    fresh(&f, 8);
+    memset(mem + SEC, 0x00, SEC);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_PREFIX, 100), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_erase(&f, SEC, SEC), MT_E_FLASH_POWER);
+    CHECK(all_ff(mem + SEC, 100));
+    CHECK_EQ(mem[SEC + 100], 0);
+    CHECK_EQ(mem[2 * SEC - 1], 0);
+    CHECK_EQ(mt_flash_wear(&f, SEC), 1u);
+    /* random bits set after the prefix; never clears anything */
+    mt_flash_power_up(&f);
+    mt_flash_seed(&f, 99);
+    memset(mem + SEC, 0x00, SEC);
+    CHECK_EQ(mt_flash_set_tear(&f, MT_FLASH_TEAR_BITS, 8), MT_OK);
+    mt_flash_cut_after(&f, 0);
+    CHECK_EQ(mt_flash_erase(&f, SEC, SEC), MT_E_FLASH_POWER);
+    CHECK(all_ff(mem + SEC, 8));
+    int set = 0, ff = 0;
+    for (uint32_t i = 8; i < SEC; i++) {
+        set += mem[SEC + i] != 0;
+        ff += mem[SEC + i] == 0xFF;
+    }
+    CHECK(set > 200);
+    CHECK(ff < 20);
+    CHECK_EQ(mt_flash_wear(&f, SEC), 2u);
+    /* power back, a full erase cleans it */
+    mt_flash_power_up(&f);
+    CHECK_EQ(mt_flash_erase(&f, SEC, SEC), MT_OK);
+    CHECK(all_ff(mem + SEC, SEC));
+}
+
+static void test_cell_faults(void)
+{
+    mt_flash f;
+    uint8_t z[8] = {0}, ff[8];
+    memset(ff, 0xFF, sizeof ff);
+    fresh(&f, 8);
+    /* bit flip: immediate, not an operation, works with the power off */
+    mt_flash_power_cut(&f);
+    CHECK_EQ(mt_flash_flip_bits(&f, 5, 0x81), MT_OK);
+    CHECK_EQ(mem[5], 0x7E);
+    CHECK_EQ(mt_flash_flip_bits(&f, SIZE, 1), MT_E_FLASH_RANGE);
+    mt_flash_power_up(&f);
+    CHECK_EQ(mt_flash_ops(&f), 0u);
+    /* the flipped-to-0 bit now makes an erased-looking program ask for a 1 */
+    CHECK_EQ(mt_flash_program(&f, 0, ff, 8), MT_E_FLASH_ONE);
+
+    /* stuck at 0: reads 0 even right after an erase, and a 1 there is not ONE */
+    fresh(&f, 8);
+    CHECK_EQ(mt_flash_stick_bits(&f, 40, 0x10, 0), MT_OK);
+    CHECK_EQ(mem[40], 0xEF);
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_OK);
+    CHECK_EQ(mem[40], 0xEF);
+    CHECK_EQ(mt_flash_program(&f, 40, ff, 8), MT_OK);
+    CHECK_EQ(mem[40], 0xEF);
+    /* stuck at 1: program cannot clear it, and says nothing */
+    CHECK_EQ(mt_flash_stick_bits(&f, 48, 0, 0x03), MT_OK);
+    CHECK_EQ(mt_flash_program(&f, 48, z, 8), MT_OK);
+    CHECK_EQ(mem[48], 0x03);
+    CHECK_EQ(mem[49], 0x00);
+    /* same byte again: masks merge; a bit can't be stuck both ways */
+    CHECK_EQ(mt_flash_stick_bits(&f, 48, 0x01, 0), MT_OK);
+    CHECK_EQ(mem[48], 0x02);
+    CHECK_EQ(mt_flash_stick_bits(&f, 48, 0x04, 0x04), MT_E_ARG);
+    for (uint32_t i = 0; i < MT_FLASH_STUCK_MAX - 2; i++)
+        CHECK_EQ(mt_flash_stick_bits(&f, 100 + i, 0, 0x80), MT_OK);
+    CHECK_EQ(mt_flash_stick_bits(&f, 200, 0, 0x80), MT_E_LENGTH);
+    CHECK_EQ(mt_flash_stick_bits(&f, SIZE, 0, 0x80), MT_E_FLASH_RANGE);
+    mt_flash_clear_faults(&f);
+    CHECK_EQ(mt_flash_erase(&f, 0, SEC), MT_OK);
+    CHECK(all_ff(mem, SEC));
+}
+
+static void test_area(void)
+{
+    mt_flash f;
+    mt_flash_area a;
+    uint8_t d[16], out[16];
+    memset(d, 0x5A, sizeof d);
+    fresh(&f, 8);
+    CHECK_EQ(mt_flash_area_init(&a, &f, SEC, 2 * SEC), MT_OK);
+    CHECK_EQ(mt_flash_area_init(&a, &f, SEC + 8, SEC), MT_E_ARG);
+    CHECK_EQ(mt_flash_area_init(&a, &f, SEC, SEC + 8), MT_E_ARG);
+    CHECK_EQ(mt_flash_area_init(&a, &f, 7 * SEC, 2 * SEC), MT_E_ARG);
+    CHECK_EQ(mt_flash_area_init(&a, &f, 0, 0), MT_E_ARG);
+    CHECK_EQ(mt_flash_area_init(&a, &f, SEC, 2 * SEC), MT_OK);
+    CHECK_EQ(mt_flash_area_program(&a, 16, d, 16), MT_OK);
+    CHECK_MEM(mem + SEC + 16, d, 16);
+    CHECK_EQ(mt_flash_area_read(&a, 16, out, 16), MT_OK);
+    CHECK_MEM(out, d, 16);
+    CHECK(mt_flash_area_peek(&a, 16, 16) == mem + SEC + 16);
+    CHECK(mt_flash_area_peek(&a, 2 * SEC - 8, 16) == NULL);
+    CHECK_EQ(mt_flash_area_program(&a, 2 * SEC - 8, d, 16), MT_E_FLASH_RANGE);
+    CHECK_EQ(mt_flash_area_program(&a, 0xFFFFFFF8u, d, 16), MT_E_FLASH_RANGE);
+    CHECK_EQ(mt_flash_area_read(&a, 2 * SEC, out, 1), MT_E_FLASH_RANGE);
+    CHECK_EQ(mt_flash_area_erase(&a, SEC, 2 * SEC), MT_E_FLASH_RANGE);
+    CHECK(all_ff(mem + 3 * SEC, SEC));
+    CHECK_EQ(mt_flash_area_erase(&a, 0, SEC), MT_OK);
+    CHECK(all_ff(mem + SEC, SEC));
+    CHECK_EQ(mt_flash_wear(&f, SEC), 1u);
+}
+
+int main(void)
+{
+    test_init();
+    test_nor();
+    test_alignment_and_range();
+    test_wear();
+    test_power_cut();
+    test_torn_program();
+    test_torn_erase();
+    test_cell_faults();
+    test_area();
+    printf("sizeof(mt_flash) = %u bytes\n", (unsigned)sizeof(mt_flash));
+    return mt_test_done("test_flash");
+}
