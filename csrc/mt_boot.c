@@ -1,0 +1,378 @@
+/*
+ * The bootloader. Record layout, placement rule, boot flow and the F.03
+ * state are documented in mt_boot.h.
+ *
+ * Attacker-controlled: the bank contents (checked by mt_image_check before
+ * anything runs). The boot-control areas are written only by this file, but
+ * are read back defensively: a torn or flipped record fails its CRC or its
+ * field checks and is ignored.
+ */
+#include "mt_boot.h"
+
+#include <string.h>
+
+#include "mt_crc.h"
+#include "mt_err.h"
+
+/* At most: one boot-loop fallback, one validation fallback to the other
+ * bank or previous image, one to golden, then golden validates or not. */
+#define MT_BOOT_MAX_STEPS 4
+
+static uint32_t ld32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static void st32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)((v >> 8) & 0xFFu);
+    p[2] = (uint8_t)((v >> 16) & 0xFFu);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[MT_BOOT_RECORD_SIZE])
+{
+    memset(out, 0, MT_BOOT_RECORD_SIZE);
+    memcpy(out, MT_BOOT_MAGIC, 4);
+    st32le(out + 4, rec->sequence);
+    out[8] = rec->active;
+    out[9] = rec->state;
+    out[10] = rec->attempts;
+    out[11] = rec->previous;
+    st32le(out + 12, rec->counter);
+    st32le(out + 28, mt_crc32(0, out, 28));
+}
+
+int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_SIZE])
+{
+    size_t i;
+
+    if (memcmp(in, MT_BOOT_MAGIC, 4) != 0) return MT_E_ARG;
+    if (mt_crc32(0, in, 28) != ld32le(in + 28)) return MT_E_ARG;
+    if (in[8] > MT_BOOT_BANK_GOLDEN || in[9] > MT_BOOT_REVERTED || in[11] > MT_BOOT_BANK_GOLDEN)
+        return MT_E_ARG;
+    for (i = 16; i < 28; i++)
+        if (in[i] != 0) return MT_E_ARG;
+    out->sequence = ld32le(in + 4);
+    out->active = in[8];
+    out->state = in[9];
+    out->attempts = in[10];
+    out->previous = in[11];
+    out->counter = ld32le(in + 12);
+    return MT_OK;
+}
+
+int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
+{
+    int i;
+
+    if (b == NULL || cfg == NULL) return MT_E_ARG;
+    if (cfg->key_count > MT_IMAGE_MAX_KEYS || (cfg->keys == NULL && cfg->key_count != 0))
+        return MT_E_ARG;
+    for (i = 0; i < 3; i++)
+        if (cfg->bank[i].dev == NULL || cfg->bank[i].size < MT_PKG_HEADER_SIZE) return MT_E_ARG;
+    for (i = 0; i < 2; i++) {
+        const mt_flash_area *fa = &cfg->control[i];
+        if (fa->dev == NULL || fa->size < MT_BOOT_RECORD_SIZE ||
+            fa->size % MT_BOOT_RECORD_SIZE != 0 || MT_BOOT_RECORD_SIZE % mt_flash_align(fa->dev))
+            return MT_E_ARG;
+    }
+    memset(b, 0, sizeof *b);
+    b->cfg = *cfg;
+    if (b->cfg.max_attempts == 0) b->cfg.max_attempts = MT_BOOT_ATTEMPTS_DEFAULT;
+    b->rec_area = -1;
+    b->rec.active = MT_BOOT_BANK_A;
+    b->rec.previous = MT_BOOT_BANK_GOLDEN;
+    b->running = MT_BOOT_NONE;
+    return MT_OK;
+}
+
+/* ---- boot-control areas ---- */
+
+static int slot_erased(const uint8_t *p)
+{
+    uint32_t i;
+    for (i = 0; i < MT_BOOT_RECORD_SIZE; i++)
+        if (p[i] != 0xFFu) return 0;
+    return 1;
+}
+
+/* The newest valid record of both areas into b->rec / b->rec_area; the
+ * blank-meter default when there is none. */
+static int scan(mt_boot *b)
+{
+    int a, found = 0;
+
+    b->rec_area = -1;
+    memset(&b->rec, 0, sizeof b->rec);
+    b->rec.active = MT_BOOT_BANK_A;
+    b->rec.previous = MT_BOOT_BANK_GOLDEN;
+    for (a = 0; a < 2; a++) {
+        const mt_flash_area *fa = &b->cfg.control[a];
+        const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);
+        uint32_t off;
+        if (p == NULL) return MT_E_FLASH_POWER;
+        for (off = 0; off < fa->size; off += MT_BOOT_RECORD_SIZE) {
+            mt_boot_record r;
+            if (mt_boot_record_decode(&r, p + off) != MT_OK) continue;
+            if (!found || r.sequence > b->rec.sequence) {
+                b->rec = r;
+                b->rec_area = (int8_t)a;
+                found = 1;
+            }
+        }
+    }
+    return MT_OK;
+}
+
+/* Programs enc into the first erased slot after the last used one of area
+ * a; erases the area first when it is full, if allowed. Reads it back. */
+static int put(mt_boot *b, int a, const uint8_t enc[MT_BOOT_RECORD_SIZE], int allow_erase)
+{
+    const mt_flash_area *fa = &b->cfg.control[a];
+    const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);
+    uint32_t off, next = 0;
+    int rc;
+
+    if (p == NULL) return MT_E_FLASH_POWER;
+    for (off = 0; off < fa->size; off += MT_BOOT_RECORD_SIZE)
+        if (!slot_erased(p + off)) next = off + MT_BOOT_RECORD_SIZE;
+    if (next >= fa->size) { /* full (size is a multiple of the slot size) */
+        if (!allow_erase) return MT_E_FLASH_WORN;
+        rc = mt_flash_area_erase(fa, 0, fa->size);
+        if (rc != MT_OK) return rc;
+        next = 0;
+    }
+    rc = mt_flash_area_program(fa, next, enc, MT_BOOT_RECORD_SIZE);
+    if (rc != MT_OK) return rc;
+    p = mt_flash_area_peek(fa, next, MT_BOOT_RECORD_SIZE);
+    if (p == NULL) return MT_E_FLASH_POWER;
+    if (memcmp(p, enc, MT_BOOT_RECORD_SIZE) != 0) return MT_E_SWAP; /* stuck bits */
+    return MT_OK;
+}
+
+/* Writes r as the next record (sequence + 1). On failure latches F.03 and
+ * leaves b->rec as it was. */
+static int write_record(mt_boot *b, const mt_boot_record *r)
+{
+    uint8_t enc[MT_BOOT_RECORD_SIZE];
+    mt_boot_record n = *r;
+    int target, rc;
+
+    if (b->fault) return MT_E_SWAP;
+    if (b->rec.sequence == 0xFFFFFFFFu) { /* 2^32 records: beyond any endurance */
+        b->fault = 1;
+        return MT_E_SWAP;
+    }
+    n.sequence = b->rec.sequence + 1u;
+    mt_boot_record_encode(&n, enc);
+    /* Alternate: never the area holding the current record... */
+    target = b->rec_area < 0 ? 0 : 1 - b->rec_area;
+    rc = put(b, target, enc, 1);
+    if (rc != MT_OK && rc != MT_E_FLASH_POWER) {
+        /* ...unless that area cannot take it (worn, stuck bits): then append
+         * to the current area, which never erases the current record. With
+         * no record on flash either area is free to use. */
+        target = 1 - target;
+        rc = put(b, target, enc, b->rec_area < 0);
+    }
+    if (rc != MT_OK) {
+        b->fault = 1;
+        return MT_E_SWAP;
+    }
+    b->rec = n;
+    b->rec_area = (int8_t)target;
+    b->writes++;
+    return MT_OK;
+}
+
+/* ---- validation ---- */
+
+static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
+{
+    const mt_flash_area *fa = &b->cfg.bank[bank];
+    const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);
+    mt_image_policy pol;
+
+    if (p == NULL) return MT_E_FLASH_POWER;
+    pol.vendor_id = b->cfg.vendor_id;
+    pol.hw_revision = b->cfg.hw_revision;
+    pol.bank_size = fa->size;
+    /* The factory image is the last resort: no anti-rollback floor. */
+    pol.installed_counter = bank == MT_BOOT_BANK_GOLDEN ? 0 : b->rec.counter;
+    pol.keys = b->cfg.keys;
+    pol.key_count = b->cfg.key_count;
+    return mt_image_check(out, &pol, p, fa->size, complete, &b->cache[bank]);
+}
+
+/* The record that replaces r when its image cannot run (mt_boot.h). */
+static mt_boot_record fallback(const mt_boot_record *r)
+{
+    mt_boot_record n = *r;
+    uint8_t target;
+
+    if (r->state == MT_BOOT_TRIAL)
+        target = r->previous == r->active ? (uint8_t)MT_BOOT_BANK_GOLDEN : r->previous;
+    else if (r->state == MT_BOOT_REVERTED || r->active == MT_BOOT_BANK_GOLDEN)
+        target = MT_BOOT_BANK_GOLDEN;
+    else
+        target = r->active == MT_BOOT_BANK_A ? (uint8_t)MT_BOOT_BANK_B : (uint8_t)MT_BOOT_BANK_A;
+    n.active = target;
+    n.state = target == MT_BOOT_BANK_GOLDEN ? (uint8_t)MT_BOOT_CONFIRMED : (uint8_t)MT_BOOT_REVERTED;
+    n.attempts = 0;
+    n.previous = MT_BOOT_BANK_GOLDEN;
+    return n; /* counter unchanged: a revert never raises it */
+}
+
+/* ---- operations ---- */
+
+int mt_boot_start(mt_boot *b)
+{
+    int step, rc;
+
+    if (b == NULL) return MT_E_ARG;
+    b->running = MT_BOOT_NONE;
+    b->booted_ok = 0;
+    b->fault = 0;
+    rc = scan(b);
+    if (rc != MT_OK) return rc;
+
+    for (step = 0; step < MT_BOOT_MAX_STEPS; step++) {
+        mt_boot_record r = b->rec;
+        mt_pkg_header h;
+
+        if (r.active == MT_BOOT_BANK_GOLDEN) {
+            if (validate(b, MT_BOOT_BANK_GOLDEN, 1, &h) != MT_OK) return MT_E_NO_BOOTABLE;
+            b->running = MT_BOOT_BANK_GOLDEN;
+            b->running_header = h;
+            return MT_OK;
+        }
+        if (r.state != MT_BOOT_CONFIRMED && r.attempts >= b->cfg.max_attempts) {
+            mt_boot_record n = fallback(&r); /* boot loop */
+            rc = write_record(b, &n);
+            if (rc != MT_OK) return rc;
+            continue;
+        }
+        rc = validate(b, r.active, 1, &h);
+        if (rc == MT_E_FLASH_POWER) return rc;
+        if (rc != MT_OK) {
+            mt_boot_record n = fallback(&r); /* never run what fails */
+            rc = write_record(b, &n);
+            if (rc != MT_OK) return rc;
+            continue;
+        }
+        if (r.state != MT_BOOT_CONFIRMED) {
+            /* Count the attempt before running the image, so that a crash
+             * is counted even if it comes before anything else is written.
+             * attempts < max_attempts <= 255 here, so no wrap. */
+            r.attempts = (uint8_t)(r.attempts + 1u);
+            rc = write_record(b, &r);
+            if (rc != MT_OK) return rc;
+        }
+        b->running = r.active;
+        b->running_header = h;
+        return MT_OK;
+    }
+    return MT_E_NO_BOOTABLE;
+}
+
+int mt_boot_boot_ok(mt_boot *b)
+{
+    mt_boot_record n;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->running == MT_BOOT_NONE) return MT_E_STATE;
+    if (b->fault) return MT_E_SWAP;
+    b->booted_ok = 1;
+    if (b->rec.state != MT_BOOT_REVERTED || b->rec.active != b->running) return MT_OK;
+    n = b->rec;
+    n.state = MT_BOOT_CONFIRMED;
+    n.attempts = 0;
+    return write_record(b, &n);
+}
+
+int mt_boot_boot_failed(mt_boot *b)
+{
+    if (b == NULL) return MT_E_ARG;
+    if (b->running == MT_BOOT_NONE) return MT_E_STATE;
+    return mt_boot_start(b);
+}
+
+int mt_boot_inactive(const mt_boot *b)
+{
+    if (b == NULL) return MT_E_ARG;
+    if (b->running == MT_BOOT_NONE || b->rec.state == MT_BOOT_TRIAL) return MT_E_STATE;
+    return b->running == MT_BOOT_BANK_A ? MT_BOOT_BANK_B : MT_BOOT_BANK_A;
+}
+
+int mt_boot_verify(mt_boot *b, mt_pkg_header *out, int complete)
+{
+    int bank = mt_boot_inactive(b);
+
+    if (bank < 0) return bank;
+    return validate(b, (uint8_t)bank, complete, out);
+}
+
+int mt_boot_activate(mt_boot *b, int complete)
+{
+    mt_boot_record n;
+    int bank, rc;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->fault) return MT_E_SWAP;
+    bank = mt_boot_inactive(b);
+    if (bank < 0) return bank;
+    rc = validate(b, (uint8_t)bank, complete, NULL);
+    if (rc != MT_OK) return rc;
+    n = b->rec;
+    n.active = (uint8_t)bank;
+    n.state = MT_BOOT_TRIAL;
+    n.attempts = 0;
+    n.previous = b->running;
+    return write_record(b, &n);
+}
+
+int mt_boot_confirm(mt_boot *b)
+{
+    mt_boot_record n;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->fault) return MT_E_SWAP;
+    if (b->running == MT_BOOT_NONE || b->rec.state != MT_BOOT_TRIAL ||
+        b->rec.active != b->running || !b->booted_ok)
+        return MT_E_STATE;
+    n = b->rec;
+    n.state = MT_BOOT_CONFIRMED;
+    n.attempts = 0;
+    if (b->running_header.security_counter > n.counter)
+        n.counter = b->running_header.security_counter;
+    return write_record(b, &n);
+}
+
+int mt_boot_revert(mt_boot *b)
+{
+    mt_boot_record n;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->fault) return MT_E_SWAP;
+    if (b->running == MT_BOOT_NONE || b->rec.state == MT_BOOT_CONFIRMED) return MT_E_STATE;
+    n = fallback(&b->rec);
+    return write_record(b, &n);
+}
+
+int mt_boot_golden(mt_boot *b)
+{
+    mt_boot_record n;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->fault) return MT_E_SWAP;
+    if (b->rec.active == MT_BOOT_BANK_GOLDEN && b->rec.state == MT_BOOT_CONFIRMED) return MT_OK;
+    n = b->rec;
+    n.active = MT_BOOT_BANK_GOLDEN;
+    n.state = MT_BOOT_CONFIRMED;
+    n.attempts = 0;
+    n.previous = MT_BOOT_BANK_GOLDEN;
+    return write_record(b, &n);
+}
