@@ -1,0 +1,392 @@
+"""The FOTA error table and the exception hierarchy built on it.
+
+One record per operator error code: what the meter logs (``FOTA_ERR 0x8005 ...``),
+what the operator reads in the docs (``docs/ERRORS.md`` is generated from this
+table: ``python -m meteremu.errors > docs/ERRORS.md``) and which C core return
+codes (``csrc/mt_err.h``) lead to it.
+
+Code families, following the seed's own codes:
+
+* ``0x80xx`` -- package and download acceptance (the seed's 0x8001 incomplete
+  image and 0x8005 signature mismatch live here). New acceptance checks take
+  the free numbers in the order the meter runs them where the seed left gaps.
+* ``0x90xx`` -- resources the meter runs short of (the seed's 0x9002 memory);
+  battery reserve and flash wear are resources too.
+* ``0xE0x`` -- cryptographic verification (the seed's 0xE04). A missing or
+  unreadable signature sits next to a failed one, so ``grep "0xE0"`` finds all.
+* ``F.xx`` -- LCD display codes (the seed's F.03): faults the meter can only
+  show on its display, because the radio stack may not be running.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+__all__ = [
+    "ERRORS",
+    "MT_ERR",
+    "ConfigError",
+    "ErrorCode",
+    "KeyFileError",
+    "MeteremuError",
+    "PackageError",
+    "by_code",
+    "from_mt_err",
+    "markdown_table",
+]
+
+# The C core's return codes, as csrc/mt_err.h defines them (a test parses the
+# header and checks that this mapping and the header agree).
+MT_ERR: dict[str, int] = {
+    "MT_OK": 0,
+    "MT_E_ARG": -1,
+    "MT_E_LENGTH": -2,
+    "MT_E_ENCODING": -10,
+    "MT_E_PUBKEY": -11,
+    "MT_E_SIGNATURE": -12,
+    "MT_E_FLASH_RANGE": -20,
+    "MT_E_FLASH_ALIGN": -21,
+    "MT_E_FLASH_ONE": -22,
+    "MT_E_FLASH_POWER": -23,
+    "MT_E_FLASH_WORN": -24,
+    "MT_E_HDR_MAGIC": -30,
+    "MT_E_HDR_CRC": -31,
+    "MT_E_HDR_FIELD": -32,
+    "MT_E_VENDOR": -33,
+    "MT_E_HW_REV": -34,
+    "MT_E_TOO_BIG": -35,
+    "MT_E_TRAILER": -36,
+    "MT_E_NO_SIGNATURE": -37,
+    "MT_E_INCOMPLETE": -40,
+    "MT_E_IMAGE_CRC": -41,
+    "MT_E_IMAGE_SHA": -42,
+    "MT_E_UNKNOWN_KEY": -43,
+    "MT_E_DOWNGRADE": -44,
+    "MT_E_FRAME": -50,
+    "MT_E_SESSION": -51,
+    "MT_E_CONFLICT": -52,
+    "MT_E_STATE": -53,
+    "MT_E_NO_BOOTABLE": -60,
+    "MT_E_SWAP": -61,
+}
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One row of the error table.
+
+    ``code`` is written exactly as the operator meets it: ``"0x8001"`` in the
+    audit log, ``"F.03"`` on the LCD. ``mt_err`` names the C return codes that
+    map to this row (empty when only Python raises it).
+    """
+
+    code: str
+    name: str
+    meaning: str
+    action: str
+    mt_err: tuple[str, ...] = ()
+
+    @property
+    def number(self) -> int | None:
+        """The numeric code for ``0x`` codes; ``None`` for LCD display codes."""
+        return int(self.code, 16) if self.code.startswith("0x") else None
+
+    @property
+    def is_display_code(self) -> bool:
+        return self.code.startswith("F.")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+ERRORS: tuple[ErrorCode, ...] = (
+    # 0x8000: the request itself was wrong (API misuse, operation not valid in
+    # the meter's state). Not in the seed; it sits at the bottom of the
+    # acceptance family because it stops an update the same way.
+    ErrorCode(
+        "0x8000",
+        "invalid request",
+        "The meter refused an operation that is not valid in its current state or "
+        "was called with bad parameters (e.g. activate with no verified image).",
+        "Check the head-end's update sequence; the meter state is unchanged.",
+        ("MT_E_ARG", "MT_E_LENGTH", "MT_E_STATE"),
+    ),
+    ErrorCode(
+        "0x8001",
+        "incomplete image",
+        "Fragments are missing when validation or activation is asked.",
+        "High packet loss in the RF mesh: check for localized interference at the "
+        "concentrator level (RF spectrum analyser), then resend the missing fragments.",
+        ("MT_E_INCOMPLETE",),
+    ),
+    # 0x8002/0x8003: integrity checks run right after completeness, so they take
+    # the next numbers.
+    ErrorCode(
+        "0x8002",
+        "CRC mismatch",
+        "The image CRC-32 in the inactive bank differs from the header's.",
+        "Data was corrupted in transit or in flash: restart the download; if it "
+        "recurs on one meter, suspect its flash.",
+        ("MT_E_IMAGE_CRC",),
+    ),
+    ErrorCode(
+        "0x8003",
+        "SHA-256 mismatch",
+        "The image SHA-256 in the inactive bank differs from the header's.",
+        "Restart the download; compare the package SHA-256 (OBIS 0.0.96.10.1.255) "
+        "with the head-end's copy.",
+        ("MT_E_IMAGE_SHA",),
+    ),
+    # 0x8004: the seed's Section B names hardware-revision mismatch as the most
+    # common rejection; it takes the free slot below the seed's 0x8005.
+    ErrorCode(
+        "0x8004",
+        "hardware revision mismatch",
+        "The package targets another hardware revision than the meter's.",
+        "Build the package for this meter's hardware revision; check the target "
+        "group of the campaign.",
+        ("MT_E_HW_REV",),
+    ),
+    ErrorCode(
+        "0x8005",
+        "signature mismatch",
+        "The key ID in the header is not among the meter's trusted keys: the HSM "
+        "key used for signing does not match the public key stored on the meter.",
+        "Verify the certificate chain and that the package was signed with the "
+        "production key the meters trust.",
+        ("MT_E_UNKNOWN_KEY",),
+    ),
+    # 0x8006: the number SPEC section 5 suggests for anti-rollback.
+    ErrorCode(
+        "0x8006",
+        "downgrade",
+        "The package's security counter is lower than the installed image's "
+        "(anti-rollback).",
+        "Rebuild the package with a security counter at least the installed one; "
+        "a real downgrade needs a new image with a raised counter.",
+        ("MT_E_DOWNGRADE",),
+    ),
+    # 0x8007/0x8008: vendor and header problems, after the seed's codes.
+    ErrorCode(
+        "0x8007",
+        "vendor mismatch",
+        "The package's vendor ID differs from the meter's.",
+        "The package is for another manufacturer's meters; check the campaign's "
+        "target group.",
+        ("MT_E_VENDOR",),
+    ),
+    ErrorCode(
+        "0x8008",
+        "malformed header",
+        "The package header is not a valid meteremu header: wrong magic, format "
+        "version or size, header CRC mismatch, or a field out of range.",
+        "Rebuild the package with `meteremu package`; if a valid package arrives "
+        "malformed, suspect the transport.",
+        ("MT_E_HDR_MAGIC", "MT_E_HDR_CRC", "MT_E_HDR_FIELD"),
+    ),
+    # 0x8009/0x800A: fragment transport; frames are dropped and counted, a
+    # conflicting duplicate stops the download.
+    ErrorCode(
+        "0x8009",
+        "fragment rejected",
+        "A fragment frame was dropped: bad CRC, wrong session or image, index out "
+        "of range or wrong length.",
+        "None for a few; many point to a noisy link or a mixed-up campaign.",
+        ("MT_E_FRAME", "MT_E_SESSION"),
+    ),
+    ErrorCode(
+        "0x800A",
+        "conflicting fragment",
+        "A fragment arrived again with different content than the copy already "
+        "written; the meter keeps the first and stops the download.",
+        "Two packages share a session ID, or the sender is faulty: restart the "
+        "download with a fresh session.",
+        ("MT_E_CONFLICT",),
+    ),
+    ErrorCode(
+        "0x9002",
+        "insufficient memory",
+        "The announced package is larger than the bank, or flash/NVM is full.",
+        "Clear the log partition; for a package larger than the bank, split the "
+        "payload into modules applied in sequence.",
+        ("MT_E_TOO_BIG",),
+    ),
+    # 0x9003: battery reserve is a resource like memory (Section B: an update
+    # that runs past the battery-reserve limit of water or gas meters).
+    ErrorCode(
+        "0x9003",
+        "battery reserve",
+        "A battery-powered meter stopped the download because radio time would "
+        "take its energy reserve below the limit.",
+        "Schedule the meter in a later wave or improve its link (fewer "
+        "retransmissions); do not force the update.",
+    ),
+    # 0x9004: flash that cannot be written is a resource fault on the meter.
+    ErrorCode(
+        "0x9004",
+        "flash fault",
+        "A flash program or erase failed: worn-out sector, address outside the "
+        "device, a write that needs an erase, or power lost during the operation.",
+        "Retry after power-up; if it recurs, the flash is worn and the meter must "
+        "be replaced.",
+        (
+            "MT_E_FLASH_RANGE",
+            "MT_E_FLASH_ALIGN",
+            "MT_E_FLASH_ONE",
+            "MT_E_FLASH_POWER",
+            "MT_E_FLASH_WORN",
+        ),
+    ),
+    ErrorCode(
+        "0xE04",
+        "signature verification failed",
+        "The key is trusted but the ECDSA P-256 signature does not verify (also a "
+        "malformed DER signature or an invalid key).",
+        'grep "0xE04" in the audit log; re-sign the unsigned package with the '
+        "production key and re-attach.",
+        ("MT_E_ENCODING", "MT_E_PUBKEY", "MT_E_SIGNATURE"),
+    ),
+    # 0xE05: next to 0xE04, so one grep finds every signature problem.
+    ErrorCode(
+        "0xE05",
+        "missing signature",
+        "The trailer carries no signature record: the package was never signed.",
+        "Sign the unsigned package (HSM or `openssl dgst -sha256 -sign`) and "
+        "attach the signature with `meteremu attach-signature`.",
+        ("MT_E_NO_SIGNATURE",),
+    ),
+    # 0xE06: the trailer holds nothing but the signature and is not covered by
+    # it; a damaged trailer means the signature cannot be checked, so it joins
+    # the signature family too.
+    ErrorCode(
+        "0xE06",
+        "malformed trailer",
+        "The trailer after the image is not a valid run of records and 0xFF "
+        "padding (bad length, unknown record type, more than one signature).",
+        "Re-attach the signature with `meteremu attach-signature`.",
+        ("MT_E_TRAILER",),
+    ),
+    ErrorCode(
+        "F.03",
+        "swap failure",
+        "LCD fault: the bank swap could not complete (hardware failure during the "
+        "bank swap).",
+        "Power-cycle the meter manually to trigger the automatic rollback.",
+        ("MT_E_SWAP",),
+    ),
+    # F.04: the one other fault only the display can show.
+    ErrorCode(
+        "F.04",
+        "no bootable image",
+        "LCD fault: neither bank nor the golden image validates.",
+        "Hard power reset; if the meter has a service-disconnect relay, use the "
+        "manual override to force a factory reset to the golden image bank; "
+        "otherwise replace the meter.",
+        ("MT_E_NO_BOOTABLE",),
+    ),
+)
+
+_BY_CODE = {e.code: e for e in ERRORS}
+_BY_MT_ERR = {MT_ERR[name]: e for e in ERRORS for name in e.mt_err}
+
+
+def _canonical(code: str | int) -> str:
+    if isinstance(code, int):
+        return f"0x{code:X}"
+    text = code.strip()
+    if text[:2].lower() == "0x":
+        try:
+            return f"0x{int(text, 16):X}"
+        except ValueError:
+            return text
+    return text.upper()
+
+
+def by_code(code: str | int) -> ErrorCode:
+    """Look a record up by its operator code: ``"0xE04"``, ``0xE04`` or ``"F.03"``."""
+    try:
+        return _BY_CODE[_canonical(code)]
+    except KeyError:
+        raise KeyError(f"no error code {code!r}") from None
+
+
+def from_mt_err(rc: int) -> ErrorCode:
+    """The record a (negative) C core return code maps to."""
+    try:
+        return _BY_MT_ERR[rc]
+    except KeyError:
+        raise KeyError(f"C return code {rc} maps to no error code") from None
+
+
+class MeteremuError(Exception):
+    """Root of every exception meteremu raises on purpose."""
+
+
+class ConfigError(MeteremuError, ValueError):
+    """A configuration value (config.json field, CLI option) is wrong.
+
+    ``field`` names the offending field so a message can point at it.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class KeyFileError(MeteremuError, ValueError):
+    """A key file cannot be used: unreadable, wrong passphrase, wrong curve."""
+
+
+class PackageError(MeteremuError):
+    """A package fails a check; ``code`` is the error table record.
+
+    ``str(exc)`` is the one-line form the meter logs:
+    ``0xE04 signature verification failed: <detail>``.
+    """
+
+    def __init__(self, code: ErrorCode | str | int, detail: str = "") -> None:
+        self.code = code if isinstance(code, ErrorCode) else by_code(code)
+        self.detail = detail
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else str(self.code)
+
+    @classmethod
+    def from_mt_err(cls, rc: int, detail: str = "") -> PackageError:
+        return cls(from_mt_err(rc), detail)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table() -> str:
+    """docs/ERRORS.md, generated from :data:`ERRORS`."""
+    lines = [
+        "# meteremu error codes",
+        "",
+        "Generated from `meteremu/errors.py` by `python -m meteremu.errors > docs/ERRORS.md`;",
+        "edit the table there, not this file (a test checks the two agree).",
+        "",
+        "The audit log writes one line per failure, e.g. `FOTA_ERR 0xE04 signature "
+        "verification failed: ...`,",
+        'so `grep "0xE04"` finds every signature failure. `F.xx` codes are shown on '
+        "the meter's LCD.",
+        "",
+        "| code | name | meaning | operator action | C core (`mt_err.h`) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for e in ERRORS:
+        c_codes = ", ".join(f"`{n}`" for n in e.mt_err) or "(raised in Python only)"
+        lines.append(
+            f"| {e.code} | {_cell(e.name)} | {_cell(e.meaning)} | {_cell(e.action)} "
+            f"| {c_codes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through the doc test
+    sys.stdout.write(markdown_table())
