@@ -1,0 +1,180 @@
+/*
+ * SHA-256 (FIPS 180-4): portable compression with fully unrolled rounds, the
+ * buffering of update/final, and the choice of compression function, made
+ * once per context in mt_sha256_init (mt_sha256_x86.c has the SHA-NI path).
+ */
+#include <string.h>
+
+#include "mt_sha256.h"
+#include "mt_sha256_impl.h"
+
+static const uint32_t K[64] = {
+    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+    0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+    0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+    0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+    0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
+};
+
+static uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+#define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
+#define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
+#define SSIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
+#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
+
+/* Schedule word i in a 16-word ring: rounds 0..15 read the block, later ones extend it. */
+#define W_IN(i) w[i]
+#define W_EXT(i) (w[(i) & 15] += SSIG1(w[((i) - 2) & 15]) + w[((i) - 7) & 15] + SSIG0(w[((i) - 15) & 15]))
+
+/* One round; the caller renames the eight variables instead of moving them. */
+#define ROUND(a, b, c, d, e, f, g, h, i, W)                          \
+    do {                                                             \
+        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K[i] + W(i);      \
+        d += t1;                                                     \
+        h = t1 + BSIG0(a) + MAJ(a, b, c);                            \
+    } while (0)
+
+#define ROUND8(i, W)                                                 \
+    do {                                                             \
+        ROUND(a, b, c, d, e, f, g, h, (i) + 0, W);                   \
+        ROUND(h, a, b, c, d, e, f, g, (i) + 1, W);                   \
+        ROUND(g, h, a, b, c, d, e, f, (i) + 2, W);                   \
+        ROUND(f, g, h, a, b, c, d, e, (i) + 3, W);                   \
+        ROUND(e, f, g, h, a, b, c, d, (i) + 4, W);                   \
+        ROUND(d, e, f, g, h, a, b, c, (i) + 5, W);                   \
+        ROUND(c, d, e, f, g, h, a, b, (i) + 6, W);                   \
+        ROUND(b, c, d, e, f, g, h, a, (i) + 7, W);                   \
+    } while (0)
+
+void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *p, size_t nblocks)
+{
+    while (nblocks--) {
+        uint32_t w[16];
+        for (int i = 0; i < 16; i++) w[i] = load_be32(p + 4 * i);
+        uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+        uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+        ROUND8(0, W_IN);
+        ROUND8(8, W_IN);
+        ROUND8(16, W_EXT);
+        ROUND8(24, W_EXT);
+        ROUND8(32, W_EXT);
+        ROUND8(40, W_EXT);
+        ROUND8(48, W_EXT);
+        ROUND8(56, W_EXT);
+        state[0] += a; state[1] += b; state[2] += c; state[3] += d;
+        state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+        p += 64;
+    }
+}
+
+static void compress(mt_sha256_ctx *ctx, const uint8_t *p, size_t nblocks)
+{
+#ifdef MT_SHA256_HAVE_X86
+    if (ctx->impl == MT_SHA256_IMPL_X86) {
+        mt_sha256_compress_x86(ctx->state, p, nblocks);
+        return;
+    }
+#endif
+    mt_sha256_compress_portable(ctx->state, p, nblocks);
+}
+
+void mt_sha256_init_portable(mt_sha256_ctx *ctx)
+{
+    static const uint32_t iv[8] = {
+        0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+        0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u,
+    };
+    memcpy(ctx->state, iv, sizeof iv);
+    ctx->total = 0;
+    ctx->buflen = 0;
+    ctx->impl = MT_SHA256_IMPL_PORTABLE;
+}
+
+void mt_sha256_init(mt_sha256_ctx *ctx)
+{
+    mt_sha256_init_portable(ctx);
+    if (mt_sha256_accelerated()) ctx->impl = MT_SHA256_IMPL_X86;
+}
+
+void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len)
+{
+    /* FIPS 180-4 limits messages to 2^64 - 1 bits; total wraps only beyond 2^64 bytes. */
+    ctx->total += (uint64_t)len;
+    if (ctx->buflen) {
+        /* buflen < 64 is the context's invariant, so 64 - buflen cannot wrap */
+        size_t room = 64u - ctx->buflen;
+        size_t take = len < room ? len : room;
+        memcpy(ctx->buf + ctx->buflen, data, take);
+        ctx->buflen += (uint32_t)take;
+        data += take;
+        len -= take;
+        if (ctx->buflen < 64u) return;
+        compress(ctx, ctx->buf, 1);
+        ctx->buflen = 0;
+    }
+    if (len >= 64u) {
+        compress(ctx, data, len / 64u);
+        data += len & ~(size_t)63u;
+        len &= 63u;
+    }
+    if (len) {
+        memcpy(ctx->buf, data, len);
+        ctx->buflen = (uint32_t)len;
+    }
+}
+
+void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN])
+{
+    uint64_t bits = ctx->total << 3; /* message length in bits, mod 2^64 */
+    uint32_t n = ctx->buflen;        /* < 64 */
+    ctx->buf[n++] = 0x80u;
+    if (n > 56u) {
+        memset(ctx->buf + n, 0, 64u - n);
+        compress(ctx, ctx->buf, 1);
+        n = 0;
+    }
+    memset(ctx->buf + n, 0, 56u - n);
+    store_be32(ctx->buf + 56, (uint32_t)(bits >> 32));
+    store_be32(ctx->buf + 60, (uint32_t)bits);
+    compress(ctx, ctx->buf, 1);
+    for (int i = 0; i < 8; i++) store_be32(out + 4 * i, ctx->state[i]);
+    memset(ctx, 0, sizeof *ctx); /* final consumes the context */
+}
+
+void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN])
+{
+    mt_sha256_ctx ctx;
+    if (len >= MT_SHA256_ACCEL_MIN)
+        mt_sha256_init(&ctx);
+    else
+        mt_sha256_init_portable(&ctx);
+    mt_sha256_update(&ctx, data, len);
+    mt_sha256_final(&ctx, out);
+}
+
+int mt_sha256_accelerated(void)
+{
+#ifdef MT_SHA256_HAVE_X86
+    return mt_sha256_x86_available();
+#else
+    return 0;
+#endif
+}

@@ -1,0 +1,33 @@
+/*
+ * Internal to SHA-256: the block compression functions behind mt_sha256.c.
+ * Not public API. Both functions process nblocks consecutive 64-byte blocks
+ * and give identical results; a context may switch between them at any block.
+ */
+#ifndef MT_SHA256_IMPL_H
+#define MT_SHA256_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MT_SHA256_IMPL_PORTABLE 0u
+#define MT_SHA256_IMPL_X86 1u
+
+/*
+ * The one-shot mt_sha256 asks the CPU for SHA extensions only from this many
+ * bytes on: the three CPUID instructions of the check cost microseconds under
+ * a hypervisor (about 12 us on the reference machine), more than the portable
+ * code spends on a few KiB.
+ */
+#define MT_SHA256_ACCEL_MIN 16384u
+
+void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MT_SHA256_HAVE_X86 1
+/* 1 when the CPU has the SHA extensions, SSSE3 and SSE4.1 (CPUID, no caching). */
+int mt_sha256_x86_available(void);
+/* Only call when mt_sha256_x86_available(). */
+void mt_sha256_compress_x86(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+#endif
+
+#endif
