@@ -47,6 +47,7 @@ from construct import (
     evaluate,
     len_,
     stream_read_entire,
+    stream_tell,
     stream_write,
     this,
 )
@@ -139,12 +140,13 @@ class PadFF(Construct):
     """
 
     def _parse(self, stream: Any, context: Any, path: str) -> int:
+        start = stream_tell(stream, path)
         data = stream_read_entire(stream, path)
         for i, byte in enumerate(data):
             if byte != TLV_PAD:
                 raise ValidationError(
-                    f"{len(data) - i} bytes before the end of the trailer: 0x{byte:02X} is "
-                    "neither a valid signature record nor 0xFF padding",
+                    f"trailer byte {start + i} is 0x{byte:02X}: neither a valid signature "
+                    "record nor 0xFF padding",
                     path=path,
                 )
         return len(data)
