@@ -101,10 +101,11 @@ static int slot_erased(const uint8_t *p)
 
 /* The newest valid record of both areas into b->rec / b->rec_area; the
  * blank-meter default when there is none. */
-static int scan(mt_boot *b)
+int mt_boot_load(mt_boot *b)
 {
     int a, found = 0;
 
+    if (b == NULL) return MT_E_ARG;
     b->rec_area = -1;
     memset(&b->rec, 0, sizeof b->rec);
     b->rec.active = MT_BOOT_BANK_A;
@@ -236,7 +237,7 @@ int mt_boot_start(mt_boot *b)
     b->running = MT_BOOT_NONE;
     b->booted_ok = 0;
     b->fault = 0;
-    rc = scan(b);
+    rc = mt_boot_load(b);
     if (rc != MT_OK) return rc;
 
     for (step = 0; step < MT_BOOT_MAX_STEPS; step++) {

@@ -147,6 +147,9 @@ typedef struct mt_boot {
  * areas smaller than a record or not a multiple of it, too many keys. */
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
 
+/* Reads both boot-control areas into b->rec / b->rec_area (step 1 of the
+ * flow) without booting anything. MT_E_FLASH_POWER with the power off. */
+int mt_boot_load(mt_boot *b);
 /* Power-up or reset: the boot flow above. 0 with b->running set, or
  * MT_E_NO_BOOTABLE, MT_E_SWAP (a record write failed; see F.03). */
 int mt_boot_start(mt_boot *b);
