@@ -1,0 +1,503 @@
+/* Fragment reassembly into the inactive bank with a bitmap in flash (see mt_reasm.h). */
+#include "mt_reasm.h"
+
+#include <string.h>
+
+#include "mt_crc.h"
+#include "mt_err.h"
+#include "mt_frame.h"
+
+static uint32_t ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static void st32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+uint32_t mt_reasm_progress_bytes(uint32_t fragment_count)
+{
+    /* count / 8 + 1 + 32 + 15 < 2^30: no wrap for any 32-bit count */
+    uint32_t b = MT_REASM_RECORD_SIZE + fragment_count / 8u + (fragment_count % 8u != 0);
+    return (b + 15u) & ~15u;
+}
+
+/* The error for a NULL peek: the range was validated, so it is the power. */
+static int peek_error(const mt_flash_area *a)
+{
+    return mt_flash_powered(a->dev) ? MT_E_FLASH_RANGE : MT_E_FLASH_POWER;
+}
+
+static int fault(mt_reasm *st, int rc)
+{
+    st->phase = MT_REASM_FAULT;
+    st->stats.flash_errors++;
+    return rc;
+}
+
+static int refuse(mt_reasm *st, int rc)
+{
+    st->phase = MT_REASM_REFUSED;
+    st->error = (int16_t)rc;
+    st->stats.refused++;
+    return rc;
+}
+
+/* Payload length fragment i must have. i < fragment_count, so
+ * i * fragment_size < package_size and nothing wraps. */
+static uint32_t frag_len(const mt_reasm *st, uint32_t i)
+{
+    uint32_t off = i * st->fragment_size;
+    uint32_t left = st->package_size - off;
+    return left < st->fragment_size ? left : st->fragment_size;
+}
+
+int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
+                  uint32_t vendor_id, uint16_t hw_revision)
+{
+    if (st == NULL || bank == NULL || progress == NULL) return MT_E_ARG;
+    if (bank->dev == NULL || bank->dev != progress->dev) return MT_E_ARG;
+    memset(st, 0, sizeof *st);
+    st->bank = *bank;
+    st->progress = *progress;
+    st->vendor_id = vendor_id;
+    st->hw_revision = hw_revision;
+    st->phase = MT_REASM_IDLE;
+    return MT_OK;
+}
+
+/* Session geometry, in the order of SPEC §4: sanity first, then size. */
+static int check_geometry(const mt_reasm *st, uint32_t package_size, uint32_t fragment_size,
+                          uint32_t fragment_count)
+{
+    uint32_t expect;
+    if (fragment_size < MT_PKG_FRAGMENT_MIN || fragment_size > MT_PKG_FRAGMENT_MAX ||
+        fragment_size % mt_flash_align(st->bank.dev) != 0)
+        return MT_E_HDR_FIELD;
+    if (package_size <= MT_PKG_HEADER_SIZE) return MT_E_HDR_FIELD;
+    expect = package_size / fragment_size + (package_size % fragment_size != 0);
+    if (fragment_count != expect) return MT_E_HDR_FIELD;
+    if (package_size > st->bank.size) return MT_E_TOO_BIG;
+    if (mt_reasm_progress_bytes(fragment_count) > st->progress.size) return MT_E_TOO_BIG;
+    return MT_OK;
+}
+
+static void set_session(mt_reasm *st, uint32_t session_id, uint32_t package_size,
+                        uint32_t fragment_size, uint32_t fragment_count)
+{
+    st->session_id = session_id;
+    st->package_size = package_size;
+    st->fragment_size = fragment_size;
+    st->fragment_count = fragment_count;
+    st->received = 0;
+    st->hdr_ok = 0;
+    st->hdr_held = 0;
+    st->error = 0;
+    /* fragment_size >= 16, so at most 8 header fragments */
+    st->hdr_frags = (uint8_t)((MT_PKG_HEADER_SIZE + fragment_size - 1u) / fragment_size);
+}
+
+static int is_received(const mt_reasm *st, uint32_t i, int *got)
+{
+    uint8_t b;
+    int rc = mt_flash_area_read(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, &b, 1);
+    if (rc != MT_OK) return rc;
+    *got = (((uint32_t)b >> (i % 8u)) & 1u) == 0;
+    return MT_OK;
+}
+
+int mt_reasm_resume(mt_reasm *st)
+{
+    uint8_t rec[MT_REASM_RECORD_SIZE];
+    uint32_t count, received = 0;
+    int rc;
+
+    if (st == NULL) return MT_E_ARG;
+    st->phase = MT_REASM_IDLE;
+    rc = mt_flash_area_read(&st->progress, 0, rec, sizeof rec);
+    if (rc != MT_OK) return fault(st, rc);
+    if (memcmp(rec, MT_REASM_MAGIC, 4) != 0 || mt_crc32(0, rec, 28) != ld32(rec + 28))
+        return MT_E_STATE;
+    if (ld32(rec + 20) != st->bank.off || ld32(rec + 24) != 0) return MT_E_STATE;
+    if (check_geometry(st, ld32(rec + 8), ld32(rec + 12), ld32(rec + 16)) != MT_OK)
+        return MT_E_STATE;
+    set_session(st, ld32(rec + 4), ld32(rec + 8), ld32(rec + 12), ld32(rec + 16));
+    memset(&st->stats, 0, sizeof st->stats);
+
+    count = st->fragment_count;
+    for (uint32_t byte = 0; byte * 8u < count; byte++) {
+        const uint8_t *p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + byte, 1);
+        uint32_t got;
+        if (p == NULL) return fault(st, peek_error(&st->progress));
+        got = (uint8_t)~p[0];
+        if (count - byte * 8u < 8u) got &= (1u << (count - byte * 8u)) - 1u;
+        for (; got != 0; got &= got - 1u) received++;
+    }
+    st->received = received;
+    st->phase = MT_REASM_ACTIVE;
+    /* Header fragments are written only after the header check passed, so
+     * all of them on flash means it passed; a partial set is re-checked when
+     * the rest arrives. */
+    st->hdr_ok = 1;
+    for (uint32_t j = 0; j < st->hdr_frags; j++) {
+        int got;
+        rc = is_received(st, j, &got);
+        if (rc != MT_OK) return fault(st, rc);
+        if (!got) st->hdr_ok = 0;
+    }
+    return MT_OK;
+}
+
+int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
+                   uint32_t fragment_size, uint32_t fragment_count)
+{
+    int rc;
+    if (st == NULL) return MT_E_ARG;
+    rc = check_geometry(st, package_size, fragment_size, fragment_count);
+    if (rc != MT_OK) return rc;
+    if ((st->phase == MT_REASM_ARMED || st->phase == MT_REASM_ACTIVE) &&
+        st->session_id == session_id && st->package_size == package_size &&
+        st->fragment_size == fragment_size && st->fragment_count == fragment_count)
+        return MT_OK;
+    set_session(st, session_id, package_size, fragment_size, fragment_count);
+    memset(&st->stats, 0, sizeof st->stats);
+    st->phase = MT_REASM_ARMED;
+    return MT_OK;
+}
+
+/* Erases the sectors of [0, size) of a that are not already blank. */
+static int erase_unless_blank(const mt_flash_area *a, uint32_t size)
+{
+    uint32_t ss = mt_flash_sector_size(a->dev);
+    for (uint32_t off = 0; off < size; off += ss) {
+        const uint8_t *p = mt_flash_area_peek(a, off, ss);
+        uint32_t i = 0;
+        if (p == NULL) return peek_error(a);
+        while (i < ss && p[i] == 0xFF) i++;
+        if (i < ss) {
+            int rc = mt_flash_area_erase(a, off, ss);
+            if (rc != MT_OK) return rc;
+        }
+    }
+    return MT_OK;
+}
+
+/* ARMED -> ACTIVE: progress erased, bank erased, then the record. */
+static int prepare(mt_reasm *st)
+{
+    uint8_t rec[MT_REASM_RECORD_SIZE];
+    int rc;
+    if (st->phase == MT_REASM_ACTIVE) return MT_OK;
+    rc = erase_unless_blank(&st->progress, st->progress.size);
+    if (rc == MT_OK) rc = erase_unless_blank(&st->bank, st->bank.size);
+    if (rc != MT_OK) return fault(st, rc);
+    memcpy(rec, MT_REASM_MAGIC, 4);
+    st32(rec + 4, st->session_id);
+    st32(rec + 8, st->package_size);
+    st32(rec + 12, st->fragment_size);
+    st32(rec + 16, st->fragment_count);
+    st32(rec + 20, st->bank.off);
+    st32(rec + 24, 0);
+    st32(rec + 28, mt_crc32(0, rec, 28));
+    rc = mt_flash_area_program(&st->progress, 0, rec, sizeof rec);
+    if (rc != MT_OK) return fault(st, rc);
+    st->received = 0;
+    st->phase = MT_REASM_ACTIVE;
+    return MT_OK;
+}
+
+/* Marks fragment i: one aligned program of the write unit holding its bit. */
+static int mark(mt_reasm *st, uint32_t i)
+{
+    uint8_t w[16];
+    uint32_t align = mt_flash_align(st->progress.dev);
+    uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
+    uint32_t unit = byte - byte % align;
+    int rc = mt_flash_area_read(&st->progress, unit, w, align);
+    if (rc != MT_OK) return rc;
+    w[byte - unit] = (uint8_t)((uint32_t)w[byte - unit] & ~(1u << (i % 8u)));
+    return mt_flash_area_program(&st->progress, unit, w, align);
+}
+
+/* Programs the payload at off; a short tail is padded with 0xFF to the write
+ * unit. off + len <= package_size <= bank size, and the bank is a whole
+ * number of sectors (a multiple of the unit), so the padded tail fits. */
+static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32_t len)
+{
+    uint32_t align = mt_flash_align(st->bank.dev);
+    uint32_t body = len - len % align;
+    int rc = MT_OK;
+    if (body != 0) rc = mt_flash_area_program(&st->bank, off, data, body);
+    if (rc == MT_OK && body < len) {
+        uint8_t t[16];
+        memset(t, 0xFF, sizeof t);
+        memcpy(t, data + body, len - body);
+        rc = mt_flash_area_program(&st->bank, off + body, t, align);
+    }
+    return rc;
+}
+
+/* Writes and marks fragment i (its length already checked), or recognises a
+ * duplicate. */
+static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    const uint8_t *cur;
+    uint32_t off = i * st->fragment_size;
+    int rc, got;
+
+    rc = prepare(st);
+    if (rc != MT_OK) return rc;
+    rc = is_received(st, i, &got);
+    if (rc != MT_OK) return fault(st, rc);
+    cur = mt_flash_area_peek(&st->bank, off, len);
+    if (cur == NULL) return fault(st, peek_error(&st->bank));
+    if (got) {
+        if (memcmp(cur, data, len) == 0) {
+            st->stats.duplicates++;
+            return MT_OK;
+        }
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
+    }
+    /* Unmarked: erased, or this fragment's own torn or complete bytes from
+     * before a power cut. Anything that programming cannot turn into data
+     * is another fragment's content: refuse before writing. */
+    for (uint32_t k = 0; k < len; k++) {
+        if ((data[k] & (uint8_t)~cur[k]) != 0) {
+            st->stats.conflicts++;
+            return MT_E_CONFLICT;
+        }
+    }
+    rc = write_payload(st, off, data, len);
+    if (rc == MT_OK) rc = mark(st, i);
+    if (rc != MT_OK) return fault(st, rc);
+    st->received++;
+    st->stats.accepted++;
+    return MT_OK;
+}
+
+static uint16_t ld16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* The header fields the reassembler needs (mt_pkg.h layout). */
+typedef struct reasm_header {
+    uint32_t vendor_id;
+    uint16_t hw_revision;
+    uint32_t fragment_size;
+    uint32_t fragment_count;
+    uint32_t package_size;
+} reasm_header;
+
+/*
+ * Sanity of the 128-byte package header, with the codes and in the order of
+ * mt_pkg_header_parse (mt_image.h): identity, checksum, field ranges,
+ * geometry. Every field is attacker-controlled; the package size is summed
+ * in 64 bits (image_size < 2^32, header + trailer <= 128 + 1024, no wrap).
+ */
+static int parse_header(reasm_header *h, const uint8_t *b)
+{
+    uint64_t size;
+    uint32_t image, trailer, fs, count;
+    uint16_t flags;
+    if (memcmp(b, MT_PKG_MAGIC, 4) != 0 || ld16(b + 4) != MT_PKG_FORMAT_VERSION ||
+        ld16(b + 6) != MT_PKG_HEADER_SIZE)
+        return MT_E_HDR_MAGIC;
+    if (mt_crc32(0, b, 124) != ld32(b + 124)) return MT_E_HDR_CRC;
+    flags = ld16(b + 14);
+    image = ld32(b + 28);
+    fs = ld16(b + 32);
+    trailer = ld16(b + 34);
+    count = ld32(b + 36);
+    if ((flags & 0xFFF0u) != 0 || (flags & 0x0Fu) > MT_BEHAVIOUR_SLOW_BOOT) return MT_E_HDR_FIELD;
+    if (fs < MT_PKG_FRAGMENT_MIN || fs > MT_PKG_FRAGMENT_MAX) return MT_E_HDR_FIELD;
+    if (trailer > MT_PKG_TRAILER_MAX || image < 1) return MT_E_HDR_FIELD;
+    for (unsigned i = 84; i < 124; i++)
+        if (b[i] != 0) return MT_E_HDR_FIELD;
+    size = (uint64_t)MT_PKG_HEADER_SIZE + image + trailer;
+    if (size > 0xFFFFFFFFu) return MT_E_HDR_FIELD;
+    if ((size + fs - 1u) / fs != count) return MT_E_HDR_FIELD;
+    h->vendor_id = ld32(b + 8);
+    h->hw_revision = ld16(b + 12);
+    h->fragment_size = fs;
+    h->fragment_count = count;
+    h->package_size = (uint32_t)size;
+    return MT_OK;
+}
+
+/* The header: sane, meant for this meter, fits the bank, and agrees with
+ * the session (SPEC §4 order). */
+static int check_header(const mt_reasm *st, const uint8_t *hdr)
+{
+    reasm_header h;
+    int rc = parse_header(&h, hdr);
+    if (rc != MT_OK) return rc;
+    if (h.vendor_id != st->vendor_id) return MT_E_VENDOR;
+    if (h.hw_revision != st->hw_revision) return MT_E_HW_REV;
+    if (h.package_size > st->bank.size) return MT_E_TOO_BIG;
+    if (h.package_size != st->package_size || h.fragment_size != st->fragment_size ||
+        h.fragment_count != st->fragment_count)
+        return MT_E_HDR_FIELD;
+    return MT_OK;
+}
+
+/* A fragment holding part of the header, before the header was accepted. */
+static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    uint32_t fs = st->fragment_size;
+    uint8_t bit;
+    uint8_t *slot;
+    int rc, got;
+
+    if (st->hdr_frags == 1) {
+        /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
+         * the whole header is in this payload. */
+        rc = check_header(st, data);
+        if (rc != MT_OK) return refuse(st, rc);
+        st->hdr_ok = 1;
+        return store(st, i, data, len);
+    }
+    /* fragment_size < 128: i < hdr_frags <= 8 and i * fs + len < 128 + fs <= 256,
+     * so the slot lies inside hdr_buf. */
+    bit = (uint8_t)(1u << i);
+    slot = st->hdr_buf + i * fs;
+    if (st->phase == MT_REASM_ACTIVE) {
+        rc = is_received(st, i, &got);
+        if (rc != MT_OK) return fault(st, rc);
+        if (got) return store(st, i, data, len); /* duplicate or conflict */
+    }
+    if (st->hdr_held & bit) {
+        if (memcmp(slot, data, len) == 0) {
+            st->stats.duplicates++;
+            return MT_OK;
+        }
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
+    }
+    memcpy(slot, data, len);
+    st->hdr_held |= bit;
+    /* Every header fragment either held here or (after a resume) on flash? */
+    for (uint32_t j = 0; j < st->hdr_frags; j++) {
+        if (st->hdr_held & (1u << j)) continue;
+        got = 0;
+        if (st->phase == MT_REASM_ACTIVE) {
+            rc = is_received(st, j, &got);
+            if (rc != MT_OK) return fault(st, rc);
+        }
+        if (!got) return MT_OK; /* held until the rest of the header arrives */
+        rc = mt_flash_area_read(&st->bank, j * fs, st->hdr_buf + j * fs, frag_len(st, j));
+        if (rc != MT_OK) return fault(st, rc);
+    }
+    rc = check_header(st, st->hdr_buf);
+    if (rc != MT_OK) return refuse(st, rc);
+    st->hdr_ok = 1;
+    for (uint32_t j = 0; j < st->hdr_frags; j++) {
+        if (!(st->hdr_held & (1u << j))) continue;
+        rc = store(st, j, st->hdr_buf + j * fs, frag_len(st, j));
+        if (rc != MT_OK) return rc;
+    }
+    st->hdr_held = 0;
+    return MT_OK;
+}
+
+static int accept(mt_reasm *st, uint32_t i, const uint8_t *data, size_t len)
+{
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
+        st->stats.refused++;
+        return MT_E_STATE;
+    }
+    if (i >= st->fragment_count) {
+        st->stats.bad_index++;
+        return MT_E_FRAME;
+    }
+    if (len != frag_len(st, i)) {
+        st->stats.bad_length++;
+        return MT_E_FRAME;
+    }
+    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, (uint32_t)len);
+    return store(st, i, data, (uint32_t)len);
+}
+
+int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
+{
+    mt_frame fr;
+    if (st == NULL || frame == NULL) return MT_E_ARG;
+    if (!mt_frame_well_formed(frame, len)) {
+        st->stats.bad_frame++;
+        return MT_E_FRAME;
+    }
+    if (mt_frame_parse(&fr, frame, len) != MT_OK) {
+        st->stats.bad_crc++;
+        return MT_E_FRAME;
+    }
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
+        st->stats.refused++;
+        return MT_E_STATE;
+    }
+    if (fr.session_id != st->session_id || fr.package_size != st->package_size ||
+        fr.fragment_size != st->fragment_size || fr.fragment_count != st->fragment_count) {
+        st->stats.bad_session++;
+        return MT_E_SESSION;
+    }
+    return accept(st, fr.fragment_index, fr.payload, fr.payload_len);
+}
+
+int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
+{
+    if (st == NULL || (payload == NULL && len != 0)) return MT_E_ARG;
+    return accept(st, index, payload, len);
+}
+
+uint32_t mt_reasm_received(const mt_reasm *st)
+{
+    return st->received;
+}
+
+int mt_reasm_complete(const mt_reasm *st)
+{
+    return st->phase == MT_REASM_ACTIVE && st->received == st->fragment_count;
+}
+
+uint32_t mt_reasm_next_missing(const mt_reasm *st, uint32_t from)
+{
+    uint32_t count = st->fragment_count;
+    if (st->phase == MT_REASM_ARMED) return from < count ? from : count;
+    if (st->phase != MT_REASM_ACTIVE) return count;
+    for (uint32_t i = from; i < count; i++) {
+        const uint8_t *p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
+        if (p == NULL) return count;
+        if (i % 8u == 0 && p[0] == 0x00) {
+            i += 7u; /* eight received at once */
+            continue;
+        }
+        if (((uint32_t)p[0] >> (i % 8u)) & 1u) return i;
+    }
+    return count;
+}
+
+int mt_reasm_missing(const mt_reasm *st, uint8_t *out, size_t cap, size_t *written)
+{
+    uint32_t count, n;
+    if (st == NULL || out == NULL || written == NULL) return MT_E_ARG;
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return MT_E_STATE;
+    count = st->fragment_count;
+    n = count / 8u + (count % 8u != 0);
+    if (cap < n) return MT_E_LENGTH;
+    if (st->phase == MT_REASM_ARMED) {
+        memset(out, 0xFF, n);
+    } else {
+        int rc = mt_flash_area_read(&st->progress, MT_REASM_RECORD_SIZE, out, n);
+        if (rc != MT_OK) return rc;
+    }
+    if (count % 8u != 0)
+        out[n - 1] = (uint8_t)((uint32_t)out[n - 1] & ((1u << (count % 8u)) - 1u));
+    *written = n;
+    return MT_OK;
+}

@@ -1,0 +1,179 @@
+/*
+ * Fragment reassembly straight into the inactive bank (SPEC §6).
+ *
+ * One reassembler serves both transports: mesh frames (mt_reasm_frame, the
+ * wire form in mt_frame.h) and DLMS class-18 image block transfer
+ * (mt_reasm_block: the same thing without the frame wrapper).
+ *
+ * Fragment i holds package bytes [i * fragment_size, (i+1) * fragment_size)
+ * and is programmed at that offset of the bank; the last one may be short
+ * (it is padded with 0xFF to the write alignment, which programs nothing).
+ *
+ * Progress partition (one or more sectors), little-endian:
+ *
+ *   off  size  field
+ *     0     4  magic           "MTDL" (4D 54 44 4C)
+ *     4     4  session_id
+ *     8     4  package_size    header + image + trailer bytes
+ *    12     4  fragment_size
+ *    16     4  fragment_count
+ *    20     4  bank_off        device address of the bank being written
+ *    24     4  reserved        0
+ *    28     4  crc32           CRC-32/ISO-HDLC of bytes 0..27
+ *    32     -  bitmap          bit i (byte 32 + i/8, bit i%8, LSB first):
+ *                              1 (erased) = fragment i missing,
+ *                              0 (programmed) = received
+ *
+ * A bit is marked with one aligned program of the write unit that holds it
+ * (the unit's current bytes AND the cleared bit: programming 0 over 0 is
+ * allowed), so no erase happens per fragment.
+ *
+ * Flash order, chosen so that a power cut at any operation is safe:
+ *   session start (at the first fragment accepted after mt_reasm_begin, not at
+ *   begin itself, so a refused header leaves the flash untouched):
+ *     1. erase the progress partition (the old record goes first),
+ *     2. erase the bank, sector by sector (sectors already blank are skipped),
+ *     3. program the record.
+ *     A cut before 3 completes leaves no valid record: mt_reasm_resume finds
+ *     no session, and the download starts over.
+ *   each fragment:
+ *     1. program the payload at its offset,
+ *     2. mark its bit.
+ *     A cut between the two leaves the fragment unmarked: it is received
+ *     again and reprogrammed with the same bytes, which NOR allows (a torn
+ *     payload holds a subset of the cleared bits).
+ *
+ * The header check (SPEC §6: "verify it has sufficient storage before
+ * beginning the download"): mt_reasm_begin refuses a package_size larger than
+ * the bank (MT_E_TOO_BIG, operator 0x9002) before any flash operation. The
+ * header itself, the package's first 128 bytes, is checked as soon as the
+ * fragments holding it are there (fragment 0 when fragment_size >= 128;
+ * smaller header fragments wait in RAM and are written only after the check):
+ * mt_pkg_header_parse (magic, version, CRC, fields), then vendor, hardware
+ * revision, size against the bank, and the session's geometry against the
+ * header's. A refused header leaves the session refused (MT_E_STATE for every
+ * later fragment) and none of the header fragments written.
+ *
+ * Fragments are dropped, counted and never written when:
+ *   the frame is malformed                            MT_E_FRAME   bad_frame
+ *   its FCS is wrong                                  MT_E_FRAME   bad_crc
+ *   it is for another session (ID or geometry)        MT_E_SESSION bad_session
+ *   index >= fragment_count                           MT_E_FRAME   bad_index
+ *   the length is not what the index implies          MT_E_FRAME   bad_length
+ *   no session, or the session was refused            MT_E_STATE   refused
+ *   a duplicate with different content, or the slot   MT_E_CONFLICT conflicts
+ *   holds bytes that programming cannot turn into it
+ * A duplicate with the same content returns 0 and writes nothing (duplicates).
+ *
+ * A flash error (power cut, worn sector) is returned as is and puts the
+ * reassembler in a fault state: after power-up, mt_reasm_init + resume.
+ *
+ * The state struct is small (the bitmap lives in flash, not RAM) and caller
+ * owned; it keeps pointers to the caller's mt_flash.
+ */
+#ifndef MT_REASM_H
+#define MT_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt_flash.h"
+#include "mt_pkg.h"
+
+#define MT_REASM_MAGIC "MTDL"
+#define MT_REASM_RECORD_SIZE 32u
+/* Header fragments held in RAM when fragment_size < 128: at most
+ * ceil(128 / 16) = 8 fragments, < 128 + fragment_size <= 256 bytes. */
+#define MT_REASM_HDR_BUF 256u
+
+enum mt_reasm_phase {
+    MT_REASM_IDLE = 0,    /* no session */
+    MT_REASM_ARMED = 1,   /* begun; nothing on flash yet */
+    MT_REASM_ACTIVE = 2,  /* record on flash, fragments arriving */
+    MT_REASM_REFUSED = 3, /* header check failed (see error) */
+    MT_REASM_FAULT = 4    /* flash error: power up, init, resume */
+};
+
+typedef struct mt_reasm_stats {
+    uint32_t accepted;    /* fragments newly written and marked */
+    uint32_t duplicates;  /* same content again: nothing written */
+    uint32_t conflicts;   /* MT_E_CONFLICT */
+    uint32_t bad_frame;   /* frame type / length fields wrong */
+    uint32_t bad_crc;     /* frame FCS wrong */
+    uint32_t bad_session; /* another session ID or geometry */
+    uint32_t bad_index;   /* index >= fragment_count */
+    uint32_t bad_length;  /* payload length does not match the index */
+    uint32_t refused;     /* no session / session refused, or the header check failed */
+    uint32_t flash_errors;
+} mt_reasm_stats;
+
+typedef struct mt_reasm {
+    mt_flash_area bank;     /* the inactive bank */
+    mt_flash_area progress; /* the download-progress partition */
+    uint32_t vendor_id;     /* the meter's, for the header check */
+    uint16_t hw_revision;
+    uint8_t phase;          /* enum mt_reasm_phase */
+    uint8_t hdr_ok;         /* header checked and accepted */
+    uint8_t hdr_frags;      /* fragments the 128-byte header spans */
+    uint8_t hdr_held;       /* bitmask: header fragments waiting in hdr_buf */
+    int16_t error;          /* code that refused the session, 0 otherwise */
+    uint32_t session_id;
+    uint32_t package_size;
+    uint32_t fragment_size;
+    uint32_t fragment_count;
+    uint32_t received;      /* fragments marked in the bitmap */
+    mt_reasm_stats stats;
+    uint8_t hdr_buf[MT_REASM_HDR_BUF];
+} mt_reasm;
+
+/* Bytes of progress partition a session of fragment_count fragments needs:
+ * the record and the bitmap, rounded up to the 16-byte largest write unit. */
+uint32_t mt_reasm_progress_bytes(uint32_t fragment_count);
+
+/* Binds the reassembler to its bank and progress partition (both on the same
+ * device) and the meter identity the header must match. Touches no flash;
+ * phase IDLE. MT_E_ARG on NULL or areas on different devices. */
+int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
+                  uint32_t vendor_id, uint16_t hw_revision);
+
+/*
+ * Rebuilds the state from the progress partition after a power-up: reads the
+ * record (magic, CRC, bank address, geometry) and counts the received bits.
+ * 0 and phase ACTIVE when a download was in progress; MT_E_STATE and phase
+ * IDLE when there is none (no or torn record); a flash error as is.
+ * No flash operation (reads only).
+ */
+int mt_reasm_resume(mt_reasm *st);
+
+/*
+ * Starts (arms) a session; flash is touched only when its first fragment is
+ * accepted. Checks, before anything else: fragment_size in 16..1024 and a
+ * multiple of the write alignment, package_size > 128, fragment_count ==
+ * ceil(package_size / fragment_size) (MT_E_HDR_FIELD); package_size <= bank
+ * and the bitmap fits the progress partition (MT_E_TOO_BIG).
+ * Beginning the session already in progress (same four values) keeps its
+ * progress and returns 0; any other values replace it.
+ */
+int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
+                   uint32_t fragment_size, uint32_t fragment_count);
+
+/* One mesh frame (mt_frame.h): must match the session's ID and geometry. */
+int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
+
+/* One DLMS block: fragment `index` of the current session, len payload bytes. */
+int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
+
+/* Queries. */
+uint32_t mt_reasm_received(const mt_reasm *st);
+int mt_reasm_complete(const mt_reasm *st); /* 1 when every fragment is marked */
+/* The lowest index not yet received, from `from` on; fragment_count when none. */
+uint32_t mt_reasm_next_missing(const mt_reasm *st, uint32_t from);
+/*
+ * Missing bitmap for the head-end's retransmission round: bit i (byte i/8,
+ * LSB first) is 1 when fragment i is missing; bits past fragment_count are 0.
+ * Needs ceil(fragment_count / 8) bytes (*written); MT_E_LENGTH when cap is
+ * too small, MT_E_STATE without a session, a flash error as is.
+ */
+int mt_reasm_missing(const mt_reasm *st, uint8_t *out, size_t cap, size_t *written);
+
+#endif
