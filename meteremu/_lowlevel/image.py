@@ -1,0 +1,200 @@
+"""Thin typed wrappers over the C package parser and acceptance check (csrc/mt_image.h).
+
+The check runs in C on the bytes handed in, in the order of SPEC §4; the first
+failure raises :class:`ImageError`, which is a :class:`~meteremu.errors.PackageError`
+(so ``str(exc)`` is the operator line, ``exc.code`` the error-table record) that
+also carries the C return code as ``exc.err``. The C codes stay distinct where
+the operator codes merge (a malformed trailer and a bad signature are both
+signature failures to the operator, but ``MT_E_TRAILER`` vs ``MT_E_SIGNATURE``
+here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import MT_ERR, PackageError, from_mt_err
+from . import ffi, lib
+
+__all__ = [
+    "HEADER_SIZE",
+    "MAX_KEYS",
+    "ImageError",
+    "PackageHeader",
+    "TrailerSignature",
+    "check_package",
+    "key_id",
+    "parse_header",
+    "parse_trailer",
+]
+
+HEADER_SIZE = 128
+MAX_KEYS = 4
+_SEC1_LENGTHS = (33, 65)
+_U32 = 0xFFFFFFFF
+_U16 = 0xFFFF
+_NAMES = {v: k for k, v in MT_ERR.items()}
+
+
+class ImageError(PackageError):
+    """A package failed a check. ``err`` is the C return code (``mt_err.h``),
+    ``err_name`` its name, ``code`` the operator error-table record."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self.err = err
+        self.err_name = _NAMES.get(err, str(err))
+        super().__init__(from_mt_err(err), detail or self.err_name)
+
+
+@dataclass(frozen=True)
+class PackageHeader:
+    """The parsed 128-byte package header (csrc/mt_pkg.h), plus the derived
+    ``package_size`` (header + image + trailer)."""
+
+    format_version: int
+    header_size: int
+    vendor_id: int
+    hw_revision: int
+    flags: int
+    behaviour: int
+    version_major: int
+    version_minor: int
+    version_patch: int
+    version_build: int
+    security_counter: int
+    image_size: int
+    fragment_size: int
+    trailer_size: int
+    fragment_count: int
+    image_crc32: int
+    image_sha256: bytes
+    key_id: bytes
+    header_crc32: int
+    package_size: int
+
+    @property
+    def version(self) -> tuple[int, int, int, int]:
+        return (self.version_major, self.version_minor, self.version_patch, self.version_build)
+
+
+@dataclass(frozen=True)
+class TrailerSignature:
+    """The trailer's one signature record: ``der`` true for DER, false for raw r||s."""
+
+    der: bool
+    signature: bytes
+
+
+def _header_from_c(h: object) -> PackageHeader:
+    c = h  # cdata mt_pkg_header *, never leaves this function
+    return PackageHeader(
+        format_version=int(c.format_version),
+        header_size=int(c.header_size),
+        vendor_id=int(c.vendor_id),
+        hw_revision=int(c.hw_revision),
+        flags=int(c.flags),
+        behaviour=int(c.behaviour),
+        version_major=int(c.version_major),
+        version_minor=int(c.version_minor),
+        version_patch=int(c.version_patch),
+        version_build=int(c.version_build),
+        security_counter=int(c.security_counter),
+        image_size=int(c.image_size),
+        fragment_size=int(c.fragment_size),
+        trailer_size=int(c.trailer_size),
+        fragment_count=int(c.fragment_count),
+        image_crc32=int(c.image_crc32),
+        image_sha256=bytes(ffi.buffer(c.image_sha256)),
+        key_id=bytes(ffi.buffer(c.key_id)),
+        header_crc32=int(c.header_crc32),
+        package_size=int(c.package_size),
+    )
+
+
+def _buf(data: bytes | bytearray | memoryview):  # -> cdata, private to this module
+    return ffi.from_buffer("uint8_t[]", data)
+
+
+def parse_header(data: bytes | bytearray | memoryview) -> PackageHeader:
+    """Parse and sanity-check the first 128 bytes of ``data`` (the rest is ignored).
+
+    Raises :class:`ImageError` (MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD),
+    or ``ValueError`` when fewer than 128 bytes are given.
+    """
+    if len(data) < HEADER_SIZE:
+        raise ValueError(f"a package header is {HEADER_SIZE} bytes, got {len(data)}")
+    out = ffi.new("mt_pkg_header *")
+    rc = lib.mt_pkg_header_parse(out, _buf(data), len(data))
+    if rc != 0:
+        raise ImageError(rc)
+    return _header_from_c(out)
+
+
+def parse_trailer(trailer: bytes | bytearray | memoryview) -> TrailerSignature:
+    """Parse a trailer of exactly ``trailer_size`` bytes: TLVs, then 0xFF padding.
+
+    Raises :class:`ImageError` (MT_E_TRAILER, MT_E_NO_SIGNATURE).
+    """
+    out = ffi.new("mt_pkg_signature *")
+    rc = lib.mt_pkg_trailer_parse(out, _buf(trailer), len(trailer))
+    if rc != 0:
+        raise ImageError(rc)
+    return TrailerSignature(der=int(out.type) == 1, signature=bytes(out.sig[0 : int(out.len)]))
+
+
+def _keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
+    if len(trusted_keys) > MAX_KEYS:
+        raise ValueError(f"at most {MAX_KEYS} trusted keys, got {len(trusted_keys)}")
+    keys = ffi.new("mt_image_key[]", max(1, len(trusted_keys)))
+    for i, point in enumerate(trusted_keys):
+        if len(point) not in _SEC1_LENGTHS:
+            raise ValueError(f"trusted key {i}: a SEC1 point is 33 or 65 bytes, got {len(point)}")
+        rc = lib.mt_image_key_init(keys + i, _buf(point), len(point))
+        if rc != 0:
+            raise ValueError(f"trusted key {i}: not a valid P-256 point ({_NAMES.get(rc, rc)})")
+    return keys, len(trusted_keys)
+
+
+def key_id(point: bytes) -> bytes:
+    """The 8-byte key ID of a SEC1 public key, as the header carries it."""
+    keys, _ = _keys([point])
+    return bytes(ffi.buffer(keys[0].key_id))
+
+
+def _u(value: int, mask: int, name: str) -> int:
+    if not 0 <= value <= mask:
+        raise ValueError(f"{name} out of range: {value}")
+    return value
+
+
+def check_package(
+    pkg: bytes | bytearray | memoryview,
+    *,
+    vendor_id: int,
+    hw_revision: int,
+    bank_size: int,
+    trusted_keys: Sequence[bytes],
+    installed_counter: int = 0,
+    complete: bool = True,
+) -> PackageHeader:
+    """Run the full acceptance check on ``pkg`` (a file, or a whole bank).
+
+    ``trusted_keys`` are SEC1 points (65 or 33 bytes), at most four.
+    ``complete`` is the caller's word that every fragment was received.
+    Returns the parsed header; raises :class:`ImageError` at the first failing
+    check, ``ValueError`` for bad arguments.
+    """
+    keys, count = _keys(trusted_keys)
+    policy = ffi.new("mt_image_policy *")
+    policy.vendor_id = _u(vendor_id, _U32, "vendor_id")
+    policy.hw_revision = _u(hw_revision, _U16, "hw_revision")
+    policy.bank_size = _u(bank_size, _U32, "bank_size")
+    policy.installed_counter = _u(installed_counter, _U32, "installed_counter")
+    policy.keys = keys
+    policy.key_count = count
+    out = ffi.new("mt_pkg_header *")
+    rc = lib.mt_image_check(out, policy, _buf(pkg), len(pkg), 1 if complete else 0, ffi.NULL)
+    if rc != 0:
+        raise ImageError(rc)
+    return _header_from_c(out)
