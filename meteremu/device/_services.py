@@ -225,7 +225,9 @@ class CosemServices:
             return
         from .simreasm import Session
 
-        self._start(Session(self._inactive(), KIND_DLMS, self.BLOCK_SIZE, sid, count, size))
+        if not self._start(Session(self._inactive(), KIND_DLMS, self.BLOCK_SIZE, sid, count,
+                                   size)):
+            raise _refused(None, "the download could not start (flash fault)")
         self._it_identifier = identifier
         self._it_status = ImageTransferStatus.INITIATED
 

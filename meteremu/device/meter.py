@@ -574,7 +574,8 @@ class VirtualMeter(CosemServices):
             if fsize >= HEADER_SIZE and index == 0 and not self._header_ok(payload, count, fsize):
                 self._stop_refused(start=True)
                 return Receipt.REFUSED
-            self._start(Session(self._inactive(), kind, fsize, sid, count, 0))
+            if not self._start(Session(self._inactive(), kind, fsize, sid, count, 0)):
+                return Receipt.REFUSED
             s = p.session
             assert s is not None
         if index >= s.fragment_count or count != s.fragment_count:
@@ -642,16 +643,30 @@ class VirtualMeter(CosemServices):
         rec = self._boot_ctl.current
         return BANK_B if rec is not None and rec.active == BANK_A else BANK_A
 
-    def _start(self, session: Session) -> None:
+    def _start(self, session: Session) -> bool:
+        """Open a download session (erases the progress region and the target bank)."""
         self._session_rejects = set()
-        self._progress.start(session)
+        try:
+            self._progress.start(session)
+        except PowerLost:
+            raise
+        except FlashError as exc:
+            self._err("0x9004", at="download-start", rc=exc.rc)
+            self._stop_refused(start=True)
+            return False
         self._evt("DOWNLOAD_START", session=f"0x{session.session_id:08x}",
                   fragments=session.fragment_count, bank=BANK_NAMES[session.target])
         self._event(Event.DOWNLOAD_START)
+        return True
 
     def _stop_refused(self, start: bool = False) -> None:
         """Stop the download (refused header, conflict, flash fault): state failed."""
-        self._progress.close()
+        try:
+            self._progress.close()
+        except PowerLost:
+            raise
+        except FlashError:
+            self._progress.closed = True  # RAM only; power-up re-checks the session
         if start and self._state not in (BootState.DOWNLOADING, BootState.VERIFIED):
             self._event(Event.DOWNLOAD_START)
         self._it_status = 4 if self._progress.session and (
