@@ -392,7 +392,8 @@ class VirtualMeter(CosemServices):
                 continue
             break
         self._running = h
-        self._pause_until = max(self._pause_until, self.clock.now + self.SWAP_PAUSE)
+        if not cold:  # the bank swap: metrology pauses while the kernel re-initialises
+            self._pause_until = max(self._pause_until, self.clock.now + self.SWAP_PAUSE)
         if h.behaviour == 3:
             self._busy_until = self.clock.now + self.SLOW_BOOT
         if rec.trial:
