@@ -1,0 +1,360 @@
+"""Thin typed wrapper over the C NOR flash model and partition map (csrc/mt_flash.h,
+csrc/mt_layout.h).
+
+A :class:`Flash` owns its cells through any writable buffer -- a ``bytearray`` by
+default, or an ``mmap`` of a file so that a process killed with ``kill -9`` leaves
+exactly the flash state a power cut would. The per-sector erase counters live in a
+second writable buffer (4 bytes per sector, native byte order) for the same reason.
+
+Every failing C call raises a :class:`FlashError` subclass; nothing here returns
+cdata.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+from dataclasses import dataclass
+
+from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
+from . import ffi, lib
+
+__all__ = [
+    "ALIGN_DEFAULT",
+    "ENDURANCE_DEFAULT",
+    "ENDURANCE_UNLIMITED",
+    "SECTOR_DEFAULT",
+    "Flash",
+    "FlashAlignError",
+    "FlashError",
+    "FlashOneError",
+    "FlashPowerError",
+    "FlashRangeError",
+    "FlashWornError",
+    "Layout",
+    "Partition",
+    "Tear",
+    "compute_layout",
+]
+
+SECTOR_DEFAULT = 4096
+ALIGN_DEFAULT = 8
+ENDURANCE_DEFAULT = 100_000
+ENDURANCE_UNLIMITED = 0xFFFFFFFF
+STUCK_MAX = 8
+ENDUR_MAX = 4
+_TEAR_RANDOM = 0xFFFFFFFF
+_U32 = 0xFFFFFFFF
+_NAMES = {v: k for k, v in MT_ERR.items()}
+
+
+class FlashError(MeteremuError):
+    """A flash operation failed. ``err`` is the C return code (csrc/mt_err.h),
+    ``err_name`` its name, ``code`` the operator error-table record (0x9004)."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self.err = err
+        self.err_name = _NAMES.get(err, str(err))
+        self.code: ErrorCode | None
+        try:
+            self.code = from_mt_err(err)
+        except KeyError:
+            self.code = None
+        super().__init__(f"{self.err_name}: {detail}" if detail else self.err_name)
+
+
+class FlashRangeError(FlashError):
+    """Address or length outside the device (or the partition)."""
+
+
+class FlashAlignError(FlashError):
+    """Program not on the write unit, or erase not on whole sectors."""
+
+
+class FlashOneError(FlashError):
+    """Program asked to turn a 0 bit back into 1; nothing was written."""
+
+
+class FlashPowerError(FlashError):
+    """The power is cut (sticky until :meth:`Flash.power_up`)."""
+
+
+class FlashWornError(FlashError):
+    """The sector is past its erase endurance."""
+
+
+_BY_ERR: dict[int, type[FlashError]] = {
+    MT_ERR["MT_E_FLASH_RANGE"]: FlashRangeError,
+    MT_ERR["MT_E_FLASH_ALIGN"]: FlashAlignError,
+    MT_ERR["MT_E_FLASH_ONE"]: FlashOneError,
+    MT_ERR["MT_E_FLASH_POWER"]: FlashPowerError,
+    MT_ERR["MT_E_FLASH_WORN"]: FlashWornError,
+}
+
+
+def raise_for(rc: int, detail: str = "") -> None:
+    """Raise the exception for a C return code (flash codes get their own class)."""
+    if rc == 0:
+        return
+    if rc in _BY_ERR:
+        raise _BY_ERR[rc](rc, detail)
+    if rc == MT_ERR["MT_E_LENGTH"]:
+        raise FlashError(rc, f"{detail}: fault table full")
+    raise FlashError(rc, detail)
+
+
+class Tear(enum.IntEnum):
+    """What the operation hit by a power cut leaves behind (csrc/mt_flash.h)."""
+
+    NONE = 0    #: nothing: the operation never started
+    PREFIX = 1  #: a prefix of the bytes programmed / of the sector erased
+    BITS = 2    #: prefix, then one write unit partly cleared / the rest of the sector noisy
+
+
+def _u32(name: str, value: int) -> int:
+    if not 0 <= value <= _U32:
+        raise ValueError(f"{name} must fit 32 bits, got {value}")
+    return value
+
+
+class Flash:
+    """A NOR flash device: erased bytes read 0xFF, programming only clears bits,
+    erase works on whole sectors, with wear and fault injection.
+
+    ``buffer`` (``size`` bytes) and ``wear`` (``4 * size // sector_size`` bytes)
+    are kept as they are when given -- they may hold a previous run's state; when
+    omitted, fresh factory-erased ones are made.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        sector_size: int = SECTOR_DEFAULT,
+        align: int = ALIGN_DEFAULT,
+        *,
+        buffer: bytearray | memoryview | mmap.mmap | None = None,
+        wear: bytearray | memoryview | mmap.mmap | None = None,
+    ) -> None:
+        if sector_size <= 0 or size <= 0 or size % sector_size:
+            raise ValueError(
+                f"size {size} must be a positive multiple of sector_size {sector_size}"
+            )
+        _u32("size", size)
+        sectors = size // sector_size
+        self._mem = bytearray(size) if buffer is None else buffer
+        self._wear = bytearray(4 * sectors) if wear is None else wear
+        if len(memoryview(self._mem).cast("B")) != size:
+            raise ValueError(f"buffer must be exactly {size} bytes")
+        if len(memoryview(self._wear).cast("B")) != 4 * sectors:
+            raise ValueError(f"wear buffer must be exactly {4 * sectors} bytes ({sectors} sectors)")
+        self._cmem = ffi.from_buffer("uint8_t[]", self._mem, require_writable=True)
+        self._cwear = ffi.from_buffer("uint32_t[]", self._wear, require_writable=True)
+        self._f = ffi.new("mt_flash *")
+        rc = lib.mt_flash_init(self._f, self._cmem, size, self._cwear, sector_size, align)
+        if rc:
+            raise ValueError(
+                f"bad geometry: sector_size {sector_size} (power of two, 16..65536), "
+                f"align {align} (1, 2, 4, 8 or 16)"
+            )
+        if buffer is None:
+            lib.mt_flash_factory_erase(self._f)
+
+    # -- geometry and counters -------------------------------------------------
+    @property
+    def size(self) -> int:
+        return int(lib.mt_flash_size(self._f))
+
+    @property
+    def sector_size(self) -> int:
+        return int(lib.mt_flash_sector_size(self._f))
+
+    @property
+    def align(self) -> int:
+        return int(lib.mt_flash_align(self._f))
+
+    @property
+    def ops(self) -> int:
+        """Program/erase operations since the last power-up (one per sector erased)."""
+        return int(lib.mt_flash_ops(self._f))
+
+    @property
+    def ops_total(self) -> int:
+        return int(lib.mt_flash_ops_total(self._f))
+
+    @property
+    def powered(self) -> bool:
+        return bool(lib.mt_flash_powered(self._f))
+
+    def wear(self, addr: int) -> int:
+        """Erase count of the sector holding ``addr``."""
+        return int(lib.mt_flash_wear(self._f, _u32("addr", addr)))
+
+    # -- operations ------------------------------------------------------------
+    def read(self, addr: int, length: int) -> bytes:
+        _u32("addr", addr)
+        _u32("length", length)
+        if addr + length > self.size:
+            raise FlashRangeError(MT_ERR["MT_E_FLASH_RANGE"], f"read [{addr}, {addr + length})")
+        out = ffi.new("uint8_t[]", max(length, 1))
+        raise_for(lib.mt_flash_read(self._f, addr, out, length), f"read at {addr}")
+        return bytes(ffi.buffer(out, length))
+
+    def peek(self, addr: int, length: int) -> memoryview | None:
+        """Zero-copy read-only view of the cells, or ``None`` when out of range or
+        the power is cut (as the C ``mt_flash_peek``)."""
+        _u32("addr", addr)
+        _u32("length", length)
+        if lib.mt_flash_peek(self._f, addr, length) == ffi.NULL:
+            return None
+        return memoryview(self._mem).cast("B")[addr : addr + length].toreadonly()
+
+    def program(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        _u32("addr", addr)
+        n = len(data)
+        _u32("length", n)
+        buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.NULL
+        raise_for(lib.mt_flash_program(self._f, addr, buf, n), f"program {n} bytes at {addr}")
+
+    def erase(self, addr: int, length: int | None = None) -> None:
+        """Erase whole sectors (one sector when ``length`` is omitted)."""
+        n = self.sector_size if length is None else length
+        raise_for(
+            lib.mt_flash_erase(self._f, _u32("addr", addr), _u32("length", n)),
+            f"erase {n} bytes at {addr}",
+        )
+
+    def factory_erase(self) -> None:
+        """Every byte 0xFF, every wear counter 0 (not a flash operation)."""
+        lib.mt_flash_factory_erase(self._f)
+
+    def dump(self) -> bytes:
+        """The raw cells, readable even with the power cut (a test-bench view)."""
+        return bytes(self._mem)
+
+    def wear_counters(self) -> list[int]:
+        return [int(self._cwear[i]) for i in range(self.size // self.sector_size)]
+
+    # -- power and faults ------------------------------------------------------
+    def seed(self, seed: int) -> None:
+        lib.mt_flash_seed(self._f, _u32("seed", seed))
+
+    def cut_after(self, n: int) -> None:
+        """Let ``n`` more operations complete; the next one is hit by a power cut."""
+        lib.mt_flash_cut_after(self._f, _u32("n", n))
+
+    def cut_disarm(self) -> None:
+        lib.mt_flash_cut_disarm(self._f)
+
+    def power_cut(self) -> None:
+        lib.mt_flash_power_cut(self._f)
+
+    def power_up(self) -> None:
+        lib.mt_flash_power_up(self._f)
+
+    def set_tear(self, mode: Tear, length: int | None = None) -> None:
+        """Tear mode for the operation a cut hits; ``length`` bytes complete, or a
+        seeded random length when ``None``."""
+        param = _TEAR_RANDOM if length is None else _u32("length", length)
+        raise_for(lib.mt_flash_set_tear(self._f, int(Tear(mode)), param), "tear mode")
+
+    def flip_bits(self, addr: int, mask: int) -> None:
+        raise_for(lib.mt_flash_flip_bits(self._f, _u32("addr", addr), mask & 0xFF), "flip")
+
+    def stick_bits(self, addr: int, zero: int = 0, one: int = 0) -> None:
+        if zero & one & 0xFF:
+            raise ValueError("a bit cannot be stuck at 0 and at 1")
+        raise_for(
+            lib.mt_flash_stick_bits(self._f, _u32("addr", addr), zero & 0xFF, one & 0xFF),
+            f"stuck bits at {addr}",
+        )
+
+    def set_endurance(self, endurance: int) -> None:
+        lib.mt_flash_set_endurance(self._f, _u32("endurance", endurance))
+
+    def set_sector_endurance(self, addr: int, endurance: int) -> None:
+        """A sector that wears out early (``endurance`` erases, 0 = worn now)."""
+        raise_for(
+            lib.mt_flash_set_sector_endurance(
+                self._f, _u32("addr", addr), _u32("endurance", endurance)
+            ),
+            f"endurance of sector at {addr}",
+        )
+
+    def clear_faults(self) -> None:
+        lib.mt_flash_clear_faults(self._f)
+
+    # -- for the other binding modules ----------------------------------------
+    def _area(self, off: int, size: int):  # -> cdata mt_flash_area *, binding-internal
+        area = ffi.new("mt_flash_area *")
+        if lib.mt_flash_area_init(area, self._f, _u32("off", off), _u32("size", size)):
+            raise ValueError(
+                f"partition [{off:#x}, +{size:#x}) is not whole sectors inside the device"
+            )
+        return area
+
+
+@dataclass(frozen=True)
+class Partition:
+    off: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.off + self.size
+
+
+_PART_NAMES = (
+    "bank_a", "bank_b", "golden", "boot0", "boot1", "progress", "metrology", "audit",
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The partition map computed by the C core (csrc/mt_layout.h)."""
+
+    sector_size: int
+    used: int
+    bank_a: Partition
+    bank_b: Partition
+    golden: Partition
+    boot0: Partition
+    boot1: Partition
+    progress: Partition
+    metrology: Partition
+    audit: Partition
+
+    def partitions(self) -> dict[str, Partition]:
+        return {name: getattr(self, name) for name in _PART_NAMES}
+
+
+def compute_layout(
+    device_size: int | None = None,
+    *,
+    sector_size: int = SECTOR_DEFAULT,
+    bank_size: int = 128 * 1024,
+    golden_size: int | None = None,
+    boot_sectors: int = 1,
+    progress_sectors: int = 1,
+    metrology_sectors: int = 2,
+    audit_sectors: int = 4,
+) -> Layout:
+    """Offsets for the meter's partitions; ``device_size`` defaults to exactly what
+    they need. Raises ``ValueError`` for sizes that are not whole sectors, a
+    progress partition too small for the bank, or a device too small."""
+    p = ffi.new("mt_layout_params *")
+    p.sector_size = _u32("sector_size", sector_size)
+    p.bank_size = _u32("bank_size", bank_size)
+    p.golden_size = _u32("golden_size", bank_size if golden_size is None else golden_size)
+    p.boot_sectors = _u32("boot_sectors", boot_sectors)
+    p.progress_sectors = _u32("progress_sectors", progress_sectors)
+    p.metrology_sectors = _u32("metrology_sectors", metrology_sectors)
+    p.audit_sectors = _u32("audit_sectors", audit_sectors)
+    out = ffi.new("mt_layout *")
+    dev = _U32 - (_U32 % sector_size) if device_size is None else _u32("device_size", device_size)
+    rc = lib.mt_layout_compute(out, p, dev)
+    if rc == MT_ERR["MT_E_TOO_BIG"]:
+        raise ValueError(f"the partitions do not fit a {device_size}-byte device")
+    if rc:
+        raise ValueError("bad layout parameters (sizes must be whole, non-zero sectors)")
+    parts = [Partition(int(out.part[i].off), int(out.part[i].size)) for i in range(8)]
+    return Layout(int(out.sector_size), int(out.used), *parts)

@@ -1,0 +1,277 @@
+"""Thin typed wrapper over the C reassembler and the mesh fragment frame
+(csrc/mt_reasm.h, csrc/mt_frame.h).
+
+The reassembler writes each fragment straight into the inactive bank of a
+:class:`~meteremu._lowlevel.flash.Flash` and keeps its received bitmap in the
+progress partition, so after a power cut :meth:`Reassembler.resume` picks the
+download up from flash. Refusals raise :class:`ReassemblyError` (a
+:class:`~meteremu.errors.PackageError`: ``code`` is the operator record, e.g.
+0x9002 for a package larger than the bank); flash failures, power cuts
+included, raise :class:`~meteremu._lowlevel.flash.FlashError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..errors import MT_ERR, PackageError, from_mt_err
+from . import ffi, lib
+from .flash import Flash, Partition, raise_for
+
+__all__ = [
+    "FRAME_OVERHEAD",
+    "FRAME_TYPE",
+    "Frame",
+    "Phase",
+    "Reassembler",
+    "ReassemblyError",
+    "ReassemblyStats",
+    "decode_frame",
+    "encode_frame",
+    "progress_bytes",
+]
+
+FRAME_TYPE = 0xF1
+FRAME_OVERHEAD = 19
+FRAGMENT_MAX = 1024
+_U32 = 0xFFFFFFFF
+_U16 = 0xFFFF
+_NAMES = {v: k for k, v in MT_ERR.items()}
+_FLASH_CODES = frozenset(range(-24, -19))
+
+
+class ReassemblyError(PackageError):
+    """A fragment or session was refused. ``err`` is the C return code
+    (csrc/mt_err.h), ``err_name`` its name, ``code`` the operator record."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self.err = err
+        self.err_name = _NAMES.get(err, str(err))
+        super().__init__(from_mt_err(err), detail or self.err_name)
+
+
+def _check(rc: int, detail: str) -> None:
+    if rc == 0:
+        return
+    if rc in _FLASH_CODES:
+        raise_for(rc, detail)
+    raise ReassemblyError(rc, f"{_NAMES.get(rc, rc)}: {detail}")
+
+
+class Phase(enum.IntEnum):
+    IDLE = 0     #: no session
+    ARMED = 1    #: begun, nothing on flash yet
+    ACTIVE = 2   #: progress record on flash, fragments arriving
+    REFUSED = 3  #: the header check failed (see Reassembler.error)
+    FAULT = 4    #: a flash error: power up, make a new Reassembler, resume
+
+
+@dataclass(frozen=True)
+class ReassemblyStats:
+    accepted: int
+    duplicates: int
+    conflicts: int
+    bad_frame: int
+    bad_crc: int
+    bad_session: int
+    bad_index: int
+    bad_length: int
+    refused: int
+    flash_errors: int
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One mesh fragment frame (wire layout in csrc/mt_frame.h)."""
+
+    session_id: int
+    package_size: int
+    fragment_size: int
+    fragment_index: int
+    fragment_count: int
+    payload: bytes
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """The frame's bytes, FCS included (the C encoder)."""
+    for name in ("session_id", "package_size"):
+        if not 0 <= getattr(frame, name) <= _U32:
+            raise ValueError(f"{name} must fit 32 bits")
+    for name in ("fragment_size", "fragment_index", "fragment_count"):
+        if not 0 <= getattr(frame, name) <= _U16:
+            raise ValueError(f"{name} must fit 16 bits")
+    n = len(frame.payload)
+    if n > _U16:
+        raise ValueError(f"payload of {n} bytes does not fit the 16-bit length field")
+    payload = ffi.from_buffer("uint8_t[]", frame.payload) if n else ffi.NULL
+    f = ffi.new(
+        "mt_frame *",
+        {
+            "session_id": frame.session_id,
+            "package_size": frame.package_size,
+            "fragment_size": frame.fragment_size,
+            "fragment_index": frame.fragment_index,
+            "fragment_count": frame.fragment_count,
+            "payload_len": n,
+            "payload": payload,
+        },
+    )
+    cap = FRAME_OVERHEAD + n
+    out = ffi.new("uint8_t[]", cap)
+    written = ffi.new("size_t *")
+    _check(lib.mt_frame_encode(out, cap, f, written), "frame encode")
+    return bytes(ffi.buffer(out, written[0]))
+
+
+def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
+    """Parse one frame; ``ReassemblyError`` (MT_E_FRAME) when malformed or its FCS
+    is wrong."""
+    if len(data) < FRAME_OVERHEAD:
+        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{len(data)} bytes is shorter than a frame")
+    buf = ffi.from_buffer("uint8_t[]", data)
+    f = ffi.new("mt_frame *")
+    _check(lib.mt_frame_parse(f, buf, len(data)), "frame")
+    return Frame(
+        int(f.session_id),
+        int(f.package_size),
+        int(f.fragment_size),
+        int(f.fragment_index),
+        int(f.fragment_count),
+        bytes(ffi.buffer(f.payload, f.payload_len)),
+    )
+
+
+def progress_bytes(fragment_count: int) -> int:
+    """Bytes of progress partition a session of ``fragment_count`` fragments needs."""
+    if not 0 <= fragment_count <= _U32:
+        raise ValueError("fragment_count must fit 32 bits")
+    return int(lib.mt_reasm_progress_bytes(fragment_count))
+
+
+class Reassembler:
+    """Fragment reassembly into ``bank`` with the received bitmap in ``progress``
+    (both partitions of ``flash``). ``vendor_id`` and ``hw_revision`` are the
+    meter's: the package header must match them."""
+
+    def __init__(
+        self,
+        flash: Flash,
+        bank: Partition,
+        progress: Partition,
+        vendor_id: int,
+        hw_revision: int,
+    ) -> None:
+        if not 0 <= vendor_id <= _U32 or not 0 <= hw_revision <= _U16:
+            raise ValueError("vendor_id must fit 32 bits and hw_revision 16 bits")
+        self._flash = flash  # keeps the cells alive as long as the reassembler
+        self._bank = flash._area(bank.off, bank.size)
+        self._progress = flash._area(progress.off, progress.size)
+        self._st = ffi.new("mt_reasm *")
+        _check(
+            lib.mt_reasm_init(self._st, self._bank, self._progress, vendor_id, hw_revision),
+            "init",
+        )
+
+    def resume(self) -> bool:
+        """Rebuild the state from flash; ``False`` when no download was in progress."""
+        rc = lib.mt_reasm_resume(self._st)
+        if rc == MT_ERR["MT_E_STATE"]:
+            return False
+        _check(rc, "resume")
+        return True
+
+    def begin(
+        self, session_id: int, package_size: int, fragment_size: int, fragment_count: int
+    ) -> None:
+        """Arm a session (flash is touched at its first accepted fragment). The same
+        session again keeps its progress."""
+        for name, v in (
+            ("session_id", session_id),
+            ("package_size", package_size),
+            ("fragment_size", fragment_size),
+            ("fragment_count", fragment_count),
+        ):
+            if not 0 <= v <= _U32:
+                raise ValueError(f"{name} must fit 32 bits")
+        _check(
+            lib.mt_reasm_begin(self._st, session_id, package_size, fragment_size, fragment_count),
+            "begin",
+        )
+
+    def frame(self, data: bytes | bytearray | memoryview) -> bool:
+        """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
+        ``False`` for a duplicate or a header fragment held until the header is whole."""
+        before = self.received
+        n = len(data)
+        buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]")
+        _check(lib.mt_reasm_frame(self._st, buf, n), "frame")
+        return self.received > before
+
+    def block(self, index: int, payload: bytes | bytearray | memoryview) -> bool:
+        """Feed one DLMS image block (fragment ``index`` without a frame wrapper)."""
+        if not 0 <= index <= _U32:
+            raise ValueError("index must fit 32 bits")
+        before = self.received
+        n = len(payload)
+        buf = ffi.from_buffer("uint8_t[]", payload) if n else ffi.NULL
+        _check(lib.mt_reasm_block(self._st, index, buf, n), f"block {index}")
+        return self.received > before
+
+    @property
+    def received(self) -> int:
+        return int(lib.mt_reasm_received(self._st))
+
+    @property
+    def complete(self) -> bool:
+        return bool(lib.mt_reasm_complete(self._st))
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(self._st.phase)
+
+    @property
+    def error(self) -> int:
+        """The C code that refused the session, 0 otherwise."""
+        return int(self._st.error)
+
+    @property
+    def session_id(self) -> int:
+        return int(self._st.session_id)
+
+    @property
+    def package_size(self) -> int:
+        return int(self._st.package_size)
+
+    @property
+    def fragment_size(self) -> int:
+        return int(self._st.fragment_size)
+
+    @property
+    def fragment_count(self) -> int:
+        return int(self._st.fragment_count)
+
+    @property
+    def stats(self) -> ReassemblyStats:
+        s = self._st.stats
+        return ReassemblyStats(
+            *(int(getattr(s, f)) for f in ReassemblyStats.__dataclass_fields__)
+        )
+
+    def next_missing(self, start: int = 0) -> int:
+        """Lowest missing index from ``start`` on; ``fragment_count`` when none."""
+        if not 0 <= start <= _U32:
+            raise ValueError("start must fit 32 bits")
+        return int(lib.mt_reasm_next_missing(self._st, start))
+
+    def missing(self) -> bytes:
+        """Missing bitmap (bit i, LSB first, = 1 when fragment i is missing)."""
+        cap = max((self.fragment_count + 7) // 8, 1)
+        out = ffi.new("uint8_t[]", cap)
+        written = ffi.new("size_t *")
+        _check(lib.mt_reasm_missing(self._st, out, cap, written), "missing")
+        return bytes(ffi.buffer(out, written[0]))
+
+    def missing_indices(self) -> list[int]:
+        bitmap = self.missing()
+        return [i for i in range(self.fragment_count) if bitmap[i // 8] >> (i % 8) & 1]

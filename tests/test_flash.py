@@ -1,0 +1,248 @@
+"""The C NOR flash model through its binding: semantics, faults, file backing, and a
+hypothesis property against a plain Python NOR model."""
+
+from __future__ import annotations
+
+import mmap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meteremu._lowlevel.flash import (
+    Flash,
+    FlashAlignError,
+    FlashError,
+    FlashOneError,
+    FlashPowerError,
+    FlashRangeError,
+    FlashWornError,
+    Tear,
+    compute_layout,
+)
+from meteremu.errors import MeteremuError
+
+SEC = 256
+
+
+def test_nor_semantics_and_errors() -> None:
+    f = Flash(4 * SEC, SEC, 8)
+    assert f.dump() == b"\xff" * (4 * SEC)
+    f.program(16, bytes([0xF0, 0x0F, 0xAA, 0x55, 0, 0xFF, 0x12, 0x34]))
+    f.program(16, bytes([0xC0, 0x0F, 0x2A, 0x55, 0, 0xFE, 0x02, 0x30]))
+    assert f.read(16, 8) == bytes([0xC0, 0x0F, 0x2A, 0x55, 0, 0xFE, 0x02, 0x30])
+    with pytest.raises(FlashOneError) as exc:
+        f.program(16, b"\xff" * 8)
+    assert isinstance(exc.value, MeteremuError)
+    assert exc.value.code is not None and exc.value.code.code == "0x9004"
+    with pytest.raises(FlashAlignError):
+        f.program(17, b"\x00" * 8)
+    with pytest.raises(FlashAlignError):
+        f.program(24, b"\x00" * 4)
+    with pytest.raises(FlashRangeError):
+        f.program(4 * SEC - 8, b"\x00" * 16)
+    with pytest.raises(FlashAlignError):
+        f.erase(8)
+    with pytest.raises(FlashRangeError):
+        f.read(4 * SEC - 1, 2)
+    assert f.ops == 2
+    f.erase(0)
+    assert f.read(16, 8) == b"\xff" * 8
+    assert f.wear(0) == 1 and f.wear(SEC) == 0
+    view = f.peek(16, 8)
+    assert view is not None and bytes(view) == b"\xff" * 8
+    assert f.peek(4 * SEC - 4, 8) is None
+
+
+def test_power_cut_is_sticky_and_tears() -> None:
+    f = Flash(4 * SEC, SEC, 8)
+    f.cut_after(1)
+    f.program(0, b"\x00" * 8)
+    f.set_tear(Tear.PREFIX, 5)
+    with pytest.raises(FlashPowerError):
+        f.program(8, b"\x00" * 16)
+    assert f.dump()[8:24] == b"\x00" * 5 + b"\xff" * 11
+    assert not f.powered
+    with pytest.raises(FlashPowerError):
+        f.read(0, 8)
+    with pytest.raises(FlashPowerError):
+        f.erase(SEC)
+    assert f.peek(0, 8) is None
+    f.power_up()
+    assert f.powered and f.ops == 0 and f.ops_total == 2
+    f.erase(0)
+    # torn erase (tear length still 5): a prefix of the sector erased, the rest as it was
+    f.program(SEC, b"\x00" * SEC)
+    f.cut_after(0)
+    with pytest.raises(FlashPowerError):
+        f.erase(SEC)
+    cells = f.dump()[SEC : 2 * SEC]
+    assert cells == b"\xff" * 5 + b"\x00" * (SEC - 5)
+    assert f.wear(SEC) == 1
+
+
+def test_cell_faults_and_wear() -> None:
+    f = Flash(4 * SEC, SEC, 8)
+    f.flip_bits(3, 0x80)
+    assert f.dump()[3] == 0x7F
+    f.stick_bits(40, zero=0x01)
+    f.erase(0)
+    assert f.read(40, 1) == b"\xfe"
+    f.stick_bits(48, one=0x80)
+    f.program(48, b"\x00" * 8)
+    assert f.read(48, 1) == b"\x80"
+    with pytest.raises(ValueError):
+        f.stick_bits(50, zero=1, one=1)
+    f.set_sector_endurance(2 * SEC, 1)
+    f.erase(2 * SEC)
+    with pytest.raises(FlashWornError):
+        f.erase(2 * SEC)
+    with pytest.raises(FlashWornError):
+        f.program(2 * SEC, b"\x00" * 8)
+    f.clear_faults()
+    f.program(2 * SEC, b"\x00" * 8)
+    g = Flash(8 * SEC, SEC)
+    for i in range(4):
+        g.set_sector_endurance(i * SEC, 5)
+    with pytest.raises(FlashError):  # the override table holds four sectors
+        g.set_sector_endurance(4 * SEC, 5)
+
+
+def test_bad_geometry() -> None:
+    with pytest.raises(ValueError):
+        Flash(1000, SEC)
+    with pytest.raises(ValueError):
+        Flash(4 * SEC, SEC, 3)
+    with pytest.raises(ValueError):
+        Flash(4 * SEC, 300)
+    with pytest.raises(ValueError):
+        Flash(4 * SEC, SEC, buffer=bytearray(10))
+
+
+def test_file_backed_state_survives_the_process(tmp_path) -> None:
+    """Cells and wear in a mapped file: a new Flash over the file sees exactly what
+    the old one left, as after kill -9."""
+    size, sectors = 8 * SEC, 8
+    path = tmp_path / "meter.flash"
+    path.write_bytes(b"\xff" * size + b"\x00" * (4 * sectors))
+    with open(path, "r+b") as fh:
+        mm = mmap.mmap(fh.fileno(), 0)
+        mem, wear = memoryview(mm)[:size], memoryview(mm)[size:]
+        f = Flash(size, SEC, 8, buffer=mem, wear=wear)
+        f.erase(SEC)
+        f.program(SEC + 8, b"\x12" * 8)
+        del f
+        mem.release()
+        wear.release()
+        mm.flush()
+        mm.close()
+    with open(path, "r+b") as fh:
+        mm = mmap.mmap(fh.fileno(), 0)
+        mem, wear = memoryview(mm)[:size], memoryview(mm)[size:]
+        g = Flash(size, SEC, 8, buffer=mem, wear=wear)
+        assert g.read(SEC + 8, 8) == b"\x12" * 8
+        assert g.wear(SEC) == 1
+        del g
+        mem.release()
+        wear.release()
+        mm.close()
+
+
+def test_layout_default_is_the_spec_map() -> None:
+    lay = compute_layout()
+    assert lay.used == 420 * 1024
+    assert (lay.bank_a.off, lay.bank_b.off, lay.golden.off) == (0, 0x20000, 0x40000)
+    assert lay.bank_a.size == lay.bank_b.size == lay.golden.size == 128 * 1024
+    assert (lay.boot0.off, lay.boot1.off, lay.progress.off) == (0x60000, 0x61000, 0x62000)
+    assert lay.audit.end == lay.used
+    with pytest.raises(ValueError):
+        compute_layout(lay.used - 4096)
+    with pytest.raises(ValueError):
+        compute_layout(bank_size=1000)
+    small = compute_layout(sector_size=SEC, bank_size=16 * SEC)
+    assert small.progress.size == SEC
+
+
+# -- property: the C model equals a plain Python NOR model, byte for byte --------
+
+
+class NorModel:
+    """The SPEC §2 rules, written as plainly as possible."""
+
+    def __init__(self, size: int, sector: int, align: int, endurance: int) -> None:
+        self.mem = bytearray(b"\xff" * size)
+        self.wear = [0] * (size // sector)
+        self.size, self.sector, self.align, self.endurance = size, sector, align, endurance
+        self.ops = 0
+
+    def _worn(self, addr: int, length: int) -> bool:
+        first, last = addr // self.sector, (addr + length - 1) // self.sector
+        return any(self.wear[s] >= self.endurance for s in range(first, last + 1))
+
+    def program(self, addr: int, data: bytes) -> type[FlashError] | None:
+        n = len(data)
+        if addr > self.size or n > self.size - addr:
+            return FlashRangeError
+        if addr % self.align or n % self.align:
+            return FlashAlignError
+        if n == 0:
+            return None
+        if self._worn(addr, n):
+            return FlashWornError
+        if any(d & ~self.mem[addr + i] & 0xFF for i, d in enumerate(data)):
+            return FlashOneError
+        for i, d in enumerate(data):
+            self.mem[addr + i] &= d
+        self.ops += 1
+        return None
+
+    def erase(self, addr: int, length: int) -> type[FlashError] | None:
+        if addr > self.size or length > self.size - addr:
+            return FlashRangeError
+        if addr % self.sector or length % self.sector:
+            return FlashAlignError
+        if length == 0:
+            return None
+        if self._worn(addr, length):
+            return FlashWornError
+        for base in range(addr, addr + length, self.sector):
+            self.mem[base : base + self.sector] = b"\xff" * self.sector
+            self.wear[base // self.sector] += 1
+            self.ops += 1
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([1, 2, 4, 8, 16]), st.integers(1, 4), st.data())
+def test_c_model_matches_python_model(align: int, endurance: int, data: st.DataObject) -> None:
+    sector, sectors = 64, 4
+    size = sector * sectors
+    c = Flash(size, sector, align)
+    c.set_endurance(endurance)
+    m = NorModel(size, sector, align, endurance)
+    for _ in range(data.draw(st.integers(1, 40), label="steps")):
+        if data.draw(st.integers(0, 4), label="kind") == 0:
+            addr = data.draw(st.sampled_from([0, sector, 2 * sector, 3 * sector, 8, size]))
+            length = data.draw(st.sampled_from([0, sector, 2 * sector, 16, size]))
+            expect, op, args = m.erase(addr, length), c.erase, (addr, length)
+        else:
+            unit = data.draw(st.integers(0, size // align), label="unit")
+            addr = unit * align + data.draw(st.sampled_from([0, 0, 0, 1]), label="skew")
+            n = data.draw(st.integers(0, 3), label="units") * align
+            n += data.draw(st.sampled_from([0, 0, 0, 1]), label="len skew")
+            raw = data.draw(st.binary(min_size=n, max_size=n), label="bytes")
+            if data.draw(st.booleans(), label="valid"):
+                # mostly ask for what NOR can do: clear bits of what is there
+                raw = bytes(
+                    b & (m.mem[addr + i] if addr + i < size else 0xFF)
+                    for i, b in enumerate(raw)
+                )
+            expect, op, args = m.program(addr, raw), c.program, (addr, raw)
+        if expect is None:
+            op(*args)
+        else:
+            with pytest.raises(expect):
+                op(*args)
+        assert c.dump() == bytes(m.mem)
+    assert c.wear_counters() == m.wear
+    assert c.ops == m.ops
