@@ -1,0 +1,124 @@
+"""Random fragments, power cuts, torn writes, clock advances, activations and heartbeats.
+
+A hypothesis state machine drives one meter against a very small model and
+checks, after every step:
+
+* the meter never runs an image that is not byte for byte one of the packages
+  signed with the trusted key (so nothing unverified, nothing half-written);
+* confirmed energy is never lost: after any power-up the register is at least
+  the last value persisted before the cut, and while the meter stays on it
+  never goes down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from test_meter_helpers import frames, meter, package
+
+from meteremu.device import CosemError, MeterUnavailable
+from meteremu.device.simboot import BANK_A, BANK_B, GOLDEN
+
+GOOD = {
+    "v2": package(2),
+    "v3-no-heartbeat": package(3, behaviour=1),
+    "v4-crash": package(4, behaviour=2),
+    "v5-slow": package(5, behaviour=3),
+}
+BAD = {"v9-untrusted": package(9, signer=1)}
+SIGNED = [package(1), *GOOD.values()]
+SESSIONS = {name: 100 + i for i, name in enumerate([*GOOD, *BAD])}
+STREAMS = {name: frames(pkg, SESSIONS[name]) for name, pkg in {**GOOD, **BAD}.items()}
+
+
+class MeterMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = meter()
+        self.floor = 0.0  # energy persisted before the last cut
+        self.last_energy = 0.0
+        self.was_on = True
+
+    # -- rules ---------------------------------------------------------------------
+    @rule(name=st.sampled_from(sorted(STREAMS)), seed=st.integers(0, 2**16),
+          loss=st.sampled_from([0.0, 0.2, 0.6]))
+    def send(self, name: str, seed: int, loss: float) -> None:
+        rnd = random.Random(seed)
+        stream = STREAMS[name]
+        for i in range(len(stream)):
+            if rnd.random() >= loss:
+                self.m.receive(stream[i])
+
+    @rule(name=st.sampled_from(sorted(STREAMS)), index=st.integers(0, 40),
+          bit=st.integers(0, 7))
+    def send_corrupted(self, name: str, index: int, bit: int) -> None:
+        stream = STREAMS[name]
+        frame = bytearray(stream[index % len(stream)])
+        frame[(index * 13) % len(frame)] ^= 1 << bit
+        self.m.receive(bytes(frame))
+
+    @rule(seconds=st.sampled_from([0.5, 5, 60, 299, 301, 1000]))
+    def advance(self, seconds: float) -> None:
+        self.m.advance(seconds)
+
+    @rule()
+    def activate(self) -> None:
+        with contextlib.suppress(CosemError, MeterUnavailable):
+            self.m.action("0.0.96.10.2.255", 1, True)
+
+    @rule()
+    def heartbeat(self) -> None:
+        with contextlib.suppress(MeterUnavailable):
+            self.m.heartbeat()
+
+    @rule(n=st.integers(0, 60), mode=st.sampled_from(["none", "prefix", "bits"]),
+          seed=st.integers(0, 2**16))
+    def arm_power_cut(self, n: int, mode: str, seed: int) -> None:
+        self.m.flash.seed(seed)
+        self.m.flash.set_tear(mode)
+        self.m.flash.cut_after(n)
+
+    @rule()
+    def power_cycle(self) -> None:
+        self.m.power_cycle()
+
+    @precondition(lambda self: not self.m.powered)
+    @rule()
+    def power_on(self) -> None:
+        self.m.power_on()
+
+    # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def runs_only_signed_images(self) -> None:
+        m = self.m
+        if not m.available and m.active_version is None:
+            return
+        rec = m._boot_ctl.current
+        assert rec is not None
+        bank = m.layout.bank(rec.active)
+        cells = bytes(m.flash.mem[bank.offset : bank.end])
+        assert any(cells.startswith(pkg) for pkg in SIGNED), "runs an unsigned image"
+        assert rec.active in (BANK_A, BANK_B, GOLDEN)
+        assert m.active_version != "9.0.0"
+
+    @invariant()
+    def never_loses_confirmed_energy(self) -> None:
+        m = self.m
+        on = m.powered and m.active_version is not None
+        if on:
+            assert m.energy_wh >= self.floor
+            if self.was_on:
+                assert m.energy_wh >= self.last_energy or m.energy_wh >= self.floor
+            self.last_energy = m.energy_wh
+        self.floor = max(self.floor, m.energy_floor_wh)
+        self.was_on = on
+
+
+MeterMachine.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+test_meter_state_machine = MeterMachine.TestCase
