@@ -1,0 +1,230 @@
+"""Thin typed wrapper over the C bootloader (csrc/mt_boot.h).
+
+The C side owns the rules (record placement, boot flow, fallbacks, F.03); this
+module holds the caller-owned C state, checks arguments, and turns return
+codes into exceptions: acceptance failures of verify/activate raise
+:class:`~meteremu._lowlevel.image.ImageError`, everything else
+:class:`BootError` (``MT_E_SWAP`` is the LCD's F.03, ``MT_E_NO_BOOTABLE``
+F.04, ``MT_E_STATE`` an operation not valid now).
+
+The flash device is the flash binding's ``mt_flash *`` handle; this module
+only builds areas over it and never writes flash itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
+from . import ffi, lib
+from .image import ImageError, PackageHeader, _header_from_c, _keys
+
+__all__ = ["Bank", "BootError", "BootRecord", "BootState", "Bootloader", "decode_record"]
+
+_NAMES = {v: k for k, v in MT_ERR.items()}
+_IMAGE_CODES = {
+    MT_ERR[name]
+    for name in (
+        "MT_E_HDR_MAGIC",
+        "MT_E_HDR_CRC",
+        "MT_E_HDR_FIELD",
+        "MT_E_VENDOR",
+        "MT_E_HW_REV",
+        "MT_E_TOO_BIG",
+        "MT_E_TRAILER",
+        "MT_E_NO_SIGNATURE",
+        "MT_E_INCOMPLETE",
+        "MT_E_IMAGE_CRC",
+        "MT_E_IMAGE_SHA",
+        "MT_E_UNKNOWN_KEY",
+        "MT_E_SIGNATURE",
+        "MT_E_DOWNGRADE",
+    )
+}
+RECORD_SIZE = 32
+_NONE = 0xFF
+
+
+class Bank(enum.IntEnum):
+    A = 0
+    B = 1
+    GOLDEN = 2
+
+
+class BootState(enum.IntEnum):
+    """The record's trial flag: confirmed, trial (awaiting its heartbeat),
+    reverted (an older image brought back, on probation until it boots once)."""
+
+    CONFIRMED = 0
+    TRIAL = 1
+    REVERTED = 2
+
+
+class BootError(MeteremuError):
+    """A bootloader operation failed. ``err`` is the C code, ``code`` the
+    operator record (F.03 for MT_E_SWAP)."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self.err = err
+        self.err_name = _NAMES.get(err, str(err))
+        self.code: ErrorCode = from_mt_err(err)
+        super().__init__(f"{self.code}: {detail or self.err_name}")
+
+
+@dataclass(frozen=True)
+class BootRecord:
+    """A boot-control record (layout in csrc/mt_boot.h)."""
+
+    sequence: int
+    active: Bank
+    state: BootState
+    attempts: int
+    previous: Bank
+    counter: int
+
+
+def _record_from_c(r: object) -> BootRecord:
+    c = r  # cdata mt_boot_record, never leaves this function
+    return BootRecord(
+        sequence=int(c.sequence),
+        active=Bank(int(c.active)),
+        state=BootState(int(c.state)),
+        attempts=int(c.attempts),
+        previous=Bank(int(c.previous)),
+        counter=int(c.counter),
+    )
+
+
+def decode_record(raw: bytes) -> BootRecord | None:
+    """Decode a 32-byte on-flash record; None when it is not a valid one."""
+    if len(raw) != RECORD_SIZE:
+        raise ValueError(f"a boot-control record is {RECORD_SIZE} bytes, got {len(raw)}")
+    out = ffi.new("mt_boot_record *")
+    if lib.mt_boot_record_decode(out, ffi.from_buffer("uint8_t[]", raw)) != 0:
+        return None
+    return _record_from_c(out)
+
+
+def _raise(rc: int) -> None:
+    if rc == 0:
+        return
+    if rc in _IMAGE_CODES:
+        raise ImageError(rc)
+    raise BootError(rc)
+
+
+class Bootloader:
+    """The meter's bootloader state over a flash device.
+
+    ``areas`` maps ``"bank_a"``, ``"bank_b"``, ``"golden"``, ``"boot0"`` and
+    ``"boot1"`` to ``(offset, size)`` in the device (sector multiples).
+    """
+
+    def __init__(
+        self,
+        flash: object,
+        areas: dict[str, tuple[int, int]],
+        *,
+        vendor_id: int,
+        hw_revision: int,
+        trusted_keys: Sequence[bytes],
+        max_attempts: int = 3,
+    ) -> None:
+        if not 1 <= max_attempts <= 255:
+            raise ValueError(f"max_attempts must be 1..255, got {max_attempts}")
+        if not 0 <= vendor_id <= 0xFFFFFFFF or not 0 <= hw_revision <= 0xFFFF:
+            raise ValueError("vendor_id or hw_revision out of range")
+        self._flash = flash  # keeps the device (and its memory) alive
+        self._keys, count = _keys(trusted_keys)
+        cfg = ffi.new("mt_boot_config *")
+        names = ("bank_a", "bank_b", "golden")
+        for i, name in enumerate(names):
+            self._area(cfg.bank + i, areas[name])
+        for i, name in enumerate(("boot0", "boot1")):
+            self._area(cfg.control + i, areas[name])
+        cfg.vendor_id = vendor_id
+        cfg.hw_revision = hw_revision
+        cfg.max_attempts = max_attempts
+        cfg.keys = self._keys
+        cfg.key_count = count
+        self._b = ffi.new("mt_boot *")
+        rc = lib.mt_boot_init(self._b, cfg)
+        if rc != 0:
+            raise ValueError(f"bad boot configuration ({_NAMES.get(rc, rc)})")
+
+    def _area(self, fa: object, span: tuple[int, int]) -> None:
+        off, size = span
+        if not (0 <= off <= 0xFFFFFFFF and 0 < size <= 0xFFFFFFFF):
+            raise ValueError(f"bad area {span}")
+        if lib.mt_flash_area_init(fa, self._flash, off, size) != 0:
+            raise ValueError(f"area {span} is not sector-aligned inside the device")
+
+    # ---- state ----
+
+    @property
+    def record(self) -> BootRecord:
+        """The current boot-control record (what flash says)."""
+        return _record_from_c(self._b.rec)
+
+    @property
+    def running(self) -> Bank | None:
+        r = int(self._b.running)
+        return None if r == _NONE else Bank(r)
+
+    @property
+    def running_header(self) -> PackageHeader | None:
+        """Header of the running image; its ``behaviour`` is the emulation flag."""
+        return None if self.running is None else _header_from_c(self._b.running_header)
+
+    @property
+    def fault(self) -> bool:
+        """F.03 latched: a record write failed; cleared by the next start."""
+        return bool(self._b.fault)
+
+    @property
+    def records_written(self) -> int:
+        return int(self._b.writes)
+
+    # ---- operations ----
+
+    def load(self) -> BootRecord:
+        """Read the newest valid record without booting."""
+        _raise(lib.mt_boot_load(self._b))
+        return self.record
+
+    def start(self) -> Bank:
+        """Power-up or reset: pick the record, validate, count a trial boot, run."""
+        _raise(lib.mt_boot_start(self._b))
+        return Bank(int(self._b.running))
+
+    def boot_ok(self) -> None:
+        _raise(lib.mt_boot_boot_ok(self._b))
+
+    def boot_failed(self) -> Bank:
+        """The running image crashed: a watchdog reset (start again)."""
+        _raise(lib.mt_boot_boot_failed(self._b))
+        return Bank(int(self._b.running))
+
+    def inactive(self) -> Bank:
+        rc = lib.mt_boot_inactive(self._b)
+        _raise(rc if rc < 0 else 0)
+        return Bank(rc)
+
+    def verify(self, *, complete: bool = True) -> PackageHeader:
+        out = ffi.new("mt_pkg_header *")
+        _raise(lib.mt_boot_verify(self._b, out, 1 if complete else 0))
+        return _header_from_c(out)
+
+    def activate(self, *, complete: bool = True) -> None:
+        _raise(lib.mt_boot_activate(self._b, 1 if complete else 0))
+
+    def confirm(self) -> None:
+        _raise(lib.mt_boot_confirm(self._b))
+
+    def revert(self) -> None:
+        _raise(lib.mt_boot_revert(self._b))
+
+    def golden(self) -> None:
+        _raise(lib.mt_boot_golden(self._b))
