@@ -16,7 +16,7 @@ from ._timing import Budget, calls_per_second
 
 # Buffers from this size on take the carry-less-multiply path when the CPU has
 # it (MT_CRC_ACCEL_MIN in csrc/mt_crc_impl.h); smaller ones the slicing tables.
-ACCEL_MIN = 16384
+ACCEL_MIN = 32768
 MIB = 1 << 20
 
 

@@ -2,52 +2,107 @@
  * CRC-32/ISO-HDLC and CRC-16/X-25: table-driven portable code, plus the
  * dispatch to the x86 folding path (mt_crc_x86.c) for large buffers.
  *
- * Both CRCs are reflected: the register's low byte meets the next data byte.
- * Slicing: XOR the register into the first bytes of a block, then every byte
- * of the block indexes the table that pushes it through the zero bytes that
- * follow it in the block, and the lookups XOR together (the CRC is linear).
+ * Both CRCs are reflected: the register's low byte meets the next data byte,
+ * and a register value R after some prefix equals R XORed into the first
+ * bytes of what follows, from register 0. The tables rest on that and on
+ * linearity: slice[k][v] is where byte v lands after k more zero bytes.
+ *
+ * Slicing by 8: XOR the register into an 8-byte word; each byte b of it
+ * indexes slice[7 - b]; the eight lookups XOR into the next register.
+ *
+ * Braiding: one register chain is bound by load latency, so the data is dealt
+ * to MT_CRC_BRAIDS streams, word j of each round to stream j. Stream j pushes
+ * its word through the 8*(BRAIDS-1) bytes of the other streams with the braid
+ * tables, which lands its register exactly at stream j's word of the next
+ * round; the streams are independent chains the CPU runs side by side. The
+ * last round is sliced in order, each stream's register XORed into its word,
+ * which joins the streams back into one register.
  */
 #include "mt_crc.h"
 #include "mt_crc_impl.h"
+
+#define ROUND_BYTES (8u * MT_CRC_BRAIDS)
 
 static uint32_t load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint64_t load_le64(const uint8_t *p)
+{
+    return (uint64_t)load_le32(p) | (uint64_t)load_le32(p + 4) << 32;
+}
+
+/* Register c through the 8-byte word at p, then 8*k zero bytes (t = slice or braid). */
+#define LOOKUP8(t, x)                                                                   \
+    ((uint32_t)(t[7][(x) & 0xFFu] ^ t[6][((x) >> 8) & 0xFFu] ^ t[5][((x) >> 16) & 0xFFu] \
+              ^ t[4][((x) >> 24) & 0xFFu] ^ t[3][((x) >> 32) & 0xFFu]                    \
+              ^ t[2][((x) >> 40) & 0xFFu] ^ t[1][((x) >> 48) & 0xFFu] ^ t[0][(x) >> 56]))
+
 /* Raw CRC-32 register update (no pre/post inversion). */
 static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
 {
-    const uint32_t (*t)[256] = mt_crc32_slice;
-    while (len >= 16) {
-        uint32_t a = c ^ load_le32(p), b = load_le32(p + 4);
-        uint32_t d = load_le32(p + 8), e = load_le32(p + 12);
-        c = t[15][a & 0xFFu] ^ t[14][(a >> 8) & 0xFFu] ^ t[13][(a >> 16) & 0xFFu] ^ t[12][a >> 24]
-          ^ t[11][b & 0xFFu] ^ t[10][(b >> 8) & 0xFFu] ^ t[9][(b >> 16) & 0xFFu] ^ t[8][b >> 24]
-          ^ t[7][d & 0xFFu] ^ t[6][(d >> 8) & 0xFFu] ^ t[5][(d >> 16) & 0xFFu] ^ t[4][d >> 24]
-          ^ t[3][e & 0xFFu] ^ t[2][(e >> 8) & 0xFFu] ^ t[1][(e >> 16) & 0xFFu] ^ t[0][e >> 24];
-        p += 16;
-        len -= 16;
+    if (len >= 2 * ROUND_BYTES) {
+        uint32_t s[MT_CRC_BRAIDS] = {0};
+        s[0] = c;
+        /* keep one round back for the join: len >= ROUND_BYTES after the loop */
+        while (len >= 2 * ROUND_BYTES) {
+            for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
+                uint64_t x = load_le64(p + 8 * j) ^ s[j];
+                s[j] = LOOKUP8(mt_crc32_braid, x);
+            }
+            p += ROUND_BYTES;
+            len -= ROUND_BYTES;
+        }
+        c = 0;
+        for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
+            uint64_t x = load_le64(p + 8 * j) ^ c ^ s[j];
+            c = LOOKUP8(mt_crc32_slice, x);
+        }
+        p += ROUND_BYTES;
+        len -= ROUND_BYTES;
+    }
+    while (len >= 8) {
+        uint64_t x = load_le64(p) ^ c;
+        c = LOOKUP8(mt_crc32_slice, x);
+        p += 8;
+        len -= 8;
     }
     while (len--)
-        c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFFu];
+        c = (c >> 8) ^ mt_crc32_slice[0][(c ^ *p++) & 0xFFu];
     return c;
 }
 
 /* Raw CRC-16/X-25 register update; the register sits in the low 16 bits. */
 static uint32_t crc16_tables(uint32_t c, const uint8_t *p, size_t len)
 {
-    const uint16_t (*t)[256] = mt_crc16_x25_slice;
+    if (len >= 2 * ROUND_BYTES) {
+        uint32_t s[MT_CRC_BRAIDS] = {0};
+        s[0] = c;
+        while (len >= 2 * ROUND_BYTES) {
+            for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
+                uint64_t x = load_le64(p + 8 * j) ^ s[j];
+                s[j] = LOOKUP8(mt_crc16_x25_braid, x);
+            }
+            p += ROUND_BYTES;
+            len -= ROUND_BYTES;
+        }
+        c = 0;
+        for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
+            uint64_t x = load_le64(p + 8 * j) ^ c ^ s[j];
+            c = LOOKUP8(mt_crc16_x25_slice, x);
+        }
+        p += ROUND_BYTES;
+        len -= ROUND_BYTES;
+    }
     while (len >= 8) {
-        uint32_t a = c ^ load_le32(p), b = load_le32(p + 4);
-        c = (uint32_t)(t[7][a & 0xFFu] ^ t[6][(a >> 8) & 0xFFu] ^ t[5][(a >> 16) & 0xFFu]
-                     ^ t[4][a >> 24] ^ t[3][b & 0xFFu] ^ t[2][(b >> 8) & 0xFFu]
-                     ^ t[1][(b >> 16) & 0xFFu] ^ t[0][b >> 24]);
+        uint64_t x = load_le64(p) ^ c;
+        c = LOOKUP8(mt_crc16_x25_slice, x);
         p += 8;
         len -= 8;
     }
     while (len--)
-        c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFFu];
+        c = (c >> 8) ^ mt_crc16_x25_slice[0][(c ^ *p++) & 0xFFu];
     return c;
 }
 

@@ -50,12 +50,15 @@ static uint64_t rev64(uint64_t v)
 static void check_tables(void)
 {
     int bad = 0;
-    for (unsigned k = 0; k < 16; k++) {
+    const unsigned braid0 = 8 * (MT_CRC_BRAIDS - 1);
+    for (unsigned k = 0; k < 8; k++) {
         for (unsigned i = 0; i < 256; i++) {
-            uint8_t msg[16] = {0};
+            uint8_t msg[8 * MT_CRC_BRAIDS] = {0};
             msg[0] = (uint8_t)i;
             if (mt_crc32_slice[k][i] != ref_update(0, 0xEDB88320u, msg, k + 1)) bad++;
-            if (k < 8 && mt_crc16_x25_slice[k][i] != ref_update(0, 0x8408u, msg, k + 1)) bad++;
+            if (mt_crc16_x25_slice[k][i] != ref_update(0, 0x8408u, msg, k + 1)) bad++;
+            if (mt_crc32_braid[k][i] != ref_update(0, 0xEDB88320u, msg, braid0 + k + 1)) bad++;
+            if (mt_crc16_x25_braid[k][i] != ref_update(0, 0x8408u, msg, braid0 + k + 1)) bad++;
         }
     }
     CHECK_EQ(bad, 0);
@@ -131,6 +134,18 @@ static void check_paths(void)
                      mt_crc16_x25_update_portable(0x1234u, p, n));
         }
     }
+    /* the table path at every length through a few braid rounds, every alignment mod 8 */
+    int bad_tab = 0;
+    for (size_t n = 0; n <= 6 * 8 * MT_CRC_BRAIDS + 9; n++) {
+        for (size_t a = 0; a < 8; a++) {
+            const uint8_t *p = big + a;
+            if (mt_crc32_portable(0x5A5A5A5Au, p, n) != ~ref_update(0xA5A5A5A5u, 0xEDB88320u, p, n))
+                bad_tab++;
+            if (mt_crc16_x25_update_portable(0x1D0Fu, p, n) != ref_update(0x1D0Fu, 0x8408u, p, n))
+                bad_tab++;
+        }
+    }
+    CHECK_EQ(bad_tab, 0);
     CHECK(mt_crc_accelerated() == 0 || mt_crc_accelerated() == 1);
 #ifdef MT_CRC_HAVE_X86
     if (!mt_crc_x86_available()) {
