@@ -7,8 +7,9 @@ codes into exceptions: acceptance failures of verify/activate raise
 :class:`BootError` (``MT_E_SWAP`` is the LCD's F.03, ``MT_E_NO_BOOTABLE``
 F.04, ``MT_E_STATE`` an operation not valid now).
 
-The flash device is the flash binding's ``mt_flash *`` handle; this module
-only builds areas over it and never writes flash itself.
+The flash device is a :class:`meteremu._lowlevel.flash.Flash` (or its
+``mt_flash *`` handle); this module only builds areas over it and never
+writes flash itself.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class Bootloader:
         if not 0 <= vendor_id <= 0xFFFFFFFF or not 0 <= hw_revision <= 0xFFFF:
             raise ValueError("vendor_id or hw_revision out of range")
         self._flash = flash  # keeps the device (and its memory) alive
+        self._dev = getattr(flash, "_f", flash)  # the mt_flash * behind a Flash
         self._keys, count = _keys(trusted_keys)
         cfg = ffi.new("mt_boot_config *")
         names = ("bank_a", "bank_b", "golden")
@@ -158,7 +160,7 @@ class Bootloader:
         off, size = span
         if not (0 <= off <= 0xFFFFFFFF and 0 < size <= 0xFFFFFFFF):
             raise ValueError(f"bad area {span}")
-        if lib.mt_flash_area_init(fa, self._flash, off, size) != 0:
+        if lib.mt_flash_area_init(fa, self._dev, off, size) != 0:
             raise ValueError(f"area {span} is not sector-aligned inside the device")
 
     # ---- state ----
