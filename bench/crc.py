@@ -32,7 +32,7 @@ def _accelerated() -> tuple[bool, str]:
 
 
 def _path(size: int, accel: bool) -> str:
-    return "PCLMUL folding" if accel and size >= ACCEL_MIN else "slicing tables"
+    return "PCLMUL folding" if accel and size >= ACCEL_MIN else "braided tables"
 
 
 def _label(size: int) -> str:
