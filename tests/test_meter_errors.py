@@ -17,9 +17,9 @@ from test_meter_helpers import (
     package,
 )
 
+from meteremu._lowlevel.reasm import Frame, encode_frame
 from meteremu.device import BootState, CosemError, DataAccessResult, MeterUnavailable
 from meteremu.device.cosem import Client
-from meteremu.device.simframe import build_frame
 from meteremu.errors import ERRORS
 
 # Which test provokes each code (each asserts its FOTA_ERR record).
@@ -119,10 +119,10 @@ def test_too_big_is_refused_before_a_byte_is_written() -> None:
     m = meter()
     big = package(2, size=SMALL.bank_size)  # with header and trailer: larger than the bank
     bank_b = m.layout["bank_b"]
-    before = bytes(m.flash.mem[bank_b.offset : bank_b.end])
+    before = m.flash.dump()[bank_b.offset : bank_b.end]
     assert m.receive(frames(big)[1]).value == "refused"
     _expect(m, "0x9002")
-    assert bytes(m.flash.mem[bank_b.offset : bank_b.end]) == before
+    assert m.flash.dump()[bank_b.offset : bank_b.end] == before
     with pytest.raises(CosemError):  # the DLMS path refuses it at initiate
         m.action("0.0.44.0.0.255", 1, (b"big", len(big)))
     assert len(grep(m, "0x9002")) == 2
@@ -156,10 +156,10 @@ def test_bad_frames_are_counted_and_logged_once_as_0x8009() -> None:
     bad = bytearray(good[0])
     bad[-1] ^= 0xFF
     for _ in range(5):
-        assert m.receive(bytes(bad)).value == "dropped-crc"
-    assert m.receive(b"\x00" * 5).value == "dropped-length"
-    assert m.counters["dropped-crc"] == 5
-    assert len(grep(m, "0x8009 fragment rejected reason=crc")) == 1
+        assert m.receive(bytes(bad)).value == "dropped-frame"
+    assert m.receive(b"\x00" * 5).value == "dropped-frame"
+    assert m.counters["dropped-frame"] == 6
+    assert len(grep(m, "0x8009 fragment rejected reason=frame")) == 1
     _expect(m, "0x8009", BootState.IDLE)
 
 
@@ -168,7 +168,7 @@ def test_conflicting_duplicate_stops_the_download_0x800A() -> None:
     stream = frames(package(2))
     m.receive(stream[0])
     m.receive(stream[1])
-    other = build_frame(0x5EED, 1, len(stream), bytes(128))
+    other = encode_frame(Frame(0x5EED, len(package(2)), 128, 1, len(stream), bytes(128)))
     assert m.receive(other).value == "refused"
     _expect(m, "0x800A")
 

@@ -12,8 +12,8 @@ import random
 from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from meteremu._lowlevel.reasm import Frame, encode_frame
 from meteremu.device import Geometry, VirtualMeter
-from meteremu.device.simframe import build_frame
 
 VENDOR = 0x4D455445
 HW_REV = 3
@@ -55,7 +55,8 @@ def meter(**kw: object) -> VirtualMeter:
 
 def frames(pkg: bytes, session: int = 0x5EED, fragment_size: int = 128) -> list[bytes]:
     n = -(-len(pkg) // fragment_size)
-    return [build_frame(session, i, n, pkg[i * fragment_size : (i + 1) * fragment_size])
+    return [encode_frame(Frame(session, len(pkg), fragment_size, i, n,
+                               pkg[i * fragment_size : (i + 1) * fragment_size]))
             for i in range(n)]
 
 

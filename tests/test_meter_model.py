@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from test_meter_helpers import frames, meter, package
 
+from meteremu._lowlevel.flash import Tear
 from meteremu.device import CosemError, MeterUnavailable
 from meteremu.device.simboot import BANK_A, BANK_B, GOLDEN
 
@@ -79,7 +80,7 @@ class MeterMachine(RuleBasedStateMachine):
           seed=st.integers(0, 2**16))
     def arm_power_cut(self, n: int, mode: str, seed: int) -> None:
         self.m.flash.seed(seed)
-        self.m.flash.set_tear(mode)
+        self.m.flash.set_tear(Tear[mode.upper()])
         self.m.flash.cut_after(n)
 
     @rule()
@@ -100,7 +101,7 @@ class MeterMachine(RuleBasedStateMachine):
         rec = m._boot_ctl.current
         assert rec is not None
         bank = m.layout.bank(rec.active)
-        cells = bytes(m.flash.mem[bank.offset : bank.end])
+        cells = m.flash.dump()[bank.offset : bank.end]
         assert any(cells.startswith(pkg) for pkg in SIGNED), "runs an unsigned image"
         assert rec.active in (BANK_A, BANK_B, GOLDEN)
         assert m.active_version != "9.0.0"

@@ -14,6 +14,7 @@ import contextlib
 import pytest
 from test_meter_helpers import frames, meter, package
 
+from meteremu._lowlevel.flash import Tear
 from meteremu.device import BootState, CosemError, MeterUnavailable
 
 NEW = package(2)
@@ -37,7 +38,7 @@ def _update(m) -> None:
 def _runs_signed(m) -> None:
     rec = m._boot_ctl.current
     bank = m.layout.bank(rec.active)
-    cells = bytes(m.flash.mem[bank.offset : bank.end])
+    cells = m.flash.dump()[bank.offset : bank.end]
     assert any(cells.startswith(p) for p in SIGNED)
 
 
@@ -58,7 +59,7 @@ def test_cut_at_every_flash_operation_of_an_update(tear: str) -> None:
     for k in range(OPS):
         m = meter(load=3600)
         m.flash.seed(k + 1)
-        m.flash.set_tear(tear)
+        m.flash.set_tear(Tear[tear.upper()])
         m.flash.cut_after(k)
         _update(m)
         assert not m.powered, f"cut {k} never happened"

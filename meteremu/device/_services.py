@@ -77,7 +77,7 @@ class CosemServices:
         if not obj.method_access(c, method):
             raise self._denied(obj.methods.get(method) is None, f"{obj.obis} method {method}")
         self._require_available()
-        from .simflash import PowerLost
+        from .._lowlevel.flash import FlashPowerError as PowerLost
 
         try:
             return getattr(self, "_act_" + obj.methods[method].handler)(param)
@@ -244,7 +244,8 @@ class CosemServices:
         if not 0 <= number < s.fragment_count or len(value) != expect:
             self._reject_once("block")
             raise CosemError(_R.OTHER_REASON, f"block {number}: bad number or length")
-        r = self._fragment(KIND_DLMS, s.session_id, number, s.fragment_count, value)
+        r = self._fragment(KIND_DLMS, s.session_id, number, s.fragment_count, value,
+                           s.fragment_size, s.package_size)
         self.counters[r.value] += 1
         if r.value == "refused":
             raise _refused(None, f"block {number} refused; the transfer is stopped")

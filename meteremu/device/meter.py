@@ -19,6 +19,9 @@ from fractions import Fraction
 
 from cryptography.hazmat.primitives import serialization
 
+from .._lowlevel.flash import Flash, FlashError
+from .._lowlevel.flash import FlashPowerError as PowerLost
+from .._lowlevel.reasm import ReassemblyError, decode_frame
 from ..errors import ErrorCode, MeteremuError, by_code, from_mt_err
 from . import audit as _audit
 from ._services import CosemServices
@@ -36,7 +39,6 @@ from .simboot import (
     BootControl,
     BootRecord,
 )
-from .simflash import FlashError, PowerLost, SimFlash
 from .simimage import HEADER_SIZE, Header, Policy, check_image, parse_header
 from .simreasm import KIND_DLMS, KIND_MESH, Conflict, Progress, Session
 from .states import BootState, Event, transition
@@ -57,11 +59,10 @@ class Receipt(enum.Enum):
 
     WRITTEN = "written"
     DUPLICATE = "duplicate"
-    DROPPED_CRC = "dropped-crc"
+    DROPPED_FRAME = "dropped-frame"  # not a fragment frame: type, length or FCS wrong
     DROPPED_LENGTH = "dropped-length"
     DROPPED_SESSION = "dropped-session"
     DROPPED_INDEX = "dropped-index"
-    DROPPED_EARLY = "dropped-early"  # last fragment before the fragment size is known
     DROPPED_STATE = "dropped-state"  # no download possible now (image on trial)
     DROPPED_UNAVAILABLE = "dropped-unavailable"  # off or booting
     REFUSED = "refused"  # the download was stopped (header refused, conflict, flash fault)
@@ -129,8 +130,9 @@ class VirtualMeter(CosemServices):
         self.counters: Counter[str] = Counter()
         self._storage = Storage(self.layout, state)
         g = self.geometry
-        self._flash = SimFlash(self._storage.cells, self._storage.wear,
-                               sector_size=g.sector_size, align=g.align, endurance=g.endurance)
+        self._flash = Flash(self.layout.size, g.sector_size, g.align,
+                            buffer=self._storage.cells, wear=self._storage.wear)
+        self._flash.set_endurance(g.endurance)
         L = self.layout
         self._boot_ctl = BootControl(self._flash, L)
         self._progress = Progress(self._flash, L["progress"], (L["bank_a"], L["bank_b"]), g.align)
@@ -156,7 +158,8 @@ class VirtualMeter(CosemServices):
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
-        """Release the state file (the meter object is unusable afterwards)."""
+        """Flush and release the state file (the meter object is unusable afterwards)."""
+        self._on = False
         self._storage.close()
 
     def __enter__(self) -> VirtualMeter:
@@ -180,12 +183,11 @@ class VirtualMeter(CosemServices):
         self._boot_ctl.load()
         self._boot_ctl.write(BootRecord(active=BANK_A, previous=GOLDEN,
                                         counter=h.security_counter, seq=1))
-        self._flash.ops_total = 0
 
     # ---------------------------------------------------------------- properties
     @property
-    def flash(self) -> SimFlash:
-        """The flash model with its fault hooks (cut_after, set_tear, flip_bits, ...)."""
+    def flash(self) -> Flash:
+        """The C flash model with its fault hooks (cut_after, set_tear, flip_bits, ...)."""
         return self._flash
 
     @property
@@ -503,7 +505,7 @@ class VirtualMeter(CosemServices):
             self._die()
             return False
         except FlashError as exc:
-            self._err("0x9004", at="confirm", rc=exc.rc)
+            self._err("0x9004", at="confirm", rc=exc.err_name)
             return False
         try:
             self._trial_deadline = None
@@ -522,17 +524,16 @@ class VirtualMeter(CosemServices):
         return r
 
     def _receive(self, data: bytes) -> Receipt:
-        from .simframe import FrameError, parse_frame
-
         if not self.available:
             return Receipt.DROPPED_UNAVAILABLE
         try:
-            f = parse_frame(data)
-        except FrameError as exc:
-            self._reject_once(exc.reason)
-            return Receipt.DROPPED_CRC if exc.reason == "crc" else Receipt.DROPPED_LENGTH
+            f = decode_frame(data)
+        except ReassemblyError:
+            self._reject_once("frame")
+            return Receipt.DROPPED_FRAME
         try:
-            return self._fragment(KIND_MESH, f.session_id, f.index, f.count, f.payload)
+            return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
+                                  f.payload, f.fragment_size, f.package_size)
         except PowerLost:
             self._die()
             return Receipt.DROPPED_UNAVAILABLE
@@ -543,8 +544,8 @@ class VirtualMeter(CosemServices):
             self._session_rejects.add(reason)
             self._err("0x8009", reason=reason)
 
-    def _fragment(self, kind: int, sid: int, index: int, count: int,
-                  payload: bytes) -> Receipt:
+    def _fragment(self, kind: int, sid: int, index: int, count: int, payload: bytes,
+                  fsize: int, package_size: int) -> Receipt:
         p = self._progress
         s = p.session
         same = s is not None and s.kind == kind and s.session_id == sid and not p.closed
@@ -556,40 +557,41 @@ class VirtualMeter(CosemServices):
                 return Receipt.DROPPED_SESSION
             if s is not None and p.closed and s.kind == kind and s.session_id == sid:
                 return Receipt.DROPPED_SESSION  # late frames of a finished session
-            if count == 0 or index >= count:
+            # The session geometry comes with every frame; all of it is peer-controlled
+            # (16/32-bit fields: no product below can overflow a Python int anyway).
+            if not 16 <= fsize <= 1024 or package_size <= HEADER_SIZE or (
+                    count != -(-package_size // fsize)):
+                self._reject_once("geometry")
+                return Receipt.DROPPED_LENGTH
+            if index >= count:
                 self._reject_once("index")
                 return Receipt.DROPPED_INDEX
-            if count > 1 and index == count - 1:
-                return Receipt.DROPPED_EARLY
-            fsize = len(payload)
-            if not 16 <= fsize <= 1024 or (count > 1 and fsize < 16):
-                self._reject_once("length")
-                return Receipt.DROPPED_LENGTH
-            # Refuse before writing a byte: the smallest package these frames can
-            # carry must fit the bank (count and fsize are peer-controlled; both
-            # < 2**16, so the product cannot overflow anything).
-            if (count - 1) * fsize + 1 > self.geometry.bank_size or count > p.capacity:
-                self._err("0x9002", fragments=count, fragment_size=fsize)
+            # Refuse before writing a byte: the package must fit the bank.
+            if package_size > self.geometry.bank_size or count > p.capacity:
+                self._err("0x9002", package_size=package_size, bank=self.geometry.bank_size)
                 self._stop_refused(start=True)
                 return Receipt.REFUSED
-            if fsize >= HEADER_SIZE and index == 0 and not self._header_ok(payload, count, fsize):
+            if fsize >= HEADER_SIZE and index == 0 and not self._header_ok(
+                    payload, count, fsize, package_size):
                 self._stop_refused(start=True)
                 return Receipt.REFUSED
-            if not self._start(Session(self._inactive(), kind, fsize, sid, count, 0)):
+            if not self._start(Session(self._inactive(), kind, fsize, sid, count, package_size)):
                 return Receipt.REFUSED
             s = p.session
             assert s is not None
+        if (fsize, package_size) != (s.fragment_size, s.package_size):
+            self._reject_once("geometry")
+            return Receipt.DROPPED_LENGTH
         if index >= s.fragment_count or count != s.fragment_count:
             self._reject_once("index")
             return Receipt.DROPPED_INDEX
         last = index == s.fragment_count - 1
-        if (not last and len(payload) != s.fragment_size) or not 0 < len(payload) <= (
-                s.fragment_size) or index * s.fragment_size + len(payload) > (
-                self.geometry.bank_size):
+        expect = s.package_size - index * s.fragment_size if last else s.fragment_size
+        if len(payload) != expect:
             self._reject_once("length")
             return Receipt.DROPPED_LENGTH
         if s.fragment_size >= HEADER_SIZE and index == 0 and kind == KIND_MESH and (
-                not self._header_ok(payload, s.fragment_count, s.fragment_size)):
+                not self._header_ok(payload, s.fragment_count, s.fragment_size, s.package_size)):
             self._stop_refused()
             return Receipt.REFUSED
         try:
@@ -601,7 +603,7 @@ class VirtualMeter(CosemServices):
         except PowerLost:
             raise
         except FlashError as exc:
-            self._err("0x9004", at="download", rc=exc.rc)
+            self._err("0x9004", at="download", rc=exc.err_name)
             self._stop_refused()
             return Receipt.REFUSED
         if not new:
@@ -611,7 +613,8 @@ class VirtualMeter(CosemServices):
             if all(p.received[i] for i in need if i < s.fragment_count):
                 bank = self.layout.bank(s.target)
                 head = self._flash.read(bank.offset, HEADER_SIZE)
-                if not self._header_ok(head, s.fragment_count, s.fragment_size, kind):
+                if not self._header_ok(head, s.fragment_count, s.fragment_size, s.package_size,
+                                       kind):
                     self._stop_refused()
                     return Receipt.REFUSED
         if p.complete:
@@ -620,7 +623,8 @@ class VirtualMeter(CosemServices):
                 self._accept()
         return Receipt.WRITTEN
 
-    def _header_ok(self, head: bytes, count: int, fsize: int, kind: int = KIND_MESH) -> bool:
+    def _header_ok(self, head: bytes, count: int, fsize: int, package_size: int,
+                   kind: int = KIND_MESH) -> bool:
         """The header checks that run as soon as the header is in (SPEC section 6)."""
         rc, h = parse_header(head)
         if h is None:
@@ -635,7 +639,8 @@ class VirtualMeter(CosemServices):
         if h.package_size > self.geometry.bank_size:
             self._err("0x9002", package_size=h.package_size, bank=self.geometry.bank_size)
             return False
-        if kind == KIND_MESH and (h.fragment_count != count or h.fragment_size != fsize):
+        if kind == KIND_MESH and (h.fragment_count != count or h.fragment_size != fsize
+                                  or h.package_size != package_size):
             self._reject_once("geometry")
             return False
         return True
@@ -652,7 +657,7 @@ class VirtualMeter(CosemServices):
         except PowerLost:
             raise
         except FlashError as exc:
-            self._err("0x9004", at="download-start", rc=exc.rc)
+            self._err("0x9004", at="download-start", rc=exc.err_name)
             self._stop_refused(start=True)
             return False
         self._evt("DOWNLOAD_START", session=f"0x{session.session_id:08x}",
@@ -749,7 +754,7 @@ class VirtualMeter(CosemServices):
             raise
         except FlashError as exc:
             self._lcd = "F.03"
-            e = self._err("F.03", rc=exc.rc)
+            e = self._err("F.03", rc=exc.err_name)
             self._event(Event.SWAP_FAILED)
             return e
         p.close()

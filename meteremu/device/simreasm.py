@@ -147,7 +147,7 @@ class Progress:
         try:
             self.flash.program(off, payload + b"\xff" * pad)
         except Exception as exc:
-            if getattr(exc, "rc", None) == -22:  # MT_E_FLASH_ONE: bytes differ from a torn copy
+            if getattr(exc, "err", None) == -22:  # MT_E_FLASH_ONE: bytes differ from a torn copy
                 raise Conflict(index) from None
             raise
         byte = PROGRESS_HEADER + index // 8

@@ -71,8 +71,13 @@ class Storage:
         if self._mmap is None:
             return
         self._mmap.flush()
-        for v in reversed(self._views):
-            v.release()
+        try:
+            for v in reversed(self._views):
+                v.release()
+            self._mmap.close()
+        except BufferError:
+            # The flash model still holds a view: the mapping closes with the last
+            # reference. Everything is flushed already.
+            pass
         self._views = []
-        self._mmap.close()
         self._mmap = None
