@@ -23,9 +23,11 @@ __all__ = [
     "Sha256",
     "crc16_x25",
     "crc32",
+    "crc_accelerated",
     "key_id",
     "load_public_key",
     "sha256",
+    "sha256_accelerated",
     "verify_p256",
 ]
 
@@ -77,6 +79,11 @@ class Sha256:
         other = Sha256.__new__(Sha256)
         other._state = self._state.copy()
         return other
+
+
+def crc_accelerated() -> bool:
+    """True when large CRC inputs run on carry-less multiplication (PCLMULQDQ)."""
+    return _ll.crc_accelerated()
 
 
 def sha256_accelerated() -> bool:

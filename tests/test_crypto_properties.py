@@ -32,6 +32,14 @@ def test_crc32_matches_zlib(data, start):
     assert crypto.crc32(data, start) == zlib.crc32(data, start)
 
 
+@given(st.binary(min_size=32768, max_size=40000), st.integers(0, 0xFFFFFFFF))
+@settings(max_examples=20)
+def test_crc32_accelerated_and_portable_paths_agree(data, start):
+    from meteremu._lowlevel.crypto import crc32_portable
+
+    assert crypto.crc32(data, start) == crc32_portable(data, start) == zlib.crc32(data, start)
+
+
 @given(st.binary(max_size=3000), st.lists(st.integers(0, 3000), max_size=6))
 def test_crc32_chunked_equals_oneshot(data, cuts):
     value = 0

@@ -21,6 +21,14 @@ def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
     return int(lib.mt_crc32(value & 0xFFFFFFFF, _buf(data), len(data)))
 
 
+def crc32_portable(data: bytes | bytearray | memoryview, value: int = 0) -> int:
+    return int(lib.mt_crc32_portable(value & 0xFFFFFFFF, _buf(data), len(data)))
+
+
+def crc_accelerated() -> bool:
+    return bool(lib.mt_crc_accelerated())
+
+
 def crc16_x25(data: bytes | bytearray | memoryview) -> int:
     return int(lib.mt_crc16_x25(_buf(data), len(data)))
 
