@@ -473,10 +473,96 @@ def verify(
 ) -> Mapping[str, Any]:
     """Run the meter's acceptance check (C core, SPEC section 4 order) on a package file.
 
+    ``public_keys`` are the meter's trusted keys (65-byte points, at most 4).
     ``vendor_id`` / ``hw_revision`` default to the package's own values (that
-    check then passes); ``min_security_counter`` plays the installed counter.
-    Returns the parsed header; raises :class:`PackageError` with the first
-    failing check's code.
+    check then passes); ``min_security_counter`` plays the installed image's
+    counter. The file is checked as it stands, complete: a file shorter than
+    the package its header announces is 0x8001, as a bank with fragments
+    missing would be. Returns the parsed header; raises :class:`PackageError`
+    with the first failing check's code and a detail naming the values.
     """
-    raise NotImplementedError("needs the C image check (meteremu._lowlevel.image)")
+    from ._lowlevel.image import MAX_KEYS, check_package
 
+    data = bytes(data)
+    if not public_keys:
+        raise ConfigError("pubkey", "at least one trusted public key is needed")
+    if len(public_keys) > MAX_KEYS:
+        raise ConfigError("pubkey", f"a meter holds at most {MAX_KEYS} trusted keys")
+    own: Mapping[str, Any] | None
+    try:
+        own = parse_header(data)
+    except PackageError:
+        own = None  # the C check reports it, in its own order
+    meter_vendor = vendor_id if vendor_id is not None else (own["vendor_id"] if own else 0)
+    meter_hw = hw_revision if hw_revision is not None else (own["hw_revision"] if own else 0)
+    try:
+        check_package(
+            data,
+            vendor_id=meter_vendor,
+            hw_revision=meter_hw,
+            bank_size=bank_size,
+            trusted_keys=list(public_keys),
+            installed_counter=min_security_counter,
+            complete=True,
+        )
+    except PackageError as exc:
+        err_name = getattr(exc, "err_name", "")
+        detail = _explain(exc.code.code, data, own, public_keys, meter_vendor, meter_hw,
+                          bank_size, min_security_counter)
+        if err_name:
+            detail = f"{detail} ({err_name})" if detail else err_name
+        raise PackageError(exc.code, detail) from None
+    assert own is not None  # the C check passed, so the header parses
+    return own
+
+
+def _explain(
+    code: str,
+    data: bytes,
+    h: Mapping[str, Any] | None,
+    public_keys: Sequence[bytes],
+    vendor_id: int,
+    hw_revision: int,
+    bank_size: int,
+    installed: int,
+) -> str:
+    """Words for a failed check, from the values that made it fail."""
+    if h is None:
+        if len(data) < fmt.HEADER_SIZE:
+            return f"{len(data)} bytes, shorter than the {fmt.HEADER_SIZE}-byte header"
+        try:
+            parse_header(data)
+        except PackageError as exc:
+            return exc.detail
+        return ""
+    size = fmt.HEADER_SIZE + h["image_size"] + h["trailer_size"]
+    if code == "0x8007":
+        return f"package vendor 0x{h['vendor_id']:08X}, meter 0x{vendor_id:08X}"
+    if code == "0x8004":
+        return f"package hardware revision {h['hw_revision']}, meter {hw_revision}"
+    if code == "0x9002":
+        return f"package of {size} bytes, bank of {bank_size}"
+    if code == "0x8001":
+        if len(data) == fmt.HEADER_SIZE + h["image_size"]:
+            return "unsigned package: no trailer (attach a signature first)"
+        return f"file holds {len(data)} of the package's {size} bytes"
+    if code == "0x8002":
+        return "the image does not match the header's CRC-32"
+    if code == "0x8003":
+        return "the image does not match the header's SHA-256"
+    if code == "0x8006":
+        return f"package security counter {h['security_counter']} < installed {installed}"
+    from .crypto import key_id
+
+    if code == "0x8005":
+        trusted = ", ".join(key_id(p).hex() for p in public_keys)
+        return f"key ID {h['key_id'].hex()} is not among the trusted keys ({trusted})"
+    if code in ("0xE05", "0xE06"):
+        try:
+            parse_package(data[:size])
+        except PackageError as exc:
+            return exc.detail
+        return ""
+    if code == "0xE04":
+        return f"the signature does not verify with key {h['key_id'].hex()}"
+    return ""
