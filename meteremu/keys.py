@@ -78,7 +78,7 @@ def _read(path: str | pathlib.Path, what: str) -> bytes:
     try:
         return pathlib.Path(path).read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise KeyFileError(f"cannot read {what}: {exc.strerror or exc}") from None
 
 
 def load_private_key_file(
