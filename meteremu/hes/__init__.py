@@ -1,0 +1,20 @@
+"""Head-end tools: cut a package into mesh fragment frames, carry them over a
+deterministic lossy link, and deliver them to a meter round by round until it
+has every fragment."""
+
+from __future__ import annotations
+
+from .fragments import fragment_count, fragment_package, missing_indices, retransmission
+from .link import Delivery, LinkStats, LossyLink, Receiver, deliver
+
+__all__ = [
+    "Delivery",
+    "LinkStats",
+    "LossyLink",
+    "Receiver",
+    "deliver",
+    "fragment_count",
+    "fragment_package",
+    "missing_indices",
+    "retransmission",
+]

@@ -1,0 +1,91 @@
+"""Cut a package into mesh fragment frames, and pick the ones to send again.
+
+Every frame repeats the session geometry (package size, fragment size,
+fragment count; ``csrc/mt_frame.h``), so a meter can join from any frame. The
+frames come from the C encoder -- a 128 KiB package is a thousand of them --
+and ``tests/test_hes_fragments.py`` checks they are byte for byte what the
+construct definition (:mod:`meteremu.wire.frames`) builds.
+
+Nothing here checks that the package is valid: a head-end test bench must be
+able to send broken packages too. The one thing read from the package is the
+header's fragment size (bytes 32..33), when the caller does not give one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .._lowlevel.reasm import Frame, encode_frame
+from ..wire.package import FRAGMENT_MAX, FRAGMENT_MIN
+
+__all__ = [
+    "fragment_count",
+    "fragment_package",
+    "header_fragment_size",
+    "missing_indices",
+    "retransmission",
+]
+
+_FRAGMENT_SIZE_AT = 32  # header offset of fragment_size (u16 LE, mt_pkg.h)
+_U16 = 0xFFFF
+_U32 = 0xFFFFFFFF
+
+
+def header_fragment_size(package: bytes | bytearray | memoryview) -> int:
+    """The fragment size the package header announces (not otherwise checked)."""
+    if len(package) < _FRAGMENT_SIZE_AT + 2:
+        raise ValueError(f"{len(package)} bytes is too short to hold a package header")
+    return int.from_bytes(package[_FRAGMENT_SIZE_AT : _FRAGMENT_SIZE_AT + 2], "little")
+
+
+def fragment_count(package_size: int, fragment_size: int) -> int:
+    """ceil(package_size / fragment_size): what every frame of the session announces."""
+    return -(-package_size // fragment_size)
+
+
+def fragment_package(
+    package: bytes | bytearray | memoryview,
+    *,
+    session_id: int,
+    fragment_size: int | None = None,
+) -> list[bytes]:
+    """The package as mesh frames, index ``i`` at position ``i``.
+
+    ``fragment_size`` defaults to the header's. A size other than the header's
+    makes frames a meter refuses (the geometry must match the header); that is
+    allowed on purpose, for tests of exactly that.
+    """
+    data = bytes(package)
+    size = header_fragment_size(data) if fragment_size is None else fragment_size
+    if not FRAGMENT_MIN <= size <= FRAGMENT_MAX:
+        raise ValueError(f"fragment size must be {FRAGMENT_MIN}..{FRAGMENT_MAX}, not {size}")
+    if not 0 <= session_id <= _U32:
+        raise ValueError("session_id must fit 32 bits")
+    if not data or len(data) > _U32:
+        raise ValueError("the package must be 1 .. 2**32-1 bytes")
+    count = fragment_count(len(data), size)
+    if count > _U16:
+        raise ValueError(
+            f"{count} fragments of {size} bytes: a frame's 16-bit count cannot say so"
+        )
+    return [
+        encode_frame(Frame(session_id, len(data), size, i, count, data[i * size : (i + 1) * size]))
+        for i in range(count)
+    ]
+
+
+def retransmission(frames: Sequence[bytes], missing: Iterable[int]) -> list[bytes]:
+    """The frames to send again for the ``missing`` indices (as a meter reports
+    them), in index order, each once; an index outside the session is an error."""
+    wanted = sorted(set(missing))
+    if wanted and not 0 <= wanted[0] <= wanted[-1] < len(frames):
+        raise IndexError(f"missing index outside 0..{len(frames) - 1}")
+    return [frames[i] for i in wanted]
+
+
+def missing_indices(bitmap: bytes | bytearray, count: int) -> list[int]:
+    """Indices from a missing bitmap (bit ``i % 8`` of byte ``i // 8`` set = missing,
+    the form ``Reassembler.missing()`` returns) over ``count`` fragments."""
+    if len(bitmap) * 8 < count:
+        raise ValueError(f"a {len(bitmap)}-byte bitmap cannot cover {count} fragments")
+    return [i for i in range(count) if bitmap[i // 8] >> (i % 8) & 1]

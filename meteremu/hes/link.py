@@ -1,0 +1,198 @@
+"""A deterministic lossy link, and delivery of a package over it round by round.
+
+:class:`LossyLink` does to a stream of frames what a radio mesh does (SPEC
+section 6 and 8): Bernoulli loss, corruption (bits flipped on the air),
+duplication and reordering, every choice drawn from one ``random.Random``
+seeded by the caller, so the same seed and the same frames give the same
+bytes out, on every machine and every run.
+
+:func:`deliver` plays the concentrator of seed step 4 for one meter: send
+every frame, ask the meter which fragments it still misses, send those again,
+until it has them all or the round limit is reached.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Delivery", "LinkStats", "LossyLink", "Receiver", "deliver"]
+
+_PATIENCE = 3  # rounds with frames arriving and no session before giving up
+
+
+@dataclass
+class LinkStats:
+    """What the link did so far (counts of frames)."""
+
+    offered: int = 0  # frames handed to transmit()
+    lost: int = 0
+    corrupted: int = 0  # copies with bits flipped
+    duplicated: int = 0  # extra copies made
+    reordered: int = 0  # copies held back behind later frames
+    delivered: int = 0  # copies that came out, corrupted and duplicates included
+
+
+def _probability(name: str, p: float) -> float:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in 0..1, not {p}")
+    return float(p)
+
+
+class LossyLink:
+    """A one-way link that loses, corrupts, duplicates and reorders frames.
+
+    Per frame offered, in this order: lost with probability ``loss`` (and
+    nothing else happens to it); else a second copy is made with probability
+    ``duplicate``; each copy is corrupted with probability ``corrupt`` (one to
+    three bits flipped) and held back with probability ``reorder`` behind
+    1..``reorder_depth`` later frames. Whatever is still held back when a
+    :meth:`transmit` call ends comes out at its end: a round's stragglers
+    arrive late, but within the round.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        loss: float = 0.1,
+        reorder: float = 0.0,
+        duplicate: float = 0.0,
+        corrupt: float = 0.0,
+        *,
+        reorder_depth: int = 8,
+    ) -> None:
+        self.seed = seed
+        self.loss = _probability("loss", loss)
+        self.reorder = _probability("reorder", reorder)
+        self.duplicate = _probability("duplicate", duplicate)
+        self.corrupt = _probability("corrupt", corrupt)
+        if reorder_depth < 1:
+            raise ValueError("reorder_depth must be at least 1")
+        self.reorder_depth = reorder_depth
+        self.stats = LinkStats()
+        self._rnd = random.Random(seed)
+
+    def __repr__(self) -> str:
+        return (f"LossyLink(seed={self.seed!r}, loss={self.loss}, reorder={self.reorder}, "
+                f"duplicate={self.duplicate}, corrupt={self.corrupt})")
+
+    def _damage(self, frame: bytes) -> bytes:
+        data = bytearray(frame)
+        if not data:
+            return frame
+        for _ in range(self._rnd.randint(1, 3)):
+            bit = self._rnd.randrange(8 * len(data))
+            data[bit // 8] ^= 1 << (bit % 8)
+        return bytes(data)
+
+    def transmit(self, frames: Iterable[bytes]) -> list[bytes]:
+        """The frames that come out of the link for ``frames`` going in."""
+        rnd = self._rnd
+        s = self.stats
+        out: list[bytes] = []
+        held: list[tuple[int, int, bytes]] = []  # (release after n offered, order, frame)
+        n = 0
+        for frame in frames:
+            n += 1
+            s.offered += 1
+            if held:
+                ready = [h for h in held if h[0] <= n]
+                if ready:
+                    held = [h for h in held if h[0] > n]
+                    out.extend(f for _, _, f in sorted(ready))
+            if self.loss and rnd.random() < self.loss:
+                s.lost += 1
+                continue
+            copies = [frame]
+            if self.duplicate and rnd.random() < self.duplicate:
+                copies.append(frame)
+                s.duplicated += 1
+            for copy in copies:
+                if self.corrupt and rnd.random() < self.corrupt:
+                    copy = self._damage(copy)
+                    s.corrupted += 1
+                if self.reorder and rnd.random() < self.reorder:
+                    s.reordered += 1
+                    held.append((n + rnd.randint(1, self.reorder_depth), n, copy))
+                else:
+                    out.append(copy)
+        out.extend(f for _, _, f in sorted(held))
+        s.delivered += len(out)
+        return out
+
+
+class Receiver(Protocol):
+    """What :func:`deliver` needs of a meter (``VirtualMeter`` has it all)."""
+
+    def receive(self, frame: bytes) -> object: ...
+
+    def missing_fragments(self) -> list[int]: ...
+
+    def download_progress(self) -> tuple[int, int]: ...
+
+
+class _Clocked(Protocol):
+    def advance(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a delivery went. ``complete``: the meter reported every fragment received."""
+
+    rounds: int
+    frames_sent: int  # frames handed to the link, first round and retransmissions
+    frames_delivered: int  # frames that reached the meter (duplicates, damaged included)
+    complete: bool
+
+
+def deliver(
+    meter: Receiver,
+    frames: Sequence[bytes],
+    link: LossyLink | None = None,
+    *,
+    max_rounds: int = 50,
+    airtime: float = 0.0,
+) -> Delivery:
+    """Send ``frames`` to ``meter`` over ``link`` (a perfect link when None), then
+    each round the ones it reports missing, until it has all or ``max_rounds``.
+
+    ``airtime`` > 0 advances the meter's virtual clock by that many seconds per
+    frame that reaches it (the meter must have ``advance``). The delivery stops
+    early when the meter's session closes before it is complete (the meter
+    refused the download), or when frames reached it in a few rounds running
+    and no session opened (it refuses them from the first).
+    """
+    if max_rounds < 1:
+        raise ValueError("max_rounds must be at least 1")
+    link = link if link is not None else LossyLink(loss=0.0)
+    clock: _Clocked | None = meter if airtime > 0 else None  # type: ignore[assignment]
+    todo: Sequence[int] = range(len(frames))
+    sent = delivered = 0
+    seen_session = False
+    rounds = quiet = 0
+    while rounds < max_rounds and todo:
+        rounds += 1
+        batch = [frames[i] for i in todo]
+        sent += len(batch)
+        arrived = link.transmit(batch)
+        for frame in arrived:
+            meter.receive(frame)
+            if clock is not None:
+                clock.advance(airtime)
+        delivered += len(arrived)
+        received, count = meter.download_progress()
+        if count:
+            seen_session = True
+            if received == count:
+                return Delivery(rounds, sent, delivered, True)
+            todo = [i for i in meter.missing_fragments() if i < len(frames)]
+        elif seen_session:
+            break  # the session ended without completing: the meter refused it
+        elif arrived:
+            quiet += 1
+            if quiet >= _PATIENCE:
+                break  # frames arrive but no session opens: the meter refuses them
+    received, count = meter.download_progress()
+    return Delivery(rounds, sent, delivered, bool(count) and received == count)
