@@ -6,6 +6,7 @@
 #include "mt_crc.h"
 #include "mt_err.h"
 #include "mt_frame.h"
+#include "mt_image.h"
 
 static uint32_t ld32(const uint8_t *p)
 {
@@ -282,62 +283,13 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     return MT_OK;
 }
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-/* The header fields the reassembler needs (mt_pkg.h layout). */
-typedef struct reasm_header {
-    uint32_t vendor_id;
-    uint16_t hw_revision;
-    uint32_t fragment_size;
-    uint32_t fragment_count;
-    uint32_t package_size;
-} reasm_header;
-
-/*
- * Sanity of the 128-byte package header, with the codes and in the order of
- * mt_pkg_header_parse (mt_image.h): identity, checksum, field ranges,
- * geometry. Every field is attacker-controlled; the package size is summed
- * in 64 bits (image_size < 2^32, header + trailer <= 128 + 1024, no wrap).
- */
-static int parse_header(reasm_header *h, const uint8_t *b)
-{
-    uint64_t size;
-    uint32_t image, trailer, fs, count;
-    uint16_t flags;
-    if (memcmp(b, MT_PKG_MAGIC, 4) != 0 || ld16(b + 4) != MT_PKG_FORMAT_VERSION ||
-        ld16(b + 6) != MT_PKG_HEADER_SIZE)
-        return MT_E_HDR_MAGIC;
-    if (mt_crc32(0, b, 124) != ld32(b + 124)) return MT_E_HDR_CRC;
-    flags = ld16(b + 14);
-    image = ld32(b + 28);
-    fs = ld16(b + 32);
-    trailer = ld16(b + 34);
-    count = ld32(b + 36);
-    if ((flags & 0xFFF0u) != 0 || (flags & 0x0Fu) > MT_BEHAVIOUR_SLOW_BOOT) return MT_E_HDR_FIELD;
-    if (fs < MT_PKG_FRAGMENT_MIN || fs > MT_PKG_FRAGMENT_MAX) return MT_E_HDR_FIELD;
-    if (trailer > MT_PKG_TRAILER_MAX || image < 1) return MT_E_HDR_FIELD;
-    for (unsigned i = 84; i < 124; i++)
-        if (b[i] != 0) return MT_E_HDR_FIELD;
-    size = (uint64_t)MT_PKG_HEADER_SIZE + image + trailer;
-    if (size > 0xFFFFFFFFu) return MT_E_HDR_FIELD;
-    if ((size + fs - 1u) / fs != count) return MT_E_HDR_FIELD;
-    h->vendor_id = ld32(b + 8);
-    h->hw_revision = ld16(b + 12);
-    h->fragment_size = fs;
-    h->fragment_count = count;
-    h->package_size = (uint32_t)size;
-    return MT_OK;
-}
-
-/* The header: sane, meant for this meter, fits the bank, and agrees with
- * the session (SPEC §4 order). */
+/* The header: sane (mt_pkg_header_parse: magic, version, checksum, field
+ * ranges, geometry), meant for this meter, fits the bank, and agrees with the
+ * session -- the order of SPEC section 4. */
 static int check_header(const mt_reasm *st, const uint8_t *hdr)
 {
-    reasm_header h;
-    int rc = parse_header(&h, hdr);
+    mt_pkg_header h;
+    int rc = mt_pkg_header_parse(&h, hdr, MT_PKG_HEADER_SIZE);
     if (rc != MT_OK) return rc;
     if (h.vendor_id != st->vendor_id) return MT_E_VENDOR;
     if (h.hw_revision != st->hw_revision) return MT_E_HW_REV;

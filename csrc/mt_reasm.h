@@ -49,7 +49,7 @@
  * header itself, the package's first 128 bytes, is checked as soon as the
  * fragments holding it are there (fragment 0 when fragment_size >= 128;
  * smaller header fragments wait in RAM and are written only after the check):
- * mt_pkg_header_parse (magic, version, CRC, fields), then vendor, hardware
+ * mt_pkg_header_parse (mt_image.h: magic, version, CRC, fields), then vendor, hardware
  * revision, size against the bank, and the session's geometry against the
  * header's. A refused header leaves the session refused (MT_E_STATE for every
  * later fragment) and none of the header fragments written.
