@@ -1,20 +1,26 @@
 """Keys, firmware images, signed packages and meters for tests, in one call each.
 
-Packages are built and signed by the packager itself (:mod:`meteremu.package`,
-the code path of ``meteremu package --key``), so what a test sends is what an
-operator would. Everything is deterministic from its arguments: the same seed
-gives the same key, the same image and (ECDSA signatures aside, which are
-randomised but always valid) the same package.
+Packages are built by the packager itself (:mod:`meteremu.package`, the code
+path of ``meteremu package --key``: ``build_unsigned`` then
+``attach_signature``, which checks the signature against the key), so what a
+test sends is what an operator would. Everything is deterministic from its
+arguments -- the same seed gives the same key, the same image and the same
+package bytes -- because signatures use RFC 6979 deterministic ECDSA: a
+hypothesis strategy must draw the same way each time it replays a case, and
+a randomised signature's DER length varies.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "make_keys",
     "make_meter",
     "make_package",
+    "sign_deterministic",
 ]
 
 VENDOR_ID = 0x4D455445  # "METE"
@@ -88,7 +95,7 @@ def make_package(
     :data:`HW_REVISION`, version 2.0.0, security counter 2, 128-byte fragments.
     ``config`` and keyword overrides are merged over those defaults.
     """
-    from ..package import PackageConfig, attach_signature, build_unsigned, sign
+    from ..package import PackageConfig, attach_signature, build_unsigned
 
     data: dict[str, Any] = {
         "vendor_id": VENDOR_ID,
@@ -101,7 +108,21 @@ def make_package(
     data.update(overrides)
     cfg = PackageConfig.from_dict(data)
     unsigned = build_unsigned(image, cfg, keys.key_id)
-    return attach_signature(unsigned, sign(unsigned, keys.private))
+    return attach_signature(unsigned, sign_deterministic(keys, unsigned), [keys.point])
+
+
+def sign_deterministic(keys: KeyPair, data: bytes) -> bytes:
+    """DER ECDSA P-256 / SHA-256 signature of ``data`` with an RFC 6979 nonce."""
+    try:
+        return keys.private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    except (TypeError, UnsupportedAlgorithm):  # cryptography < 43, or an OpenSSL without it
+        import ecdsa  # type: ignore[import-untyped]
+
+        scalar = keys.private.private_numbers().private_value
+        sk = ecdsa.SigningKey.from_secret_exponent(scalar, curve=ecdsa.NIST256p,
+                                                   hashfunc=hashlib.sha256)
+        return bytes(sk.sign_deterministic(data, hashfunc=hashlib.sha256,
+                                           sigencode=ecdsa.util.sigencode_der))
 
 
 def make_meter(keys: KeyPair, factory_package: bytes | None = None, **kwargs: Any) -> Any:
