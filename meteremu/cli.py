@@ -303,6 +303,32 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
+# demo
+
+
+def _add_demo(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the whole update story against one virtual meter, no arguments needed",
+        description="Key, image, signed package, fragments over a lossy mesh link, digest "
+        "check, activation, heartbeat; then a no-heartbeat image that rolls back on its own. "
+        "Exit 0 when both end as they should.",
+    )
+    p.add_argument("--seed", type=_int, default=0, help="seed of the lossy link (default 0)")
+    p.add_argument("--loss", type=float, default=0.1, help="frame loss probability (0.1)")
+    p.add_argument("--plain", action="store_true", help="plain text, no rich output")
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    if not 0.0 <= args.loss < 1.0:
+        raise UsageError("demo: --loss must be in 0..1 (1 would lose every frame)")
+    return run(seed=args.seed, loss=args.loss, plain=args.plain)
+
+
+# ---------------------------------------------------------------------------
 
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     _add_keygen,
@@ -310,6 +336,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     _add_attach,
     _add_inspect,
     _add_verify,
+    _add_demo,
 )
 
 

@@ -14,7 +14,7 @@ until it has them all or the round limit is reached.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -154,6 +154,7 @@ def deliver(
     *,
     max_rounds: int = 50,
     airtime: float = 0.0,
+    on_round: Callable[[int, int, int], object] | None = None,
 ) -> Delivery:
     """Send ``frames`` to ``meter`` over ``link`` (a perfect link when None), then
     each round the ones it reports missing, until it has all or ``max_rounds``.
@@ -162,7 +163,9 @@ def deliver(
     frame that reaches it (the meter must have ``advance``). The delivery stops
     early when the meter's session closes before it is complete (the meter
     refused the download), or when frames reached it in a few rounds running
-    and no session opened (it refuses them from the first).
+    and no session opened (it refuses them from the first). ``on_round`` is
+    called after each round with (round, fragments received, fragment count)
+    as the meter reports them -- for progress displays.
     """
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
@@ -183,6 +186,8 @@ def deliver(
                 clock.advance(airtime)
         delivered += len(arrived)
         received, count = meter.download_progress()
+        if on_round is not None:
+            on_round(rounds, received, count)
         if count:
             seen_session = True
             if received == count:
