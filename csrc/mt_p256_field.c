@@ -13,8 +13,8 @@
 #include "mt_p256_field.h"
 #include "mt_p256_limb.h"
 
-#define P1 0x00000000ffffffffu
-#define P3 0xffffffff00000001u
+#define P1 MT_P256_P1
+#define P3 MT_P256_P3
 
 const uint64_t mt_p256_p[4] = {0xffffffffffffffffu, P1, 0, P3};
 const uint64_t mt_p256_fe_one[4] = {0x0000000000000001u, 0xffffffff00000000u,
@@ -24,27 +24,6 @@ const uint64_t mt_p256_fe_b[4] = {0xd89cdf6229c4bddfu, 0xacf005cd78843090u,
 /* 2^512 mod p: multiplying by it converts into Montgomery form. */
 static const uint64_t fe_r2[4] = {0x0000000000000003u, 0xfffffffbffffffffu,
                                   0xfffffffffffffffeu, 0x00000004fffffffdu};
-
-/*
- * r = t - p if t + hi * 2^256 >= p, else t; needs t + hi * 2^256 < 2p.
- * t >= p exactly when the subtraction did not borrow or the 2^256 bit was
- * set. The choice is a mask, not a branch: the outcome is close to random,
- * and a mispredicted branch costs more than the select.
- */
-static inline void fe_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1, uint64_t t2,
-                                uint64_t t3, uint64_t hi)
-{
-    uint64_t d0, d1, d2, d3, bw;
-    d0 = mt_p256_sbb(t0, 0xffffffffffffffffu, 0, &bw);
-    d1 = mt_p256_sbb(t1, P1, bw, &bw);
-    d2 = mt_p256_sbb(t2, 0, bw, &bw);
-    d3 = mt_p256_sbb(t3, P3, bw, &bw);
-    uint64_t keep = 0u - (bw & (hi ^ 1u)); /* all ones: keep t */
-    r[0] = d0 ^ ((d0 ^ t0) & keep);
-    r[1] = d1 ^ ((d1 ^ t1) & keep);
-    r[2] = d2 ^ ((d2 ^ t2) & keep);
-    r[3] = d3 ^ ((d3 ^ t3) & keep);
-}
 
 /*
  * Montgomery reduction, one round. With m = t0 (the low limb), adding
@@ -79,7 +58,7 @@ static inline void fe_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1, uint64_
         RED_ROUND(t1, t2, t3, t4, t5);                 \
         RED_ROUND(t2, t3, t4, t5, t6);                 \
         RED_ROUND(t3, t4, t5, t6, t7);                 \
-        fe_final_sub(r, t4, t5, t6, t7, hc);           \
+        mt_p256_fe_final_sub(r, t4, t5, t6, t7, hc);           \
     } while (0)
 
 void mt_p256_fe_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
@@ -150,37 +129,6 @@ void mt_p256_fe_sqr(uint64_t r[4], const uint64_t a[4])
     t6 = mt_p256_mac(a3, a3, t6, c, &hi);
     t7 = t7 + hi;
     MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7);
-}
-
-void mt_p256_fe_add(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
-{
-    uint64_t t0, t1, t2, t3, c;
-    t0 = mt_p256_adc(a[0], b[0], 0, &c);
-    t1 = mt_p256_adc(a[1], b[1], c, &c);
-    t2 = mt_p256_adc(a[2], b[2], c, &c);
-    t3 = mt_p256_adc(a[3], b[3], c, &c);
-    fe_final_sub(r, t0, t1, t2, t3, c); /* a + b < 2p */
-}
-
-void mt_p256_fe_sub(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
-{
-    uint64_t t0, t1, t2, t3, bw, c;
-    t0 = mt_p256_sbb(a[0], b[0], 0, &bw);
-    t1 = mt_p256_sbb(a[1], b[1], bw, &bw);
-    t2 = mt_p256_sbb(a[2], b[2], bw, &bw);
-    t3 = mt_p256_sbb(a[3], b[3], bw, &bw);
-    /* a < b: add p back (masked, see fe_final_sub); the result is in [0, p). */
-    uint64_t mask = 0u - bw;
-    r[0] = mt_p256_adc(t0, mask, 0, &c);
-    r[1] = mt_p256_adc(t1, P1 & mask, c, &c);
-    r[2] = mt_p256_adc(t2, 0, c, &c);
-    r[3] = mt_p256_adc(t3, P3 & mask, c, &c);
-}
-
-void mt_p256_fe_neg(uint64_t r[4], const uint64_t a[4])
-{
-    static const uint64_t zero[4] = {0, 0, 0, 0};
-    mt_p256_fe_sub(r, zero, a);
 }
 
 void mt_p256_fe_to_mont(uint64_t r[4], const uint64_t a[4])

@@ -10,6 +10,12 @@
 
 #include <stdint.h>
 
+#include "mt_p256_limb.h"
+
+/* The limbs 1 and 3 of p (limb 0 is 2^64 - 1, limb 2 is 0). */
+#define MT_P256_P1 0x00000000ffffffffu
+#define MT_P256_P3 0xffffffff00000001u
+
 extern const uint64_t mt_p256_p[4];   /* p, plain */
 extern const uint64_t mt_p256_fe_one[4]; /* 1 in Montgomery form (2^256 mod p) */
 extern const uint64_t mt_p256_fe_b[4];   /* curve constant b in Montgomery form */
@@ -18,9 +24,6 @@ extern const uint64_t mt_p256_fe_b[4];   /* curve constant b in Montgomery form 
 void mt_p256_fe_to_mont(uint64_t r[4], const uint64_t a[4]);
 void mt_p256_fe_from_mont(uint64_t r[4], const uint64_t a[4]);
 
-void mt_p256_fe_add(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]);
-void mt_p256_fe_sub(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]);
-void mt_p256_fe_neg(uint64_t r[4], const uint64_t a[4]);
 void mt_p256_fe_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]);
 void mt_p256_fe_sqr(uint64_t r[4], const uint64_t a[4]);
 
@@ -29,6 +32,76 @@ void mt_p256_fe_sqrt_candidate(uint64_t r[4], const uint64_t a[4]);
 
 /* r = a^(p-2) = a^-1 (0 for a = 0). Not used on the verify path. */
 void mt_p256_fe_inv(uint64_t r[4], const uint64_t a[4]);
+
+/*
+ * Addition, subtraction and negation are inline: the point formulas use a
+ * dozen of them per doubling, and a call costs as much as the work.
+ */
+/*
+ * r = t - p if t + hi * 2^256 >= p, else t; needs t + hi * 2^256 < 2p.
+ * t >= p exactly when the subtraction did not borrow or the 2^256 bit was
+ * set. The choice is a mask, not a branch: the outcome is close to random,
+ * and a mispredicted branch costs more than the select.
+ */
+static inline void mt_p256_fe_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1,
+                                        uint64_t t2, uint64_t t3, uint64_t hi)
+{
+    uint64_t d0, d1, d2, d3, bw;
+    d0 = mt_p256_sbb(t0, 0xffffffffffffffffu, 0, &bw);
+    d1 = mt_p256_sbb(t1, MT_P256_P1, bw, &bw);
+    d2 = mt_p256_sbb(t2, 0, bw, &bw);
+    d3 = mt_p256_sbb(t3, MT_P256_P3, bw, &bw);
+    uint64_t keep = 0u - (bw & (hi ^ 1u)); /* all ones: keep t */
+    r[0] = d0 ^ ((d0 ^ t0) & keep);
+    r[1] = d1 ^ ((d1 ^ t1) & keep);
+    r[2] = d2 ^ ((d2 ^ t2) & keep);
+    r[3] = d3 ^ ((d3 ^ t3) & keep);
+}
+
+static inline void mt_p256_fe_add(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
+{
+    uint64_t t0, t1, t2, t3, c;
+    t0 = mt_p256_adc(a[0], b[0], 0, &c);
+    t1 = mt_p256_adc(a[1], b[1], c, &c);
+    t2 = mt_p256_adc(a[2], b[2], c, &c);
+    t3 = mt_p256_adc(a[3], b[3], c, &c);
+    mt_p256_fe_final_sub(r, t0, t1, t2, t3, c); /* a + b < 2p */
+}
+
+static inline void mt_p256_fe_sub(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
+{
+    uint64_t t0, t1, t2, t3, bw, c;
+    t0 = mt_p256_sbb(a[0], b[0], 0, &bw);
+    t1 = mt_p256_sbb(a[1], b[1], bw, &bw);
+    t2 = mt_p256_sbb(a[2], b[2], bw, &bw);
+    t3 = mt_p256_sbb(a[3], b[3], bw, &bw);
+    /* a < b: add p back (masked, see mt_p256_fe_final_sub); the result is in [0, p). */
+    uint64_t mask = 0u - bw;
+    r[0] = mt_p256_adc(t0, mask, 0, &c);
+    r[1] = mt_p256_adc(t1, MT_P256_P1 & mask, c, &c);
+    r[2] = mt_p256_adc(t2, 0, c, &c);
+    r[3] = mt_p256_adc(t3, MT_P256_P3 & mask, c, &c);
+}
+
+/* r = a / 2: add p when a is odd (a + p < 2^257), then shift right. */
+static inline void mt_p256_fe_half(uint64_t r[4], const uint64_t a[4])
+{
+    uint64_t mask = 0u - (a[0] & 1u), c;
+    uint64_t t0 = mt_p256_adc(a[0], mask, 0, &c);
+    uint64_t t1 = mt_p256_adc(a[1], MT_P256_P1 & mask, c, &c);
+    uint64_t t2 = mt_p256_adc(a[2], 0, c, &c);
+    uint64_t t3 = mt_p256_adc(a[3], MT_P256_P3 & mask, c, &c);
+    r[0] = (t0 >> 1) | (t1 << 63);
+    r[1] = (t1 >> 1) | (t2 << 63);
+    r[2] = (t2 >> 1) | (t3 << 63);
+    r[3] = (t3 >> 1) | (c << 63);
+}
+
+static inline void mt_p256_fe_neg(uint64_t r[4], const uint64_t a[4])
+{
+    static const uint64_t zero[4] = {0, 0, 0, 0};
+    mt_p256_fe_sub(r, zero, a);
+}
 
 static inline int mt_p256_fe_eq(const uint64_t a[4], const uint64_t b[4])
 {
