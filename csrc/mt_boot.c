@@ -42,6 +42,7 @@ void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[MT_BOOT_RECORD
     out[10] = rec->attempts;
     out[11] = rec->previous;
     st32le(out + 12, rec->counter);
+    out[16] = rec->outcome;
     st32le(out + 28, mt_crc32(0, out, 28));
 }
 
@@ -51,9 +52,10 @@ int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_S
 
     if (memcmp(in, MT_BOOT_MAGIC, 4) != 0) return MT_E_ARG;
     if (mt_crc32(0, in, 28) != ld32le(in + 28)) return MT_E_ARG;
-    if (in[8] > MT_BOOT_BANK_GOLDEN || in[9] > MT_BOOT_REVERTED || in[11] > MT_BOOT_BANK_GOLDEN)
+    if (in[8] > MT_BOOT_BANK_GOLDEN || in[9] > MT_BOOT_REVERTED || in[11] > MT_BOOT_BANK_GOLDEN ||
+        in[16] > MT_BOOT_OUTCOME_REVERTED)
         return MT_E_ARG;
-    for (i = 16; i < 28; i++)
+    for (i = 17; i < 28; i++)
         if (in[i] != 0) return MT_E_ARG;
     out->sequence = ld32le(in + 4);
     out->active = in[8];
@@ -61,6 +63,7 @@ int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_S
     out->attempts = in[10];
     out->previous = in[11];
     out->counter = ld32le(in + 12);
+    out->outcome = in[16];
     return MT_OK;
 }
 
@@ -224,10 +227,30 @@ static mt_boot_record fallback(const mt_boot_record *r)
     n.state = target == MT_BOOT_BANK_GOLDEN ? (uint8_t)MT_BOOT_CONFIRMED : (uint8_t)MT_BOOT_REVERTED;
     n.attempts = 0;
     n.previous = MT_BOOT_BANK_GOLDEN;
+    n.outcome = MT_BOOT_OUTCOME_REVERTED;
     return n; /* counter unchanged: a revert never raises it */
 }
 
 /* ---- operations ---- */
+
+int mt_boot_provision(mt_boot *b)
+{
+    mt_boot_record n;
+    mt_pkg_header h;
+    uint32_t floor;
+    int rc;
+
+    if (b == NULL) return MT_E_ARG;
+    rc = mt_boot_load(b);
+    if (rc != MT_OK) return rc;
+    if (b->rec_area >= 0) return MT_E_STATE;
+    floor = b->rec.counter; /* 0 on a blank meter: the factory image has no floor */
+    rc = validate(b, MT_BOOT_BANK_A, 1, &h);
+    if (rc != MT_OK) return rc;
+    n = b->rec;
+    n.counter = h.security_counter > floor ? h.security_counter : floor;
+    return write_record(b, &n);
+}
 
 int mt_boot_start(mt_boot *b)
 {
@@ -332,6 +355,7 @@ int mt_boot_activate(mt_boot *b, int complete)
     n.state = MT_BOOT_TRIAL;
     n.attempts = 0;
     n.previous = b->running;
+    n.outcome = MT_BOOT_OUTCOME_NONE;
     return write_record(b, &n);
 }
 
@@ -347,6 +371,7 @@ int mt_boot_confirm(mt_boot *b)
     n = b->rec;
     n.state = MT_BOOT_CONFIRMED;
     n.attempts = 0;
+    n.outcome = MT_BOOT_OUTCOME_CONFIRMED;
     if (b->running_header.security_counter > n.counter)
         n.counter = b->running_header.security_counter;
     return write_record(b, &n);
@@ -375,5 +400,6 @@ int mt_boot_golden(mt_boot *b)
     n.state = MT_BOOT_CONFIRMED;
     n.attempts = 0;
     n.previous = MT_BOOT_BANK_GOLDEN;
+    n.outcome = MT_BOOT_OUTCOME_REVERTED;
     return write_record(b, &n);
 }

@@ -20,12 +20,20 @@
  *    10    1 attempts      boots of the active image while state != confirmed
  *    11    1 previous      bank a trial reverts to (0 A, 1 B, 2 golden)
  *    12    4 counter       confirmed security counter (anti-rollback floor)
- *    16   12 reserved      0
+ *    16    1 outcome       how the last update ended: 0 none (no update yet, or
+ *                          one activated and still on trial), 1 confirmed (its
+ *                          heartbeat came), 2 reverted (trial given up, boot
+ *                          loop, an invalid bank, golden recovery). It outlives
+ *                          the state: a reverted image that boots once is
+ *                          state confirmed again, outcome still reverted.
+ *    17   11 reserved      0
  *    28    4 crc32         CRC-32/ISO-HDLC of bytes 0..27
  *
  * A record is valid when magic, CRC, field ranges and reserved bytes check.
  * No valid record at all (a blank meter) reads as {sequence 0, active A,
- * confirmed, previous golden, counter 0}; nothing is written until a change.
+ * confirmed, previous golden, counter 0, outcome none}; nothing is written
+ * until a change. The factory writes the first record with mt_boot_provision
+ * so that the factory image's security counter is the floor from day one.
  *
  * Where records go. There are two boot-control areas (one flash sector
  * each, or more), each an array of 32-byte slots. Record n+1 always goes to
@@ -55,11 +63,14 @@
  *      fails, write the fallback record and start over with it.
  *   5. Trial or reverted: write the record with attempts + 1 BEFORE running
  *      the image (so a crash is counted), then run it.
- * Fallback record (also what mt_boot_revert writes), counter unchanged:
+ * Fallback record (also what mt_boot_revert writes), counter unchanged,
+ * outcome reverted:
  *      trial     -> previous bank, state reverted (golden: confirmed)
  *      reverted  -> golden, confirmed
  *      confirmed -> the other of A/B, state reverted
  * A revert never raises the counter; only mt_boot_confirm does.
+ * Outcome: activate writes none, confirm confirmed, every fallback and
+ * mt_boot_golden reverted; boot_ok and the attempt count keep it.
  *
  * After start, the caller "runs" the image: it reports mt_boot_boot_ok when
  * the image came up (a reverted image is then confirmed again), or
@@ -104,6 +115,12 @@ enum mt_boot_state {
     MT_BOOT_REVERTED = 2
 };
 
+enum mt_boot_outcome {
+    MT_BOOT_OUTCOME_NONE = 0,
+    MT_BOOT_OUTCOME_CONFIRMED = 1,
+    MT_BOOT_OUTCOME_REVERTED = 2
+};
+
 /* A boot-control record in RAM (the on-flash layout is above). */
 typedef struct mt_boot_record {
     uint32_t sequence;
@@ -112,6 +129,7 @@ typedef struct mt_boot_record {
     uint8_t state;
     uint8_t attempts;
     uint8_t previous;
+    uint8_t outcome;   /* enum mt_boot_outcome */
 } mt_boot_record;
 
 /* Encodes / decodes the 32-byte on-flash form. Decode returns MT_E_ARG when
@@ -146,6 +164,13 @@ typedef struct mt_boot {
 /* Binds the state to a config (copied). MT_E_ARG on a bad config: control
  * areas smaller than a record or not a multiple of it, too many keys. */
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+
+/* Factory provisioning of a blank meter: validates bank A (the factory
+ * image, no counter floor) and writes the first record {active A, confirmed,
+ * previous golden, counter = A's security counter, outcome none}. MT_E_STATE
+ * when a valid record is already on flash (provisioning happens once), an
+ * acceptance code when A does not validate, MT_E_SWAP when the write fails. */
+int mt_boot_provision(mt_boot *b);
 
 /* Reads both boot-control areas into b->rec / b->rec_area (step 1 of the
  * flow) without booting anything. MT_E_FLASH_POWER with the power off. */

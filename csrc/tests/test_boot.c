@@ -82,7 +82,7 @@ static void update_to(mt_boot *b, const uint8_t *pkg, uint32_t len)
 
 static void test_record_codec(void)
 {
-    mt_boot_record r = {0x01020304u, 7u, MT_BOOT_BANK_B, MT_BOOT_TRIAL, 2, MT_BOOT_BANK_A}, d;
+    mt_boot_record r = {0x01020304u, 7u, MT_BOOT_BANK_B, MT_BOOT_TRIAL, 2, MT_BOOT_BANK_A, 0}, d;
     uint8_t enc[MT_BOOT_RECORD_SIZE];
     mt_boot_record_encode(&r, enc);
     CHECK_MEM(enc, "MTBC", 4);
@@ -377,6 +377,78 @@ static void test_revert_and_golden(void)
     CHECK_EQ(b.running, MT_BOOT_BANK_GOLDEN);
 }
 
+/* The outcome field: what the last update came to, kept across the state
+ * changes that follow it; and factory provisioning. */
+static void test_outcome_and_provision(void)
+{
+    mt_boot b;
+    mt_boot_record r = {9u, 4u, MT_BOOT_BANK_A, MT_BOOT_CONFIRMED, 0, MT_BOOT_BANK_GOLDEN,
+                        MT_BOOT_OUTCOME_REVERTED}, d;
+    uint8_t enc[MT_BOOT_RECORD_SIZE];
+
+    mt_boot_record_encode(&r, enc);
+    CHECK_EQ(enc[16], 2u);
+    CHECK_EQ(mt_boot_record_decode(&d, enc), MT_OK);
+    CHECK_EQ(d.outcome, MT_BOOT_OUTCOME_REVERTED);
+    r.outcome = 3; /* out of range, even with a good CRC */
+    mt_boot_record_encode(&r, enc);
+    CHECK_EQ(mt_boot_record_decode(&d, enc), MT_E_ARG);
+
+    /* provisioning: the factory image's counter is the floor from the start */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(b.rec.counter, 1u);
+    CHECK_EQ(b.rec.active, MT_BOOT_BANK_A);
+    CHECK_EQ(b.rec.state, MT_BOOT_CONFIRMED);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_NONE);
+    CHECK_EQ(b.writes, 1u);
+    CHECK_EQ(mt_boot_provision(&b), MT_E_STATE); /* once only */
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.rec.counter, 1u);
+    CHECK_EQ(b.rec_area, 0);
+    put_bank(MT_BOOT_BANK_B, pkg_golden, sizeof pkg_golden); /* counter 0 < 1 */
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    /* a bad factory image is refused, nothing written */
+    factory(&b);
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_A + 200u, 0x01), MT_OK);
+    CHECK(mt_boot_provision(&b) < 0);
+    CHECK_EQ(b.writes, 0u);
+
+    /* confirmed update: outcome confirmed, survives a power cycle */
+    factory(&b);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_NONE);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_CONFIRMED);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_CONFIRMED);
+
+    /* reverted update: outcome reverted, kept when the old image is confirmed
+     * again by booting and across a power cycle; the next activation clears it */
+    update_to(&b, pkg_nohb, sizeof pkg_nohb);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_NONE);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_revert(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(b.rec.state, MT_BOOT_CONFIRMED);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+    update_to(&b, pkg_crash, sizeof pkg_crash);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_NONE);
+    /* a boot loop is a revert too */
+    for (int i = 0; i < 3; i++) CHECK_EQ(mt_boot_boot_failed(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+    /* and so is golden recovery */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_golden(&b), MT_OK);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+}
+
 static void test_swap_fault(void)
 {
     mt_boot b;
@@ -599,6 +671,7 @@ int main(void)
     test_bad_banks();
     test_boot_loop();
     test_revert_and_golden();
+    test_outcome_and_provision();
     test_swap_fault();
     test_power_cut_sweep();
     printf("RAM: sizeof(mt_boot)=%zu sizeof(mt_flash)=%zu sizeof(mt_image_key)*%u=%zu "

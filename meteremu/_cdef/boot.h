@@ -7,6 +7,7 @@ typedef struct mt_boot_record {
     uint8_t state;
     uint8_t attempts;
     uint8_t previous;
+    uint8_t outcome;
 } mt_boot_record;
 void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[32]);
 int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[32]);
@@ -33,6 +34,7 @@ typedef struct mt_boot {
 } mt_boot;
 
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+int mt_boot_provision(mt_boot *b);
 int mt_boot_load(mt_boot *b);
 int mt_boot_start(mt_boot *b);
 int mt_boot_boot_ok(mt_boot *b);

@@ -22,7 +22,15 @@ from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
 from . import ffi, lib
 from .image import ImageError, PackageHeader, _header_from_c, _keys
 
-__all__ = ["Bank", "BootError", "BootRecord", "BootState", "Bootloader", "decode_record"]
+__all__ = [
+    "Bank",
+    "BootError",
+    "BootRecord",
+    "BootState",
+    "Bootloader",
+    "Outcome",
+    "decode_record",
+]
 
 _NAMES = {v: k for k, v in MT_ERR.items()}
 _IMAGE_CODES = {
@@ -63,6 +71,15 @@ class BootState(enum.IntEnum):
     REVERTED = 2
 
 
+class Outcome(enum.IntEnum):
+    """How the last update ended (the record's ``outcome`` byte): it outlives
+    the state, so a reverted image that booted again still says REVERTED."""
+
+    NONE = 0
+    CONFIRMED = 1
+    REVERTED = 2
+
+
 class BootError(MeteremuError):
     """A bootloader operation failed. ``err`` is the C code, ``code`` the
     operator record (F.03 for MT_E_SWAP)."""
@@ -84,6 +101,7 @@ class BootRecord:
     attempts: int
     previous: Bank
     counter: int
+    outcome: Outcome = Outcome.NONE
 
 
 def _record_from_c(r: object) -> BootRecord:
@@ -95,6 +113,7 @@ def _record_from_c(r: object) -> BootRecord:
         attempts=int(c.attempts),
         previous=Bank(int(c.previous)),
         counter=int(c.counter),
+        outcome=Outcome(int(c.outcome)),
     )
 
 
@@ -190,6 +209,13 @@ class Bootloader:
         return int(self._b.writes)
 
     # ---- operations ----
+
+    def provision(self) -> BootRecord:
+        """Factory: write the first record (bank A, confirmed, A's security
+        counter as the anti-rollback floor). BootError(MT_E_STATE) when a
+        record exists already; ImageError when bank A does not validate."""
+        _raise(lib.mt_boot_provision(self._b))
+        return self.record
 
     def load(self) -> BootRecord:
         """Read the newest valid record without booting."""
