@@ -113,22 +113,42 @@ static int is_received(const mt_reasm *st, uint32_t i, int *got)
     return MT_OK;
 }
 
+/* 0 for a valid open record, 1 for a closed one (magic cleared to 0, CRC
+ * still that of the open record), -1 for anything else. */
+static int record_state(const uint8_t rec[MT_REASM_RECORD_SIZE])
+{
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    uint32_t crc;
+    int closed;
+
+    if (memcmp(rec, MT_REASM_MAGIC, 4) == 0)
+        closed = 0;
+    else if (memcmp(rec, zero, 4) == 0)
+        closed = 1;
+    else
+        return -1;
+    crc = mt_crc32(0, (const uint8_t *)MT_REASM_MAGIC, 4);
+    crc = mt_crc32(crc, rec + 4, 24);
+    return crc == ld32(rec + 28) ? closed : -1;
+}
+
 int mt_reasm_resume(mt_reasm *st)
 {
     uint8_t rec[MT_REASM_RECORD_SIZE];
     uint32_t count, received = 0;
-    int rc;
+    int rc, closed;
 
     if (st == NULL) return MT_E_ARG;
     st->phase = MT_REASM_IDLE;
     rc = mt_flash_area_read(&st->progress, 0, rec, sizeof rec);
     if (rc != MT_OK) return fault(st, rc);
-    if (memcmp(rec, MT_REASM_MAGIC, 4) != 0 || mt_crc32(0, rec, 28) != ld32(rec + 28))
-        return MT_E_STATE;
-    if (ld32(rec + 20) != st->bank.off || ld32(rec + 24) != 0) return MT_E_STATE;
+    closed = record_state(rec);
+    if (closed < 0) return MT_E_STATE;
+    if (ld32(rec + 20) != st->bank.off) return MT_E_STATE;
     if (check_geometry(st, ld32(rec + 8), ld32(rec + 12), ld32(rec + 16)) != MT_OK)
         return MT_E_STATE;
     set_session(st, ld32(rec + 4), ld32(rec + 8), ld32(rec + 12), ld32(rec + 16));
+    st->tag = ld32(rec + 24);
     memset(&st->stats, 0, sizeof st->stats);
 
     count = st->fragment_count;
@@ -141,6 +161,10 @@ int mt_reasm_resume(mt_reasm *st)
         for (; got != 0; got &= got - 1u) received++;
     }
     st->received = received;
+    if (closed) {
+        st->phase = MT_REASM_CLOSED;
+        return MT_E_STATE;
+    }
     st->phase = MT_REASM_ACTIVE;
     /* Header fragments are written only after the header check passed, so
      * all of them on flash means it passed; a partial set is re-checked when
@@ -204,12 +228,39 @@ static int prepare(mt_reasm *st)
     st32(rec + 12, st->fragment_size);
     st32(rec + 16, st->fragment_count);
     st32(rec + 20, st->bank.off);
-    st32(rec + 24, 0);
+    st32(rec + 24, st->tag);
     st32(rec + 28, mt_crc32(0, rec, 28));
     rc = mt_flash_area_program(&st->progress, 0, rec, sizeof rec);
     if (rc != MT_OK) return fault(st, rc);
     st->received = 0;
     st->phase = MT_REASM_ACTIVE;
+    return MT_OK;
+}
+
+int mt_reasm_close(mt_reasm *st)
+{
+    uint8_t rec[MT_REASM_RECORD_SIZE], unit[16];
+    uint32_t align;
+    int rc;
+
+    if (st == NULL) return MT_E_ARG;
+    rc = mt_flash_area_read(&st->progress, 0, rec, sizeof rec);
+    if (rc != MT_OK) return fault(st, rc);
+    if (record_state(rec) == 0) {
+        /* Clear the magic: the write unit(s) covering bytes 0..3, each
+         * programmed with its own bytes except the magic's, which become 0.
+         * align <= 16 <= the record size, so every unit lies in the record.
+         * With align < 4 the first program already invalidates the record. */
+        align = mt_flash_align(st->progress.dev);
+        for (uint32_t off = 0; off < 4u; off += align) {
+            memcpy(unit, rec + off, align);
+            for (uint32_t k = 0; k < align && off + k < 4u; k++) unit[k] = 0;
+            rc = mt_flash_area_program(&st->progress, off, unit, align);
+            if (rc != MT_OK) return fault(st, rc);
+        }
+    }
+    st->hdr_held = 0;
+    st->phase = MT_REASM_CLOSED;
     return MT_OK;
 }
 

@@ -18,7 +18,8 @@
  *    12     4  fragment_size
  *    16     4  fragment_count
  *    20     4  bank_off        device address of the bank being written
- *    24     4  reserved        0
+ *    24     4  tag             the caller's label for the session (st->tag at
+ *                              its first fragment; the meter: 0 mesh, 1 DLMS)
  *    28     4  crc32           CRC-32/ISO-HDLC of bytes 0..27
  *    32     -  bitmap          bit i (byte 32 + i/8, bit i%8, LSB first):
  *                              1 (erased) = fragment i missing,
@@ -36,6 +37,14 @@
  *     3. program the record.
  *     A cut before 3 completes leaves no valid record: mt_reasm_resume finds
  *     no session, and the download starts over.
+ *   session close (mt_reasm_close: activated, or given up):
+ *     program the write unit holding the magic with the magic bytes cleared
+ *     to 0 (the rest of the unit programmed with its own value, a no-op).
+ *     A closed record keeps its fields and CRC (computed with the magic), so
+ *     resume still knows which session it was and that it is over. A torn
+ *     close leaves the magic intact (the session is still open, close again)
+ *     or partly cleared (neither open nor closed: no session).
+ *     This is one program, no erase, and the bitmap stays as it was.
  *   each fragment:
  *     1. program the payload at its offset,
  *     2. mark its bit.
@@ -91,7 +100,8 @@ enum mt_reasm_phase {
     MT_REASM_ARMED = 1,   /* begun; nothing on flash yet */
     MT_REASM_ACTIVE = 2,  /* record on flash, fragments arriving */
     MT_REASM_REFUSED = 3, /* header check failed (see error) */
-    MT_REASM_FAULT = 4    /* flash error: power up, init, resume */
+    MT_REASM_FAULT = 4,   /* flash error: power up, init, resume */
+    MT_REASM_CLOSED = 5   /* session over (mt_reasm_close); its fields still say which */
 };
 
 typedef struct mt_reasm_stats {
@@ -122,6 +132,7 @@ typedef struct mt_reasm {
     uint32_t fragment_size;
     uint32_t fragment_count;
     uint32_t received;      /* fragments marked in the bitmap */
+    uint32_t tag;           /* caller's session label, stored in the record */
     mt_reasm_stats stats;
     uint8_t hdr_buf[MT_REASM_HDR_BUF];
 } mt_reasm;
@@ -140,7 +151,9 @@ int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *
  * Rebuilds the state from the progress partition after a power-up: reads the
  * record (magic, CRC, bank address, geometry) and counts the received bits.
  * 0 and phase ACTIVE when a download was in progress; MT_E_STATE and phase
- * IDLE when there is none (no or torn record); a flash error as is.
+ * CLOSED when the record is a closed one (session fields and tag restored,
+ * received counted), MT_E_STATE and phase IDLE when there is none (no or
+ * torn record, or one for another bank); a flash error as is.
  * No flash operation (reads only).
  */
 int mt_reasm_resume(mt_reasm *st);
@@ -156,6 +169,15 @@ int mt_reasm_resume(mt_reasm *st);
  */
 int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
                    uint32_t fragment_size, uint32_t fragment_count);
+
+/*
+ * Ends the session: the download was activated, or the caller gives it up.
+ * If the progress partition holds a valid open record, closes it on flash
+ * (one program, see "session close" above); then phase CLOSED. Every later
+ * fragment is MT_E_STATE; mt_reasm_begin starts a new session (even with the
+ * same values). A flash error as is (phase FAULT).
+ */
+int mt_reasm_close(mt_reasm *st);
 
 /* One mesh frame (mt_frame.h): must match the session's ID and geometry. */
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);

@@ -31,6 +31,7 @@ typedef struct mt_reasm {
     uint32_t fragment_size;
     uint32_t fragment_count;
     mt_reasm_stats stats;
+    uint32_t tag;
     ...;
 } mt_reasm;
 uint32_t mt_reasm_progress_bytes(uint32_t fragment_count);
@@ -39,6 +40,7 @@ int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *
 int mt_reasm_resume(mt_reasm *st);
 int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
                    uint32_t fragment_size, uint32_t fragment_count);
+int mt_reasm_close(mt_reasm *st);
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
 uint32_t mt_reasm_received(const mt_reasm *st);

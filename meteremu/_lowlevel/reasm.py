@@ -65,6 +65,7 @@ class Phase(enum.IntEnum):
     ACTIVE = 2   #: progress record on flash, fragments arriving
     REFUSED = 3  #: the header check failed (see Reassembler.error)
     FAULT = 4    #: a flash error: power up, make a new Reassembler, resume
+    CLOSED = 5   #: the session is over (close); its fields still say which it was
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ class Reassembler:
         )
 
     def resume(self) -> bool:
-        """Rebuild the state from flash; ``False`` when no download was in progress."""
+        """Rebuild the state from flash; ``False`` when no download was in progress
+        (then ``phase`` is CLOSED for a session that was closed, else IDLE)."""
         rc = lib.mt_reasm_resume(self._st)
         if rc == MT_ERR["MT_E_STATE"]:
             return False
@@ -182,15 +184,22 @@ class Reassembler:
         return True
 
     def begin(
-        self, session_id: int, package_size: int, fragment_size: int, fragment_count: int
+        self,
+        session_id: int,
+        package_size: int,
+        fragment_size: int,
+        fragment_count: int,
+        tag: int = 0,
     ) -> None:
         """Arm a session (flash is touched at its first accepted fragment). The same
-        session again keeps its progress."""
+        session again keeps its progress (and its tag). ``tag`` is the caller's
+        32-bit label, stored in the progress record and given back by resume."""
         for name, v in (
             ("session_id", session_id),
             ("package_size", package_size),
             ("fragment_size", fragment_size),
             ("fragment_count", fragment_count),
+            ("tag", tag),
         ):
             if not 0 <= v <= _U32:
                 raise ValueError(f"{name} must fit 32 bits")
@@ -198,6 +207,13 @@ class Reassembler:
             lib.mt_reasm_begin(self._st, session_id, package_size, fragment_size, fragment_count),
             "begin",
         )
+        if self._st.phase == Phase.ARMED:
+            self._st.tag = tag
+
+    def close(self) -> None:
+        """End the session (activated, or given up): one program on flash if it
+        was open there; phase CLOSED. Flash failures raise FlashError."""
+        _check(lib.mt_reasm_close(self._st), "close")
 
     def frame(self, data: bytes | bytearray | memoryview) -> bool:
         """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
@@ -234,6 +250,11 @@ class Reassembler:
     def error(self) -> int:
         """The C code that refused the session, 0 otherwise."""
         return int(self._st.error)
+
+    @property
+    def tag(self) -> int:
+        """The session's label (begin's ``tag``, or what resume read back)."""
+        return int(self._st.tag)
 
     @property
     def session_id(self) -> int:
