@@ -64,7 +64,7 @@ def render() -> str:
         '#include "mt_p256_point.h"',
         "",
         f"#if MT_P256_G_TABLE_LEN != {COUNT}",
-        "#error \"mt_p256_table.c was generated for another window width\"",
+        '#error "mt_p256_table.c was generated for another window width"',
         "#endif",
         "",
         "const mt_p256_aff mt_p256_g_table[MT_P256_G_TABLE_LEN] = {",
