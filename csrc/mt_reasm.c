@@ -468,13 +468,22 @@ int mt_reasm_complete(const mt_reasm *st)
     return st->phase == MT_REASM_ACTIVE && st->received == st->fragment_count;
 }
 
+/* Header fragment i is held in RAM, waiting for the rest of the header: it
+ * is received, though not yet on flash. hdr_frags <= 8. */
+static int held(const mt_reasm *st, uint32_t i)
+{
+    return i < st->hdr_frags && ((st->hdr_held >> i) & 1u) != 0;
+}
+
 uint32_t mt_reasm_next_missing(const mt_reasm *st, uint32_t from)
 {
     uint32_t count = st->fragment_count;
-    if (st->phase == MT_REASM_ARMED) return from < count ? from : count;
-    if (st->phase != MT_REASM_ACTIVE) return count;
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return count;
     for (uint32_t i = from; i < count; i++) {
-        const uint8_t *p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
+        const uint8_t *p;
+        if (held(st, i)) continue;
+        if (st->phase == MT_REASM_ARMED) return i;
+        p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
         if (p == NULL) return count;
         if (i % 8u == 0 && p[0] == 0x00) {
             i += 7u; /* eight received at once */
@@ -501,6 +510,8 @@ int mt_reasm_missing(const mt_reasm *st, uint8_t *out, size_t cap, size_t *writt
     }
     if (count % 8u != 0)
         out[n - 1] = (uint8_t)((uint32_t)out[n - 1] & ((1u << (count % 8u)) - 1u));
+    for (uint32_t i = 0; i < st->hdr_frags && i < count; i++)
+        if (held(st, i)) out[i / 8u] = (uint8_t)((uint32_t)out[i / 8u] & ~(1u << (i % 8u)));
     *written = n;
     return MT_OK;
 }

@@ -188,7 +188,10 @@ int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t 
 /* Queries. */
 uint32_t mt_reasm_received(const mt_reasm *st);
 int mt_reasm_complete(const mt_reasm *st); /* 1 when every fragment is marked */
-/* The lowest index not yet received, from `from` on; fragment_count when none. */
+/* The lowest index not yet received, from `from` on; fragment_count when none.
+ * Here and in mt_reasm_missing, header fragments held in RAM (waiting for the
+ * rest of the header, fragment_size < 128) count as received: the head-end
+ * need not send them again unless the power goes before they are written. */
 uint32_t mt_reasm_next_missing(const mt_reasm *st, uint32_t from);
 /*
  * Missing bitmap for the head-end's retransmission round: bit i (byte i/8,
