@@ -22,7 +22,6 @@ from test_meter_helpers import frames, meter, package
 
 from meteremu._lowlevel.flash import Tear
 from meteremu.device import CosemError, MeterUnavailable
-from meteremu.device.simboot import BANK_A, BANK_B, GOLDEN
 
 GOOD = {
     "v2": package(2),
@@ -98,12 +97,11 @@ class MeterMachine(RuleBasedStateMachine):
         m = self.m
         if not m.available and m.active_version is None:
             return
-        rec = m._boot_ctl.current
-        assert rec is not None
-        bank = m.layout.bank(rec.active)
+        bank = m.running_region
+        assert bank is not None
+        assert m.active_bank in ("A", "B", "golden")
         cells = m.flash.dump()[bank.offset : bank.end]
         assert any(cells.startswith(pkg) for pkg in SIGNED), "runs an unsigned image"
-        assert rec.active in (BANK_A, BANK_B, GOLDEN)
         assert m.active_version != "9.0.0"
 
     @invariant()

@@ -36,8 +36,8 @@ def _update(m) -> None:
 
 
 def _runs_signed(m) -> None:
-    rec = m._boot_ctl.current
-    bank = m.layout.bank(rec.active)
+    bank = m.running_region
+    assert bank is not None
     cells = m.flash.dump()[bank.offset : bank.end]
     assert any(cells.startswith(p) for p in SIGNED)
 

@@ -12,7 +12,8 @@ import datetime as _dt
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorCode
+from ..errors import ErrorCode, from_mt_err
+from ._download import KIND_DLMS
 from .cosem import (
     BY_OBIS,
     OBJECTS,
@@ -23,7 +24,6 @@ from .cosem import (
     ImageTransferStatus,
     obis_bytes,
 )
-from .simreasm import KIND_DLMS
 from .states import BootState, MeterUsageError
 
 if TYPE_CHECKING:
@@ -166,22 +166,25 @@ class CosemServices:
 
     # -- class 18 image transfer ------------------------------------------------------
     def _dlms_session(self: VirtualMeter) -> Any:
-        p = self._progress
-        s = p.session
-        return s if s is not None and s.kind == KIND_DLMS and not p.closed else None
+        """The open download session when it came by class 18, else None."""
+        dl = self._open_download()
+        return dl if dl is not None and dl.tag == KIND_DLMS else None
 
     def _get_image_block_size(self: VirtualMeter) -> int:
         return self.BLOCK_SIZE
 
     def _get_image_transferred_blocks_status(self: VirtualMeter) -> str:
         s = self._dlms_session()
-        return "" if s is None else "".join("1" if r else "0" for r in self._progress.received)
+        if s is None:
+            return ""
+        missing = set(self.missing_fragments())
+        return "".join("0" if i in missing else "1" for i in range(s.fragment_count))
 
     def _get_image_first_not_transferred_block_number(self: VirtualMeter) -> int:
         s = self._dlms_session()
         if s is None:
             return 0
-        missing = self._progress.missing()
+        missing = self.missing_fragments()
         return missing[0] if missing else s.fragment_count
 
     def _get_image_transfer_enabled(self: VirtualMeter) -> bool:
@@ -223,11 +226,11 @@ class CosemServices:
             self._it_status = ImageTransferStatus.INITIATED  # same image: resume
             self._it_identifier = identifier
             return
-        from .simreasm import Session
-
-        if not self._start(Session(self._inactive(), KIND_DLMS, self.BLOCK_SIZE, sid, count,
-                                   size)):
-            raise _refused(None, "the download could not start (flash fault)")
+        if self._dl is None:
+            raise CosemError(_R.TEMPORARY_FAILURE, "no bank free for a download now")
+        rc = self._begin(KIND_DLMS, sid, size, self.BLOCK_SIZE, count)
+        if rc:  # checked above already; the C check has the last word
+            raise _refused(from_mt_err(rc), "the download could not start")
         self._it_identifier = identifier
         self._it_status = ImageTransferStatus.INITIATED
 

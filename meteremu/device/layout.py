@@ -3,18 +3,23 @@
     bank A | bank B | golden | boot-control 0 | boot-control 1 |
     download progress | metrology NVM | audit-log NVM
 
-Every region starts and ends on a sector boundary. Sizes are parameters; the
-defaults are the seed's: 128 KiB banks, 4 KiB sectors, write alignment 8.
+The offsets are computed by the C core's partition map (csrc/mt_layout.h);
+this module only names the regions. Every region starts and ends on a sector
+boundary. Sizes are parameters; the defaults are the seed's: 128 KiB banks,
+4 KiB sectors, write alignment 8. The progress region is sized for the
+reassembler's record and a bitmap bit for every fragment of the smallest
+fragment size that fills a bank.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PROGRESS_HEADER", "Geometry", "Layout", "Region"]
+from .._lowlevel.flash import compute_layout
+from .._lowlevel.reasm import progress_bytes
 
-#: Bytes at the start of the progress region before the received-bitmap.
-PROGRESS_HEADER = 64
+__all__ = ["Geometry", "Layout", "Region"]
+
 #: Smallest fragment the package format allows (mt_pkg.h): bounds the bitmap size.
 FRAGMENT_MIN = 16
 
@@ -62,24 +67,14 @@ class Layout:
     def __post_init__(self) -> None:
         g = self.geometry
         ss = g.sector_size
-        bitmap = -(-g.bank_size // FRAGMENT_MIN) // 8 + 1
-        progress = -(-(PROGRESS_HEADER + bitmap) // ss) * ss
-        sizes = [
-            ("bank_a", g.bank_size),
-            ("bank_b", g.bank_size),
-            ("golden", g.bank_size),
-            ("boot0", ss),
-            ("boot1", ss),
-            ("progress", progress),
-            ("metrology", g.metrology_sectors * ss),
-            ("audit", g.audit_sectors * ss),
-        ]
-        regions, off = {}, 0
-        for name, size in sizes:
-            regions[name] = Region(name, off, size)
-            off += size
+        progress = progress_bytes(-(-g.bank_size // FRAGMENT_MIN))
+        c = compute_layout(sector_size=ss, bank_size=g.bank_size, golden_size=g.bank_size,
+                           boot_sectors=1, progress_sectors=-(-progress // ss),
+                           metrology_sectors=g.metrology_sectors,
+                           audit_sectors=g.audit_sectors)
+        regions = {name: Region(name, p.off, p.size) for name, p in c.partitions().items()}
         object.__setattr__(self, "regions", regions)
-        object.__setattr__(self, "size", off)
+        object.__setattr__(self, "size", c.used)
 
     def __getitem__(self, name: str) -> Region:
         return self.regions[name]

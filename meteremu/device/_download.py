@@ -1,0 +1,301 @@
+"""Download, acceptance and activation, mixed into VirtualMeter.
+
+Everything that touches the firmware goes through the C core: fragments and
+class 18 blocks through ``_lowlevel.reasm`` (payload straight into the
+inactive bank, bitmap in flash), acceptance and activation through
+``_lowlevel.boot`` (``mt_image_check`` on the bank's bytes, the boot-control
+record). What this module adds is the meter's side: which refusal becomes
+which audit record, receipt and boot-state event.
+
+The download session's kind (mesh or DLMS) is the reassembler's tag, stored
+in the progress record, so it survives a power cut with the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from .._lowlevel.boot import BootError
+from .._lowlevel.flash import FlashError
+from .._lowlevel.flash import FlashPowerError as PowerLost
+from .._lowlevel.image import ImageError, parse_header
+from .._lowlevel.reasm import Phase, Reassembler, ReassemblyError
+from ..errors import MT_ERR, ErrorCode, from_mt_err
+from .states import BootState, Event
+
+if TYPE_CHECKING:
+    from .meter import Receipt, VirtualMeter
+
+__all__ = ["KIND_DLMS", "KIND_MESH", "DownloadServices"]
+
+KIND_MESH, KIND_DLMS = 0, 1
+HEADER_SIZE = 128
+_OPEN = (Phase.ARMED, Phase.ACTIVE)
+_E = MT_ERR
+# Refusals of the header check that runs as soon as the header is in (SPEC 6).
+_HEADER_CODES = frozenset(
+    _E[n] for n in ("MT_E_HDR_MAGIC", "MT_E_HDR_CRC", "MT_E_HDR_FIELD", "MT_E_VENDOR",
+                    "MT_E_HW_REV", "MT_E_TOO_BIG"))
+
+
+def _version(h: object) -> str:
+    major, minor, patch, build = h.version  # type: ignore[attr-defined]
+    return f"{major}.{minor}.{patch}" + (f"+{build}" if build else "")
+
+
+class DownloadServices:
+    """Receive, accept, activate; ``self`` is a VirtualMeter."""
+
+    # ---------------------------------------------------------------- session views
+    def _open_download(self: VirtualMeter) -> Reassembler | None:
+        """The download session in progress (begun, not closed), if any."""
+        dl = self._dl
+        return dl if dl is not None and dl.phase in _OPEN else None
+
+    def download_progress(self: VirtualMeter) -> tuple[int, int]:
+        """(fragments received, fragments in the session); (0, 0) without a session."""
+        dl = self._open_download() if self._on else None
+        return (0, 0) if dl is None else (dl.received, dl.fragment_count)
+
+    def missing_fragments(self: VirtualMeter) -> list[int]:
+        """Indexes still missing in the open session, for the concentrator's next round."""
+        dl = self._open_download() if self._on else None
+        return [] if dl is None else dl.missing_indices()
+
+    def inactive_package_sha256(self: VirtualMeter) -> bytes:
+        """SHA-256 of the complete package in the inactive bank; b"" when there is none."""
+        dl = self._open_download() if self._on else None
+        if dl is None or not dl.complete:
+            return b""
+        bank = self._bank_region(self._boot.inactive())
+        return hashlib.sha256(self._flash.read(bank.offset, dl.package_size)).digest()
+
+    # ---------------------------------------------------------------- receive
+    def receive(self: VirtualMeter, frame: bytes) -> Receipt:
+        """A mesh fragment frame. Garbage is counted and dropped, never raised."""
+        r = self._receive(bytes(frame))
+        self.counters[r.value] += 1
+        return r
+
+    def _receive(self: VirtualMeter, data: bytes) -> Receipt:
+        from .._lowlevel.reasm import decode_frame
+        from .meter import Receipt
+
+        if not self.available:
+            return Receipt.DROPPED_UNAVAILABLE
+        try:
+            try:
+                f = decode_frame(data)
+            except ReassemblyError:
+                self._reject_once("frame")
+                return Receipt.DROPPED_FRAME
+            return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
+                                  f.payload, f.fragment_size, f.package_size, data)
+        except PowerLost:  # the cut hit a write of this frame (or its audit record)
+            self._die()
+            return Receipt.DROPPED_UNAVAILABLE
+
+    def _reject_once(self: VirtualMeter, reason: str) -> None:
+        """0x8009 goes to the audit log once per session and reason; every drop is counted."""
+        if reason not in self._session_rejects:
+            self._session_rejects.add(reason)
+            self._err("0x8009", reason=reason)
+
+    def _begin(self: VirtualMeter, kind: int, sid: int, package_size: int, fsize: int,
+               count: int) -> int:
+        """Open a new session (flash is touched at its first fragment): 0, or the C
+        code that refused it. A package larger than the bank is logged (0x9002) and
+        stops the download here; bad geometry is the caller's to report."""
+        dl = self._dl
+        assert dl is not None
+        try:
+            dl.begin(sid, package_size, fsize, count, tag=kind)
+        except ReassemblyError as exc:
+            if exc.err == _E["MT_E_TOO_BIG"]:
+                self._err("0x9002", package_size=package_size, bank=self.geometry.bank_size)
+                self._stop_refused(start=True)
+            return exc.err
+        self._session_rejects = set()
+        self._evt("DOWNLOAD_START", session=f"0x{sid:08x}", fragments=count,
+                  bank=self.active_bank_name(self._boot.inactive()))
+        self._event(Event.DOWNLOAD_START)
+        return 0
+
+    def _fragment(self: VirtualMeter, kind: int, sid: int, index: int, count: int,
+                  payload: bytes, fsize: int, package_size: int,
+                  frame: bytes | None = None) -> Receipt:
+        from .meter import Receipt
+
+        dl = self._dl
+        if dl is None or self._state is BootState.TRIAL:
+            return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
+        is_open = dl.phase in _OPEN
+        same = is_open and dl.session_id == sid and dl.tag == kind
+        if not same:
+            if is_open and self._state is BootState.DOWNLOADING:
+                self._reject_once("session")
+                return Receipt.DROPPED_SESSION
+            if dl.phase is Phase.CLOSED and dl.session_id == sid and dl.tag == kind:
+                return Receipt.DROPPED_SESSION  # late frames of a finished session
+            # Peer-controlled fields, checked before a new session replaces anything.
+            if not 0 <= index < count:
+                self._reject_once("index")
+                return Receipt.DROPPED_INDEX
+            if count < 1 or package_size < 1 or fsize < 1 or len(payload) != (
+                    min(fsize, package_size - index * fsize)):
+                self._reject_once("length")
+                return Receipt.DROPPED_LENGTH
+            rc = self._begin(kind, sid, package_size, fsize, count)
+            if rc == _E["MT_E_TOO_BIG"]:
+                return Receipt.REFUSED
+            if rc:
+                self._reject_once("geometry")
+                return Receipt.DROPPED_LENGTH
+        before = (dl.received, dl.stats.duplicates)
+        try:
+            if frame is not None:
+                dl.frame(frame)
+            else:
+                dl.block(index, payload)
+        except PowerLost:
+            raise
+        except FlashError as exc:
+            self._err("0x9004", at="download", rc=exc.err_name)
+            self._stop_refused()
+            return Receipt.REFUSED
+        except ReassemblyError as exc:
+            return self._refused_fragment(dl, exc, index)
+        if dl.stats.duplicates > before[1]:
+            return Receipt.DUPLICATE
+        if dl.received > before[0] and dl.complete:
+            self._evt("DOWNLOAD_COMPLETE", fragments=dl.fragment_count)
+            if kind == KIND_MESH:
+                self._accept()
+        return Receipt.WRITTEN
+
+    def _refused_fragment(self: VirtualMeter, dl: Reassembler, exc: ReassemblyError,
+                          index: int) -> Receipt:
+        from .meter import Receipt
+
+        err = exc.err
+        if err in _HEADER_CODES and dl.phase is Phase.REFUSED:
+            self._err(from_mt_err(err), at="header", rc=exc.err_name)
+            self._stop_refused()
+            return Receipt.REFUSED
+        if err == _E["MT_E_CONFLICT"]:
+            self._err("0x800A", fragment=index)
+            self._stop_refused()
+            return Receipt.REFUSED
+        if err == _E["MT_E_SESSION"]:
+            self._reject_once("geometry")
+            return Receipt.DROPPED_LENGTH
+        if err == _E["MT_E_FRAME"]:
+            stats = dl.stats
+            if stats.bad_index and "index" not in self._session_rejects:
+                self._reject_once("index")
+                return Receipt.DROPPED_INDEX
+            self._reject_once("length")
+            return Receipt.DROPPED_LENGTH
+        return Receipt.DROPPED_STATE
+
+    def _stop_refused(self: VirtualMeter, start: bool = False) -> None:
+        """Stop the download (refused header, conflict, flash fault): state failed."""
+        dl = self._dl
+        kind = dl.tag if dl is not None else KIND_MESH
+        if dl is not None:
+            try:
+                dl.close()
+            except PowerLost:
+                raise
+            except FlashError:
+                self.counters["progress_write_failed"] += 1  # power-up closes it again
+        if start and self._state not in (BootState.DOWNLOADING, BootState.VERIFIED):
+            self._event(Event.DOWNLOAD_START)
+        if kind == KIND_DLMS:
+            self._it_status = 4
+        self._event(Event.REJECTED)
+
+    # ---------------------------------------------------------------- acceptance
+    def _header_fields(self: VirtualMeter, bank: int) -> object | None:
+        region = self._bank_region(bank)
+        try:
+            return parse_header(self._flash.read(region.offset, HEADER_SIZE))
+        except ImageError:
+            return None
+
+    def _accept(self: VirtualMeter, quiet: bool = False) -> ErrorCode | None:
+        """Acceptance (C, on the inactive bank's bytes); VERIFIED or FAILED, one record."""
+        dl = self._open_download()
+        assert dl is not None
+        try:
+            h = self._boot.verify(complete=dl.complete)
+        except ImageError as exc:
+            e = exc.code
+            if e.code == "0x8001":  # not finished: keep downloading
+                missing = self.missing_fragments()
+                self._err(e, missing=len(missing), first=missing[0] if missing else None)
+                return e
+            if not quiet:
+                hdr = self._header_fields(self._boot.inactive())
+                fields: dict[str, object] = {"version": _version(hdr) if hdr else None}
+                if e.code == "0x8005" and hdr is not None:
+                    fields["key_id"] = hdr.key_id.hex()  # type: ignore[attr-defined]
+                if e.code == "0x8006" and hdr is not None:
+                    fields["counter"] = hdr.security_counter  # type: ignore[attr-defined]
+                    fields["installed"] = self._boot.record.counter
+                self._err(e, **fields)
+            self._stop_refused()
+            return e
+        if not quiet:
+            self._ok("VERIFIED", version=_version(h),
+                     bank=self.active_bank_name(self._boot.inactive()),
+                     behaviour=BEHAVIOURS.get(h.behaviour))
+        if dl.tag == KIND_DLMS:
+            self._it_status = 3
+        self._event(Event.ACCEPTED)
+        return None
+
+    # ---------------------------------------------------------------- activation
+    def _activate(self: VirtualMeter) -> ErrorCode | None:
+        """Seed step 6: swap to the verified bank. None on success, else the error."""
+        dl = self._open_download()
+        if self._state is BootState.DOWNLOADING and dl is not None:
+            if not dl.complete:
+                missing = self.missing_fragments()
+                return self._err("0x8001", missing=len(missing), at="activate")
+            refused = self._accept()
+            if refused is not None:
+                return refused
+        if self._state is not BootState.VERIFIED or dl is None:
+            return self._err("0x8000", request="activate", state=self._state.name.lower())
+        target = self._boot.inactive()
+        self._persist()  # the energy floor before the swap
+        try:
+            # Re-checked in C right before the record is written: the bank may
+            # have changed since verification.
+            self._boot.activate(complete=dl.complete)
+        except ImageError as exc:
+            e = self._err(exc.code, at="activate")
+            self._stop_refused()
+            return e
+        except BootError as exc:
+            if not self._flash.powered:
+                raise PowerLost(MT_ERR["MT_E_FLASH_POWER"], "activate") from None
+            self._lcd = "F.03"
+            e = self._err("F.03", rc=exc.err_name)
+            self._event(Event.SWAP_FAILED)
+            return e
+        try:
+            dl.close()  # the session's bank runs now
+        except PowerLost:
+            raise
+        except FlashError:
+            self.counters["progress_write_failed"] += 1  # power-up closes it again
+        self._ok("ACTIVATED", bank=self.active_bank_name(target))
+        self._event(Event.ACTIVATED)
+        self._start(cold=False)
+        return None
+
+
+BEHAVIOURS = {0: "normal", 1: "no-heartbeat", 2: "crash-on-boot", 3: "slow-boot"}
