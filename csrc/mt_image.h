@@ -19,8 +19,9 @@
  *   9. trailer, then ECDSA P-256 over SHA-256(header || image)
  *                               MT_E_TRAILER, MT_E_NO_SIGNATURE, MT_E_SIGNATURE
  *  10. security counter >= installed   MT_E_DOWNGRADE
- * At operator level MT_E_TRAILER and MT_E_NO_SIGNATURE are "signature
- * verification failed" (0xE04) too; the C codes stay distinct for diagnosis.
+ * At operator level (meteremu/errors.py) MT_E_SIGNATURE is 0xE04 "signature
+ * verification failed", MT_E_NO_SIGNATURE 0xE05 and MT_E_TRAILER 0xE06: the
+ * same 0xE0x family, so `grep 0xE0` finds every signature-side refusal.
  */
 #ifndef MT_IMAGE_H
 #define MT_IMAGE_H
