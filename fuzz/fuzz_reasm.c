@@ -104,12 +104,13 @@ static void put32(uint8_t *p, uint32_t v)
 
 static void check_outside(void)
 {
+    /* the layout puts bank B before the progress partition */
     uint32_t b0 = g.bank.off, b1 = g.bank.off + g.bank.size;
     uint32_t p0 = g.progress.off, p1 = g.progress.off + g.progress.size;
-    for (uint32_t a = 0; a < DEV; a++) {
-        if ((a >= b0 && a < b1) || (a >= p0 && a < p1)) continue;
-        if (g.mem[a] != g.snapshot[a]) abort();
-    }
+    if (b1 > p0) abort();
+    if (memcmp(g.mem, g.snapshot, b0) != 0 || memcmp(g.mem + b1, g.snapshot + b1, p0 - b1) != 0 ||
+        memcmp(g.mem + p1, g.snapshot + p1, DEV - p1) != 0)
+        abort();
     if (g.r.phase == MT_REASM_ACTIVE || g.r.phase == MT_REASM_ARMED) {
         if (mt_reasm_received(&g.r) > g.r.fragment_count) abort();
     }
@@ -181,6 +182,16 @@ static void synth_package(const uint8_t *data, size_t size)
     put32(g.pkg + 124, mt_crc32(0, g.pkg, 124));
 }
 
+/* 1 when fragment i is marked received, 0 when not, -1 when unknown. */
+static int is_marked(uint32_t i)
+{
+    uint8_t bm[BANK / MT_PKG_FRAGMENT_MIN / 8u + 8u];
+    size_t w = 0;
+    if (g.r.phase != MT_REASM_ACTIVE || !mt_flash_powered(&g.flash)) return -1;
+    if (mt_reasm_missing(&g.r, bm, sizeof bm, &w) != MT_OK) abort();
+    return ((bm[i / 8u] >> (i % 8u)) & 1u) == 0;
+}
+
 static void new_struct(void)
 {
     if (mt_reasm_init(&g.r, &g.bank, &g.progress, VENDOR, HW) != MT_OK) abort();
@@ -243,11 +254,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint32_t i = idx % g.count, off = i * g.fs;
                 uint32_t n = g.pkg_size - off < g.fs ? g.pkg_size - off : g.fs;
                 int flip = arg % 3u == 0;
+                int marked = is_marked(i);
                 memcpy(buf, g.pkg + off, n);
                 if (flip) buf[arg % n] ^= (uint8_t)(1u << (arg % 8u));
                 rc = mt_reasm_block(&g.r, i, buf, n);
                 check_fragment_rc(rc);
-                if (flip && rc == MT_OK) tainted = 1;
+                /* a received fragment again: same bytes are a duplicate, others a
+                 * conflict (the first copy may itself be a flipped one) */
+                if (marked == 1 && !tainted && rc != (flip ? MT_E_CONFLICT : MT_OK)) abort();
+                /* a flipped payload cut during its mark may be on flash, marked */
+                if (flip && (rc == MT_OK || rc == MT_E_FLASH_POWER)) tainted = 1;
             } else {
                 const uint8_t *p = take(&in, arg % 1100u, &got);
                 check_fragment_rc(mt_reasm_block(&g.r, idx, p, got));
