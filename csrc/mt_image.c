@@ -68,7 +68,8 @@ int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len)
 
     /* 3. Field ranges. */
     if ((h.flags & 0xFFF0u) != 0 || h.behaviour > MT_BEHAVIOUR_SLOW_BOOT) return MT_E_HDR_FIELD;
-    if (h.fragment_size < MT_PKG_FRAGMENT_MIN || h.fragment_size > MT_PKG_FRAGMENT_MAX)
+    if (h.fragment_size < MT_PKG_FRAGMENT_MIN || h.fragment_size > MT_PKG_FRAGMENT_MAX ||
+        h.fragment_size % MT_PKG_FRAGMENT_ALIGN != 0)
         return MT_E_HDR_FIELD;
     if (h.trailer_size > MT_PKG_TRAILER_MAX) return MT_E_HDR_FIELD;
     if (h.image_size < 1) return MT_E_HDR_FIELD;

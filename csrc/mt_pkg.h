@@ -23,7 +23,9 @@
  *    20    4 version_build
  *    24    4 security_counter    anti-rollback counter
  *    28    4 image_size          bytes of image after the header, >= 1
- *    32    2 fragment_size       transport fragment payload size, 16..1024
+ *    32    2 fragment_size       transport fragment payload size, 16..1024, a multiple
+ *                                of 16 (the largest flash write unit), so that every
+ *                                fragment starts on a write unit of the bank
  *    34    2 trailer_size        bytes reserved after the image for the trailer, 0..1024
  *    36    4 fragment_count      ceil((header_size + image_size + trailer_size) / fragment_size)
  *    40    4 image_crc32         CRC-32/ISO-HDLC of the image
@@ -51,6 +53,7 @@
 #define MT_PKG_KEY_ID_LEN 8u
 #define MT_PKG_FRAGMENT_MIN 16u
 #define MT_PKG_FRAGMENT_MAX 1024u
+#define MT_PKG_FRAGMENT_ALIGN 16u
 #define MT_PKG_TRAILER_MAX 1024u
 #define MT_PKG_TRAILER_DEFAULT 128u
 

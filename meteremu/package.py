@@ -146,12 +146,19 @@ class PackageConfig:
                 "behaviour", f"must be one of {', '.join(fmt.BEHAVIOURS)}, not {behaviour!r}"
             )
         packet_count = data.get("packet_count")
+        fragment_size = _int_field(data, "fragment_size", fmt.FRAGMENT_MAX, fmt.FRAGMENT_MIN)
+        if fragment_size % fmt.FRAGMENT_ALIGN:
+            raise ConfigError(
+                "fragment_size",
+                f"must be a multiple of {fmt.FRAGMENT_ALIGN} (the flash write unit), "
+                f"got {fragment_size}",
+            )
         return cls(
             vendor_id=_int_field(data, "vendor_id", _U32),
             hw_revision=_int_field(data, "hw_revision", _U16),
             version=parsed_version,
             security_counter=_int_field(data, "security_counter", _U32),
-            fragment_size=_int_field(data, "fragment_size", fmt.FRAGMENT_MAX, fmt.FRAGMENT_MIN),
+            fragment_size=fragment_size,
             behaviour=behaviour,
             packet_count=None if packet_count is None else _int_field(data, "packet_count", _U32),
             trailer_size=(

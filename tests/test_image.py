@@ -110,6 +110,9 @@ def test_each_check_in_order(pkg: bytes) -> None:
     assert err(with_header(pkg, flags=0x10)) == "MT_E_HDR_FIELD"
     assert err(with_header(pkg, flags=4)) == "MT_E_HDR_FIELD"
     assert err(with_header(pkg, fragment_size=8)) == "MT_E_HDR_FIELD"
+    # fragments must start on a flash write unit: a multiple of 16
+    assert err(with_header(pkg, fragment_size=24)) == "MT_E_HDR_FIELD"
+    assert err(with_header(pkg, fragment_size=32)) == "MT_E_SIGNATURE"  # header fine, not signed
     assert err(with_header(pkg, fragment_count=99)) == "MT_E_HDR_FIELD"
     assert err(with_header(pkg, reserved=b"\x01" + bytes(39))) == "MT_E_HDR_FIELD"
     assert err(with_header(pkg, image_size=0xFFFFFF00)) == "MT_E_HDR_FIELD"

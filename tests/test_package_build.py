@@ -90,6 +90,7 @@ def test_config_fields() -> None:
         ({"security_counter": "7"}, "security_counter"),
         ({"fragment_size": 8}, "fragment_size"),
         ({"fragment_size": 2048}, "fragment_size"),
+        ({"fragment_size": 100}, "fragment_size"),
         ({"behaviour": "explode"}, "behaviour"),
         ({"packet_count": -3}, "packet_count"),
         ({"trailer_size": 64}, "trailer_size"),
@@ -294,7 +295,7 @@ def test_describe() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.binary(min_size=1, max_size=3000), st.integers(16, 1024),
+@given(st.binary(min_size=1, max_size=3000), st.integers(1, 64).map(lambda n: 16 * n),
        st.sampled_from(["normal", "no-heartbeat", "crash-on-boot", "slow-boot"]))
 def test_build_parse_property(image: bytes, fragment_size: int, behaviour: str) -> None:
     signed = _signed(image, fragment_size=fragment_size, behaviour=behaviour)

@@ -84,6 +84,7 @@ def test_constants_match_mt_pkg_h() -> None:
         ("FRAGMENT_MIN", fmt.FRAGMENT_MIN),
         ("FRAGMENT_MAX", fmt.FRAGMENT_MAX),
         ("TRAILER_MAX", fmt.TRAILER_MAX),
+        ("FRAGMENT_ALIGN", fmt.FRAGMENT_ALIGN),
         ("TRAILER_DEFAULT", fmt.TRAILER_DEFAULT),
         ("TLV_SIG_DER", fmt.TLV_SIG_DER),
         ("TLV_SIG_RAW", fmt.TLV_SIG_RAW),
@@ -105,7 +106,8 @@ u32 = st.integers(0, 0xFFFFFFFF)
 def headers(draw: st.DrawFn) -> dict:
     image_size = draw(st.integers(1, 0xFFFFFFFF - 128 - 1024))
     trailer_size = draw(st.integers(0, fmt.TRAILER_MAX))
-    fragment_size = draw(st.integers(fmt.FRAGMENT_MIN, fmt.FRAGMENT_MAX))
+    units = draw(st.integers(1, fmt.FRAGMENT_MAX // fmt.FRAGMENT_ALIGN))
+    fragment_size = fmt.FRAGMENT_ALIGN * units
     return {
         "vendor_id": draw(u32),
         "hw_revision": draw(u16),

@@ -54,7 +54,7 @@ BANK_SIZE = 128 * 1024
 #: flash with a write alignment of 8, so sizes that are not a multiple of 8
 #: fail there today (0x9004); pass ``fragment_sizes=st.integers(16, 1024)`` to
 #: include them.
-FRAGMENT_SIZES: st.SearchStrategy[int] = st.integers(2, 128).map(lambda n: 8 * n)
+FRAGMENT_SIZES: st.SearchStrategy[int] = st.integers(1, 64).map(lambda n: 16 * n)
 _TRAILER_MIN = 75  # a DER signature record is at most 3 + 72 bytes
 
 # header offsets (csrc/mt_pkg.h)

@@ -55,6 +55,7 @@ from construct import (
 __all__ = [
     "BEHAVIOURS",
     "FORMAT_VERSION",
+    "FRAGMENT_ALIGN",
     "FRAGMENT_MAX",
     "FRAGMENT_MIN",
     "HEADER_CRC_OFFSET",
@@ -86,6 +87,8 @@ HEADER_CRC_OFFSET = 124
 KEY_ID_LEN = 8
 FRAGMENT_MIN = 16
 FRAGMENT_MAX = 1024
+#: Fragments start on a flash write unit of the bank (the model allows 1..16).
+FRAGMENT_ALIGN = 16
 TRAILER_MAX = 1024
 TRAILER_DEFAULT = 128
 TLV_SIG_DER = 0x01
@@ -224,8 +227,9 @@ _HeaderRaw = Struct(
     ),
     _rule(lambda h: h.image_size >= 1, "image_size must be at least 1"),
     _rule(
-        lambda h: FRAGMENT_MIN <= h.fragment_size <= FRAGMENT_MAX,
-        f"fragment_size must be {FRAGMENT_MIN}..{FRAGMENT_MAX}",
+        lambda h: FRAGMENT_MIN <= h.fragment_size <= FRAGMENT_MAX
+        and h.fragment_size % FRAGMENT_ALIGN == 0,
+        f"fragment_size must be a multiple of {FRAGMENT_ALIGN} in {FRAGMENT_MIN}..{FRAGMENT_MAX}",
     ),
     _rule(lambda h: h.trailer_size <= TRAILER_MAX, f"trailer_size must be <= {TRAILER_MAX}"),
     _rule(
