@@ -130,7 +130,7 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     is wrong."""
     if len(data) < FRAME_OVERHEAD:
         raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{len(data)} bytes is shorter than a frame")
-    buf = ffi.from_buffer("uint8_t[]", data)
+    buf = data if type(data) is bytes else ffi.from_buffer("uint8_t[]", data)
     f = ffi.new("mt_frame *")
     _check(lib.mt_frame_parse(f, buf, len(data)), "frame")
     return Frame(
@@ -218,11 +218,13 @@ class Reassembler:
     def frame(self, data: bytes | bytearray | memoryview) -> bool:
         """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
         ``False`` for a duplicate or a header fragment held until the header is whole."""
-        before = self.received
+        before = lib.mt_reasm_received(self._st)
         n = len(data)
-        buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]")
+        # bytes go to C as they are; other buffers through from_buffer
+        buf = data if type(data) is bytes and n else (
+            ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
         _check(lib.mt_reasm_frame(self._st, buf, n), "frame")
-        return self.received > before
+        return lib.mt_reasm_received(self._st) > before
 
     def block(self, index: int, payload: bytes | bytearray | memoryview) -> bool:
         """Feed one DLMS image block (fragment ``index`` without a frame wrapper)."""
@@ -271,6 +273,11 @@ class Reassembler:
     @property
     def fragment_count(self) -> int:
         return int(self._st.fragment_count)
+
+    @property
+    def duplicates(self) -> int:
+        """Same-content duplicates so far (one field of ``stats``, read per frame)."""
+        return int(self._st.stats.duplicates)
 
     @property
     def stats(self) -> ReassemblyStats:

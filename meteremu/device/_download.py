@@ -13,19 +13,19 @@ in the progress record, so it survives a power cut with the session.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from .._lowlevel.boot import BootError
 from .._lowlevel.flash import FlashError
 from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import ImageError, parse_header
-from .._lowlevel.reasm import Phase, Reassembler, ReassemblyError
+from .._lowlevel.reasm import Phase, Reassembler, ReassemblyError, decode_frame
+from ..crypto import sha256
 from ..errors import MT_ERR, ErrorCode, from_mt_err
-from .states import BootState, Event
+from .states import BootState, Event, Receipt
 
 if TYPE_CHECKING:
-    from .meter import Receipt, VirtualMeter
+    from .meter import VirtualMeter
 
 __all__ = ["KIND_DLMS", "KIND_MESH", "DownloadServices"]
 
@@ -69,7 +69,7 @@ class DownloadServices:
         if dl is None or not dl.complete:
             return b""
         bank = self._bank_region(self._boot.inactive())
-        return hashlib.sha256(self._flash.read(bank.offset, dl.package_size)).digest()
+        return sha256(self._flash.read(bank.offset, dl.package_size))
 
     # ---------------------------------------------------------------- receive
     def receive(self: VirtualMeter, frame: bytes) -> Receipt:
@@ -79,9 +79,6 @@ class DownloadServices:
         return r
 
     def _receive(self: VirtualMeter, data: bytes) -> Receipt:
-        from .._lowlevel.reasm import decode_frame
-        from .meter import Receipt
-
         if not self.available:
             return Receipt.DROPPED_UNAVAILABLE
         try:
@@ -125,8 +122,6 @@ class DownloadServices:
     def _fragment(self: VirtualMeter, kind: int, sid: int, index: int, count: int,
                   payload: bytes, fsize: int, package_size: int,
                   frame: bytes | None = None) -> Receipt:
-        from .meter import Receipt
-
         dl = self._dl
         if dl is None or self._state is BootState.TRIAL:
             return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
@@ -152,12 +147,9 @@ class DownloadServices:
             if rc:
                 self._reject_once("geometry")
                 return Receipt.DROPPED_LENGTH
-        before = (dl.received, dl.stats.duplicates)
+        duplicates = dl.duplicates
         try:
-            if frame is not None:
-                dl.frame(frame)
-            else:
-                dl.block(index, payload)
+            new = dl.frame(frame) if frame is not None else dl.block(index, payload)
         except PowerLost:
             raise
         except FlashError as exc:
@@ -166,9 +158,9 @@ class DownloadServices:
             return Receipt.REFUSED
         except ReassemblyError as exc:
             return self._refused_fragment(dl, exc, index)
-        if dl.stats.duplicates > before[1]:
-            return Receipt.DUPLICATE
-        if dl.received > before[0] and dl.complete:
+        if not new:  # a duplicate, or a header fragment held in RAM until the header is whole
+            return Receipt.DUPLICATE if dl.duplicates > duplicates else Receipt.WRITTEN
+        if dl.complete:
             self._evt("DOWNLOAD_COMPLETE", fragments=dl.fragment_count)
             if kind == KIND_MESH:
                 self._accept()
@@ -176,8 +168,6 @@ class DownloadServices:
 
     def _refused_fragment(self: VirtualMeter, dl: Reassembler, exc: ReassemblyError,
                           index: int) -> Receipt:
-        from .meter import Receipt
-
         err = exc.err
         if err in _HEADER_CODES and dl.phase is Phase.REFUSED:
             self._err(from_mt_err(err), at="header", rc=exc.err_name)

@@ -12,7 +12,6 @@ what each result means for the audit log, the receipts and the boot state
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -34,7 +33,7 @@ from .clock import DEFAULT_EPOCH, VirtualClock
 from .layout import Geometry, Layout, Region
 from .metrology import LoadSpec, Metrology
 from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
-from .states import BootState, Event, transition
+from .states import BootState, Event, Receipt, transition
 from .storage import Storage
 
 __all__ = ["MeterUnavailable", "Receipt", "VirtualMeter"]
@@ -48,20 +47,6 @@ _OUTCOME_STATE = {Outcome.NONE: BootState.IDLE, Outcome.CONFIRMED: BootState.CON
 
 class MeterUnavailable(MeteremuError):
     """The meter does not answer: powered off, booting (slow boot), or no bootable image."""
-
-
-class Receipt(enum.Enum):
-    """What ``receive()`` did with a frame (also counted in ``counters``)."""
-
-    WRITTEN = "written"
-    DUPLICATE = "duplicate"
-    DROPPED_FRAME = "dropped-frame"  # not a fragment frame: type, length or FCS wrong
-    DROPPED_LENGTH = "dropped-length"
-    DROPPED_SESSION = "dropped-session"
-    DROPPED_INDEX = "dropped-index"
-    DROPPED_STATE = "dropped-state"  # no download possible now (image on trial)
-    DROPPED_UNAVAILABLE = "dropped-unavailable"  # off or booting
-    REFUSED = "refused"  # the download was stopped (header refused, conflict, flash fault)
 
 
 def _point(key: bytes | str) -> bytes:
@@ -134,7 +119,7 @@ class VirtualMeter(CosemServices, DownloadServices):
         self._lcd = ""
         self._running: PackageHeader | None = None
         self._trial_deadline: Fraction | None = None
-        self._busy_until = Fraction(0)
+        self._busy_until: Fraction | None = None
         self._pause_until = Fraction(0)
         self._next_persist = self.METROLOGY_INTERVAL
         self._it_status = 0
@@ -237,7 +222,8 @@ class VirtualMeter(CosemServices, DownloadServices):
     @property
     def available(self) -> bool:
         """True when the meter answers: on, booted, not inside a slow boot."""
-        return self._on and self.clock.now >= self._busy_until
+        # _busy_until is None outside a slow boot: the per-frame check stays cheap.
+        return self._on and (self._busy_until is None or self.clock.now >= self._busy_until)
 
     @property
     def energy_wh(self) -> float:
@@ -294,7 +280,7 @@ class VirtualMeter(CosemServices, DownloadServices):
         self._running = None
         self._trial_deadline = None
         self._dl = None
-        self._busy_until = self.clock.now
+        self._busy_until = None
         self._pause_until = self.clock.now
         self._boot = self._new_bootloader()  # RAM: record copy, verification cache
         try:
@@ -526,7 +512,7 @@ class VirtualMeter(CosemServices, DownloadServices):
     def _require_available(self) -> None:
         if not self._on:
             raise MeterUnavailable("the meter is off" + (f" ({self._lcd})" if self._lcd else ""))
-        if self.clock.now < self._busy_until:
+        if self._busy_until is not None and self.clock.now < self._busy_until:
             raise MeterUnavailable(
                 f"the meter is booting (slow boot) until +{float(self._busy_until):.0f} s")
 

@@ -94,3 +94,17 @@ def transition(state: BootState, event: Event) -> BootState:
         raise MeterUsageError(
             f"event {event.value!r} is not allowed in boot state {state.name.lower()}"
         ) from None
+
+
+class Receipt(enum.Enum):
+    """What ``receive()`` did with a frame (also counted in ``counters``)."""
+
+    WRITTEN = "written"
+    DUPLICATE = "duplicate"
+    DROPPED_FRAME = "dropped-frame"  # not a fragment frame: type, length or FCS wrong
+    DROPPED_LENGTH = "dropped-length"
+    DROPPED_SESSION = "dropped-session"
+    DROPPED_INDEX = "dropped-index"
+    DROPPED_STATE = "dropped-state"  # no download possible now (image on trial)
+    DROPPED_UNAVAILABLE = "dropped-unavailable"  # off or booting
+    REFUSED = "refused"  # the download was stopped (header refused, conflict, flash fault)
