@@ -19,14 +19,23 @@ except ImportError as exc:  # pragma: no cover - depends on how meteremu was ins
     ) from exc
 
 
-def _check_build() -> None:
+_SOURCE_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -> None:
+    """Raise ImportError when the compiled core does not belong to this source tree.
+
+    The version embedded at build time must equal the package's; where the C
+    sources sit next to the package (a development checkout), their digest must
+    equal the one embedded too, so an edit without a rebuild fails loudly
+    instead of running old code.
+    """
     built = ffi.string(lib.mt_build_version()).decode()
-    if built != __version__:
+    if built != version:
         raise ImportError(
-            f"meteremu._core was built for meteremu {built}, but this is {__version__}: "
+            f"meteremu._core was built for meteremu {built}, but this is {version}: "
             "the compiled core is stale; rebuild it with `pip install -e .`"
         )
-    root = pathlib.Path(__file__).resolve().parent.parent.parent
     if (root / "csrc" / "sources.txt").is_file() and (root / "meteremu" / "_cdef").is_dir():
         from .._sourcedigest import source_digest
 
@@ -39,6 +48,6 @@ def _check_build() -> None:
             )
 
 
-_check_build()
+check_build()
 
-__all__ = ["ffi", "lib"]
+__all__ = ["check_build", "ffi", "lib"]
