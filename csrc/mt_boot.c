@@ -12,38 +12,25 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 
 /* At most: one boot-loop fallback, one validation fallback to the other
  * bank or previous image, one to golden, then golden validates or not. */
 #define MT_BOOT_MAX_STEPS 4
 
-static uint32_t ld32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void st32le(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[MT_BOOT_RECORD_SIZE])
 {
     memset(out, 0, MT_BOOT_RECORD_SIZE);
     memcpy(out, MT_BOOT_MAGIC, 4);
-    st32le(out + 4, rec->sequence);
+    mt_st32le(out + 4, rec->sequence);
     out[8] = rec->active;
     out[9] = rec->state;
     out[10] = rec->attempts;
     out[11] = rec->previous;
-    st32le(out + 12, rec->counter);
+    mt_st32le(out + 12, rec->counter);
     out[16] = rec->outcome;
-    st32le(out + 28, mt_crc32(0, out, 28));
+    mt_st32le(out + 28, mt_crc32(0, out, 28));
 }
 
 int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_SIZE])
@@ -51,18 +38,18 @@ int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_S
     size_t i;
 
     if (memcmp(in, MT_BOOT_MAGIC, 4) != 0) return MT_E_ARG;
-    if (mt_crc32(0, in, 28) != ld32le(in + 28)) return MT_E_ARG;
+    if (mt_crc32(0, in, 28) != mt_ld32le(in + 28)) return MT_E_ARG;
     if (in[8] > MT_BOOT_BANK_GOLDEN || in[9] > MT_BOOT_REVERTED || in[11] > MT_BOOT_BANK_GOLDEN ||
         in[16] > MT_BOOT_OUTCOME_REVERTED)
         return MT_E_ARG;
     for (i = 17; i < 28; i++)
         if (in[i] != 0) return MT_E_ARG;
-    out->sequence = ld32le(in + 4);
+    out->sequence = mt_ld32le(in + 4);
     out->active = in[8];
     out->state = in[9];
     out->attempts = in[10];
     out->previous = in[11];
-    out->counter = ld32le(in + 12);
+    out->counter = mt_ld32le(in + 12);
     out->outcome = in[16];
     return MT_OK;
 }

@@ -20,18 +20,9 @@
  */
 #include "mt_crc.h"
 #include "mt_crc_impl.h"
+#include "mt_endian.h"
 
 #define ROUND_BYTES (8u * MT_CRC_BRAIDS)
-
-static uint32_t load_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t load_le64(const uint8_t *p)
-{
-    return (uint64_t)load_le32(p) | (uint64_t)load_le32(p + 4) << 32;
-}
 
 /* Register c through the 8-byte word at p, then 8*k zero bytes (t = slice or braid). */
 #define LOOKUP8(t, x)                                                                   \
@@ -48,7 +39,7 @@ static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
         /* keep one round back for the join: len >= ROUND_BYTES after the loop */
         while (len >= 2 * ROUND_BYTES) {
             for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-                uint64_t x = load_le64(p + 8 * j) ^ s[j];
+                uint64_t x = mt_ld64le(p + 8 * j) ^ s[j];
                 s[j] = LOOKUP8(mt_crc32_braid, x);
             }
             p += ROUND_BYTES;
@@ -56,14 +47,14 @@ static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
         }
         c = 0;
         for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-            uint64_t x = load_le64(p + 8 * j) ^ c ^ s[j];
+            uint64_t x = mt_ld64le(p + 8 * j) ^ c ^ s[j];
             c = LOOKUP8(mt_crc32_slice, x);
         }
         p += ROUND_BYTES;
         len -= ROUND_BYTES;
     }
     while (len >= 8) {
-        uint64_t x = load_le64(p) ^ c;
+        uint64_t x = mt_ld64le(p) ^ c;
         c = LOOKUP8(mt_crc32_slice, x);
         p += 8;
         len -= 8;
@@ -81,7 +72,7 @@ static uint32_t crc16_tables(uint32_t c, const uint8_t *p, size_t len)
         s[0] = c;
         while (len >= 2 * ROUND_BYTES) {
             for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-                uint64_t x = load_le64(p + 8 * j) ^ s[j];
+                uint64_t x = mt_ld64le(p + 8 * j) ^ s[j];
                 s[j] = LOOKUP8(mt_crc16_x25_braid, x);
             }
             p += ROUND_BYTES;
@@ -89,14 +80,14 @@ static uint32_t crc16_tables(uint32_t c, const uint8_t *p, size_t len)
         }
         c = 0;
         for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-            uint64_t x = load_le64(p + 8 * j) ^ c ^ s[j];
+            uint64_t x = mt_ld64le(p + 8 * j) ^ c ^ s[j];
             c = LOOKUP8(mt_crc16_x25_slice, x);
         }
         p += ROUND_BYTES;
         len -= ROUND_BYTES;
     }
     while (len >= 8) {
-        uint64_t x = load_le64(p) ^ c;
+        uint64_t x = mt_ld64le(p) ^ c;
         c = LOOKUP8(mt_crc16_x25_slice, x);
         p += 8;
         len -= 8;

@@ -4,32 +4,8 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
-
-static uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 int mt_frame_well_formed(const uint8_t *buf, size_t len)
 {
@@ -37,7 +13,7 @@ int mt_frame_well_formed(const uint8_t *buf, size_t len)
     if (buf[0] != MT_FRAME_TYPE_FRAGMENT) return 0;
     /* payload_len is attacker-controlled: compare against what is left after
      * the fixed overhead (len >= MT_FRAME_OVERHEAD, so no wrap). */
-    return (size_t)ld16(buf + 15) == len - MT_FRAME_OVERHEAD;
+    return (size_t)mt_ld16le(buf + 15) == len - MT_FRAME_OVERHEAD;
 }
 
 int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len)
@@ -46,12 +22,12 @@ int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len)
     if (out == NULL || buf == NULL) return MT_E_ARG;
     if (!mt_frame_well_formed(buf, len)) return MT_E_FRAME;
     n = len - MT_FRAME_OVERHEAD;
-    if (mt_crc16_x25(buf, MT_FRAME_HEAD + n) != ld16(buf + MT_FRAME_HEAD + n)) return MT_E_FRAME;
-    out->session_id = ld32(buf + 1);
-    out->package_size = ld32(buf + 5);
-    out->fragment_size = ld16(buf + 9);
-    out->fragment_index = ld16(buf + 11);
-    out->fragment_count = ld16(buf + 13);
+    if (mt_crc16_x25(buf, MT_FRAME_HEAD + n) != mt_ld16le(buf + MT_FRAME_HEAD + n)) return MT_E_FRAME;
+    out->session_id = mt_ld32le(buf + 1);
+    out->package_size = mt_ld32le(buf + 5);
+    out->fragment_size = mt_ld16le(buf + 9);
+    out->fragment_index = mt_ld16le(buf + 11);
+    out->fragment_count = mt_ld16le(buf + 13);
     out->payload_len = (uint16_t)n;
     out->payload = buf + MT_FRAME_HEAD;
     return MT_OK;
@@ -65,14 +41,14 @@ int mt_frame_encode(uint8_t *out, size_t cap, const mt_frame *f, size_t *written
     n = f->payload_len; /* <= 65535, so the sum cannot wrap */
     if (cap < MT_FRAME_OVERHEAD || n > cap - MT_FRAME_OVERHEAD) return MT_E_LENGTH;
     out[0] = MT_FRAME_TYPE_FRAGMENT;
-    st32(out + 1, f->session_id);
-    st32(out + 5, f->package_size);
-    st16(out + 9, f->fragment_size);
-    st16(out + 11, f->fragment_index);
-    st16(out + 13, f->fragment_count);
-    st16(out + 15, f->payload_len);
+    mt_st32le(out + 1, f->session_id);
+    mt_st32le(out + 5, f->package_size);
+    mt_st16le(out + 9, f->fragment_size);
+    mt_st16le(out + 11, f->fragment_index);
+    mt_st16le(out + 13, f->fragment_count);
+    mt_st16le(out + 15, f->payload_len);
     if (n != 0) memmove(out + MT_FRAME_HEAD, f->payload, n);
-    st16(out + MT_FRAME_HEAD + n, mt_crc16_x25(out, MT_FRAME_HEAD + n));
+    mt_st16le(out + MT_FRAME_HEAD + n, mt_crc16_x25(out, MT_FRAME_HEAD + n));
     *written = MT_FRAME_OVERHEAD + n;
     return MT_OK;
 }

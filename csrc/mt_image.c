@@ -12,22 +12,12 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_sha256.h"
 
 /* Bytes hashed per step of the streaming pass: small enough to stay in L1. */
 #define MT_IMAGE_CHUNK 4096u
-
-static uint16_t ld16le(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] | ((unsigned)p[1] << 8));
-}
-
-static uint32_t ld32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len)
 {
@@ -40,29 +30,29 @@ int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len)
 
     /* 1. Identity: magic, format version, header size. */
     if (memcmp(buf, MT_PKG_MAGIC, 4) != 0) return MT_E_HDR_MAGIC;
-    h.format_version = ld16le(buf + 4);
-    h.header_size = ld16le(buf + 6);
+    h.format_version = mt_ld16le(buf + 4);
+    h.header_size = mt_ld16le(buf + 6);
     if (h.format_version != MT_PKG_FORMAT_VERSION || h.header_size != MT_PKG_HEADER_SIZE)
         return MT_E_HDR_MAGIC;
 
     /* 2. Header checksum over bytes 0..123. */
-    h.header_crc32 = ld32le(buf + 124);
+    h.header_crc32 = mt_ld32le(buf + 124);
     if (mt_crc32(0, buf, 124) != h.header_crc32) return MT_E_HDR_CRC;
 
-    h.vendor_id = ld32le(buf + 8);
-    h.hw_revision = ld16le(buf + 12);
-    h.flags = ld16le(buf + 14);
+    h.vendor_id = mt_ld32le(buf + 8);
+    h.hw_revision = mt_ld16le(buf + 12);
+    h.flags = mt_ld16le(buf + 14);
     h.behaviour = (uint8_t)(h.flags & 0x0Fu);
     h.version_major = buf[16];
     h.version_minor = buf[17];
-    h.version_patch = ld16le(buf + 18);
-    h.version_build = ld32le(buf + 20);
-    h.security_counter = ld32le(buf + 24);
-    h.image_size = ld32le(buf + 28);
-    h.fragment_size = ld16le(buf + 32);
-    h.trailer_size = ld16le(buf + 34);
-    h.fragment_count = ld32le(buf + 36);
-    h.image_crc32 = ld32le(buf + 40);
+    h.version_patch = mt_ld16le(buf + 18);
+    h.version_build = mt_ld32le(buf + 20);
+    h.security_counter = mt_ld32le(buf + 24);
+    h.image_size = mt_ld32le(buf + 28);
+    h.fragment_size = mt_ld16le(buf + 32);
+    h.trailer_size = mt_ld16le(buf + 34);
+    h.fragment_count = mt_ld32le(buf + 36);
+    h.image_crc32 = mt_ld32le(buf + 40);
     memcpy(h.image_sha256, buf + 44, 32);
     memcpy(h.key_id, buf + 76, MT_PKG_KEY_ID_LEN);
 
@@ -108,7 +98,7 @@ int mt_pkg_trailer_parse(mt_pkg_signature *out, const uint8_t *trailer, size_t l
         }
         /* type + 2-byte length must fit in what is left (off < len here). */
         if (len - off < 3) return MT_E_TRAILER;
-        vlen = ld16le(trailer + off + 1); /* attacker-controlled, <= 65535 */
+        vlen = mt_ld16le(trailer + off + 1); /* attacker-controlled, <= 65535 */
         off += 3;
         if (vlen > len - off) return MT_E_TRAILER;
         if (type == MT_PKG_TLV_SIG_DER) {

@@ -21,6 +21,8 @@
 
 #include <stdint.h>
 
+#include "mt_endian.h"
+
 #if defined(__SIZEOF_INT128__) && !defined(MT_P256_NO_INT128)
 #define MT_P256_HAVE_INT128 1
 __extension__ typedef unsigned __int128 mt_p256_u128;
@@ -127,24 +129,17 @@ static inline uint64_t mt_p256_sbb(uint64_t a, uint64_t b, uint64_t bin, uint64_
 #endif
 }
 
-/* Big-endian 32 bytes <-> 4 limbs. */
+/* Big-endian 32 bytes <-> 4 limbs: limb i is bytes 24 - 8i .. 31 - 8i. */
 static inline void mt_p256_limbs_from_be(uint64_t r[4], const uint8_t in[32])
 {
-    for (int i = 0; i < 4; i++) {
-        const uint8_t *q = in + 8 * (3 - i);
-        r[i] = ((uint64_t)q[0] << 56) | ((uint64_t)q[1] << 48) | ((uint64_t)q[2] << 40) |
-               ((uint64_t)q[3] << 32) | ((uint64_t)q[4] << 24) | ((uint64_t)q[5] << 16) |
-               ((uint64_t)q[6] << 8) | (uint64_t)q[7];
-    }
+    for (int i = 0; i < 4; i++)
+        r[i] = mt_ld64be(in + 8 * (3 - i));
 }
 
 static inline void mt_p256_limbs_to_be(uint8_t out[32], const uint64_t a[4])
 {
-    for (int i = 0; i < 4; i++) {
-        uint8_t *q = out + 8 * (3 - i);
-        for (int k = 0; k < 8; k++)
-            q[k] = (uint8_t)(a[i] >> (56 - 8 * k));
-    }
+    for (int i = 0; i < 4; i++)
+        mt_st64be(out + 8 * (3 - i), a[i]);
 }
 
 /* Returns 1 if a < m (as 256-bit integers), else 0. */

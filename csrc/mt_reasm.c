@@ -4,23 +4,10 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_frame.h"
 #include "mt_image.h"
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 uint32_t mt_reasm_progress_bytes(uint32_t fragment_count)
 {
@@ -129,7 +116,7 @@ static int record_state(const uint8_t rec[MT_REASM_RECORD_SIZE])
         return -1;
     crc = mt_crc32(0, (const uint8_t *)MT_REASM_MAGIC, 4);
     crc = mt_crc32(crc, rec + 4, 24);
-    return crc == ld32(rec + 28) ? closed : -1;
+    return crc == mt_ld32le(rec + 28) ? closed : -1;
 }
 
 int mt_reasm_resume(mt_reasm *st)
@@ -144,11 +131,11 @@ int mt_reasm_resume(mt_reasm *st)
     if (rc != MT_OK) return fault(st, rc);
     closed = record_state(rec);
     if (closed < 0) return MT_E_STATE;
-    if (ld32(rec + 20) != st->bank.off) return MT_E_STATE;
-    if (check_geometry(st, ld32(rec + 8), ld32(rec + 12), ld32(rec + 16)) != MT_OK)
+    if (mt_ld32le(rec + 20) != st->bank.off) return MT_E_STATE;
+    if (check_geometry(st, mt_ld32le(rec + 8), mt_ld32le(rec + 12), mt_ld32le(rec + 16)) != MT_OK)
         return MT_E_STATE;
-    set_session(st, ld32(rec + 4), ld32(rec + 8), ld32(rec + 12), ld32(rec + 16));
-    st->tag = ld32(rec + 24);
+    set_session(st, mt_ld32le(rec + 4), mt_ld32le(rec + 8), mt_ld32le(rec + 12), mt_ld32le(rec + 16));
+    st->tag = mt_ld32le(rec + 24);
     memset(&st->stats, 0, sizeof st->stats);
 
     count = st->fragment_count;
@@ -223,13 +210,13 @@ static int prepare(mt_reasm *st)
     if (rc == MT_OK) rc = erase_unless_blank(&st->bank, st->bank.size);
     if (rc != MT_OK) return fault(st, rc);
     memcpy(rec, MT_REASM_MAGIC, 4);
-    st32(rec + 4, st->session_id);
-    st32(rec + 8, st->package_size);
-    st32(rec + 12, st->fragment_size);
-    st32(rec + 16, st->fragment_count);
-    st32(rec + 20, st->bank.off);
-    st32(rec + 24, st->tag);
-    st32(rec + 28, mt_crc32(0, rec, 28));
+    mt_st32le(rec + 4, st->session_id);
+    mt_st32le(rec + 8, st->package_size);
+    mt_st32le(rec + 12, st->fragment_size);
+    mt_st32le(rec + 16, st->fragment_count);
+    mt_st32le(rec + 20, st->bank.off);
+    mt_st32le(rec + 24, st->tag);
+    mt_st32le(rec + 28, mt_crc32(0, rec, 28));
     rc = mt_flash_area_program(&st->progress, 0, rec, sizeof rec);
     if (rc != MT_OK) return fault(st, rc);
     st->received = 0;

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "mt_endian.h"
 #include "mt_sha256.h"
 #include "mt_sha256_impl.h"
 
@@ -18,19 +19,6 @@ static const uint32_t K[64] = {
     0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
     0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
 };
-
-static uint32_t load_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 #define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
@@ -68,7 +56,7 @@ void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *p, size_t nbl
 {
     while (nblocks--) {
         uint32_t w[16];
-        for (int i = 0; i < 16; i++) w[i] = load_be32(p + 4 * i);
+        for (int i = 0; i < 16; i++) w[i] = mt_ld32be(p + 4 * i);
         uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
         uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
         ROUND8(0, W_IN);
@@ -152,10 +140,9 @@ void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN])
         n = 0;
     }
     memset(ctx->buf + n, 0, 56u - n);
-    store_be32(ctx->buf + 56, (uint32_t)(bits >> 32));
-    store_be32(ctx->buf + 60, (uint32_t)bits);
+    mt_st64be(ctx->buf + 56, bits);
     compress(ctx, ctx->buf, 1);
-    for (int i = 0; i < 8; i++) store_be32(out + 4 * i, ctx->state[i]);
+    for (int i = 0; i < 8; i++) mt_st32be(out + 4 * i, ctx->state[i]);
     memset(ctx, 0, sizeof *ctx); /* final consumes the context */
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_image.h"
 #include "mt_sha256.h"
@@ -29,25 +30,16 @@ static const uint8_t trusted[65] = {
     0x91, 0x54, 0x9e, 0x10, 0xba,
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static void repair(uint8_t *p, size_t n)
 {
     uint32_t isz;
     if (n < MT_PKG_HEADER_SIZE) return;
-    isz = (uint32_t)p[28] | ((uint32_t)p[29] << 8) | ((uint32_t)p[30] << 16) |
-          ((uint32_t)p[31] << 24);
+    isz = mt_ld32le(p + 28);
     if (isz <= n - MT_PKG_HEADER_SIZE) {
-        put32(p + 40, mt_crc32(0, p + MT_PKG_HEADER_SIZE, isz));
+        mt_st32le(p + 40, mt_crc32(0, p + MT_PKG_HEADER_SIZE, isz));
         mt_sha256(p + MT_PKG_HEADER_SIZE, isz, p + 44);
     }
-    put32(p + 124, mt_crc32(0, p, 124));
+    mt_st32le(p + 124, mt_crc32(0, p, 124));
 }
 
 static void expect(int ok)

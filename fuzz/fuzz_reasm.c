@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_flash.h"
 #include "mt_frame.h"
@@ -88,18 +89,6 @@ static const uint8_t *take(reader *in, size_t n, size_t *got)
     *got = n < left ? n : left;
     in->pos += *got;
     return p;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
 }
 
 static void check_outside(void)
@@ -169,17 +158,17 @@ static void synth_package(const uint8_t *data, size_t size)
     uint32_t image = g.pkg_size - 128u;
     memset(g.pkg, 0, 128);
     memcpy(g.pkg, MT_PKG_MAGIC, 4);
-    put16(g.pkg + 4, MT_PKG_FORMAT_VERSION);
-    put16(g.pkg + 6, MT_PKG_HEADER_SIZE);
-    put32(g.pkg + 8, VENDOR);
-    put16(g.pkg + 12, HW);
-    put32(g.pkg + 28, image);
-    put16(g.pkg + 32, g.fs);
-    put16(g.pkg + 34, 0);
-    put32(g.pkg + 36, g.count);
+    mt_st16le(g.pkg + 4, MT_PKG_FORMAT_VERSION);
+    mt_st16le(g.pkg + 6, MT_PKG_HEADER_SIZE);
+    mt_st32le(g.pkg + 8, VENDOR);
+    mt_st16le(g.pkg + 12, HW);
+    mt_st32le(g.pkg + 28, image);
+    mt_st16le(g.pkg + 32, (uint16_t)g.fs);
+    mt_st16le(g.pkg + 34, 0);
+    mt_st32le(g.pkg + 36, g.count);
     for (uint32_t i = 128; i < g.pkg_size; i++)
         g.pkg[i] = size != 0 ? data[i % size] : (uint8_t)i;
-    put32(g.pkg + 124, mt_crc32(0, g.pkg, 124));
+    mt_st32le(g.pkg + 124, mt_crc32(0, g.pkg, 124));
 }
 
 /* 1 when fragment i is marked received, 0 when not, -1 when unknown. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_image.h"
 #include "mt_test.h"
@@ -13,22 +14,10 @@
 
 static uint8_t buf[4096];
 
-static void st16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, v & 0xFFFFu);
-    st16(p + 2, v >> 16);
-}
-
 /* Recomputes the header checksum after a field edit. */
 static void fix_crc(uint8_t *pkg)
 {
-    st32(pkg + 124, mt_crc32(0, pkg, 124));
+    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
 }
 
 static mt_image_key keys[2];
@@ -86,9 +75,9 @@ static void test_header(void)
     /* identity */
     memcpy(buf, pkg_a, 128); buf[0] = 'X'; fix_crc(buf);
     CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_E_HDR_MAGIC);
-    memcpy(buf, pkg_a, 128); st16(buf + 4, 2); fix_crc(buf);
+    memcpy(buf, pkg_a, 128); mt_st16le(buf + 4, 2); fix_crc(buf);
     CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_E_HDR_MAGIC);
-    memcpy(buf, pkg_a, 128); st16(buf + 6, 256); fix_crc(buf);
+    memcpy(buf, pkg_a, 128); mt_st16le(buf + 6, 256); fix_crc(buf);
     CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_E_HDR_MAGIC);
     /* checksum */
     memcpy(buf, pkg_a, 128); buf[9] ^= 1;
@@ -114,20 +103,20 @@ static void test_header(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memcpy(buf, pkg_a, 128);
         if (bad[i].width == 1) buf[bad[i].off] = (uint8_t)bad[i].value;
-        else if (bad[i].width == 2) st16(buf + bad[i].off, bad[i].value);
-        else st32(buf + bad[i].off, bad[i].value);
+        else if (bad[i].width == 2) mt_st16le(buf + bad[i].off, (uint16_t)bad[i].value);
+        else mt_st32le(buf + bad[i].off, bad[i].value);
         fix_crc(buf);
         CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_E_HDR_FIELD);
     }
     /* the largest image whose package still fits 32 bits parses */
     memcpy(buf, pkg_a, 128);
-    st32(buf + 28, 0xFFFFFFFFu - 128u - 128u);
-    st16(buf + 32, 1024);
-    st32(buf + 36, 4194304u);
+    mt_st32le(buf + 28, 0xFFFFFFFFu - 128u - 128u);
+    mt_st16le(buf + 32, 1024);
+    mt_st32le(buf + 36, 4194304u);
     fix_crc(buf);
     CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_OK);
     CHECK_EQ(h.package_size, 0xFFFFFFFFu);
-    st32(buf + 28, 0xFFFFFFFFu - 128u - 127u);
+    mt_st32le(buf + 28, 0xFFFFFFFFu - 128u - 127u);
     fix_crc(buf);
     CHECK_EQ(mt_pkg_header_parse(&h, buf, 128), MT_E_HDR_FIELD);
 }
@@ -150,7 +139,7 @@ static void test_trailer(void)
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_NO_SIGNATURE);
 
     /* raw record exactly filling the trailer, no padding */
-    t[0] = 2; st16(t + 1, 64); memset(t + 3, 0x11, 64);
+    t[0] = 2; mt_st16le(t + 1, 64); memset(t + 3, 0x11, 64);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 67), MT_OK);
     CHECK_EQ(s.sig[63], 0x11u);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 66), MT_E_TRAILER);  /* runs past the end */
@@ -161,27 +150,27 @@ static void test_trailer(void)
     t[90] = 0xFE;                                              /* late non-0xFF */
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER);
     t[90] = 0xFF;
-    st16(t + 1, 63);
+    mt_st16le(t + 1, 63);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER); /* raw length */
-    st16(t + 1, 0xFFFF);
+    mt_st16le(t + 1, 0xFFFF);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER); /* huge length */
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 1), MT_E_TRAILER);   /* cut TLV header */
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 2), MT_E_TRAILER);
 
     /* two signature records */
     memset(t, 0xFF, sizeof t);
-    t[0] = 2; st16(t + 1, 64); memset(t + 3, 0x22, 64);
-    t[67] = 1; st16(t + 68, 8); memset(t + 70, 0x30, 8);
+    t[0] = 2; mt_st16le(t + 1, 64); memset(t + 3, 0x22, 64);
+    t[67] = 1; mt_st16le(t + 68, 8); memset(t + 70, 0x30, 8);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER);
     /* unknown type, DER lengths out of range */
     memset(t, 0xFF, sizeof t);
-    t[0] = 3; st16(t + 1, 0);
+    t[0] = 3; mt_st16le(t + 1, 0);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER);
-    t[0] = 1; st16(t + 1, 7);
+    t[0] = 1; mt_st16le(t + 1, 7);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER);
-    st16(t + 1, 73);
+    mt_st16le(t + 1, 73);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_E_TRAILER);
-    st16(t + 1, 72);
+    mt_st16le(t + 1, 72);
     CHECK_EQ(mt_pkg_trailer_parse(&s, t, 128), MT_OK);
     CHECK_EQ(s.len, 72u);
 }

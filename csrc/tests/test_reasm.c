@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_flash.h"
 #include "mt_frame.h"
@@ -31,17 +32,6 @@ static uint32_t next_rand(void)
     return rng;
 }
 
-static void st16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, v);
-    st16(p + 2, v >> 16);
-}
-
 /* A package with a valid header (the reassembler does not look past it). */
 static void make_pkg(uint32_t image_size, uint32_t fs, uint32_t trailer, uint32_t vendor,
                      uint32_t hw)
@@ -49,18 +39,18 @@ static void make_pkg(uint32_t image_size, uint32_t fs, uint32_t trailer, uint32_
     uint32_t total = 128u + image_size + trailer;
     memset(pkg, 0, 128);
     memcpy(pkg, "MTRP", 4);
-    st16(pkg + 4, 1);
-    st16(pkg + 6, 128);
-    st32(pkg + 8, vendor);
-    st16(pkg + 12, hw);
+    mt_st16le(pkg + 4, 1);
+    mt_st16le(pkg + 6, 128);
+    mt_st32le(pkg + 8, vendor);
+    mt_st16le(pkg + 12, (uint16_t)hw);
     pkg[16] = 1;
-    st32(pkg + 24, 3);
-    st32(pkg + 28, image_size);
-    st16(pkg + 32, fs);
-    st16(pkg + 34, trailer);
-    st32(pkg + 36, (total + fs - 1u) / fs);
+    mt_st32le(pkg + 24, 3);
+    mt_st32le(pkg + 28, image_size);
+    mt_st16le(pkg + 32, (uint16_t)fs);
+    mt_st16le(pkg + 34, (uint16_t)trailer);
+    mt_st32le(pkg + 36, (total + fs - 1u) / fs);
     for (uint32_t i = 128; i < total; i++) pkg[i] = (uint8_t)(next_rand() >> 24);
-    st32(pkg + 124, mt_crc32(0, pkg, 124));
+    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
     pkg_size = total;
 }
 
@@ -457,29 +447,29 @@ static void refuse_case(uint32_t fs, void (*spoil)(void), int expect)
     CHECK_MEM(before, mem, MAXDEV);
 }
 
-static void sp_vendor(void) { st32(pkg + 8, VENDOR + 1); st32(pkg + 124, mt_crc32(0, pkg, 124)); }
-static void sp_hw(void) { st16(pkg + 12, HW + 1); st32(pkg + 124, mt_crc32(0, pkg, 124)); }
+static void sp_vendor(void) { mt_st32le(pkg + 8, VENDOR + 1); mt_st32le(pkg + 124, mt_crc32(0, pkg, 124)); }
+static void sp_hw(void) { mt_st16le(pkg + 12, HW + 1); mt_st32le(pkg + 124, mt_crc32(0, pkg, 124)); }
 static void sp_magic(void) { pkg[0] = 'X'; }
 static void sp_crc(void) { pkg[20] ^= 1; }
-static void sp_flags(void) { st16(pkg + 14, 0x10); st32(pkg + 124, mt_crc32(0, pkg, 124)); }
-static void sp_reserved(void) { pkg[100] = 1; st32(pkg + 124, mt_crc32(0, pkg, 124)); }
+static void sp_flags(void) { mt_st16le(pkg + 14, 0x10); mt_st32le(pkg + 124, mt_crc32(0, pkg, 124)); }
+static void sp_reserved(void) { pkg[100] = 1; mt_st32le(pkg + 124, mt_crc32(0, pkg, 124)); }
 /* announces an image larger than the bank, with geometry consistent in itself */
 static void sp_big(void)
 {
-    uint32_t fs = pkg[32] | (uint32_t)pkg[33] << 8;
-    st32(pkg + 28, 10000);
-    st16(pkg + 34, 0);
-    st32(pkg + 36, (128u + 10000u + fs - 1u) / fs);
-    st32(pkg + 124, mt_crc32(0, pkg, 124));
+    uint32_t fs = mt_ld16le(pkg + 32);
+    mt_st32le(pkg + 28, 10000);
+    mt_st16le(pkg + 34, 0);
+    mt_st32le(pkg + 36, (128u + 10000u + fs - 1u) / fs);
+    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
 }
 /* valid header, but for another fragment size than the session's */
 static void sp_geometry(void)
 {
-    uint32_t fs = pkg[32] | (uint32_t)pkg[33] << 8;
+    uint32_t fs = mt_ld16le(pkg + 32);
     uint32_t other = fs == 1024 ? 512 : fs * 2;
-    st16(pkg + 32, other);
-    st32(pkg + 36, (pkg_size + other - 1u) / other);
-    st32(pkg + 124, mt_crc32(0, pkg, 124));
+    mt_st16le(pkg + 32, (uint16_t)other);
+    mt_st32le(pkg + 36, (pkg_size + other - 1u) / other);
+    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
 }
 
 static void test_header_refusal(void)

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_flash.h"
 #include "mt_layout.h"
@@ -24,14 +25,6 @@ static mt_flash flash;
 static mt_layout layout;
 static mt_flash_area bank_a, bank_b, progress;
 
-static void st32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 /* A package whose header passes the reassembler's check (1000 bytes, 8
  * fragments of 128). */
 static void make_pkg(void)
@@ -40,15 +33,15 @@ static void make_pkg(void)
     memcpy(pkg, "MTRP", 4);
     pkg[4] = 1;
     pkg[6] = 128;
-    st32(pkg + 8, VENDOR);
+    mt_st32le(pkg + 8, VENDOR);
     pkg[12] = HW;
     pkg[16] = 1;
-    st32(pkg + 28, 1000u - 128u - 128u);
+    mt_st32le(pkg + 28, 1000u - 128u - 128u);
     pkg[32] = FS;
     pkg[34] = 128;
-    st32(pkg + 36, 8);
+    mt_st32le(pkg + 36, 8);
     for (uint32_t i = 128; i < sizeof pkg; i++) pkg[i] = (uint8_t)(i * 31u + 7u);
-    st32(pkg + 124, mt_crc32(0, pkg, 124));
+    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
 }
 
 static uint32_t len_of(uint32_t i)
