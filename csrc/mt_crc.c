@@ -30,8 +30,13 @@
               ^ t[4][((x) >> 24) & 0xFFu] ^ t[3][((x) >> 32) & 0xFFu]                    \
               ^ t[2][((x) >> 40) & 0xFFu] ^ t[1][((x) >> 48) & 0xFFu] ^ t[0][(x) >> 56]))
 
-/* Raw CRC-32 register update (no pre/post inversion). */
-static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
+/*
+ * Raw register update of a reflected CRC of width <= 32 (no pre/post
+ * inversion) with its slice and braid tables; a narrower register sits in
+ * the low bits and its tables keep the upper bits zero.
+ */
+static uint32_t crc_tables(uint32_t c, const uint8_t *p, size_t len,
+                           const uint32_t slice[8][256], const uint32_t braid[8][256])
 {
     if (len >= 2 * ROUND_BYTES) {
         uint32_t s[MT_CRC_BRAIDS] = {0};
@@ -40,7 +45,7 @@ static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
         while (len >= 2 * ROUND_BYTES) {
             for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
                 uint64_t x = mt_ld64le(p + 8 * j) ^ s[j];
-                s[j] = LOOKUP8(mt_crc32_braid, x);
+                s[j] = LOOKUP8(braid, x);
             }
             p += ROUND_BYTES;
             len -= ROUND_BYTES;
@@ -48,53 +53,30 @@ static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
         c = 0;
         for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
             uint64_t x = mt_ld64le(p + 8 * j) ^ c ^ s[j];
-            c = LOOKUP8(mt_crc32_slice, x);
+            c = LOOKUP8(slice, x);
         }
         p += ROUND_BYTES;
         len -= ROUND_BYTES;
     }
     while (len >= 8) {
         uint64_t x = mt_ld64le(p) ^ c;
-        c = LOOKUP8(mt_crc32_slice, x);
+        c = LOOKUP8(slice, x);
         p += 8;
         len -= 8;
     }
     while (len--)
-        c = (c >> 8) ^ mt_crc32_slice[0][(c ^ *p++) & 0xFFu];
+        c = (c >> 8) ^ slice[0][(c ^ *p++) & 0xFFu];
     return c;
 }
 
-/* Raw CRC-16/X-25 register update; the register sits in the low 16 bits. */
+static uint32_t crc32_tables(uint32_t c, const uint8_t *p, size_t len)
+{
+    return crc_tables(c, p, len, mt_crc32_slice, mt_crc32_braid);
+}
+
 static uint32_t crc16_tables(uint32_t c, const uint8_t *p, size_t len)
 {
-    if (len >= 2 * ROUND_BYTES) {
-        uint32_t s[MT_CRC_BRAIDS] = {0};
-        s[0] = c;
-        while (len >= 2 * ROUND_BYTES) {
-            for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-                uint64_t x = mt_ld64le(p + 8 * j) ^ s[j];
-                s[j] = LOOKUP8(mt_crc16_x25_braid, x);
-            }
-            p += ROUND_BYTES;
-            len -= ROUND_BYTES;
-        }
-        c = 0;
-        for (unsigned j = 0; j < MT_CRC_BRAIDS; j++) {
-            uint64_t x = mt_ld64le(p + 8 * j) ^ c ^ s[j];
-            c = LOOKUP8(mt_crc16_x25_slice, x);
-        }
-        p += ROUND_BYTES;
-        len -= ROUND_BYTES;
-    }
-    while (len >= 8) {
-        uint64_t x = mt_ld64le(p) ^ c;
-        c = LOOKUP8(mt_crc16_x25_slice, x);
-        p += 8;
-        len -= 8;
-    }
-    while (len--)
-        c = (c >> 8) ^ mt_crc16_x25_slice[0][(c ^ *p++) & 0xFFu];
-    return c;
+    return crc_tables(c, p, len, mt_crc16_x25_slice, mt_crc16_x25_braid);
 }
 
 uint32_t mt_crc32_portable(uint32_t crc, const uint8_t *data, size_t len)

@@ -11,12 +11,16 @@
 /* Interleaved 8-byte streams of the table path (csrc/tools/gen_crc_tables.py: BRAIDS). */
 #define MT_CRC_BRAIDS 6
 
-/* slice[k][i]: register after byte i followed by k zero bytes, starting from 0. */
+/*
+ * slice[k][i]: register after byte i followed by k zero bytes, starting from 0.
+ * braid[k][i]: the same with 8*(MT_CRC_BRAIDS-1) + k zero bytes.
+ * The X-25 tables hold 16-bit values in 32-bit entries, so that one table
+ * routine serves both CRCs.
+ */
 extern const uint32_t mt_crc32_slice[8][256];
-extern const uint16_t mt_crc16_x25_slice[8][256];
-/* braid[k][i]: the same with 8*(MT_CRC_BRAIDS-1) + k zero bytes. */
+extern const uint32_t mt_crc16_x25_slice[8][256];
 extern const uint32_t mt_crc32_braid[8][256];
-extern const uint16_t mt_crc16_x25_braid[8][256];
+extern const uint32_t mt_crc16_x25_braid[8][256];
 
 /* [k-1] = {x^(128k+63) mod P, x^(128k-1) mod P}, coefficient x^j at bit 63-j. */
 extern const uint64_t mt_crc32_fold[8][2];

@@ -568,7 +568,7 @@ const uint64_t mt_crc32_fold[8][2] = {
     {0x7d657a1000000000ull, 0x7406fa9500000000ull}
 };
 
-const uint16_t mt_crc16_x25_slice[8][256] = {
+const uint32_t mt_crc16_x25_slice[8][256] = {
     {
         0x0000u, 0x1189u, 0x2312u, 0x329bu, 0x4624u, 0x57adu, 0x6536u, 0x74bfu,
         0x8c48u, 0x9dc1u, 0xaf5au, 0xbed3u, 0xca6cu, 0xdbe5u, 0xe97eu, 0xf8f7u,
@@ -843,7 +843,7 @@ const uint16_t mt_crc16_x25_slice[8][256] = {
     }
 };
 
-const uint16_t mt_crc16_x25_braid[8][256] = {
+const uint32_t mt_crc16_x25_braid[8][256] = {
     {
         0x0000u, 0x9ed7u, 0x35bfu, 0xab68u, 0x6b7eu, 0xf5a9u, 0x5ec1u, 0xc016u,
         0xd6fcu, 0x482bu, 0xe343u, 0x7d94u, 0xbd82u, 0x2355u, 0x883du, 0x16eau,

@@ -96,7 +96,9 @@ def render() -> str:
         '#include "mt_crc_impl.h"\n'
     ]
     for name, width, poly, rpoly in CRCS:
-        ctype, digits = ("uint32_t", 8) if width == 32 else ("uint16_t", 4)
+        # One element type for both CRCs, so that one table routine serves both
+        # (mt_crc.c); the 16-bit register simply keeps its upper half zero.
+        ctype, digits = "uint32_t", 8 if width == 32 else 4
         sliced, braided = slice_and_braid(rpoly)
         for kind, tables in (("slice", sliced), ("braid", braided)):
             rows = ["    {\n" + c_rows(t, digits, 8, "        ") + "\n    }" for t in tables]
