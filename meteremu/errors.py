@@ -24,8 +24,27 @@ import sys
 from dataclasses import dataclass
 
 __all__ = [
+    "BATTERY_RESERVE",
+    "CONFLICTING_FRAGMENT",
+    "CRC_MISMATCH",
+    "DOWNGRADE",
     "ERRORS",
+    "FLASH_FAULT",
+    "FRAGMENT_REJECTED",
+    "HW_REVISION_MISMATCH",
+    "INCOMPLETE_IMAGE",
+    "INSUFFICIENT_MEMORY",
+    "INVALID_REQUEST",
+    "MALFORMED_HEADER",
+    "MALFORMED_TRAILER",
+    "MISSING_SIGNATURE",
     "MT_ERR",
+    "NO_BOOTABLE_IMAGE",
+    "SHA256_MISMATCH",
+    "SIGNATURE_FAILED",
+    "SIGNATURE_MISMATCH",
+    "SWAP_FAILURE",
+    "VENDOR_MISMATCH",
     "ConfigError",
     "ErrorCode",
     "KeyFileError",
@@ -289,6 +308,29 @@ ERRORS: tuple[ErrorCode, ...] = (
 
 _BY_CODE = {e.code: e for e in ERRORS}
 _BY_MT_ERR = {MT_ERR[name]: e for e in ERRORS for name in e.mt_err}
+
+# Each record by name, for code that raises or logs one: a mistyped name fails
+# at import (and in ruff), where a mistyped "0x80O5" string would fail only
+# when that path runs. A test checks that every record has its name here.
+INVALID_REQUEST = _BY_CODE["0x8000"]
+INCOMPLETE_IMAGE = _BY_CODE["0x8001"]
+CRC_MISMATCH = _BY_CODE["0x8002"]
+SHA256_MISMATCH = _BY_CODE["0x8003"]
+HW_REVISION_MISMATCH = _BY_CODE["0x8004"]
+SIGNATURE_MISMATCH = _BY_CODE["0x8005"]
+DOWNGRADE = _BY_CODE["0x8006"]
+VENDOR_MISMATCH = _BY_CODE["0x8007"]
+MALFORMED_HEADER = _BY_CODE["0x8008"]
+FRAGMENT_REJECTED = _BY_CODE["0x8009"]
+CONFLICTING_FRAGMENT = _BY_CODE["0x800A"]
+INSUFFICIENT_MEMORY = _BY_CODE["0x9002"]
+BATTERY_RESERVE = _BY_CODE["0x9003"]
+FLASH_FAULT = _BY_CODE["0x9004"]
+SIGNATURE_FAILED = _BY_CODE["0xE04"]
+MISSING_SIGNATURE = _BY_CODE["0xE05"]
+MALFORMED_TRAILER = _BY_CODE["0xE06"]
+SWAP_FAILURE = _BY_CODE["F.03"]
+NO_BOOTABLE_IMAGE = _BY_CODE["F.04"]
 
 
 def _canonical(code: str | int) -> str:

@@ -121,3 +121,14 @@ def test_committed_doc_is_generated_from_the_table() -> None:
     assert (ROOT / "docs" / "ERRORS.md").read_text() == out, (
         "docs/ERRORS.md is stale: python -m meteremu.errors > docs/ERRORS.md"
     )
+
+
+def test_every_record_has_exactly_one_name() -> None:
+    named = {
+        name: value for name, value in vars(errors).items()
+        if name.isupper() and isinstance(value, errors.ErrorCode)
+    }
+    assert sorted(named.values(), key=ERRORS.index) == list(ERRORS)
+    assert set(named) <= set(errors.__all__)
+    assert errors.BATTERY_RESERVE.code == "0x9003"
+    assert errors.SWAP_FAILURE is by_code("F.03")

@@ -1,5 +1,6 @@
 """The device layer: :class:`VirtualMeter`, a sans-I/O smart meter."""
 
+from .battery import Battery
 from .clock import DEFAULT_EPOCH, VirtualClock
 from .cosem import Client, CosemError, DataAccessResult, ImageTransferStatus
 from .layout import Geometry
@@ -8,6 +9,7 @@ from .states import BootState, Event, MeterUsageError
 
 __all__ = [
     "DEFAULT_EPOCH",
+    "Battery",
     "BootState",
     "Client",
     "CosemError",

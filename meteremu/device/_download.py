@@ -21,7 +21,22 @@ from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import ImageError, parse_header
 from .._lowlevel.reasm import Phase, Reassembler, ReassemblyError, decode_frame
 from ..crypto import sha256
-from ..errors import MT_ERR, ErrorCode, from_mt_err
+from ..errors import (
+    CONFLICTING_FRAGMENT,
+    DOWNGRADE,
+    FLASH_FAULT,
+    FRAGMENT_REJECTED,
+    INCOMPLETE_IMAGE,
+    INSUFFICIENT_MEMORY,
+    INVALID_REQUEST,
+    MT_ERR,
+    SIGNATURE_MISMATCH,
+    SWAP_FAILURE,
+    ErrorCode,
+    from_mt_err,
+)
+from ..wire.package import BEHAVIOURS
+from .cosem import ImageTransferStatus
 from .states import BootState, Event, Receipt
 
 if TYPE_CHECKING:
@@ -31,6 +46,7 @@ __all__ = ["KIND_DLMS", "KIND_MESH", "DownloadServices"]
 
 KIND_MESH, KIND_DLMS = 0, 1
 HEADER_SIZE = 128
+BEHAVIOUR_NAMES = {number: name for name, number in BEHAVIOURS.items()}
 _OPEN = (Phase.ARMED, Phase.ACTIVE)
 _E = MT_ERR
 # Refusals of the header check that runs as soon as the header is in (SPEC 6).
@@ -85,6 +101,12 @@ class DownloadServices:
             try:
                 f = decode_frame(data)
             except ReassemblyError:
+                f = None
+            if self._battery is not None:  # the radio pays for every frame it hears
+                dropped = self._radio_rx(None if f is None else f.session_id)
+                if dropped is not None:
+                    return dropped
+            if f is None:
                 self._reject_once("frame")
                 return Receipt.DROPPED_FRAME
             return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
@@ -97,7 +119,7 @@ class DownloadServices:
         """0x8009 goes to the audit log once per session and reason; every drop is counted."""
         if reason not in self._session_rejects:
             self._session_rejects.add(reason)
-            self._err("0x8009", reason=reason)
+            self._err(FRAGMENT_REJECTED, reason=reason)
 
     def _begin(self: VirtualMeter, kind: int, sid: int, package_size: int, fsize: int,
                count: int) -> int:
@@ -110,7 +132,8 @@ class DownloadServices:
             dl.begin(sid, package_size, fsize, count, tag=kind)
         except ReassemblyError as exc:
             if exc.err == _E["MT_E_TOO_BIG"]:
-                self._err("0x9002", package_size=package_size, bank=self.geometry.bank_size)
+                self._err(INSUFFICIENT_MEMORY, package_size=package_size,
+                          bank=self.geometry.bank_size)
                 self._stop_refused(start=True)
             return exc.err
         self._session_rejects = set()
@@ -141,6 +164,9 @@ class DownloadServices:
                     min(fsize, package_size - index * fsize)):
                 self._reject_once("length")
                 return Receipt.DROPPED_LENGTH
+            if self._battery is not None and not self._battery.affordable(count - 1):
+                self._battery_refuse(sid, frames=count - 1)
+                return Receipt.REFUSED
             rc = self._begin(kind, sid, package_size, fsize, count)
             if rc == _E["MT_E_TOO_BIG"]:
                 return Receipt.REFUSED
@@ -153,7 +179,7 @@ class DownloadServices:
         except PowerLost:
             raise
         except FlashError as exc:
-            self._err("0x9004", at="download", rc=exc.err_name)
+            self._err(FLASH_FAULT, at="download", rc=exc.err_name)
             self._stop_refused()
             return Receipt.REFUSED
         except ReassemblyError as exc:
@@ -174,7 +200,7 @@ class DownloadServices:
             self._stop_refused()
             return Receipt.REFUSED
         if err == _E["MT_E_CONFLICT"]:
-            self._err("0x800A", fragment=index)
+            self._err(CONFLICTING_FRAGMENT, fragment=index)
             self._stop_refused()
             return Receipt.REFUSED
         if err == _E["MT_E_SESSION"]:
@@ -203,7 +229,7 @@ class DownloadServices:
         if start and self._state not in (BootState.DOWNLOADING, BootState.VERIFIED):
             self._event(Event.DOWNLOAD_START)
         if kind == KIND_DLMS:
-            self._it_status = 4
+            self._it_status = ImageTransferStatus.VERIFICATION_FAILED
         self._event(Event.REJECTED)
 
     # ---------------------------------------------------------------- acceptance
@@ -222,16 +248,16 @@ class DownloadServices:
             h = self._boot.verify(complete=dl.complete)
         except ImageError as exc:
             e = exc.code
-            if e.code == "0x8001":  # not finished: keep downloading
+            if e is INCOMPLETE_IMAGE:  # not finished: keep downloading
                 missing = self.missing_fragments()
                 self._err(e, missing=len(missing), first=missing[0] if missing else None)
                 return e
             if not quiet:
                 hdr = self._header_fields(self._boot.inactive())
                 fields: dict[str, object] = {"version": _version(hdr) if hdr else None}
-                if e.code == "0x8005" and hdr is not None:
+                if e is SIGNATURE_MISMATCH and hdr is not None:
                     fields["key_id"] = hdr.key_id.hex()  # type: ignore[attr-defined]
-                if e.code == "0x8006" and hdr is not None:
+                if e is DOWNGRADE and hdr is not None:
                     fields["counter"] = hdr.security_counter  # type: ignore[attr-defined]
                     fields["installed"] = self._boot.record.counter
                 self._err(e, **fields)
@@ -240,9 +266,9 @@ class DownloadServices:
         if not quiet:
             self._ok("VERIFIED", version=_version(h),
                      bank=self.active_bank_name(self._boot.inactive()),
-                     behaviour=BEHAVIOURS.get(h.behaviour))
+                     behaviour=BEHAVIOUR_NAMES.get(h.behaviour))
         if dl.tag == KIND_DLMS:
-            self._it_status = 3
+            self._it_status = ImageTransferStatus.VERIFICATION_SUCCESSFUL
         self._event(Event.ACCEPTED)
         return None
 
@@ -253,12 +279,13 @@ class DownloadServices:
         if self._state is BootState.DOWNLOADING and dl is not None:
             if not dl.complete:
                 missing = self.missing_fragments()
-                return self._err("0x8001", missing=len(missing), at="activate")
+                return self._err(INCOMPLETE_IMAGE, missing=len(missing), at="activate")
             refused = self._accept()
             if refused is not None:
                 return refused
         if self._state is not BootState.VERIFIED or dl is None:
-            return self._err("0x8000", request="activate", state=self._state.name.lower())
+            return self._err(INVALID_REQUEST, request="activate",
+                             state=self._state.name.lower())
         target = self._boot.inactive()
         self._persist()  # the energy floor before the swap
         try:
@@ -272,8 +299,7 @@ class DownloadServices:
         except BootError as exc:
             if not self._flash.powered:
                 raise PowerLost(MT_ERR["MT_E_FLASH_POWER"], "activate") from None
-            self._lcd = "F.03"
-            e = self._err("F.03", rc=exc.err_name)
+            e = self._lcd_fault(SWAP_FAILURE, rc=exc.err_name)
             self._event(Event.SWAP_FAILED)
             return e
         try:
@@ -286,6 +312,3 @@ class DownloadServices:
         self._event(Event.ACTIVATED)
         self._start(cold=False)
         return None
-
-
-BEHAVIOURS = {0: "normal", 1: "no-heartbeat", 2: "crash-on-boot", 3: "slow-boot"}

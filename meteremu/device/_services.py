@@ -9,10 +9,17 @@ a meter that does not answer (off, booting) raises ``MeterUnavailable``.
 from __future__ import annotations
 
 import datetime as _dt
-import zlib
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorCode, from_mt_err
+from ..crypto import crc32
+from ..errors import (
+    BATTERY_RESERVE,
+    INSUFFICIENT_MEMORY,
+    INVALID_REQUEST,
+    MALFORMED_HEADER,
+    ErrorCode,
+    from_mt_err,
+)
 from ._download import KIND_DLMS
 from .cosem import (
     BY_OBIS,
@@ -24,7 +31,7 @@ from .cosem import (
     ImageTransferStatus,
     obis_bytes,
 )
-from .states import BootState, MeterUsageError
+from .states import BootState, MeterUsageError, Receipt
 
 if TYPE_CHECKING:
     from .meter import VirtualMeter
@@ -214,12 +221,12 @@ class CosemServices:
         if self._state is BootState.TRIAL:
             raise CosemError(_R.TEMPORARY_FAILURE, "an image is on trial; confirm it first")
         if size > self.geometry.bank_size:
-            e = self._err("0x9002", size=size, bank=self.geometry.bank_size)
+            e = self._err(INSUFFICIENT_MEMORY, size=size, bank=self.geometry.bank_size)
             raise _refused(e, "image larger than the bank")
         if size <= 128:
-            e = self._err("0x8008", size=size)
+            e = self._err(MALFORMED_HEADER, size=size)
             raise _refused(e, "image smaller than a package header")
-        sid = zlib.crc32(identifier)
+        sid = crc32(identifier)
         count = -(-size // self.BLOCK_SIZE)
         s = self._dlms_session()
         if s is not None and s.session_id == sid and s.package_size == size:
@@ -228,6 +235,10 @@ class CosemServices:
             return
         if self._dl is None:
             raise CosemError(_R.TEMPORARY_FAILURE, "no bank free for a download now")
+        battery = self._battery
+        if battery is not None and not battery.affordable(count):
+            self._battery_refuse(sid, frames=count)
+            raise _refused(BATTERY_RESERVE, "the battery reserve cannot pay for the transfer")
         rc = self._begin(KIND_DLMS, sid, size, self.BLOCK_SIZE, count)
         if rc:  # checked above already; the C check has the last word
             raise _refused(from_mt_err(rc), "the download could not start")
@@ -242,6 +253,9 @@ class CosemServices:
         if s is None:
             raise CosemError(_R.TEMPORARY_FAILURE, "no image transfer initiated")
         number, value = param
+        if self._battery is not None and self._radio_rx(s.session_id) is not None:
+            raise _refused(BATTERY_RESERVE, f"block {number}: the battery reserve is at its "
+                           "minimum; the transfer is stopped")
         expect = s.package_size - (s.fragment_count - 1) * s.fragment_size \
             if number == s.fragment_count - 1 else s.fragment_size
         if not 0 <= number < s.fragment_count or len(value) != expect:
@@ -250,7 +264,7 @@ class CosemServices:
         r = self._fragment(KIND_DLMS, s.session_id, number, s.fragment_count, value,
                            s.fragment_size, s.package_size)
         self.counters[r.value] += 1
-        if r.value == "refused":
+        if r is Receipt.REFUSED:
             raise _refused(None, f"block {number} refused; the transfer is stopped")
         if self._it_status == ImageTransferStatus.VERIFICATION_FAILED:
             self._it_status = ImageTransferStatus.INITIATED
@@ -268,7 +282,7 @@ class CosemServices:
 
     def _act_image_activate(self: VirtualMeter, param: Any) -> None:
         if self._it_status != ImageTransferStatus.VERIFICATION_SUCCESSFUL:
-            e = self._err("0x8000", request="image_activate", status=self._it_status)
+            e = self._err(INVALID_REQUEST, request="image_activate", status=self._it_status)
             raise CosemError(_R.TEMPORARY_FAILURE, "image not verified", e)
         self._it_status = ImageTransferStatus.ACTIVATION_INITIATED
         error = self._activate()

@@ -7,6 +7,10 @@ and the bootloader are the C core's (``meteremu._lowlevel``): this class
 holds only what RAM holds, rebuilt from flash at every power-up, and decides
 what each result means for the audit log, the receipts and the boot state
 (see ``docs/METER.md``).
+
+The class is split by job: power, NVM and time here; boot, trial and
+heartbeat in ``_boot``; download, acceptance and activation in ``_download``;
+the battery reserve in ``battery``; the COSEM objects in ``_services``.
 """
 
 from __future__ import annotations
@@ -17,19 +21,20 @@ from collections import Counter
 from collections.abc import Iterable
 from fractions import Fraction
 
-from cryptography.hazmat.primitives import serialization
-
-from .._lowlevel.boot import Bank, BootError, Bootloader, BootRecord, Outcome
-from .._lowlevel.boot import BootState as CoreState
+from .._lowlevel.boot import Bank, BootRecord
 from .._lowlevel.flash import Flash, FlashError
 from .._lowlevel.flash import FlashPowerError as PowerLost
-from .._lowlevel.image import ImageError, PackageHeader, check_package
+from .._lowlevel.image import PackageHeader
 from .._lowlevel.reasm import Reassembler
-from ..errors import MT_ERR, ErrorCode, MeteremuError, by_code
+from ..crypto import load_public_key
+from ..errors import ErrorCode, MeteremuError
 from . import audit as _audit
-from ._download import KIND_DLMS, DownloadServices, _version
+from ._boot import BANK_NAMES, BootServices
+from ._download import DownloadServices, _version
 from ._services import CosemServices
+from .battery import NO_BATTERY, Battery, BatteryServices, Reserve
 from .clock import DEFAULT_EPOCH, VirtualClock
+from .cosem import ImageTransferStatus
 from .layout import Geometry, Layout, Region
 from .metrology import LoadSpec, Metrology
 from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
@@ -38,11 +43,7 @@ from .storage import Storage
 
 __all__ = ["MeterUnavailable", "Receipt", "VirtualMeter"]
 
-BANK_NAMES = {Bank.A: "A", Bank.B: "B", Bank.GOLDEN: "golden"}
 _REGIONS = {Bank.A: "bank_a", Bank.B: "bank_b", Bank.GOLDEN: "golden"}
-_CRASH_ON_BOOT, _NO_HEARTBEAT, _SLOW_BOOT = 2, 1, 3
-_OUTCOME_STATE = {Outcome.NONE: BootState.IDLE, Outcome.CONFIRMED: BootState.CONFIRMED,
-                  Outcome.REVERTED: BootState.REVERTED}
 
 
 class MeterUnavailable(MeteremuError):
@@ -50,27 +51,20 @@ class MeterUnavailable(MeteremuError):
 
 
 def _point(key: bytes | str) -> bytes:
-    """A trusted key as its 65-byte SEC1 point: PEM, DER or a bare point."""
-    data = key.encode() if isinstance(key, str) else bytes(key)
-    if len(data) == 65 and data[0] == 4:
-        return data
-    if data.lstrip().startswith(b"-----BEGIN"):
-        pub = serialization.load_pem_public_key(data)
-    else:
-        pub = serialization.load_der_public_key(data)
-    return pub.public_bytes(  # type: ignore[union-attr]
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
+    """A trusted key as its 65-byte SEC1 point (PEM text may come as ``str``)."""
+    return load_public_key(key.encode() if isinstance(key, str) else bytes(key))
 
 
-class VirtualMeter(CosemServices, DownloadServices):
+class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryServices):
     """One virtual meter. See ``docs/METER.md`` for the behaviour in full.
 
     Keyword arguments: identity (``serial``, ``vendor_id``, ``hw_revision``),
     ``trusted_keys`` (public keys: PEM, DER or SEC1 points), ``factory_package``
     (the golden image, a signed .pkg), ``geometry``, ``state`` (path of a flash
     file: the meter resumes from it as after a power cut), ``clock_start``,
-    ``heartbeat_window`` (seconds), ``load`` (watts, steps or a callable).
+    ``heartbeat_window`` (seconds), ``load`` (watts, steps or a callable),
+    ``battery`` (None: mains powered; a :class:`~meteremu.device.Battery`: the
+    radio spends its reserve, see ``docs/METER.md``).
     """
 
     METROLOGY_INTERVAL = Fraction(900)  # persist energy every 15 virtual minutes
@@ -78,6 +72,7 @@ class VirtualMeter(CosemServices, DownloadServices):
     SLOW_BOOT = Fraction(30)  # how long a slow-boot image keeps the meter silent
     MAX_BOOT_ATTEMPTS = 3  # unconfirmed boots of a trial image before revert
     BLOCK_SIZE = 128  # class 18 image_block_size
+    BATTERY_DEBIT_FRAMES = 64  # the battery reserve is debited in NVM this many frames ahead
 
     def __init__(
         self,
@@ -92,6 +87,7 @@ class VirtualMeter(CosemServices, DownloadServices):
         clock_start: _dt.datetime = DEFAULT_EPOCH,
         heartbeat_window: float = 300,
         load: LoadSpec = 1000,
+        battery: Battery | None = None,
     ) -> None:
         self.serial = serial
         self.vendor_id = vendor_id
@@ -103,6 +99,7 @@ class VirtualMeter(CosemServices, DownloadServices):
         self.clock = VirtualClock(clock_start)
         self.metrology = Metrology(load)
         self.counters: Counter[str] = Counter()
+        self._battery_fitted = battery
         self._storage = Storage(self.layout, state)
         g = self.geometry
         self._flash = Flash(self.layout.size, g.sector_size, g.align,
@@ -122,10 +119,12 @@ class VirtualMeter(CosemServices, DownloadServices):
         self._busy_until: Fraction | None = None
         self._pause_until = Fraction(0)
         self._next_persist = self.METROLOGY_INTERVAL
-        self._it_status = 0
+        self._it_status = ImageTransferStatus.NOT_INITIATED
         self._it_enabled = True
         self._it_identifier = b""
         self._session_rejects: set[str] = set()
+        self._battery: Reserve | None = None
+        self._battery_refused: set[int] = set()
         if self._storage.fresh:
             self._provision(bytes(factory_package))
         self._power_up(resume_clock=True)
@@ -142,14 +141,6 @@ class VirtualMeter(CosemServices, DownloadServices):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _new_bootloader(self) -> Bootloader:
-        L = self.layout
-        areas = {name: (L[name].offset, L[name].size)
-                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1")}
-        return Bootloader(self._flash, areas, vendor_id=self.vendor_id,
-                          hw_revision=self.hw_revision, trusted_keys=self._points,
-                          max_attempts=self.MAX_BOOT_ATTEMPTS)
-
     def _bank_region(self, bank: Bank | int) -> Region:
         return self.layout[_REGIONS[Bank(bank)]]
 
@@ -164,19 +155,6 @@ class VirtualMeter(CosemServices, DownloadServices):
     @staticmethod
     def active_bank_name(bank: Bank | int) -> str:
         return BANK_NAMES[Bank(bank)]
-
-    def _provision(self, package: bytes) -> None:
-        """Factory: the golden image into the golden region and bank A, then the
-        first boot-control record (bank A, the image's counter as the floor)."""
-        try:
-            check_package(package, vendor_id=self.vendor_id, hw_revision=self.hw_revision,
-                          bank_size=self.geometry.bank_size, trusted_keys=self._points)
-        except ImageError as exc:
-            raise ValueError(f"factory package refused: {exc.code}") from None
-        pad = -len(package) % self.geometry.align
-        for name in ("golden", "bank_a"):
-            self._flash.program(self.layout[name].offset, package + b"\xff" * pad)
-        self._boot.provision()
 
     # ---------------------------------------------------------------- properties
     @property
@@ -293,6 +271,15 @@ class VirtualMeter(CosemServices, DownloadServices):
                 self.clock.resume_at_least(last.clock)
             self._state = BootState(last.boot_state) if last else BootState.IDLE
             self._next_persist = self.clock.now + self.METROLOGY_INTERVAL
+            self._battery_refused = set()
+            self._battery = None
+            if self._battery_fitted is not None:
+                stored = last.battery_mj if last is not None else NO_BATTERY
+                self._battery = Reserve(self._battery_fitted,
+                                        None if stored == NO_BATTERY else stored,
+                                        self.BATTERY_DEBIT_FRAMES)
+                if stored == NO_BATTERY:
+                    self._persist()  # a battery just fitted: from now on a cut cannot refill it
             self._on = True
             self._start(cold=True)
             if self._on:
@@ -311,11 +298,11 @@ class VirtualMeter(CosemServices, DownloadServices):
         except FlashError:
             self.counters["audit_write_failed"] += 1
 
-    def _err(self, error: ErrorCode | str, **fields: object) -> ErrorCode:
-        e = error if isinstance(error, ErrorCode) else by_code(error)
-        self.counters[f"err {e.code}"] += 1
-        self._log(_audit.err_line(self.clock.stamp(), e, **fields))
-        return e
+    def _err(self, error: ErrorCode, **fields: object) -> ErrorCode:
+        """One ``FOTA_ERR`` record (and a counter) for ``error``; returns it."""
+        self.counters[f"err {error.code}"] += 1
+        self._log(_audit.err_line(self.clock.stamp(), error, **fields))
+        return error
 
     def _ok(self, what: str, **fields: object) -> None:
         self._log(_audit.ok_line(self.clock.stamp(), what, **fields))
@@ -324,13 +311,15 @@ class VirtualMeter(CosemServices, DownloadServices):
         self._log(_audit.evt_line(self.clock.stamp(), what, **fields))
 
     def _persist(self) -> None:
-        """Snapshot energy, clock and boot state into the metrology ring."""
+        """Snapshot energy, clock, boot state and battery debit into the metrology ring."""
         uwh = int(self.metrology.energy_wh * 10**6)
         clock = int(self.clock.epoch_seconds)
         state = self._state.value
+        battery = NO_BATTERY if self._battery is None else self._battery.debited
         try:
             self._metro_ring.append(lambda seq: seal(
-                MetrologyRecord, boot_state=state, seq=seq, energy_uwh=uwh, clock=clock))
+                MetrologyRecord, boot_state=state, seq=seq, energy_uwh=uwh, clock=clock,
+                battery_mj=battery))
         except PowerLost:
             raise
         except FlashError:
@@ -340,122 +329,6 @@ class VirtualMeter(CosemServices, DownloadServices):
         new = transition(self._state, event)
         if new is not self._state:
             self._state = new
-            self._persist()
-
-    # ---------------------------------------------------------------- boot
-    def _lost_power(self, what: str) -> PowerLost:
-        return PowerLost(MT_ERR["MT_E_FLASH_POWER"], what)
-
-    def _boot_failure(self, exc: BootError, at: str) -> None:
-        """A bootloader error with the power on: F.04 or F.03; nothing runs."""
-        if not self._flash.powered:
-            raise self._lost_power(at) from None
-        self._lcd = "F.04" if exc.err == MT_ERR["MT_E_NO_BOOTABLE"] else "F.03"
-        self._err(self._lcd, at=at, rc=exc.err_name)
-        self._on = False
-        self._running = None
-        self._dl = None
-
-    def _why_fallback(self, before: BootRecord) -> None:
-        """The C bootloader left the bank ``before`` named: say why in the audit log."""
-        if before.state is not CoreState.CONFIRMED and before.attempts >= self.MAX_BOOT_ATTEMPTS:
-            reason = "boot-loop"
-        else:
-            reason = "invalid-bank"
-            region = self._bank_region(before.active)
-            try:
-                check_package(self._flash.read(region.offset, region.size),
-                              vendor_id=self.vendor_id, hw_revision=self.hw_revision,
-                              bank_size=region.size, trusted_keys=self._points,
-                              installed_counter=0 if before.active is Bank.GOLDEN
-                              else before.counter)
-            except ImageError as exc:
-                self._err(exc.code, bank=BANK_NAMES[before.active], at="boot")
-        running = self._boot.running
-        assert running is not None
-        self._evt("ROLLBACK", reason=reason, bank=BANK_NAMES[running])
-
-    def _start(self, cold: bool) -> None:
-        """Reset: the C bootloader picks the bank, re-validates it and counts a trial
-        boot; the image then comes up (boot ok) or crashes (boot failed: again)."""
-        boot = self._boot
-        before = boot.load()
-        reverted = False
-        crashes = 0
-        while True:
-            try:
-                bank = boot.start() if crashes == 0 else boot.boot_failed()
-            except BootError as exc:
-                self._boot_failure(exc, "boot")
-                return
-            if bank is not before.active:
-                self._why_fallback(before)
-                reverted = True
-            h = boot.running_header
-            assert h is not None
-            rec = boot.record
-            if h.behaviour != _CRASH_ON_BOOT:
-                break
-            # crash-on-boot: the watchdog resets, the bootloader counts the attempt
-            self._evt("BOOT_FAIL", version=_version(h), attempt=rec.attempts)
-            crashes += 1
-            if crashes > 3 * self.MAX_BOOT_ATTEMPTS + 3:  # a confirmed image that crashes
-                self._boot_failure(BootError(MT_ERR["MT_E_NO_BOOTABLE"]), "boot-loop")
-                return
-            before = rec
-        try:
-            boot.boot_ok()  # the image came up (a reverted one is confirmed again)
-        except BootError as exc:
-            if not self._flash.powered:
-                raise self._lost_power("boot") from None
-            self._lcd = "F.03"
-            self._err("F.03", at="boot-ok", rc=exc.err_name)
-        self._running = h
-        if not cold:  # the bank swap: metrology pauses while the kernel re-initialises
-            self._pause_until = max(self._pause_until, self.clock.now + self.SWAP_PAUSE)
-        if h.behaviour == _SLOW_BOOT:
-            self._busy_until = self.clock.now + self.SLOW_BOOT
-        trial = rec.state is CoreState.TRIAL
-        if trial:
-            self._trial_deadline = self.clock.now + self.heartbeat_window
-        self._evt("BOOT", version=_version(h), bank=BANK_NAMES[bank],
-                  trial=1 if trial else None, cold=1 if cold else None)
-        self._attach_download()
-        if reverted:
-            self._event(Event.REVERTED)
-
-    def _attach_download(self) -> None:
-        """The reassembler for the bank a download may go to now (none during a
-        trial), rebuilt from the progress partition. A session still open for the
-        bank that runs now was activated: it is closed here."""
-        self._dl = None
-        running = self._boot.running
-        if running in (Bank.A, Bank.B):
-            r = self._new_reassembler(running)
-            if r.resume():
-                r.close()
-        try:
-            target = self._boot.inactive()
-        except BootError:
-            return
-        self._dl = self._new_reassembler(target)
-        self._dl.resume()
-
-    def _restore_state(self) -> None:
-        """After power-up: the boot state from the facts in flash (record, session)."""
-        rec = self._boot.record
-        dl = self._open_download()
-        if rec.state is CoreState.TRIAL:
-            self._state = BootState.TRIAL
-        elif dl is not None:
-            self._it_status = 1 if dl.tag == KIND_DLMS else 0
-            if self._state not in (BootState.DOWNLOADING, BootState.VERIFIED):
-                self._event(Event.DOWNLOAD_RESUME)
-            self._state = BootState.DOWNLOADING
-            if dl.complete:
-                self._accept(quiet=True)
-        elif self._state in (BootState.DOWNLOADING, BootState.VERIFIED, BootState.TRIAL):
-            self._state = _OUTCOME_STATE[rec.outcome]
             self._persist()
 
     # ---------------------------------------------------------------- time
@@ -489,26 +362,7 @@ class VirtualMeter(CosemServices, DownloadServices):
             if step >= end:
                 return
 
-    def _trial_timeout(self) -> None:
-        running = self._running
-        assert running is not None
-        self._trial_deadline = None
-        self._evt("ROLLBACK", reason="no-heartbeat", version=_version(running),
-                  bank=BANK_NAMES[self._boot.record.previous])
-        self._persist()
-        try:
-            self._boot.revert()
-        except BootError as exc:
-            if not self._flash.powered:
-                raise self._lost_power("revert") from None
-            self._lcd = "F.03"
-            self._err("F.03", at="revert", rc=exc.err_name)
-            return
-        self._start(cold=False)
-        if self._on and self._state is not BootState.REVERTED:
-            self._event(Event.REVERTED)
-
-    # ---------------------------------------------------------------- heartbeat
+    # ---------------------------------------------------------------- availability
     def _require_available(self) -> None:
         if not self._on:
             raise MeterUnavailable("the meter is off" + (f" ({self._lcd})" if self._lcd else ""))
@@ -516,31 +370,3 @@ class VirtualMeter(CosemServices, DownloadServices):
             raise MeterUnavailable(
                 f"the meter is booting (slow boot) until +{float(self._busy_until):.0f} s")
 
-    def heartbeat(self) -> bool:
-        """The HES heartbeat (or first authenticated association). True if it confirmed."""
-        self._require_available()
-        if self._state is not BootState.TRIAL or self._running is None:
-            return False
-        if self._running.behaviour == _NO_HEARTBEAT:  # this image never confirms
-            self.counters["heartbeat_ignored"] += 1
-            return False
-        try:
-            self._boot.confirm()  # C: state confirmed, counter raised
-        except BootError as exc:
-            if not self._flash.powered:
-                self._die()
-                return False
-            if exc.err == MT_ERR["MT_E_SWAP"]:
-                self._lcd = "F.03"
-            self._err("F.03" if self._lcd else "0x8000", at="confirm", rc=exc.err_name)
-            return False
-        try:
-            rec = self._boot.record
-            self._trial_deadline = None
-            self._ok("CONFIRMED", version=_version(self._running),
-                     bank=BANK_NAMES[rec.active], counter=rec.counter)
-            self._event(Event.CONFIRMED)
-            self._attach_download()  # the previous image's bank is free now
-        except PowerLost:
-            self._die()
-        return True

@@ -13,8 +13,11 @@ Metrology record, 32 bytes::
 
     0  2 magic "MR"        8  8 energy, micro-watt-hours (floor)
     2  1 version = 1      16  8 meter clock, seconds since 1970 UTC
-    3  1 boot state       24  4 reserved, 0xFF
+    3  1 boot state       24  4 battery reserve debit, mJ (0xFFFFFFFF: no battery)
     4  4 sequence         28  4 CRC-32 of bytes 0..27
+
+The battery field was reserved (0xFF) before meters had batteries, so older
+records read as "no battery" unchanged.
 
 Audit record, 128 bytes::
 
@@ -26,12 +29,12 @@ Audit record, 128 bytes::
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 from construct import Bytes, Const, Int8ul, Int32ul, Int64ul, Struct
 
+from ..crypto import crc32
 from .layout import Region
 
 __all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "RecordRing"]
@@ -43,7 +46,7 @@ MetrologyRecord = Struct(
     "seq" / Int32ul,
     "energy_uwh" / Int64ul,
     "clock" / Int64ul,
-    "reserved" / Const(b"\xff" * 4),
+    "battery_mj" / Int32ul,
     "crc" / Int32ul,
 )
 assert MetrologyRecord.sizeof() == 32
@@ -64,12 +67,12 @@ def seal(fmt: Any, **fields: Any) -> bytes:
     """Build a record with its trailing CRC-32 over everything before it."""
     raw = fmt.build(dict(fields, crc=0))
     body = raw[:-4]
-    return body + zlib.crc32(body).to_bytes(4, "little")
+    return body + crc32(body).to_bytes(4, "little")
 
 
 def unseal(fmt: Any, raw: bytes) -> Any | None:
     """The parsed record, or None for a free, torn or foreign slot."""
-    if zlib.crc32(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+    if crc32(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
         return None
     try:
         return fmt.parse(raw)

@@ -107,4 +107,5 @@ class Receipt(enum.Enum):
     DROPPED_INDEX = "dropped-index"
     DROPPED_STATE = "dropped-state"  # no download possible now (image on trial)
     DROPPED_UNAVAILABLE = "dropped-unavailable"  # off or booting
+    DROPPED_BATTERY = "dropped-battery"  # battery reserve at its minimum, or session refused
     REFUSED = "refused"  # the download was stopped (header refused, conflict, flash fault)

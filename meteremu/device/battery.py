@@ -1,0 +1,175 @@
+"""The energy reserve of a battery-powered (water or gas) meter.
+
+Seed section B: packet loss stretches a download "beyond the battery-reserve
+limits of water or gas meters". A meter made with a :class:`Battery` pays the
+radio's receive energy for every download frame (mesh fragment or class 18
+block) that reaches it. It keeps ``minimum_mj`` for metrology until the
+battery is replaced: a download that would need more stops with
+``FOTA_ERR 0x9003`` (see ``docs/METER.md``, "Battery").
+
+The reserve is physical, so a power cut must never give back energy already
+spent. The meter therefore *debits NVM ahead of spending*: the metrology
+record carries a reserve that is never above the real one, written before the
+radio spends below it, a few dozen frames' worth ahead (:class:`Reserve`). A
+power cut costs at most that margin, never the other way round -- the same
+trick as the received bitmap, which marks a fragment only once it is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from ..errors import BATTERY_RESERVE
+from .states import BootState, Event, MeterUsageError, Receipt
+
+if TYPE_CHECKING:
+    from .meter import VirtualMeter
+
+__all__ = ["NO_BATTERY", "Battery", "BatteryServices", "Reserve"]
+
+#: The metrology record's battery field when the meter has no battery (erased flash).
+NO_BATTERY = 0xFFFFFFFF
+#: The largest reserve the record's 32-bit millijoule field can hold (about 4.3 MJ,
+#: some 1,200 Wh: more than the D-cell packs water and gas meters carry).
+RESERVE_MAX_MJ = NO_BATTERY - 1
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A battery as fitted: energy in millijoules (1 J = 1,000 mJ).
+
+    ``reserve_mj``: the energy a new battery brings. ``minimum_mj``: the floor
+    kept for metrology; the meter accepts no download frame that would take the
+    reserve below it. ``rx_frame_mj``: what receiving one download frame costs
+    (radio wake-up, reception, the flash write of its payload); the default,
+    3 mJ, is an 802.15.4g radio at about 50 mW over some 60 ms per frame.
+    """
+
+    reserve_mj: int
+    minimum_mj: int = 0
+    rx_frame_mj: Fraction | float | int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.reserve_mj <= RESERVE_MAX_MJ:
+            raise ValueError(f"reserve_mj must be 0..{RESERVE_MAX_MJ}, not {self.reserve_mj}")
+        if not 0 <= self.minimum_mj <= RESERVE_MAX_MJ:
+            raise ValueError(f"minimum_mj must be 0..{RESERVE_MAX_MJ}, not {self.minimum_mj}")
+        if not Fraction(self.rx_frame_mj) > 0:
+            raise ValueError(f"rx_frame_mj must be > 0, not {self.rx_frame_mj!r}")
+
+    @property
+    def rx(self) -> Fraction:
+        """``rx_frame_mj`` as an exact fraction."""
+        return Fraction(self.rx_frame_mj)
+
+
+class Reserve:
+    """The reserve in RAM (exact) and the debit held in NVM (whole mJ, never above it).
+
+    ``persisted`` is the battery field of the newest metrology record, None when
+    no record carries one (a battery just fitted: the meter writes it at once).
+    """
+
+    def __init__(self, battery: Battery, persisted: int | None, debit_frames: int) -> None:
+        self.battery = battery
+        self.debit_frames = debit_frames
+        start = battery.reserve_mj if persisted is None else persisted
+        self.mj = Fraction(start)
+        self.debited = start  # what the NVM says; a power-up resumes from it
+
+    def affordable(self, frames: int = 1) -> bool:
+        """True when ``frames`` more frames leave at least the minimum."""
+        return self.mj - frames * self.battery.rx >= self.battery.minimum_mj
+
+    def debit_needed(self) -> int | None:
+        """The NVM value to write before the next frame is paid, or None when the
+        debit already covers it. The new debit runs ``debit_frames`` frames ahead
+        but never below the minimum (the last frames above it are covered then)."""
+        after = self.mj - self.battery.rx
+        if after >= self.debited:
+            return None
+        ahead = math.floor(self.mj - self.debit_frames * self.battery.rx)
+        return max(ahead, self.battery.minimum_mj, 0)
+
+    def spend(self) -> None:
+        """Pay one frame (the caller checked ``affordable`` and wrote the debit)."""
+        self.mj -= self.battery.rx
+
+
+def _mj(value: Fraction | int) -> str:
+    return f"{float(value):.10g}mJ"
+
+
+class BatteryServices:
+    """The meter's side of the battery, mixed into VirtualMeter (``self``)."""
+
+    @property
+    def battery(self: VirtualMeter) -> Battery | None:
+        """The battery fitted (None: mains powered)."""
+        return self._battery_fitted
+
+    @property
+    def battery_mj(self: VirtualMeter) -> float | None:
+        """The reserve now, in mJ; None for a mains-powered meter (or one that is off)."""
+        return None if self._battery is None else float(self._battery.mj)
+
+    @property
+    def battery_floor_mj(self: VirtualMeter) -> int | None:
+        """The reserve held in NVM: what a power cut now would resume from (never more
+        than :attr:`battery_mj`)."""
+        return None if self._battery is None else self._battery.debited
+
+    def replace_battery(self: VirtualMeter, battery: Battery | None = None) -> None:
+        """A fresh (or recharged) battery: the reserve starts again from
+        ``battery.reserve_mj`` (default: the battery the meter was made with).
+        Written to NVM at once; downloads are accepted again."""
+        if self._battery_fitted is None:
+            raise MeterUsageError("a mains-powered meter has no battery to replace")
+        if not self._flash.powered:
+            raise MeterUsageError("the meter is off: power it on, then replace the battery")
+        self._battery_fitted = battery or self._battery_fitted
+        self._battery = Reserve(self._battery_fitted, None, self.BATTERY_DEBIT_FRAMES)
+        self._battery_refused = set()
+        self._evt("BATTERY_REPLACED", reserve=_mj(self._battery.mj))
+        self._persist()
+
+    def _radio_rx(self: VirtualMeter, sid: int | None) -> Receipt | None:
+        """Pay for one received download frame of session ``sid`` (None: a frame too
+        damaged to name one). None when paid; else the frame is dropped: the
+        meter has left a session it refused, or the reserve is at its minimum."""
+        reserve = self._battery
+        assert reserve is not None
+        if sid in self._battery_refused:
+            return Receipt.DROPPED_BATTERY  # no longer listening to that session
+        if not reserve.affordable():
+            if sid is not None:
+                self._battery_refuse(sid)
+            return Receipt.DROPPED_BATTERY
+        debit = reserve.debit_needed()
+        if debit is not None:  # NVM first: a cut after spending cannot give it back
+            reserve.debited = debit
+            self._persist()
+        reserve.spend()
+        return None
+
+    def _battery_refuse(self: VirtualMeter, sid: int, frames: int = 1) -> None:
+        """Refuse session ``sid`` for the battery: one 0x9003 record (``spare``, the
+        reserve above the minimum; ``need``, what ``frames`` more frames cost), its
+        frames dropped from now on; an open download of it stops (state failed)."""
+        reserve = self._battery
+        assert reserve is not None
+        self._battery_refused.add(sid)
+        self._err(BATTERY_RESERVE, session=f"0x{sid:08x}",
+                  spare=_mj(reserve.mj - reserve.battery.minimum_mj),
+                  need=_mj(frames * reserve.battery.rx))
+        dl = self._open_download()
+        if dl is not None:
+            if dl.session_id == sid:
+                self._stop_refused()
+        elif self._dl is not None and self._state is not BootState.TRIAL:
+            # a new download refused before it began: the update failed
+            self._event(Event.DOWNLOAD_START)
+            self._event(Event.REJECTED)
