@@ -63,35 +63,10 @@ static const uint64_t fe_r2[4] = {0x0000000000000003u, 0xfffffffbffffffffu,
 
 void mt_p256_fe_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
 {
-    uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], bj;
-    uint64_t t0, t1, t2, t3, t4, t5, t6, t7, c;
+    uint64_t t[8];
 
-    /* Schoolbook, one row per limb of b: t += a * b[j] * 2^(64j). */
-    bj = b[0];
-    t0 = mt_p256_mac(a0, bj, 0, 0, &c);
-    t1 = mt_p256_mac(a1, bj, 0, c, &c);
-    t2 = mt_p256_mac(a2, bj, 0, c, &c);
-    t3 = mt_p256_mac(a3, bj, 0, c, &c);
-    t4 = c;
-    bj = b[1];
-    t1 = mt_p256_mac(a0, bj, t1, 0, &c);
-    t2 = mt_p256_mac(a1, bj, t2, c, &c);
-    t3 = mt_p256_mac(a2, bj, t3, c, &c);
-    t4 = mt_p256_mac(a3, bj, t4, c, &c);
-    t5 = c;
-    bj = b[2];
-    t2 = mt_p256_mac(a0, bj, t2, 0, &c);
-    t3 = mt_p256_mac(a1, bj, t3, c, &c);
-    t4 = mt_p256_mac(a2, bj, t4, c, &c);
-    t5 = mt_p256_mac(a3, bj, t5, c, &c);
-    t6 = c;
-    bj = b[3];
-    t3 = mt_p256_mac(a0, bj, t3, 0, &c);
-    t4 = mt_p256_mac(a1, bj, t4, c, &c);
-    t5 = mt_p256_mac(a2, bj, t5, c, &c);
-    t6 = mt_p256_mac(a3, bj, t6, c, &c);
-    t7 = c;
-    MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7);
+    mt_p256_mul_wide(t, a, b);
+    MONT_REDUCE(r, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
 }
 
 void mt_p256_fe_sqr(uint64_t r[4], const uint64_t a[4])

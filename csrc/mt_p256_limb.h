@@ -129,6 +129,43 @@ static inline uint64_t mt_p256_sbb(uint64_t a, uint64_t b, uint64_t bin, uint64_
 #endif
 }
 
+/*
+ * t = a * b, the full 512-bit product (t[0] least significant), schoolbook
+ * with one row per limb of b: row j adds a * b[j] * 2^(64j). Every mac keeps
+ * its sum below 2^128 (see mt_p256_mac), so each row's carry word fits the
+ * next limb. Shared by the field (mod p) and scalar (mod n) Montgomery
+ * multiplications, which differ only in the reduction after it.
+ */
+static inline void mt_p256_mul_wide(uint64_t t[8], const uint64_t a[4], const uint64_t b[4])
+{
+    uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], bj, c;
+
+    bj = b[0];
+    t[0] = mt_p256_mac(a0, bj, 0, 0, &c);
+    t[1] = mt_p256_mac(a1, bj, 0, c, &c);
+    t[2] = mt_p256_mac(a2, bj, 0, c, &c);
+    t[3] = mt_p256_mac(a3, bj, 0, c, &c);
+    t[4] = c;
+    bj = b[1];
+    t[1] = mt_p256_mac(a0, bj, t[1], 0, &c);
+    t[2] = mt_p256_mac(a1, bj, t[2], c, &c);
+    t[3] = mt_p256_mac(a2, bj, t[3], c, &c);
+    t[4] = mt_p256_mac(a3, bj, t[4], c, &c);
+    t[5] = c;
+    bj = b[2];
+    t[2] = mt_p256_mac(a0, bj, t[2], 0, &c);
+    t[3] = mt_p256_mac(a1, bj, t[3], c, &c);
+    t[4] = mt_p256_mac(a2, bj, t[4], c, &c);
+    t[5] = mt_p256_mac(a3, bj, t[5], c, &c);
+    t[6] = c;
+    bj = b[3];
+    t[3] = mt_p256_mac(a0, bj, t[3], 0, &c);
+    t[4] = mt_p256_mac(a1, bj, t[4], c, &c);
+    t[5] = mt_p256_mac(a2, bj, t[5], c, &c);
+    t[6] = mt_p256_mac(a3, bj, t[6], c, &c);
+    t[7] = c;
+}
+
 /* Big-endian 32 bytes <-> 4 limbs: limb i is bytes 24 - 8i .. 31 - 8i. */
 static inline void mt_p256_limbs_from_be(uint64_t r[4], const uint8_t in[32])
 {

@@ -60,39 +60,14 @@ static inline void sc_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1, uint64_
  */
 void mt_p256_sc_mont_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
 {
-    uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], bj, c, hc = 0;
-    uint64_t t0, t1, t2, t3, t4, t5, t6, t7;
+    uint64_t t[8], hc = 0;
 
-    bj = b[0];
-    t0 = mt_p256_mac(a0, bj, 0, 0, &c);
-    t1 = mt_p256_mac(a1, bj, 0, c, &c);
-    t2 = mt_p256_mac(a2, bj, 0, c, &c);
-    t3 = mt_p256_mac(a3, bj, 0, c, &c);
-    t4 = c;
-    bj = b[1];
-    t1 = mt_p256_mac(a0, bj, t1, 0, &c);
-    t2 = mt_p256_mac(a1, bj, t2, c, &c);
-    t3 = mt_p256_mac(a2, bj, t3, c, &c);
-    t4 = mt_p256_mac(a3, bj, t4, c, &c);
-    t5 = c;
-    bj = b[2];
-    t2 = mt_p256_mac(a0, bj, t2, 0, &c);
-    t3 = mt_p256_mac(a1, bj, t3, c, &c);
-    t4 = mt_p256_mac(a2, bj, t4, c, &c);
-    t5 = mt_p256_mac(a3, bj, t5, c, &c);
-    t6 = c;
-    bj = b[3];
-    t3 = mt_p256_mac(a0, bj, t3, 0, &c);
-    t4 = mt_p256_mac(a1, bj, t4, c, &c);
-    t5 = mt_p256_mac(a2, bj, t5, c, &c);
-    t6 = mt_p256_mac(a3, bj, t6, c, &c);
-    t7 = c;
-
-    SC_RED_ROUND(t0, t1, t2, t3, t4);
-    SC_RED_ROUND(t1, t2, t3, t4, t5);
-    SC_RED_ROUND(t2, t3, t4, t5, t6);
-    SC_RED_ROUND(t3, t4, t5, t6, t7);
-    sc_final_sub(r, t4, t5, t6, t7, hc);
+    mt_p256_mul_wide(t, a, b);
+    SC_RED_ROUND(t[0], t[1], t[2], t[3], t[4]);
+    SC_RED_ROUND(t[1], t[2], t[3], t[4], t[5]);
+    SC_RED_ROUND(t[2], t[3], t[4], t[5], t[6]);
+    SC_RED_ROUND(t[3], t[4], t[5], t[6], t[7]);
+    sc_final_sub(r, t[4], t[5], t[6], t[7], hc);
 }
 
 void mt_p256_sc_reduce(uint64_t r[4], const uint64_t a[4])
