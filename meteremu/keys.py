@@ -14,6 +14,7 @@ is on when that curve is not P-256.
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -63,15 +64,28 @@ def load_private_key(data: bytes, passphrase: bytes | None = None) -> PrivateKey
             raise KeyFileError("private key is encrypted: give its passphrase") from None
         raise KeyFileError(f"private key: {exc}") from None
     except ValueError as exc:
-        text = str(exc)
-        if passphrase is not None and ("decrypt" in text.lower() or "password" in text.lower()):
+        # A wrong passphrase usually fails the padding check ("could not decrypt"),
+        # but about once in 200 it decrypts to garbage that fails as key data
+        # instead: an encrypted key that does not load is a wrong passphrase.
+        if passphrase is not None and _encrypted(data, loader):
             raise KeyFileError("private key: wrong passphrase") from None
-        raise KeyFileError(f"not a PEM or DER private key ({text})") from None
+        raise KeyFileError(f"not a PEM or DER private key ({exc})") from None
     except Exception as exc:  # unsupported algorithm and similar
         raise KeyFileError(f"not a usable private key ({exc})") from None
     _require_p256(key, "private key")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
+
+
+def _encrypted(data: bytes, loader: Any) -> bool:
+    """True when the key needs a passphrase (the loader says so without one)."""
+    try:
+        loader(data, password=None)
+    except TypeError:
+        return True
+    except Exception:  # malformed: not a matter of the passphrase
+        return False
+    return False
 
 
 def _read(path: str | pathlib.Path, what: str) -> bytes:

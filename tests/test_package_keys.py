@@ -123,3 +123,25 @@ def test_written_pem_round_trips(pkcs8: bool) -> None:
     assert public_point(load_private_key(enc, b"pw")) == public_point(key)
     assert load_public_key(public_key_pem(key)) == public_point(key)
     assert isinstance(load_private_key(pem), ec.EllipticCurvePrivateKey)
+
+
+# Encrypted with passphrase b"right"; b"wrong" happens to pass this key's padding
+# check, so the decryption error is a key-data error rather than "bad password".
+_WRONG_PASSPHRASE_DECRYPTS = b"""-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIH0MF8GCSqGSIb3DQEFDTBSMDEGCSqGSIb3DQEFDDAkBBCq242cTmjkoF8diWP6
+RyO2AgIIADAMBggqhkiG9w0CCQUAMB0GCWCGSAFlAwQBKgQQAvH/vgdf/FZMqi8o
+422BlwSBkGsYds4AjNmMgh0U+IOkDD5yc9OspQdSqTIfNsGRV8TSMiUbh2YsA2RZ
++NrVMbEYGLXrBU+3S8kL7cl2NrtQhb6SuqGCvNATKhioXv3q6Cda8uTSpCvKkM3/
+wmkzIujZnN8eXPo45WWNRHz6fx4TbXYB+X9/le6lgjPec1cQFcGPlbhZHZAc5hiL
+w54f04jGMQ==
+-----END ENCRYPTED PRIVATE KEY-----
+"""
+
+
+def test_wrong_passphrase_named_even_when_it_decrypts_to_garbage() -> None:
+    load_private_key(_WRONG_PASSPHRASE_DECRYPTS, b"right")
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        load_private_key(_WRONG_PASSPHRASE_DECRYPTS, b"wrong")
+    with pytest.raises(KeyFileError, match="not a PEM or DER"):
+        load_private_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                         b"any")
