@@ -37,25 +37,12 @@ void mt_p256_fe_inv(uint64_t r[4], const uint64_t a[4]);
  * Addition, subtraction and negation are inline: the point formulas use a
  * dozen of them per doubling, and a call costs as much as the work.
  */
-/*
- * r = t - p if t + hi * 2^256 >= p, else t; needs t + hi * 2^256 < 2p.
- * t >= p exactly when the subtraction did not borrow or the 2^256 bit was
- * set. The choice is a mask, not a branch: the outcome is close to random,
- * and a mispredicted branch costs more than the select.
- */
+/* r = t - p if t + hi * 2^256 >= p, else t; needs t + hi * 2^256 < 2p
+ * (mt_p256_cond_sub). */
 static inline void mt_p256_fe_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1,
                                         uint64_t t2, uint64_t t3, uint64_t hi)
 {
-    uint64_t d0, d1, d2, d3, bw;
-    d0 = mt_p256_sbb(t0, 0xffffffffffffffffu, 0, &bw);
-    d1 = mt_p256_sbb(t1, MT_P256_P1, bw, &bw);
-    d2 = mt_p256_sbb(t2, 0, bw, &bw);
-    d3 = mt_p256_sbb(t3, MT_P256_P3, bw, &bw);
-    uint64_t keep = 0u - (bw & (hi ^ 1u)); /* all ones: keep t */
-    r[0] = d0 ^ ((d0 ^ t0) & keep);
-    r[1] = d1 ^ ((d1 ^ t1) & keep);
-    r[2] = d2 ^ ((d2 ^ t2) & keep);
-    r[3] = d3 ^ ((d3 ^ t3) & keep);
+    mt_p256_cond_sub(r, t0, t1, t2, t3, hi, 0xffffffffffffffffu, MT_P256_P1, 0, MT_P256_P3);
 }
 
 static inline void mt_p256_fe_add(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
@@ -75,7 +62,7 @@ static inline void mt_p256_fe_sub(uint64_t r[4], const uint64_t a[4], const uint
     t1 = mt_p256_sbb(a[1], b[1], bw, &bw);
     t2 = mt_p256_sbb(a[2], b[2], bw, &bw);
     t3 = mt_p256_sbb(a[3], b[3], bw, &bw);
-    /* a < b: add p back (masked, see mt_p256_fe_final_sub); the result is in [0, p). */
+    /* a < b: add p back (masked, see mt_p256_cond_sub); the result is in [0, p). */
     uint64_t mask = 0u - bw;
     r[0] = mt_p256_adc(t0, mask, 0, &c);
     r[1] = mt_p256_adc(t1, MT_P256_P1 & mask, c, &c);

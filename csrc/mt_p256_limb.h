@@ -130,6 +130,30 @@ static inline uint64_t mt_p256_sbb(uint64_t a, uint64_t b, uint64_t bin, uint64_
 }
 
 /*
+ * r = t - m if t + hi * 2^256 >= m, else t, for a modulus m = m0..m3 and
+ * t + hi * 2^256 < 2m. t >= m exactly when the subtraction did not borrow or
+ * the 2^256 bit was set. The choice is a mask, not a branch: the outcome is
+ * close to random, and a mispredicted branch costs more than the select.
+ * The modulus comes as four words so that constant limbs (p's 0 and
+ * all-ones limbs) fold into the instructions once inlined.
+ */
+static inline void mt_p256_cond_sub(uint64_t r[4], uint64_t t0, uint64_t t1, uint64_t t2,
+                                    uint64_t t3, uint64_t hi, uint64_t m0, uint64_t m1,
+                                    uint64_t m2, uint64_t m3)
+{
+    uint64_t d0, d1, d2, d3, bw;
+    d0 = mt_p256_sbb(t0, m0, 0, &bw);
+    d1 = mt_p256_sbb(t1, m1, bw, &bw);
+    d2 = mt_p256_sbb(t2, m2, bw, &bw);
+    d3 = mt_p256_sbb(t3, m3, bw, &bw);
+    uint64_t keep = 0u - (bw & (hi ^ 1u)); /* all ones: t < m, keep it */
+    r[0] = d0 ^ ((d0 ^ t0) & keep);
+    r[1] = d1 ^ ((d1 ^ t1) & keep);
+    r[2] = d2 ^ ((d2 ^ t2) & keep);
+    r[3] = d3 ^ ((d3 ^ t3) & keep);
+}
+
+/*
  * t = a * b, the full 512-bit product (t[0] least significant), schoolbook
  * with one row per limb of b: row j adds a * b[j] * 2^(64j). Every mac keeps
  * its sum below 2^128 (see mt_p256_mac), so each row's carry word fits the

@@ -26,16 +26,7 @@ static const uint64_t sc_one[4] = {0x0c46353d039cdaafu, 0x4319055258e8617bu, 0, 
 static inline void sc_final_sub(uint64_t r[4], uint64_t t0, uint64_t t1, uint64_t t2,
                                 uint64_t t3, uint64_t hi)
 {
-    uint64_t d0, d1, d2, d3, bw;
-    d0 = mt_p256_sbb(t0, N0, 0, &bw);
-    d1 = mt_p256_sbb(t1, N1, bw, &bw);
-    d2 = mt_p256_sbb(t2, N2, bw, &bw);
-    d3 = mt_p256_sbb(t3, N3, bw, &bw);
-    uint64_t keep = 0u - (bw & (hi ^ 1u)); /* all ones: t < n, keep it */
-    r[0] = d0 ^ ((d0 ^ t0) & keep);
-    r[1] = d1 ^ ((d1 ^ t1) & keep);
-    r[2] = d2 ^ ((d2 ^ t2) & keep);
-    r[3] = d3 ^ ((d3 ^ t3) & keep);
+    mt_p256_cond_sub(r, t0, t1, t2, t3, hi, N0, N1, N2, N3);
 }
 
 /*
