@@ -180,17 +180,15 @@ def _run_package(args: argparse.Namespace) -> int:
         raise UsageError("package: --passphrase-file only goes with --key")
     config = load_config(args.config)
     image = _read(args.firmware, "firmware")
-    key = None
-    if args.key:
-        key = load_private_key_file(args.key, _passphrase(args.passphrase_file))
-        kid = key_id(public_point(key))
-        if args.pubkey:
-            (pub,) = _public_keys([args.pubkey])
-            if key_id(pub) != kid:
-                raise UsageError(f"package: {args.pubkey} is not the public key of {args.key}")
-    else:
+    key = load_private_key_file(args.key, _passphrase(args.passphrase_file)) if args.key else None
+    point = None if key is None else public_point(key)
+    if args.pubkey:
         (pub,) = _public_keys([args.pubkey])
-        kid = key_id(pub)
+        if point is not None and pub != point:
+            raise UsageError(f"package: {args.pubkey} is not the public key of {args.key}")
+        point = pub
+    assert point is not None  # --key or --pubkey, checked above
+    kid = key_id(point)
     unsigned = build_unsigned(image, config, kid)
     out = unsigned if key is None else attach_signature(unsigned, sign(unsigned, key))
     total = len(unsigned) + config.trailer_size

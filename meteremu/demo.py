@@ -17,7 +17,6 @@ should. Virtual time: the 300 s window takes milliseconds.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import pathlib
@@ -146,6 +145,7 @@ def _make_package(work: pathlib.Path, name: str, key: pathlib.Path, *, version: 
 def _update_pass(o: _Out, meter: Any, link: Any, work: pathlib.Path, key: pathlib.Path, *,
                  version: str, counter: int, behaviour: str, session: int) -> bool:
     """One update through the six steps; True when it ended as the behaviour says."""
+    from .crypto import sha256
     from .device import BootState, Client, CosemError
     from .hes import deliver, fragment_package
 
@@ -155,7 +155,7 @@ def _update_pass(o: _Out, meter: Any, link: Any, work: pathlib.Path, key: pathli
               "version, security counter, fragment size)")
     pkg = _make_package(work, name, key, version=version, counter=counter,
                         behaviour=behaviour, seed=session)
-    digest = hashlib.sha256(pkg).digest()
+    digest = sha256(pkg)
     o.detail(f"{name}.pkg: {len(pkg)} bytes, SHA-256 {digest.hex()[:16]}...")
 
     frames = fragment_package(pkg, session_id=session)

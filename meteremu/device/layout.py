@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 
 from .._lowlevel.flash import compute_layout
 from .._lowlevel.reasm import progress_bytes
+from ..wire.package import FRAGMENT_MIN  # the smallest fragment bounds the bitmap size
 
 __all__ = ["Geometry", "Layout", "Region"]
-
-#: Smallest fragment the package format allows (mt_pkg.h): bounds the bitmap size.
-FRAGMENT_MIN = 16
 
 
 @dataclass(frozen=True)

@@ -5,27 +5,13 @@
   ``meter_keys``, ``meter_package``, ``meter`` and ``meter_pair``.
 * :mod:`meteremu.testing.strategies` -- hypothesis strategies: ``packages()``,
   ``hostile_packages()``, ``fragment_streams()`` (needs hypothesis).
-* the builders below, for code that wants the same things without pytest.
+* the builders of :mod:`meteremu.testing.factory` (re-exported here), for code
+  that wants the same things without pytest.
 """
 
 from __future__ import annotations
 
-from .factory import (
-    HW_REVISION,
-    VENDOR_ID,
-    KeyPair,
-    make_firmware,
-    make_keys,
-    make_meter,
-    make_package,
-)
+from . import factory as _factory
+from .factory import *  # noqa: F403 -- the builders, exactly factory's public names
 
-__all__ = [
-    "HW_REVISION",
-    "VENDOR_ID",
-    "KeyPair",
-    "make_firmware",
-    "make_keys",
-    "make_meter",
-    "make_package",
-]
+__all__ = list(_factory.__all__)

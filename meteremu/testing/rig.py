@@ -9,9 +9,9 @@ meter's COSEM interface directly, as the DLMS client would.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from ..crypto import sha256
 from ..hes import Delivery, LossyLink, deliver, fragment_package
 
 __all__ = ["HASH_OBIS", "UPDATE_OBIS", "MeterPair"]
@@ -68,7 +68,7 @@ class MeterPair:
         package = self.last_package if package is None else package
         if package is None:
             raise ValueError("no package sent yet")
-        return self.read_hash() == hashlib.sha256(package).digest()
+        return self.read_hash() == sha256(package)
 
     def activate(self) -> None:
         """Method 1 of 0.0.96.10.2.255 with ``true``; a refusal raises

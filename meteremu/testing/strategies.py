@@ -27,8 +27,23 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import strategies as st
 
 from .._lowlevel.reasm import Frame, encode_frame
+from ..errors import (
+    CRC_MISMATCH,
+    DOWNGRADE,
+    HW_REVISION_MISMATCH,
+    INCOMPLETE_IMAGE,
+    INSUFFICIENT_MEMORY,
+    MALFORMED_HEADER,
+    MALFORMED_TRAILER,
+    MISSING_SIGNATURE,
+    SHA256_MISMATCH,
+    SIGNATURE_FAILED,
+    SIGNATURE_MISMATCH,
+    VENDOR_MISMATCH,
+)
 from ..hes.fragments import fragment_count, fragment_package
-from ..wire.package import HEADER_SIZE, Trailer
+from ..package import BANK_SIZE_DEFAULT, PackageConfig
+from ..wire.package import FRAGMENT_ALIGN, FRAGMENT_MAX, FRAGMENT_MIN, HEADER_SIZE, Trailer
 from .factory import (
     HW_REVISION,
     VENDOR_ID,
@@ -48,14 +63,13 @@ __all__ = [
     "packages",
 ]
 
-BANK_SIZE = 128 * 1024
-#: Fragment sizes drawn by default: 16..1024 in steps of 8. The format allows
-#: any size in 16..1024, but the meter writes each fragment at index * size in
-#: flash with a write alignment of 8, so sizes that are not a multiple of 8
-#: fail there today (0x9004); pass ``fragment_sizes=st.integers(16, 1024)`` to
-#: include them.
-FRAGMENT_SIZES: st.SearchStrategy[int] = st.integers(1, 64).map(lambda n: 16 * n)
-_TRAILER_MIN = 75  # a DER signature record is at most 3 + 72 bytes
+BANK_SIZE = BANK_SIZE_DEFAULT
+#: Fragment sizes drawn by default: every size the package format allows,
+#: 16..1024 in steps of 16 (a fragment starts on a flash write unit).
+FRAGMENT_SIZES: st.SearchStrategy[int] = st.integers(
+    FRAGMENT_MIN // FRAGMENT_ALIGN, FRAGMENT_MAX // FRAGMENT_ALIGN).map(
+    lambda n: FRAGMENT_ALIGN * n)
+_TRAILER_MIN = PackageConfig.TRAILER_MIN  # a DER signature record is at most 3 + 72 bytes
 
 # header offsets (csrc/mt_pkg.h)
 _TRAILER_SIZE, _CRC32, _SHA, _RESERVED, _HCRC = 34, 40, 44, 84, 124
@@ -181,23 +195,23 @@ def _flip(data: bytes, lo: int, hi: int, draw: st.DrawFn) -> bytes:
 # --------------------------------------------------------------------------- hostile packages
 
 HOSTILE_KINDS: dict[str, str] = {
-    "image-bit-flip": "0x8002",
-    "lying-crc": "0x8002",
-    "lying-sha": "0x8003",
-    "header-bit-flip": "0x8008",
-    "bad-header-field": "0x8008",
-    "wrong-hw-revision": "0x8004",
-    "wrong-key": "0x8005",
-    "downgrade": "0x8006",
-    "wrong-vendor": "0x8007",
-    "truncated": "0x8001",
-    "oversized": "0x9002",
-    "signature-bit-flip": "0xE04",
-    "forged-signature": "0xE04",
-    "no-signature": "0xE05",
-    "trailer-padding": "0xE06",
-    "trailer-unknown-record": "0xE06",
-    "trailer-bad-length": "0xE06",
+    "image-bit-flip": CRC_MISMATCH.code,
+    "lying-crc": CRC_MISMATCH.code,
+    "lying-sha": SHA256_MISMATCH.code,
+    "header-bit-flip": MALFORMED_HEADER.code,
+    "bad-header-field": MALFORMED_HEADER.code,
+    "wrong-hw-revision": HW_REVISION_MISMATCH.code,
+    "wrong-key": SIGNATURE_MISMATCH.code,
+    "downgrade": DOWNGRADE.code,
+    "wrong-vendor": VENDOR_MISMATCH.code,
+    "truncated": INCOMPLETE_IMAGE.code,
+    "oversized": INSUFFICIENT_MEMORY.code,
+    "signature-bit-flip": SIGNATURE_FAILED.code,
+    "forged-signature": SIGNATURE_FAILED.code,
+    "no-signature": MISSING_SIGNATURE.code,
+    "trailer-padding": MALFORMED_TRAILER.code,
+    "trailer-unknown-record": MALFORMED_TRAILER.code,
+    "trailer-bad-length": MALFORMED_TRAILER.code,
 }
 
 
