@@ -9,7 +9,9 @@
 #include "mt_sha256.h"
 #include "mt_sha256_impl.h"
 
-static const uint32_t K[64] = {
+/* FIPS 180-4, 4.2.2: the first 32 bits of the fractional parts of the cube
+ * roots of the first 64 primes. Also read by the SHA-NI path. */
+const uint32_t mt_sha256_k[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
     0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
     0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
@@ -35,7 +37,7 @@ static const uint32_t K[64] = {
 /* One round; the caller renames the eight variables instead of moving them. */
 #define ROUND(a, b, c, d, e, f, g, h, i, W)                          \
     do {                                                             \
-        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K[i] + W(i);      \
+        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + mt_sha256_k[i] + W(i);      \
         d += t1;                                                     \
         h = t1 + BSIG0(a) + MAJ(a, b, c);                            \
     } while (0)

@@ -20,6 +20,9 @@
  */
 #define MT_SHA256_ACCEL_MIN 16384u
 
+/* The 64 round constants (mt_sha256.c). */
+extern const uint32_t mt_sha256_k[64];
+
 void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
