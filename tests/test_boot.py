@@ -11,9 +11,6 @@ from meteremu._lowlevel import ffi, lib
 from meteremu._lowlevel.boot import Bank, BootError, Bootloader, BootState, decode_record
 from meteremu._lowlevel.image import ImageError
 
-if not hasattr(lib, "mt_boot_start"):  # until mt_image.c/mt_boot.c are built in
-    pytest.skip("the C core is built without boot", allow_module_level=True)
-
 KEY = ec.derive_private_key(0xB007 * 0x1000193, ec.SECP256R1())
 SEC = 4096
 BANK = 8 * SEC

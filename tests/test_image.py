@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meteremu._lowlevel import lib
 from meteremu._lowlevel.image import (
     ImageError,
     check_package,
@@ -22,9 +21,6 @@ from meteremu._lowlevel.image import (
 )
 from meteremu._lowlevel.image import key_id as c_key_id
 from meteremu.errors import MT_ERR, PackageError
-
-if not hasattr(lib, "mt_image_check"):  # until mt_image.c/mt_boot.c are built in
-    pytest.skip("the C core is built without image", allow_module_level=True)
 
 VENDOR = 0x4D455445
 HW = 3
