@@ -1,4 +1,17 @@
-/* Fragment reassembly into the inactive bank with a bitmap in flash (see mt_reasm.h). */
+/*
+ * Fragment reassembly into the inactive bank with a bitmap in flash (see
+ * mt_reasm.h).
+ *
+ * Attacker-controlled: every field of a frame (session ID, geometry, index,
+ * payload length, payload), the index and length of a DLMS block, and the
+ * package header inside the first fragments. The geometry is checked once
+ * (check_geometry: fragment_size 16..1024, package_size <= bank size, count
+ * == ceil(package_size / fragment_size)), so from then on every fragment
+ * index i < fragment_count gives i * fragment_size < package_size <= bank
+ * size < 2^32, and every bitmap offset RECORD_SIZE + i / 8 lies inside the
+ * progress partition. The progress record is the meter's own, but it is
+ * read back through its CRC and the same geometry check before use.
+ */
 #include "mt_reasm.h"
 
 #include <string.h>
@@ -138,6 +151,7 @@ int mt_reasm_resume(mt_reasm *st)
     st->tag = mt_ld32le(rec + 24);
     memset(&st->stats, 0, sizeof st->stats);
 
+    /* count <= bank size / 16 < 2^28 (check_geometry): byte * 8 cannot wrap */
     count = st->fragment_count;
     for (uint32_t byte = 0; byte * 8u < count; byte++) {
         const uint8_t *p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + byte, 1);
@@ -282,12 +296,12 @@ static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32
     return rc;
 }
 
-/* Writes and marks fragment i (its length already checked), or recognises a
- * duplicate. */
+/* Writes and marks fragment i (index and length already checked), or
+ * recognises a duplicate. */
 static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
 {
     const uint8_t *cur;
-    uint32_t off = i * st->fragment_size;
+    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
     int rc, got;
 
     rc = prepare(st);
