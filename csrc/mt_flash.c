@@ -103,7 +103,9 @@ static void tear_program(mt_flash *f, uint32_t addr, const uint8_t *data, uint32
     if (f->tear_mode == MT_FLASH_TEAR_BITS) k -= k % f->align;
     for (uint32_t i = 0; i < k; i++) f->mem[addr + i] &= data[i];
     if (f->tear_mode == MT_FLASH_TEAR_BITS && k < len) {
-        /* the next write unit: only a random subset of its bits to clear are cleared */
+        /* the next write unit: only a random subset of its bits to clear are
+         * cleared. k and len are multiples of align and k < len, so the unit
+         * [k, k + align) lies inside the request. */
         for (uint32_t i = k; i < k + f->align; i++) {
             uint8_t clear = (uint8_t)(~data[i] & f->mem[addr + i]);
             uint8_t part = (uint8_t)(clear & (uint8_t)rng_next(f));
