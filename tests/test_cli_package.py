@@ -282,3 +282,17 @@ def test_console_entry_point(work: pathlib.Path) -> None:
     assert r.returncode == 0
     for command in ("keygen", "package", "attach-signature", "inspect", "verify"):
         assert command in r.stdout
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(work: pathlib.Path, capsys: Cap) -> None:
+    assert run(capsys, "package", work / "fw.bin", "--config", work / "config.json",
+               "-o", work / "o.pkg", "--key", work / "k.pem")[0] == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head` does once it has its lines
+    try:
+        argv = [sys.executable, "-m", "meteremu.cli", "inspect", str(work / "o.pkg")]
+        done = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr
