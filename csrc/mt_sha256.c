@@ -1,7 +1,8 @@
 /*
  * SHA-256 (FIPS 180-4): portable compression with fully unrolled rounds, the
  * buffering of update/final, and the choice of compression function, made
- * once per context in mt_sha256_init (mt_sha256_x86.c has the SHA-NI path).
+ * once per context in mt_sha256_init / mt_sha256_init_impl (mt_sha256_x86.c
+ * has the SHA-NI path).
  */
 #include <string.h>
 
@@ -98,10 +99,19 @@ void mt_sha256_init_portable(mt_sha256_ctx *ctx)
     ctx->impl = MT_SHA256_IMPL_PORTABLE;
 }
 
-void mt_sha256_init(mt_sha256_ctx *ctx)
+void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl)
 {
     mt_sha256_init_portable(ctx);
-    if (mt_sha256_accelerated()) ctx->impl = MT_SHA256_IMPL_X86;
+#ifdef MT_SHA256_HAVE_X86
+    if (impl == 1) ctx->impl = MT_SHA256_IMPL_X86;
+#else
+    (void)impl;
+#endif
+}
+
+void mt_sha256_init(mt_sha256_ctx *ctx)
+{
+    mt_sha256_init_impl(ctx, mt_sha256_accelerated());
 }
 
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len)

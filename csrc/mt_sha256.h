@@ -19,14 +19,28 @@ typedef struct mt_sha256_ctx {
     uint32_t impl;           /* 0 = portable, 1 = x86 SHA extensions */
 } mt_sha256_ctx;
 
-/* Selects the fastest implementation the CPU supports. */
+/*
+ * Selects the fastest implementation the CPU supports. It asks the CPU each
+ * time (three CPUID instructions on x86: about 12 us under a hypervisor that
+ * traps them, more than hashing 4 KiB); a caller that starts many contexts
+ * asks once with mt_sha256_accelerated and uses mt_sha256_init_impl.
+ */
 void mt_sha256_init(mt_sha256_ctx *ctx);
+/*
+ * The same with the implementation chosen by the caller: impl is what
+ * mt_sha256_accelerated() returned on this CPU (1 selects the accelerated
+ * path, which faults on a CPU without it), or 0 for the portable code. Any
+ * other value, and every value on a build without an accelerated path,
+ * selects the portable code.
+ */
+void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl);
 /* Forces the portable implementation (tests compare both paths). */
 void mt_sha256_init_portable(mt_sha256_ctx *ctx);
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len);
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN]);
 void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN]);
-/* 1 when the accelerated path is available on this CPU, else 0. */
+/* 1 when the accelerated path is available on this CPU, else 0 (asks the
+ * CPU on every call; nothing is cached). */
 int mt_sha256_accelerated(void);
 
 #endif

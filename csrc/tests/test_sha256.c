@@ -106,6 +106,17 @@ static void check_paths(void)
     CHECK_EQ(ctx.impl, accel ? MT_SHA256_IMPL_X86 : MT_SHA256_IMPL_PORTABLE);
     mt_sha256_init_portable(&ctx);
     CHECK_EQ(ctx.impl, MT_SHA256_IMPL_PORTABLE);
+    /* the caller's choice: the detected answer, or the portable code for
+     * 0 and anything that is not 1 */
+    mt_sha256_init_impl(&ctx, accel);
+    CHECK_EQ(ctx.impl, accel ? MT_SHA256_IMPL_X86 : MT_SHA256_IMPL_PORTABLE);
+    int others[] = {0, -1, 2, 255};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        mt_sha256_init_impl(&ctx, others[i]);
+        CHECK_EQ(ctx.impl, MT_SHA256_IMPL_PORTABLE);
+        CHECK_EQ(ctx.total, 0u);
+        CHECK_EQ(ctx.buflen, 0u);
+    }
     printf("test_sha256: accelerated path %s\n", accel ? "present, tested" : "absent");
 
     /* one-shot on both sides of the detection threshold, vs hashlib */

@@ -14,6 +14,7 @@ typedef struct mt_sha256_ctx {
     uint32_t impl;
 } mt_sha256_ctx;
 void mt_sha256_init(mt_sha256_ctx *ctx);
+void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl);
 void mt_sha256_init_portable(mt_sha256_ctx *ctx);
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len);
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[32]);

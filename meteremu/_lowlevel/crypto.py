@@ -12,6 +12,11 @@ MT_OK = 0
 MT_E_ENCODING = -10
 MT_E_PUBKEY = -11
 
+#: The SHA-256 code for this CPU (1: SHA extensions, 0: portable), asked once
+#: here: the question is three CPUID instructions, which a hypervisor may trap
+#: (about 12 us per question), and C would otherwise ask at every context.
+SHA256_IMPL: int = int(lib.mt_sha256_accelerated())
+
 
 def _buf(data: bytes | bytearray | memoryview):  # -> bytes or cdata, private to this module
     # cffi passes bytes to a `const uint8_t *` parameter without a copy; other
@@ -44,7 +49,7 @@ def sha256(data: bytes | bytearray | memoryview) -> bytes:
 
 
 def sha256_accelerated() -> bool:
-    return bool(lib.mt_sha256_accelerated())
+    return bool(SHA256_IMPL)
 
 
 class Sha256State:
@@ -57,7 +62,7 @@ class Sha256State:
         if portable:
             lib.mt_sha256_init_portable(self._ctx)
         else:
-            lib.mt_sha256_init(self._ctx)
+            lib.mt_sha256_init_impl(self._ctx, SHA256_IMPL)
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         lib.mt_sha256_update(self._ctx, _buf(data), len(data))
