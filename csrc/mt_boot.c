@@ -14,6 +14,7 @@
 #include "mt_crc.h"
 #include "mt_endian.h"
 #include "mt_err.h"
+#include "mt_sha256.h"
 
 /* At most: one boot-loop fallback, one validation fallback to the other
  * bank or previous image, one to golden, then golden validates or not. */
@@ -76,6 +77,8 @@ int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
     b->rec.active = MT_BOOT_BANK_A;
     b->rec.previous = MT_BOOT_BANK_GOLDEN;
     b->running = MT_BOOT_NONE;
+    /* Once here, not at every validation: CPUID traps under a hypervisor. */
+    b->sha_impl = (int8_t)mt_sha256_accelerated();
     return MT_OK;
 }
 
@@ -195,6 +198,7 @@ static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
     pol.installed_counter = bank == MT_BOOT_BANK_GOLDEN ? 0 : b->rec.counter;
     pol.keys = b->cfg.keys;
     pol.key_count = b->cfg.key_count;
+    pol.sha_impl = b->sha_impl;
     return mt_image_check(out, &pol, p, fa->size, complete, &b->cache[bank]);
 }
 

@@ -157,12 +157,14 @@ typedef struct mt_boot {
     uint8_t booted_ok;           /* mt_boot_boot_ok seen since the last start */
     uint8_t fault;               /* F.03 latched until the next start */
     uint32_t writes;             /* records written since init (diagnostics) */
+    int8_t sha_impl;             /* mt_sha256_accelerated(), asked once by mt_boot_init */
     mt_pkg_header running_header;
     mt_image_cache cache[3];     /* per bank: last signature-verified digest */
 } mt_boot;
 
-/* Binds the state to a config (copied). MT_E_ARG on a bad config: control
- * areas smaller than a record or not a multiple of it, too many keys. */
+/* Binds the state to a config (copied) and asks the CPU once which SHA-256
+ * code the validations use. MT_E_ARG on a bad config: control areas smaller
+ * than a record or not a multiple of it, too many keys. */
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
 
 /* Factory provisioning of a blank meter: validates bank A (the factory

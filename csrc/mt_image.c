@@ -169,7 +169,7 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     const uint8_t *image;
     uint32_t crc = 0;
     size_t off;
-    int rc, cached;
+    int rc, cached, impl;
 
     if (policy == NULL || (pkg == NULL && available != 0)) return MT_E_ARG;
     if (policy->key_count > MT_IMAGE_MAX_KEYS || (policy->keys == NULL && policy->key_count))
@@ -197,8 +197,9 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
      * SHA-256 is deferred: a cache hit implies it (see mt_image_cache). */
     image = pkg + MT_PKG_HEADER_SIZE;
     cached = cache != NULL && cache->valid;
-    mt_sha256_init(&img_ctx);
-    mt_sha256_init(&signed_ctx);
+    impl = policy->sha_impl < 0 ? mt_sha256_accelerated() : policy->sha_impl;
+    mt_sha256_init_impl(&img_ctx, impl);
+    mt_sha256_init_impl(&signed_ctx, impl);
     mt_sha256_update(&signed_ctx, pkg, MT_PKG_HEADER_SIZE);
     for (off = 0; off < h.image_size;) {
         size_t n = h.image_size - off < MT_IMAGE_CHUNK ? h.image_size - off : MT_IMAGE_CHUNK;

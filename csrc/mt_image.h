@@ -107,6 +107,10 @@ typedef struct mt_image_policy {
     uint32_t installed_counter;  /* lowest acceptable security counter */
     const mt_image_key *keys;
     uint32_t key_count;          /* <= MT_IMAGE_MAX_KEYS */
+    /* SHA-256 implementation for the check's hashes (mt_sha256_init_impl):
+     * what mt_sha256_accelerated() returned, asked once by the caller; -1
+     * asks the CPU at every check. 0 (a zeroed struct) is the portable code. */
+    int sha_impl;
 } mt_image_policy;
 
 /*

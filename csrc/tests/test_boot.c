@@ -8,6 +8,7 @@
  */
 #include "mt_boot.h"
 #include "mt_err.h"
+#include "mt_sha256.h"
 #include "mt_test.h"
 #include "image_vectors.h"
 
@@ -58,6 +59,7 @@ static void factory(mt_boot *b)
     cfg.keys = keys;
     cfg.key_count = 1;
     CHECK_EQ(mt_boot_init(b, &cfg), MT_OK);
+    CHECK_EQ(b->sha_impl, mt_sha256_accelerated()); /* asked once, at init */
 }
 
 /* Power cycle: the flash keeps its cells, RAM state is rebuilt. */
@@ -598,7 +600,7 @@ static void sweep(mt_boot *b, enum op op)
                 else if (is_new) CHECK_EQ(bb.running, new_run);
                 else CHECK(bb.running == old_run || bb.running == new_run);
                 /* whatever runs passes the full check */
-                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1};
+                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1};
                 CHECK_EQ(mt_image_check(NULL, &pol, mem + bank_off[bb.running], BANK, 1, NULL),
                          MT_OK);
                 sweep_cuts++;

@@ -9,6 +9,7 @@
 #include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_image.h"
+#include "mt_sha256.h"
 #include "mt_test.h"
 #include "image_vectors.h"
 
@@ -21,10 +22,12 @@ static void fix_crc(uint8_t *pkg)
 }
 
 static mt_image_key keys[2];
+static int sha_impl; /* mt_sha256_accelerated(), asked once in main */
 
 static mt_image_policy policy(void)
 {
     mt_image_policy p;
+    p.sha_impl = sha_impl;
     p.vendor_id = VEC_VENDOR;
     p.hw_revision = VEC_HW_REV;
     p.bank_size = 2048;
@@ -290,6 +293,35 @@ static void test_cache(void)
     CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_E_UNKNOWN_KEY);
 }
 
+/* The SHA-256 implementation a policy names changes no outcome: detect at
+ * every check (-1), the detected answer, the portable code (0, and any value
+ * but 1). A cache entry made on one path hits on the other. */
+static void test_sha_impl(void)
+{
+    const int impls[] = {-1, sha_impl, 0, 7};
+    size_t n = sizeof pkg_a;
+    mt_image_cache c;
+    mt_pkg_header h;
+
+    memset(&c, 0, sizeof c);
+    for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
+        mt_image_policy p = policy();
+        p.sha_impl = impls[i];
+        CHECK_EQ(check_exact(pkg_a, n, &p, &h, NULL), MT_OK);
+        CHECK_EQ(h.security_counter, 1u);
+        CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, NULL), MT_OK);
+        memcpy(buf, pkg_a, n); buf[44] ^= 1; fix_crc(buf);
+        CHECK_EQ(check_exact(buf, n, &p, NULL, NULL), MT_E_IMAGE_SHA);
+        memcpy(buf, pkg_a, n); buf[24] = 9; fix_crc(buf);
+        CHECK_EQ(check_exact(buf, n, &p, NULL, NULL), MT_E_SIGNATURE);
+        CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
+        CHECK_EQ(c.valid, 1u);
+        /* a hit on this path skips ECDSA: a damaged signature passes */
+        memcpy(buf, pkg_a, n); buf[428 + 3 + 10] ^= 1;
+        CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_OK);
+    }
+}
+
 /* Every truncation and every single-bit flip of a valid package is refused
  * (or, for a flip in a field no check reads, still a valid package). */
 static void test_mutations(void)
@@ -314,6 +346,7 @@ static void test_mutations(void)
 
 int main(void)
 {
+    sha_impl = mt_sha256_accelerated();
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
     CHECK_EQ(mt_image_key_init(&keys[1], vec_other_key, sizeof vec_other_key), MT_OK);
     CHECK_MEM(keys[0].key_id, pkg_a + 76, 8);
@@ -323,6 +356,7 @@ int main(void)
     test_trailer();
     test_check_order();
     test_cache();
+    test_sha_impl();
     test_mutations();
     printf("sizeof(mt_pkg_header)=%zu sizeof(mt_image_key)=%zu sizeof(mt_image_cache)=%zu\n",
            sizeof(mt_pkg_header), sizeof(mt_image_key), sizeof(mt_image_cache));

@@ -44,6 +44,7 @@ typedef struct mt_image_policy {
     uint32_t installed_counter;
     const mt_image_key *keys;
     uint32_t key_count;
+    int sha_impl;
 } mt_image_policy;
 
 typedef struct mt_image_cache {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import MT_ERR, PackageError, from_mt_err
 from . import ffi, lib
+from .crypto import SHA256_IMPL
 
 __all__ = [
     "HEADER_SIZE",
@@ -193,6 +194,7 @@ def check_package(
     policy.installed_counter = _u(installed_counter, _U32, "installed_counter")
     policy.keys = keys
     policy.key_count = count
+    policy.sha_impl = SHA256_IMPL  # the CPU asked once, at import
     out = ffi.new("mt_pkg_header *")
     rc = lib.mt_image_check(out, policy, _buf(pkg), len(pkg), 1 if complete else 0, ffi.NULL)
     if rc != 0:
