@@ -1,16 +1,17 @@
 /*
  * Fragment reassembly into the inactive bank with a bitmap in flash (see
- * mt_reasm.h).
+ * mt_reasm.h): the session -- its progress record, resume, begin, close --
+ * and the queries. The fragment path is mt_reasm_frag.c.
  *
- * Attacker-controlled: every field of a frame (session ID, geometry, index,
- * payload length, payload), the index and length of a DLMS block, and the
- * package header inside the first fragments. The geometry is checked once
- * (check_geometry: fragment_size 16..1024, package_size <= bank size, count
- * == ceil(package_size / fragment_size)), so from then on every fragment
- * index i < fragment_count gives i * fragment_size < package_size <= bank
- * size < 2^32, and every bitmap offset RECORD_SIZE + i / 8 lies inside the
- * progress partition. The progress record is the meter's own, but it is
- * read back through its CRC and the same geometry check before use.
+ * Attacker-controlled: the session geometry given to mt_reasm_begin (it
+ * comes from a frame or a DLMS image-transfer initiate). check_geometry
+ * validates it once (fragment_size 16..1024, package_size <= bank size,
+ * count == ceil(package_size / fragment_size)), so from then on every
+ * fragment index i < fragment_count gives i * fragment_size < package_size
+ * <= bank size < 2^32, and every bitmap offset RECORD_SIZE + i / 8 lies
+ * inside the progress partition. The progress record is the meter's own,
+ * but it is read back through its CRC and the same geometry check before
+ * use.
  */
 #include "mt_reasm.h"
 
@@ -19,8 +20,7 @@
 #include "mt_crc.h"
 #include "mt_endian.h"
 #include "mt_err.h"
-#include "mt_frame.h"
-#include "mt_image.h"
+#include "mt_reasm_impl.h"
 
 uint32_t mt_reasm_progress_bytes(uint32_t fragment_count)
 {
@@ -30,33 +30,25 @@ uint32_t mt_reasm_progress_bytes(uint32_t fragment_count)
 }
 
 /* The error for a NULL peek: the range was validated, so it is the power. */
-static int peek_error(const mt_flash_area *a)
+int mt_reasm_peek_error(const mt_flash_area *a)
 {
     return mt_flash_powered(a->dev) ? MT_E_FLASH_RANGE : MT_E_FLASH_POWER;
 }
 
-static int fault(mt_reasm *st, int rc)
+int mt_reasm_fault(mt_reasm *st, int rc)
 {
     st->phase = MT_REASM_FAULT;
     st->stats.flash_errors++;
     return rc;
 }
 
-static int refuse(mt_reasm *st, int rc)
+int mt_reasm_is_received(const mt_reasm *st, uint32_t i, int *got)
 {
-    st->phase = MT_REASM_REFUSED;
-    st->error = (int16_t)rc;
-    st->stats.refused++;
-    return rc;
-}
-
-/* Payload length fragment i must have. i < fragment_count, so
- * i * fragment_size < package_size and nothing wraps. */
-static uint32_t frag_len(const mt_reasm *st, uint32_t i)
-{
-    uint32_t off = i * st->fragment_size;
-    uint32_t left = st->package_size - off;
-    return left < st->fragment_size ? left : st->fragment_size;
+    uint8_t b;
+    int rc = mt_flash_area_read(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, &b, 1);
+    if (rc != MT_OK) return rc;
+    *got = (((uint32_t)b >> (i % 8u)) & 1u) == 0;
+    return MT_OK;
 }
 
 int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
@@ -104,15 +96,6 @@ static void set_session(mt_reasm *st, uint32_t session_id, uint32_t package_size
     st->hdr_frags = (uint8_t)((MT_PKG_HEADER_SIZE + fragment_size - 1u) / fragment_size);
 }
 
-static int is_received(const mt_reasm *st, uint32_t i, int *got)
-{
-    uint8_t b;
-    int rc = mt_flash_area_read(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, &b, 1);
-    if (rc != MT_OK) return rc;
-    *got = (((uint32_t)b >> (i % 8u)) & 1u) == 0;
-    return MT_OK;
-}
-
 /* 0 for a valid open record, 1 for a closed one (magic cleared to 0, CRC
  * still that of the open record), -1 for anything else. */
 static int record_state(const uint8_t rec[MT_REASM_RECORD_SIZE])
@@ -141,7 +124,7 @@ int mt_reasm_resume(mt_reasm *st)
     if (st == NULL) return MT_E_ARG;
     st->phase = MT_REASM_IDLE;
     rc = mt_flash_area_read(&st->progress, 0, rec, sizeof rec);
-    if (rc != MT_OK) return fault(st, rc);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
     closed = record_state(rec);
     if (closed < 0) return MT_E_STATE;
     if (mt_ld32le(rec + 20) != st->bank.off) return MT_E_STATE;
@@ -156,7 +139,7 @@ int mt_reasm_resume(mt_reasm *st)
     for (uint32_t byte = 0; byte * 8u < count; byte++) {
         const uint8_t *p = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + byte, 1);
         uint32_t got;
-        if (p == NULL) return fault(st, peek_error(&st->progress));
+        if (p == NULL) return mt_reasm_fault(st, mt_reasm_peek_error(&st->progress));
         got = (uint8_t)~p[0];
         if (count - byte * 8u < 8u) got &= (1u << (count - byte * 8u)) - 1u;
         for (; got != 0; got &= got - 1u) received++;
@@ -173,8 +156,8 @@ int mt_reasm_resume(mt_reasm *st)
     st->hdr_ok = 1;
     for (uint32_t j = 0; j < st->hdr_frags; j++) {
         int got;
-        rc = is_received(st, j, &got);
-        if (rc != MT_OK) return fault(st, rc);
+        rc = mt_reasm_is_received(st, j, &got);
+        if (rc != MT_OK) return mt_reasm_fault(st, rc);
         if (!got) st->hdr_ok = 0;
     }
     return MT_OK;
@@ -204,7 +187,7 @@ static int erase_unless_blank(const mt_flash_area *a, uint32_t size)
     for (uint32_t off = 0; off < size; off += ss) {
         const uint8_t *p = mt_flash_area_peek(a, off, ss);
         uint32_t i = 0;
-        if (p == NULL) return peek_error(a);
+        if (p == NULL) return mt_reasm_peek_error(a);
         while (i < ss && p[i] == 0xFF) i++;
         if (i < ss) {
             int rc = mt_flash_area_erase(a, off, ss);
@@ -215,14 +198,14 @@ static int erase_unless_blank(const mt_flash_area *a, uint32_t size)
 }
 
 /* ARMED -> ACTIVE: progress erased, bank erased, then the record. */
-static int prepare(mt_reasm *st)
+int mt_reasm_prepare(mt_reasm *st)
 {
     uint8_t rec[MT_REASM_RECORD_SIZE];
     int rc;
     if (st->phase == MT_REASM_ACTIVE) return MT_OK;
     rc = erase_unless_blank(&st->progress, st->progress.size);
     if (rc == MT_OK) rc = erase_unless_blank(&st->bank, st->bank.size);
-    if (rc != MT_OK) return fault(st, rc);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
     memcpy(rec, MT_REASM_MAGIC, 4);
     mt_st32le(rec + 4, st->session_id);
     mt_st32le(rec + 8, st->package_size);
@@ -232,7 +215,7 @@ static int prepare(mt_reasm *st)
     mt_st32le(rec + 24, st->tag);
     mt_st32le(rec + 28, mt_crc32(0, rec, 28));
     rc = mt_flash_area_program(&st->progress, 0, rec, sizeof rec);
-    if (rc != MT_OK) return fault(st, rc);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
     st->received = 0;
     st->phase = MT_REASM_ACTIVE;
     return MT_OK;
@@ -246,7 +229,7 @@ int mt_reasm_close(mt_reasm *st)
 
     if (st == NULL) return MT_E_ARG;
     rc = mt_flash_area_read(&st->progress, 0, rec, sizeof rec);
-    if (rc != MT_OK) return fault(st, rc);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
     if (record_state(rec) == 0) {
         /* Clear the magic: the write unit(s) covering bytes 0..3, each
          * programmed with its own bytes except the magic's, which become 0.
@@ -257,206 +240,12 @@ int mt_reasm_close(mt_reasm *st)
             memcpy(unit, rec + off, align);
             for (uint32_t k = 0; k < align && off + k < 4u; k++) unit[k] = 0;
             rc = mt_flash_area_program(&st->progress, off, unit, align);
-            if (rc != MT_OK) return fault(st, rc);
+            if (rc != MT_OK) return mt_reasm_fault(st, rc);
         }
     }
     st->hdr_held = 0;
     st->phase = MT_REASM_CLOSED;
     return MT_OK;
-}
-
-/* Marks fragment i: one aligned program of the write unit holding its bit. */
-static int mark(mt_reasm *st, uint32_t i)
-{
-    uint8_t w[16];
-    uint32_t align = mt_flash_align(st->progress.dev);
-    uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
-    uint32_t unit = byte - byte % align;
-    int rc = mt_flash_area_read(&st->progress, unit, w, align);
-    if (rc != MT_OK) return rc;
-    w[byte - unit] = (uint8_t)((uint32_t)w[byte - unit] & ~(1u << (i % 8u)));
-    return mt_flash_area_program(&st->progress, unit, w, align);
-}
-
-/* Programs the payload at off; a short tail is padded with 0xFF to the write
- * unit. off + len <= package_size <= bank size, and the bank is a whole
- * number of sectors (a multiple of the unit), so the padded tail fits. */
-static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32_t len)
-{
-    uint32_t align = mt_flash_align(st->bank.dev);
-    uint32_t body = len - len % align;
-    int rc = MT_OK;
-    if (body != 0) rc = mt_flash_area_program(&st->bank, off, data, body);
-    if (rc == MT_OK && body < len) {
-        uint8_t t[16];
-        memset(t, 0xFF, sizeof t);
-        memcpy(t, data + body, len - body);
-        rc = mt_flash_area_program(&st->bank, off + body, t, align);
-    }
-    return rc;
-}
-
-/* Writes and marks fragment i (index and length already checked), or
- * recognises a duplicate. */
-static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
-{
-    const uint8_t *cur;
-    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
-    int rc, got;
-
-    rc = prepare(st);
-    if (rc != MT_OK) return rc;
-    rc = is_received(st, i, &got);
-    if (rc != MT_OK) return fault(st, rc);
-    cur = mt_flash_area_peek(&st->bank, off, len);
-    if (cur == NULL) return fault(st, peek_error(&st->bank));
-    if (got) {
-        if (memcmp(cur, data, len) == 0) {
-            st->stats.duplicates++;
-            return MT_OK;
-        }
-        st->stats.conflicts++;
-        return MT_E_CONFLICT;
-    }
-    /* Unmarked: erased, or this fragment's own torn or complete bytes from
-     * before a power cut. Anything that programming cannot turn into data
-     * is another fragment's content: refuse before writing. */
-    for (uint32_t k = 0; k < len; k++) {
-        if ((data[k] & (uint8_t)~cur[k]) != 0) {
-            st->stats.conflicts++;
-            return MT_E_CONFLICT;
-        }
-    }
-    rc = write_payload(st, off, data, len);
-    if (rc == MT_OK) rc = mark(st, i);
-    if (rc != MT_OK) return fault(st, rc);
-    st->received++;
-    st->stats.accepted++;
-    return MT_OK;
-}
-
-/* The header: sane (mt_pkg_header_parse: magic, version, checksum, field
- * ranges, geometry), meant for this meter, fits the bank, and agrees with the
- * session -- the order of SPEC section 4. */
-static int check_header(const mt_reasm *st, const uint8_t *hdr)
-{
-    mt_pkg_header h;
-    int rc = mt_pkg_header_parse(&h, hdr, MT_PKG_HEADER_SIZE);
-    if (rc != MT_OK) return rc;
-    if (h.vendor_id != st->vendor_id) return MT_E_VENDOR;
-    if (h.hw_revision != st->hw_revision) return MT_E_HW_REV;
-    if (h.package_size > st->bank.size) return MT_E_TOO_BIG;
-    if (h.package_size != st->package_size || h.fragment_size != st->fragment_size ||
-        h.fragment_count != st->fragment_count)
-        return MT_E_HDR_FIELD;
-    return MT_OK;
-}
-
-/* A fragment holding part of the header, before the header was accepted. */
-static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
-{
-    uint32_t fs = st->fragment_size;
-    uint8_t bit;
-    uint8_t *slot;
-    int rc, got;
-
-    if (st->hdr_frags == 1) {
-        /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
-         * the whole header is in this payload. */
-        rc = check_header(st, data);
-        if (rc != MT_OK) return refuse(st, rc);
-        st->hdr_ok = 1;
-        return store(st, i, data, len);
-    }
-    /* fragment_size < 128: i < hdr_frags <= 8 and i * fs + len < 128 + fs <= 256,
-     * so the slot lies inside hdr_buf. */
-    bit = (uint8_t)(1u << i);
-    slot = st->hdr_buf + i * fs;
-    if (st->phase == MT_REASM_ACTIVE) {
-        rc = is_received(st, i, &got);
-        if (rc != MT_OK) return fault(st, rc);
-        if (got) return store(st, i, data, len); /* duplicate or conflict */
-    }
-    if (st->hdr_held & bit) {
-        if (memcmp(slot, data, len) == 0) {
-            st->stats.duplicates++;
-            return MT_OK;
-        }
-        st->stats.conflicts++;
-        return MT_E_CONFLICT;
-    }
-    memcpy(slot, data, len);
-    st->hdr_held |= bit;
-    /* Every header fragment either held here or (after a resume) on flash? */
-    for (uint32_t j = 0; j < st->hdr_frags; j++) {
-        if (st->hdr_held & (1u << j)) continue;
-        got = 0;
-        if (st->phase == MT_REASM_ACTIVE) {
-            rc = is_received(st, j, &got);
-            if (rc != MT_OK) return fault(st, rc);
-        }
-        if (!got) return MT_OK; /* held until the rest of the header arrives */
-        rc = mt_flash_area_read(&st->bank, j * fs, st->hdr_buf + j * fs, frag_len(st, j));
-        if (rc != MT_OK) return fault(st, rc);
-    }
-    rc = check_header(st, st->hdr_buf);
-    if (rc != MT_OK) return refuse(st, rc);
-    st->hdr_ok = 1;
-    for (uint32_t j = 0; j < st->hdr_frags; j++) {
-        if (!(st->hdr_held & (1u << j))) continue;
-        rc = store(st, j, st->hdr_buf + j * fs, frag_len(st, j));
-        if (rc != MT_OK) return rc;
-    }
-    st->hdr_held = 0;
-    return MT_OK;
-}
-
-static int accept(mt_reasm *st, uint32_t i, const uint8_t *data, size_t len)
-{
-    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
-        st->stats.refused++;
-        return MT_E_STATE;
-    }
-    if (i >= st->fragment_count) {
-        st->stats.bad_index++;
-        return MT_E_FRAME;
-    }
-    if (len != frag_len(st, i)) {
-        st->stats.bad_length++;
-        return MT_E_FRAME;
-    }
-    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, (uint32_t)len);
-    return store(st, i, data, (uint32_t)len);
-}
-
-int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
-{
-    mt_frame fr;
-    if (st == NULL || frame == NULL) return MT_E_ARG;
-    if (!mt_frame_well_formed(frame, len)) {
-        st->stats.bad_frame++;
-        return MT_E_FRAME;
-    }
-    if (mt_frame_parse(&fr, frame, len) != MT_OK) {
-        st->stats.bad_crc++;
-        return MT_E_FRAME;
-    }
-    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
-        st->stats.refused++;
-        return MT_E_STATE;
-    }
-    if (fr.session_id != st->session_id || fr.package_size != st->package_size ||
-        fr.fragment_size != st->fragment_size || fr.fragment_count != st->fragment_count) {
-        st->stats.bad_session++;
-        return MT_E_SESSION;
-    }
-    return accept(st, fr.fragment_index, fr.payload, fr.payload_len);
-}
-
-int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
-{
-    if (st == NULL || (payload == NULL && len != 0)) return MT_E_ARG;
-    return accept(st, index, payload, len);
 }
 
 uint32_t mt_reasm_received(const mt_reasm *st)

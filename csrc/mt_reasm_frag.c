@@ -1,0 +1,231 @@
+/*
+ * The reassembler's fragment path (see mt_reasm.h): one mesh frame or DLMS
+ * block is checked against the session, the package header is checked as
+ * soon as its fragments are there, and each payload is written into the
+ * bank and marked in the progress bitmap. Session handling: mt_reasm.c.
+ *
+ * Attacker-controlled: every field of a frame, the index and length of a
+ * block, and the package header in the first fragments. The session
+ * geometry they are checked against was validated when the session began or
+ * resumed (mt_reasm.c), so for an index i < fragment_count, i *
+ * fragment_size < package_size <= bank size < 2^32.
+ */
+#include "mt_reasm.h"
+
+#include <string.h>
+
+#include "mt_err.h"
+#include "mt_frame.h"
+#include "mt_image.h"
+#include "mt_reasm_impl.h"
+
+static int refuse(mt_reasm *st, int rc)
+{
+    st->phase = MT_REASM_REFUSED;
+    st->error = (int16_t)rc;
+    st->stats.refused++;
+    return rc;
+}
+
+/* Payload length fragment i must have. i < fragment_count, so
+ * i * fragment_size < package_size and nothing wraps. */
+static uint32_t frag_len(const mt_reasm *st, uint32_t i)
+{
+    uint32_t off = i * st->fragment_size;
+    uint32_t left = st->package_size - off;
+    return left < st->fragment_size ? left : st->fragment_size;
+}
+
+/* Marks fragment i: one aligned program of the write unit holding its bit. */
+static int mark(mt_reasm *st, uint32_t i)
+{
+    uint8_t w[16];
+    uint32_t align = mt_flash_align(st->progress.dev);
+    uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
+    uint32_t unit = byte - byte % align;
+    int rc = mt_flash_area_read(&st->progress, unit, w, align);
+    if (rc != MT_OK) return rc;
+    w[byte - unit] = (uint8_t)((uint32_t)w[byte - unit] & ~(1u << (i % 8u)));
+    return mt_flash_area_program(&st->progress, unit, w, align);
+}
+
+/* Programs the payload at off; a short tail is padded with 0xFF to the write
+ * unit. off + len <= package_size <= bank size, and the bank is a whole
+ * number of sectors (a multiple of the unit), so the padded tail fits. */
+static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32_t len)
+{
+    uint32_t align = mt_flash_align(st->bank.dev);
+    uint32_t body = len - len % align;
+    int rc = MT_OK;
+    if (body != 0) rc = mt_flash_area_program(&st->bank, off, data, body);
+    if (rc == MT_OK && body < len) {
+        uint8_t t[16];
+        memset(t, 0xFF, sizeof t);
+        memcpy(t, data + body, len - body);
+        rc = mt_flash_area_program(&st->bank, off + body, t, align);
+    }
+    return rc;
+}
+
+/* Writes and marks fragment i (index and length already checked), or
+ * recognises a duplicate. */
+static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    const uint8_t *cur;
+    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
+    int rc, got;
+
+    rc = mt_reasm_prepare(st);
+    if (rc != MT_OK) return rc;
+    rc = mt_reasm_is_received(st, i, &got);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
+    cur = mt_flash_area_peek(&st->bank, off, len);
+    if (cur == NULL) return mt_reasm_fault(st, mt_reasm_peek_error(&st->bank));
+    if (got) {
+        if (memcmp(cur, data, len) == 0) {
+            st->stats.duplicates++;
+            return MT_OK;
+        }
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
+    }
+    /* Unmarked: erased, or this fragment's own torn or complete bytes from
+     * before a power cut. Anything that programming cannot turn into data
+     * is another fragment's content: refuse before writing. */
+    for (uint32_t k = 0; k < len; k++) {
+        if ((data[k] & (uint8_t)~cur[k]) != 0) {
+            st->stats.conflicts++;
+            return MT_E_CONFLICT;
+        }
+    }
+    rc = write_payload(st, off, data, len);
+    if (rc == MT_OK) rc = mark(st, i);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
+    st->received++;
+    st->stats.accepted++;
+    return MT_OK;
+}
+
+/* The header: sane (mt_pkg_header_parse: magic, version, checksum, field
+ * ranges, geometry), meant for this meter, fits the bank, and agrees with the
+ * session -- the order of SPEC section 4. */
+static int check_header(const mt_reasm *st, const uint8_t *hdr)
+{
+    mt_pkg_header h;
+    int rc = mt_pkg_header_parse(&h, hdr, MT_PKG_HEADER_SIZE);
+    if (rc != MT_OK) return rc;
+    if (h.vendor_id != st->vendor_id) return MT_E_VENDOR;
+    if (h.hw_revision != st->hw_revision) return MT_E_HW_REV;
+    if (h.package_size > st->bank.size) return MT_E_TOO_BIG;
+    if (h.package_size != st->package_size || h.fragment_size != st->fragment_size ||
+        h.fragment_count != st->fragment_count)
+        return MT_E_HDR_FIELD;
+    return MT_OK;
+}
+
+/* A fragment holding part of the header, before the header was accepted. */
+static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    uint32_t fs = st->fragment_size;
+    uint8_t bit;
+    uint8_t *slot;
+    int rc, got;
+
+    if (st->hdr_frags == 1) {
+        /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
+         * the whole header is in this payload. */
+        rc = check_header(st, data);
+        if (rc != MT_OK) return refuse(st, rc);
+        st->hdr_ok = 1;
+        return store(st, i, data, len);
+    }
+    /* fragment_size < 128: i < hdr_frags <= 8 and i * fs + len < 128 + fs <= 256,
+     * so the slot lies inside hdr_buf. */
+    bit = (uint8_t)(1u << i);
+    slot = st->hdr_buf + i * fs;
+    if (st->phase == MT_REASM_ACTIVE) {
+        rc = mt_reasm_is_received(st, i, &got);
+        if (rc != MT_OK) return mt_reasm_fault(st, rc);
+        if (got) return store(st, i, data, len); /* duplicate or conflict */
+    }
+    if (st->hdr_held & bit) {
+        if (memcmp(slot, data, len) == 0) {
+            st->stats.duplicates++;
+            return MT_OK;
+        }
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
+    }
+    memcpy(slot, data, len);
+    st->hdr_held |= bit;
+    /* Every header fragment either held here or (after a resume) on flash? */
+    for (uint32_t j = 0; j < st->hdr_frags; j++) {
+        if (st->hdr_held & (1u << j)) continue;
+        got = 0;
+        if (st->phase == MT_REASM_ACTIVE) {
+            rc = mt_reasm_is_received(st, j, &got);
+            if (rc != MT_OK) return mt_reasm_fault(st, rc);
+        }
+        if (!got) return MT_OK; /* held until the rest of the header arrives */
+        rc = mt_flash_area_read(&st->bank, j * fs, st->hdr_buf + j * fs, frag_len(st, j));
+        if (rc != MT_OK) return mt_reasm_fault(st, rc);
+    }
+    rc = check_header(st, st->hdr_buf);
+    if (rc != MT_OK) return refuse(st, rc);
+    st->hdr_ok = 1;
+    for (uint32_t j = 0; j < st->hdr_frags; j++) {
+        if (!(st->hdr_held & (1u << j))) continue;
+        rc = store(st, j, st->hdr_buf + j * fs, frag_len(st, j));
+        if (rc != MT_OK) return rc;
+    }
+    st->hdr_held = 0;
+    return MT_OK;
+}
+
+static int accept(mt_reasm *st, uint32_t i, const uint8_t *data, size_t len)
+{
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
+        st->stats.refused++;
+        return MT_E_STATE;
+    }
+    if (i >= st->fragment_count) {
+        st->stats.bad_index++;
+        return MT_E_FRAME;
+    }
+    if (len != frag_len(st, i)) {
+        st->stats.bad_length++;
+        return MT_E_FRAME;
+    }
+    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, (uint32_t)len);
+    return store(st, i, data, (uint32_t)len);
+}
+
+int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
+{
+    mt_frame fr;
+    if (st == NULL || frame == NULL) return MT_E_ARG;
+    if (!mt_frame_well_formed(frame, len)) {
+        st->stats.bad_frame++;
+        return MT_E_FRAME;
+    }
+    if (mt_frame_parse(&fr, frame, len) != MT_OK) {
+        st->stats.bad_crc++;
+        return MT_E_FRAME;
+    }
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
+        st->stats.refused++;
+        return MT_E_STATE;
+    }
+    if (fr.session_id != st->session_id || fr.package_size != st->package_size ||
+        fr.fragment_size != st->fragment_size || fr.fragment_count != st->fragment_count) {
+        st->stats.bad_session++;
+        return MT_E_SESSION;
+    }
+    return accept(st, fr.fragment_index, fr.payload, fr.payload_len);
+}
+
+int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
+{
+    if (st == NULL || (payload == NULL && len != 0)) return MT_E_ARG;
+    return accept(st, index, payload, len);
+}
