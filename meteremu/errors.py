@@ -418,6 +418,13 @@ def markdown_table() -> str:
         'so `grep "0xE04"` finds every signature failure. `F.xx` codes are shown on '
         "the meter's LCD.",
         "",
+        "Image acceptance runs in the C core on the bytes in the inactive bank, and the",
+        "first failing check stops it (one audit record, the active bank untouched):",
+        "header sanity (0x8008) → vendor (0x8007) → hardware revision (0x8004) → size",
+        "against the bank (0x9002) → every fragment present (0x8001) → CRC-32 (0x8002)",
+        "→ SHA-256 (0x8003) → key known (0x8005) → trailer and signature (0xE06, 0xE05,",
+        "0xE04) → security counter not lower than the installed one (0x8006).",
+        "",
         "| code | name | meaning | operator action | C core (`mt_err.h`) |",
         "| --- | --- | --- | --- | --- |",
     ]
