@@ -2,7 +2,7 @@
  * Fragment reassembly straight into the inactive bank (SPEC §6).
  *
  * One reassembler serves both transports: mesh frames (mt_reasm_frame, the
- * wire form in mt_frame.h) and DLMS class-18 image block transfer
+ * wire form in mt_frame.h; mt_reasm_frames takes many at once) and DLMS class-18 image block transfer
  * (mt_reasm_block: the same thing without the frame wrapper).
  *
  * Fragment i holds package bytes [i * fragment_size, (i+1) * fragment_size)
@@ -184,6 +184,34 @@ int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 
 /* One DLMS block: fragment `index` of the current session, len payload bytes. */
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
+
+/* What mt_reasm_frames did with each frame it consumed (a failed one: its code). */
+enum mt_reasm_outcome {
+    MT_REASM_WRITTEN = 0,  /* a new fragment, written and marked */
+    MT_REASM_DUPLICATE = 1 /* the same content again: nothing written */
+};
+
+/*
+ * Many mesh frames in one call, for a download in full swing: n frames laid
+ * end to end in buf (buf_len bytes), frame k lens[k] bytes long. Each frame
+ * goes the way mt_reasm_frame would take it, until the first one that is
+ * more than written or a duplicate:
+ *   - a frame mt_reasm_frame would drop (malformed, bad FCS, no open
+ *     session, another session, bad index or length), or a header fragment
+ *     while the header is not yet accepted: not consumed, nothing counted or
+ *     written; the run stops before it;
+ *   - a frame whose storing fails (MT_E_CONFLICT, a flash error): consumed,
+ *     outcome[k] = its code, and the code is returned;
+ *   - the frame that completes the download: consumed (MT_REASM_WRITTEN),
+ *     and the run stops after it.
+ * *done = the frames consumed, outcome[0 .. *done - 1] (n entries of room)
+ * what each did. Returns 0 unless the last consumed frame failed;
+ * MT_E_LENGTH, with nothing consumed, when the lengths run past buf_len;
+ * MT_E_ARG on NULL. The state after the call is the state after the
+ * consumed frames through mt_reasm_frame one by one.
+ */
+int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
+                    uint32_t n, int8_t *outcome, uint32_t *done);
 
 /* Queries. */
 uint32_t mt_reasm_received(const mt_reasm *st);

@@ -182,50 +182,127 @@ static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32
     return MT_OK;
 }
 
-static int accept(mt_reasm *st, uint32_t i, const uint8_t *data, size_t len)
+/* Why a frame or block is dropped before anything is written, in the order
+ * the checks run; each names its counter in mt_reasm_stats. */
+enum drop {
+    DROP_NONE = 0,
+    DROP_FRAME,   /* bad_frame */
+    DROP_CRC,     /* bad_crc */
+    DROP_STATE,   /* refused */
+    DROP_SESSION, /* bad_session */
+    DROP_INDEX,   /* bad_index */
+    DROP_LENGTH   /* bad_length */
+};
+
+/* Counts a drop in its counter and returns its code. */
+static int count_drop(mt_reasm *st, enum drop d)
 {
-    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
-        st->stats.refused++;
-        return MT_E_STATE;
+    switch (d) {
+    case DROP_FRAME: st->stats.bad_frame++; return MT_E_FRAME;
+    case DROP_CRC: st->stats.bad_crc++; return MT_E_FRAME;
+    case DROP_STATE: st->stats.refused++; return MT_E_STATE;
+    case DROP_SESSION: st->stats.bad_session++; return MT_E_SESSION;
+    case DROP_INDEX: st->stats.bad_index++; return MT_E_FRAME;
+    case DROP_LENGTH: st->stats.bad_length++; return MT_E_FRAME;
+    case DROP_NONE: break;
     }
-    if (i >= st->fragment_count) {
-        st->stats.bad_index++;
-        return MT_E_FRAME;
-    }
-    if (len != frag_len(st, i)) {
-        st->stats.bad_length++;
-        return MT_E_FRAME;
-    }
-    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, (uint32_t)len);
-    return store(st, i, data, (uint32_t)len);
+    return MT_OK;
+}
+
+/* The checks of fragment i of len bytes against the session; no side
+ * effect. i and len are attacker-controlled; frag_len is called only once
+ * i < fragment_count. */
+static enum drop fragment_drop(const mt_reasm *st, uint32_t i, size_t len)
+{
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
+    if (i >= st->fragment_count) return DROP_INDEX;
+    if (len != frag_len(st, i)) return DROP_LENGTH;
+    return DROP_NONE;
+}
+
+/* The checks of a mesh frame, wire form first, then the session; no side
+ * effect. On DROP_NONE *fr holds the parsed frame (payload into frame). */
+static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len, mt_frame *fr)
+{
+    if (!mt_frame_well_formed(frame, len)) return DROP_FRAME;
+    if (mt_frame_parse(fr, frame, len) != MT_OK) return DROP_CRC;
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
+    if (fr->session_id != st->session_id || fr->package_size != st->package_size ||
+        fr->fragment_size != st->fragment_size || fr->fragment_count != st->fragment_count)
+        return DROP_SESSION;
+    return fragment_drop(st, fr->fragment_index, fr->payload_len);
+}
+
+/* A fragment that passed its checks (len == frag_len(i) <= fragment_size). */
+static int take(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, len);
+    return store(st, i, data, len);
 }
 
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
 {
     mt_frame fr;
+    enum drop d;
     if (st == NULL || frame == NULL) return MT_E_ARG;
-    if (!mt_frame_well_formed(frame, len)) {
-        st->stats.bad_frame++;
-        return MT_E_FRAME;
-    }
-    if (mt_frame_parse(&fr, frame, len) != MT_OK) {
-        st->stats.bad_crc++;
-        return MT_E_FRAME;
-    }
-    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) {
-        st->stats.refused++;
-        return MT_E_STATE;
-    }
-    if (fr.session_id != st->session_id || fr.package_size != st->package_size ||
-        fr.fragment_size != st->fragment_size || fr.fragment_count != st->fragment_count) {
-        st->stats.bad_session++;
-        return MT_E_SESSION;
-    }
-    return accept(st, fr.fragment_index, fr.payload, fr.payload_len);
+    d = frame_drop(st, frame, len, &fr);
+    if (d != DROP_NONE) return count_drop(st, d);
+    return take(st, fr.fragment_index, fr.payload, fr.payload_len);
 }
 
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
 {
+    enum drop d;
     if (st == NULL || (payload == NULL && len != 0)) return MT_E_ARG;
-    return accept(st, index, payload, len);
+    d = fragment_drop(st, index, len);
+    if (d != DROP_NONE) return count_drop(st, d);
+    return take(st, index, payload, (uint32_t)len);
+}
+
+/*
+ * The common case of a download in full swing, many frames per call: each
+ * frame runs exactly the path mt_reasm_frame gives it, and the run stops
+ * where the caller has more to do than count the frame. A frame that would
+ * be dropped, or is a header fragment before the header was accepted, is
+ * left unconsumed: nothing counted, nothing written (the caller feeds it to
+ * mt_reasm_frame). A frame that fails while being stored (a conflict, a
+ * flash error) is consumed, and its code is returned. The frame that
+ * completes the download is consumed and ends the run.
+ *
+ * buf, buf_len and lens are the caller's (lengths it computed); the frames'
+ * bytes are attacker-controlled and go through the same checks as in
+ * mt_reasm_frame.
+ */
+int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
+                    uint32_t n, int8_t *outcome, uint32_t *done)
+{
+    size_t off = 0;
+    if (st == NULL || done == NULL) return MT_E_ARG;
+    *done = 0;
+    if (n == 0) return MT_OK;
+    if (buf == NULL || lens == NULL || outcome == NULL) return MT_E_ARG;
+    /* Every frame inside the buffer, before any is taken: off <= buf_len
+     * holds throughout, so buf_len - off cannot wrap. */
+    for (uint32_t k = 0; k < n; k++) {
+        if (lens[k] > buf_len - off) return MT_E_LENGTH;
+        off += lens[k];
+    }
+    off = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        mt_frame fr;
+        uint32_t before = st->received;
+        int rc;
+        if (frame_drop(st, buf + off, lens[k], &fr) != DROP_NONE) break;
+        if (!st->hdr_ok && fr.fragment_index < st->hdr_frags) break;
+        rc = store(st, fr.fragment_index, fr.payload, fr.payload_len);
+        *done = k + 1;
+        if (rc != MT_OK) {
+            outcome[k] = (int8_t)rc; /* mt_err codes lie in -128..0 */
+            return rc;
+        }
+        outcome[k] = st->received != before ? MT_REASM_WRITTEN : MT_REASM_DUPLICATE;
+        if (st->received == st->fragment_count) break;
+        off += lens[k];
+    }
+    return MT_OK;
 }

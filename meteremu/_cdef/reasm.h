@@ -43,6 +43,9 @@ int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
 int mt_reasm_close(mt_reasm *st);
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
+enum mt_reasm_outcome { MT_REASM_WRITTEN = ..., MT_REASM_DUPLICATE = ... };
+int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
+                    uint32_t n, int8_t *outcome, uint32_t *done);
 uint32_t mt_reasm_received(const mt_reasm *st);
 int mt_reasm_complete(const mt_reasm *st);
 uint32_t mt_reasm_next_missing(const mt_reasm *st, uint32_t from);
