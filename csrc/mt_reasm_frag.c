@@ -300,8 +300,12 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
             outcome[k] = (int8_t)rc; /* mt_err codes lie in -128..0 */
             return rc;
         }
-        outcome[k] = st->received != before ? MT_REASM_WRITTEN : MT_REASM_DUPLICATE;
-        if (st->received == st->fragment_count) break;
+        if (st->received == before) {
+            outcome[k] = MT_REASM_DUPLICATE;
+        } else {
+            outcome[k] = MT_REASM_WRITTEN;
+            if (st->received == st->fragment_count) break; /* this one completed it */
+        }
         off += lens[k];
     }
     return MT_OK;

@@ -13,16 +13,21 @@ included, raise :class:`~meteremu._lowlevel.flash.FlashError`.
 from __future__ import annotations
 
 import enum
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_ERR, PackageError, from_mt_err
 from . import ffi, lib
-from .flash import Flash, Partition, raise_for
+from .flash import Flash, FlashError, Partition, raise_for
 
 __all__ = [
+    "DUPLICATE",
     "FRAME_OVERHEAD",
     "FRAME_TYPE",
+    "WRITTEN",
     "Frame",
+    "FrameRun",
     "Phase",
     "Reassembler",
     "ReassemblyError",
@@ -39,6 +44,10 @@ _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
 _NAMES = {v: k for k, v in MT_ERR.items()}
 _FLASH_CODES = frozenset(range(-24, -19))
+#: What Reassembler.frames did with a frame it took (csrc/mt_reasm.h).
+WRITTEN = int(lib.MT_REASM_WRITTEN)
+DUPLICATE = int(lib.MT_REASM_DUPLICATE)
+_U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
 
 
 class ReassemblyError(PackageError):
@@ -51,12 +60,19 @@ class ReassemblyError(PackageError):
         super().__init__(from_mt_err(err), detail or self.err_name)
 
 
-def _check(rc: int, detail: str) -> None:
-    if rc == 0:
-        return
+def _error(rc: int, detail: str) -> FlashError | ReassemblyError:
+    """The exception for a nonzero C return code: flash codes get the flash classes."""
     if rc in _FLASH_CODES:
-        raise_for(rc, detail)
-    raise ReassemblyError(rc, f"{_NAMES.get(rc, rc)}: {detail}")
+        try:
+            raise_for(rc, detail)
+        except FlashError as exc:
+            return exc
+    return ReassemblyError(rc, f"{_NAMES.get(rc, rc)}: {detail}")
+
+
+def _check(rc: int, detail: str) -> None:
+    if rc != 0:
+        raise _error(rc, detail)
 
 
 class Phase(enum.IntEnum):
@@ -66,6 +82,11 @@ class Phase(enum.IntEnum):
     REFUSED = 3  #: the header check failed (see Reassembler.error)
     FAULT = 4    #: a flash error: power up, make a new Reassembler, resume
     CLOSED = 5   #: the session is over (close); its fields still say which it was
+
+
+_PHASES = tuple(Phase)  # by value: a lookup, not an enum call, per frame
+assert all(p.value == i for i, p in enumerate(_PHASES))
+_OPEN = (int(Phase.ARMED), int(Phase.ACTIVE))
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,44 @@ def progress_bytes(fragment_count: int) -> int:
     return int(lib.mt_reasm_progress_bytes(fragment_count))
 
 
+class FrameRun:
+    """Mesh frames laid end to end for :meth:`Reassembler.frames`, with a cursor.
+
+    ``pos`` is the first frame nobody has taken yet: :meth:`Reassembler.frames`
+    moves it past the frames the C core took, :meth:`take` past one frame the
+    caller handles itself.
+    """
+
+    __slots__ = ("_buf", "_data", "_done", "_lens", "_lens_c", "_off", "_out", "frames", "pos")
+
+    def __init__(self, frames: Sequence[bytes | bytearray | memoryview]) -> None:
+        data = b"".join(frames)
+        lens = array(_U32_ARRAY, map(len, frames))  # OverflowError past 32 bits
+        if sum(lens) != len(data):  # a view of items wider than a byte
+            frames = [bytes(f) for f in frames]
+            lens = array(_U32_ARRAY, map(len, frames))
+        self.frames = frames
+        self.pos = 0
+        self._data = data
+        self._lens = lens
+        self._off = 0  # byte offset of frame pos
+        # from_buffer keeps data and lens alive as long as the cdata
+        self._buf = ffi.from_buffer("uint8_t[]", data) if data else ffi.new("uint8_t[1]")
+        self._lens_c = ffi.from_buffer("uint32_t[]", lens) if lens else ffi.new("uint32_t[1]")
+        self._out = ffi.new("int8_t[]", max(len(lens), 1))
+        self._done = ffi.new("uint32_t *")
+
+    def __len__(self) -> int:
+        return len(self._lens)
+
+    def take(self) -> bytes | bytearray | memoryview:
+        """The frame at the cursor, which the caller handles itself; the cursor moves on."""
+        frame = self.frames[self.pos]
+        self._off += self._lens[self.pos]
+        self.pos += 1
+        return frame
+
+
 class Reassembler:
     """Fragment reassembly into ``bank`` with the received bitmap in ``progress``
     (both partitions of ``flash``). ``vendor_id`` and ``hw_revision`` are the
@@ -226,6 +285,35 @@ class Reassembler:
         _check(lib.mt_reasm_frame(self._st, buf, n), "frame")
         return lib.mt_reasm_received(self._st) > before
 
+    def frames(self, run: FrameRun) -> tuple[bytes, FlashError | ReassemblyError | None]:
+        """Feed the frames of ``run`` from its cursor on in one call, as long as each
+        is plainly written or a duplicate (``mt_reasm_frames``); the cursor moves
+        past the frames taken.
+
+        Returns what each frame taken did (:data:`WRITTEN` or :data:`DUPLICATE`)
+        and ``None``; or, when the last frame taken failed while being stored
+        (a conflict, a flash error), its exception, which :meth:`frame` would
+        have raised, in place of raising it. The run stops before a frame that
+        :meth:`frame` would refuse or that is a header fragment still to be
+        checked (nothing taken: the caller feeds it to :meth:`frame`), and
+        after the frame that completes the download.
+        """
+        pos = run.pos
+        n = len(run._lens) - pos
+        if n <= 0:
+            return b"", None
+        off = run._off
+        rc = lib.mt_reasm_frames(self._st, run._buf + off, len(run._data) - off,
+                                 run._lens_c + pos, n, run._out, run._done)
+        done = int(run._done[0])
+        if done == 0:
+            _check(rc, "frames")  # misuse (lengths past the buffer); else nothing taken
+            return b"", None
+        run.pos = pos + done
+        run._off = off + sum(run._lens[pos:pos + done])
+        outcomes = bytes(ffi.buffer(run._out, done))
+        return outcomes, _error(rc, f"frame {pos + done - 1} of the run") if rc else None
+
     def block(self, index: int, payload: bytes | bytearray | memoryview) -> bool:
         """Feed one DLMS image block (fragment ``index`` without a frame wrapper)."""
         if not 0 <= index <= _U32:
@@ -246,7 +334,12 @@ class Reassembler:
 
     @property
     def phase(self) -> Phase:
-        return Phase(self._st.phase)
+        return _PHASES[self._st.phase]
+
+    @property
+    def is_open(self) -> bool:
+        """A session is begun and not over (phase ARMED or ACTIVE)."""
+        return self._st.phase in _OPEN
 
     @property
     def error(self) -> int:

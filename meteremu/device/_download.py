@@ -13,13 +13,22 @@ in the progress record, so it survives a power cut with the session.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .._lowlevel.boot import BootError
 from .._lowlevel.flash import FlashError
 from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import ImageError, parse_header
-from .._lowlevel.reasm import Phase, Reassembler, ReassemblyError, decode_frame
+from .._lowlevel.reasm import (
+    DUPLICATE,
+    WRITTEN,
+    FrameRun,
+    Phase,
+    Reassembler,
+    ReassemblyError,
+    decode_frame,
+)
 from ..crypto import sha256
 from ..errors import (
     CONFLICTING_FRAGMENT,
@@ -48,6 +57,8 @@ KIND_MESH, KIND_DLMS = 0, 1
 HEADER_SIZE = 128
 BEHAVIOUR_NAMES = {number: name for name, number in BEHAVIOURS.items()}
 _OPEN = (Phase.ARMED, Phase.ACTIVE)
+# Receipt of a frame a run took, by Reassembler.frames' outcome.
+_RUN_RECEIPTS = {WRITTEN: Receipt.WRITTEN, DUPLICATE: Receipt.DUPLICATE}
 _E = MT_ERR
 # Refusals of the header check that runs as soon as the header is in (SPEC 6).
 _HEADER_CODES = frozenset(
@@ -94,26 +105,92 @@ class DownloadServices:
         self.counters[r.value] += 1
         return r
 
+    def receive_many(self: VirtualMeter, frames: Iterable[bytes]) -> list[Receipt]:
+        """Mesh fragment frames as they arrive in a burst: exactly
+        ``[self.receive(f) for f in frames]`` -- the same receipts, counters,
+        audit log, flash and state -- for a fraction of the CPU.
+
+        While a mesh download is under way (available, downloading, no battery
+        to pay per frame), runs of its frames go to the C core in one call
+        (``Reassembler.frames``), which takes each frame exactly as it would
+        alone and stops at the first that needs more than a count: any frame
+        it would refuse, a header fragment still to check, a failed write, the
+        frame that completes the download. That frame goes the per-frame way
+        (``receive``, or, when the C core took it, the same handlers
+        ``receive`` ends in), and the runs go on where that leaves the meter.
+        """
+        run = FrameRun(list(frames))
+        out: list[Receipt] = []
+        n = len(run)
+        counters = self.counters
+        while run.pos < n:
+            dl = self._run_target()
+            if dl is None:
+                out.append(self.receive(run.take()))
+                continue
+            outcomes, error = dl.frames(run)
+            if not outcomes:  # the frame at the cursor needs the per-frame way
+                out.append(self.receive(run.take()))
+                continue
+            # The last frame taken failed, or completed the download: it ends
+            # in the handlers receive() would have reached for it.
+            completed = error is None and outcomes[-1] == WRITTEN and dl.complete
+            plain = outcomes[:-1] if error is not None or completed else outcomes
+            written = plain.count(WRITTEN)
+            if written:  # (no zero entries: the counters stay what receive() makes them)
+                counters[Receipt.WRITTEN.value] += written
+            if len(plain) > written:
+                counters[Receipt.DUPLICATE.value] += len(plain) - written
+            out.extend(map(_RUN_RECEIPTS.__getitem__, plain))
+            if error is not None:
+                index = decode_frame(run.frames[run.pos - 1]).fragment_index
+                r = self._guarded(self._fragment_failed, dl, error, index)
+            elif completed:
+                r = self._guarded(self._fragment_written, dl, KIND_MESH)
+            else:
+                continue
+            counters[r.value] += 1
+            out.append(r)
+        return out
+
+    def _run_target(self: VirtualMeter) -> Reassembler | None:
+        """The download whose frames may go to the C core a run at a time: a mesh
+        session in progress on an available meter that pays nothing per frame."""
+        if self._battery is not None or self._state is not BootState.DOWNLOADING:
+            return None
+        dl = self._dl
+        if dl is None or not dl.is_open or dl.tag != KIND_MESH or not self.available:
+            return None
+        return dl
+
+    def _guarded(self: VirtualMeter, handle: Callable[..., Receipt], *args: object) -> Receipt:
+        """``handle(*args)``; a power cut on the way (a write of the frame or of
+        its audit record) and the meter dies on the spot."""
+        try:
+            return handle(*args)
+        except PowerLost:
+            self._die()
+            return Receipt.DROPPED_UNAVAILABLE
+
     def _receive(self: VirtualMeter, data: bytes) -> Receipt:
         if not self.available:
             return Receipt.DROPPED_UNAVAILABLE
+        return self._guarded(self._receive_frame, data)
+
+    def _receive_frame(self: VirtualMeter, data: bytes) -> Receipt:
         try:
-            try:
-                f = decode_frame(data)
-            except ReassemblyError:
-                f = None
-            if self._battery is not None:  # the radio pays for every frame it hears
-                dropped = self._radio_rx(None if f is None else f.session_id)
-                if dropped is not None:
-                    return dropped
-            if f is None:
-                self._reject_once("frame")
-                return Receipt.DROPPED_FRAME
-            return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
-                                  f.payload, f.fragment_size, f.package_size, data)
-        except PowerLost:  # the cut hit a write of this frame (or its audit record)
-            self._die()
-            return Receipt.DROPPED_UNAVAILABLE
+            f = decode_frame(data)
+        except ReassemblyError:
+            f = None
+        if self._battery is not None:  # the radio pays for every frame it hears
+            dropped = self._radio_rx(None if f is None else f.session_id)
+            if dropped is not None:
+                return dropped
+        if f is None:
+            self._reject_once("frame")
+            return Receipt.DROPPED_FRAME
+        return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
+                              f.payload, f.fragment_size, f.package_size, data)
 
     def _reject_once(self: VirtualMeter, reason: str) -> None:
         """0x8009 goes to the audit log once per session and reason; every drop is counted."""
@@ -176,21 +253,31 @@ class DownloadServices:
         duplicates = dl.duplicates
         try:
             new = dl.frame(frame) if frame is not None else dl.block(index, payload)
-        except PowerLost:
-            raise
-        except FlashError as exc:
-            self._err(FLASH_FAULT, at="download", rc=exc.err_name)
-            self._stop_refused()
-            return Receipt.REFUSED
-        except ReassemblyError as exc:
-            return self._refused_fragment(dl, exc, index)
+        except (FlashError, ReassemblyError) as exc:
+            return self._fragment_failed(dl, exc, index)
         if not new:  # a duplicate, or a header fragment held in RAM until the header is whole
             return Receipt.DUPLICATE if dl.duplicates > duplicates else Receipt.WRITTEN
+        return self._fragment_written(dl, kind)
+
+    def _fragment_written(self: VirtualMeter, dl: Reassembler, kind: int) -> Receipt:
+        """A new fragment is on flash; the last one runs acceptance (mesh)."""
         if dl.complete:
             self._evt("DOWNLOAD_COMPLETE", fragments=dl.fragment_count)
             if kind == KIND_MESH:
                 self._accept()
         return Receipt.WRITTEN
+
+    def _fragment_failed(self: VirtualMeter, dl: Reassembler,
+                         exc: FlashError | ReassemblyError, index: int) -> Receipt:
+        """The reassembler refused fragment ``index``, or a flash operation failed
+        (a power cut is raised on: the meter dies)."""
+        if isinstance(exc, PowerLost):
+            raise exc
+        if isinstance(exc, FlashError):
+            self._err(FLASH_FAULT, at="download", rc=exc.err_name)
+            self._stop_refused()
+            return Receipt.REFUSED
+        return self._refused_fragment(dl, exc, index)
 
     def _refused_fragment(self: VirtualMeter, dl: Reassembler, exc: ReassemblyError,
                           index: int) -> Receipt:
