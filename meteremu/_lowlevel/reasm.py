@@ -34,6 +34,7 @@ __all__ = [
     "ReassemblyStats",
     "decode_frame",
     "encode_frame",
+    "frame_fields",
     "progress_bytes",
 ]
 
@@ -164,6 +165,21 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     )
 
 
+def frame_fields(data: bytes) -> tuple[int, int, int, int, int, bytes]:
+    """:func:`decode_frame` for a hot path, as a plain tuple: (session_id,
+    package_size, fragment_size, fragment_index, fragment_count, payload).
+    Same checks, same ``ReassemblyError``; ``data`` must be ``bytes``."""
+    n = len(data)
+    if n < FRAME_OVERHEAD:
+        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
+    f = ffi.new("mt_frame *")
+    rc = lib.mt_frame_parse(f, data, n)
+    if rc:
+        raise _error(rc, "frame")
+    return (f.session_id, f.package_size, f.fragment_size, f.fragment_index, f.fragment_count,
+            bytes(ffi.buffer(f.payload, f.payload_len)))
+
+
 def progress_bytes(fragment_count: int) -> int:
     """Bytes of progress partition a session of ``fragment_count`` fragments needs."""
     if not 0 <= fragment_count <= _U32:
@@ -282,7 +298,9 @@ class Reassembler:
         # bytes go to C as they are; other buffers through from_buffer
         buf = data if type(data) is bytes and n else (
             ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
-        _check(lib.mt_reasm_frame(self._st, buf, n), "frame")
+        rc = lib.mt_reasm_frame(self._st, buf, n)
+        if rc:
+            raise _error(rc, "frame")
         return lib.mt_reasm_received(self._st) > before
 
     def frames(self, run: FrameRun) -> tuple[bytes, FlashError | ReassemblyError | None]:
@@ -326,7 +344,7 @@ class Reassembler:
 
     @property
     def received(self) -> int:
-        return int(lib.mt_reasm_received(self._st))
+        return lib.mt_reasm_received(self._st)  # cffi gives integer fields and results as int
 
     @property
     def complete(self) -> bool:
@@ -344,33 +362,33 @@ class Reassembler:
     @property
     def error(self) -> int:
         """The C code that refused the session, 0 otherwise."""
-        return int(self._st.error)
+        return self._st.error
 
     @property
     def tag(self) -> int:
         """The session's label (begin's ``tag``, or what resume read back)."""
-        return int(self._st.tag)
+        return self._st.tag
 
     @property
     def session_id(self) -> int:
-        return int(self._st.session_id)
+        return self._st.session_id
 
     @property
     def package_size(self) -> int:
-        return int(self._st.package_size)
+        return self._st.package_size
 
     @property
     def fragment_size(self) -> int:
-        return int(self._st.fragment_size)
+        return self._st.fragment_size
 
     @property
     def fragment_count(self) -> int:
-        return int(self._st.fragment_count)
+        return self._st.fragment_count
 
     @property
     def duplicates(self) -> int:
         """Same-content duplicates so far (one field of ``stats``, read per frame)."""
-        return int(self._st.stats.duplicates)
+        return self._st.stats.duplicates
 
     @property
     def stats(self) -> ReassemblyStats:

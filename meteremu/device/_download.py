@@ -28,6 +28,7 @@ from .._lowlevel.reasm import (
     Reassembler,
     ReassemblyError,
     decode_frame,
+    frame_fields,
 )
 from ..crypto import sha256
 from ..errors import (
@@ -56,7 +57,7 @@ __all__ = ["KIND_DLMS", "KIND_MESH", "DownloadServices"]
 KIND_MESH, KIND_DLMS = 0, 1
 HEADER_SIZE = 128
 BEHAVIOUR_NAMES = {number: name for name, number in BEHAVIOURS.items()}
-_OPEN = (Phase.ARMED, Phase.ACTIVE)
+_TRIAL = BootState.TRIAL  # read per frame: a module name, not an enum class attribute
 # Receipt of a frame a run took, by Reassembler.frames' outcome.
 _RUN_RECEIPTS = {WRITTEN: Receipt.WRITTEN, DUPLICATE: Receipt.DUPLICATE}
 _E = MT_ERR
@@ -78,7 +79,7 @@ class DownloadServices:
     def _open_download(self: VirtualMeter) -> Reassembler | None:
         """The download session in progress (begun, not closed), if any."""
         dl = self._dl
-        return dl if dl is not None and dl.phase in _OPEN else None
+        return dl if dl is not None and dl.is_open else None
 
     def download_progress(self: VirtualMeter) -> tuple[int, int]:
         """(fragments received, fragments in the session); (0, 0) without a session."""
@@ -179,18 +180,17 @@ class DownloadServices:
 
     def _receive_frame(self: VirtualMeter, data: bytes) -> Receipt:
         try:
-            f = decode_frame(data)
+            sid, package_size, fsize, index, count, payload = frame_fields(data)
         except ReassemblyError:
-            f = None
+            sid = None
         if self._battery is not None:  # the radio pays for every frame it hears
-            dropped = self._radio_rx(None if f is None else f.session_id)
+            dropped = self._radio_rx(sid)
             if dropped is not None:
                 return dropped
-        if f is None:
+        if sid is None:
             self._reject_once("frame")
             return Receipt.DROPPED_FRAME
-        return self._fragment(KIND_MESH, f.session_id, f.fragment_index, f.fragment_count,
-                              f.payload, f.fragment_size, f.package_size, data)
+        return self._fragment(KIND_MESH, sid, index, count, payload, fsize, package_size, data)
 
     def _reject_once(self: VirtualMeter, reason: str) -> None:
         """0x8009 goes to the audit log once per session and reason; every drop is counted."""
@@ -223,9 +223,9 @@ class DownloadServices:
                   payload: bytes, fsize: int, package_size: int,
                   frame: bytes | None = None) -> Receipt:
         dl = self._dl
-        if dl is None or self._state is BootState.TRIAL:
+        if dl is None or self._state is _TRIAL:
             return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
-        is_open = dl.phase in _OPEN
+        is_open = dl.is_open
         same = is_open and dl.session_id == sid and dl.tag == kind
         if not same:
             if is_open and self._state is BootState.DOWNLOADING:

@@ -124,7 +124,12 @@ class LossyLink:
 
 
 class Receiver(Protocol):
-    """What :func:`deliver` needs of a meter (``VirtualMeter`` has it all)."""
+    """What :func:`deliver` needs of a meter (``VirtualMeter`` has it all).
+
+    A receiver that also has ``receive_many(frames)`` (the same as ``receive``
+    for each frame in turn) gets each round's frames in one call, unless
+    ``airtime`` makes the clock move between frames.
+    """
 
     def receive(self, frame: bytes) -> object: ...
 
@@ -159,8 +164,11 @@ def deliver(
     """Send ``frames`` to ``meter`` over ``link`` (a perfect link when None), then
     each round the ones it reports missing, until it has all or ``max_rounds``.
 
-    ``airtime`` > 0 advances the meter's virtual clock by that many seconds per
-    frame that reaches it (the meter must have ``advance``). The delivery stops
+    Each round's frames go to the meter's ``receive_many`` when it has one,
+    else to ``receive`` one by one. ``airtime`` > 0 advances the meter's
+    virtual clock by that many seconds per frame that reaches it (the meter
+    must have ``advance``; frames then go one by one, the clock moving
+    between them). The delivery stops
     early when the meter's session closes before it is complete (the meter
     refused the download), or when frames reached it in a few rounds running
     and no session opened (it refuses them from the first). ``on_round`` is
@@ -180,10 +188,14 @@ def deliver(
         batch = [frames[i] for i in todo]
         sent += len(batch)
         arrived = link.transmit(batch)
-        for frame in arrived:
-            meter.receive(frame)
-            if clock is not None:
-                clock.advance(airtime)
+        burst = getattr(meter, "receive_many", None) if clock is None else None
+        if burst is not None:
+            burst(arrived)  # the round's frames at once, as the radio hands them over
+        else:
+            for frame in arrived:
+                meter.receive(frame)
+                if clock is not None:
+                    clock.advance(airtime)
         delivered += len(arrived)
         received, count = meter.download_progress()
         if on_round is not None:

@@ -2,7 +2,10 @@
 in-memory lossy link.
 
 Downstream, packages travel as mesh fragment frames through a
-:class:`~meteremu.hes.LossyLink` (seeded, so every run is the same); the
+:class:`~meteremu.hes.LossyLink` (seeded, so every run is the same), each
+round's frames handed to the meter in one ``receive_many`` burst by
+:func:`~meteremu.hes.deliver` (frame by frame when ``airtime`` moves the
+clock between them); the
 head-end's reads and commands (seed steps 5 and 6, the heartbeat) go to the
 meter's COSEM interface directly, as the DLMS client would.
 """
