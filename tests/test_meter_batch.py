@@ -339,3 +339,20 @@ def test_frame_fields_is_decode_frame_as_a_tuple(data: bytes) -> None:
         return
     assert frame_fields(data) == (f.session_id, f.package_size, f.fragment_size,
                                   f.fragment_index, f.fragment_count, f.payload)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([16, 64, 128]), st.data())
+def test_missing_fragments_read_the_bitmap(fs: int, data: st.DataObject) -> None:
+    stream = frames(package(2, fragment_size=fs), SESSION, fs)
+    got = data.draw(st.lists(st.sampled_from(range(len(stream))), max_size=len(stream)))
+    m = meter()
+    m.receive_many([stream[i] for i in got])
+    dl = m._dl
+    assert dl is not None
+    if not dl.is_open:  # nothing arrived, or the download completed
+        return
+    bitmap = dl.missing()
+    assert m.missing_fragments() == [
+        i for i in range(len(stream)) if bitmap[i // 8] >> (i % 8) & 1]
+    assert set(m.missing_fragments()) <= set(range(len(stream))) - set(got) | set(range(8))

@@ -49,6 +49,7 @@ _FLASH_CODES = frozenset(range(-24, -19))
 WRITTEN = int(lib.MT_REASM_WRITTEN)
 DUPLICATE = int(lib.MT_REASM_DUPLICATE)
 _U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
+_BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
 class ReassemblyError(PackageError):
@@ -412,5 +413,11 @@ class Reassembler:
         return bytes(ffi.buffer(out, written[0]))
 
     def missing_indices(self) -> list[int]:
-        bitmap = self.missing()
-        return [i for i in range(self.fragment_count) if bitmap[i // 8] >> (i % 8) & 1]
+        """The missing fragments' indexes, ascending (a head-end round's to-do list)."""
+        out: list[int] = []
+        bits = _BYTE_BITS
+        for at, byte in enumerate(self.missing()):  # bits past fragment_count are 0
+            if byte:
+                base = at * 8
+                out += [base + k for k in bits[byte]]
+        return out
