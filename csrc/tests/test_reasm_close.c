@@ -3,64 +3,32 @@
  * record read back by resume, and a power cut / torn program at the close. */
 #include <stdint.h>
 
-#include "mt_crc.h"
-#include "mt_endian.h"
-#include "mt_err.h"
-#include "mt_flash.h"
-#include "mt_layout.h"
 #include "mt_reasm.h"
-#include "mt_test.h"
+#include "reasm_fixture.h"
 
-#define SEC 256u
-#define BANK 4096u
-#define VENDOR 0x4D455445u
-#define HW 7u
-#define DEV (16u * 1024u)
 #define FS 128u
 
 static uint8_t mem[DEV];
 static uint32_t wear[DEV / SEC];
-static uint8_t pkg[1000];
 static mt_flash flash;
 static mt_layout layout;
 static mt_flash_area bank_a, bank_b, progress;
 
 /* A package whose header passes the reassembler's check (1000 bytes, 8
  * fragments of 128). */
-static void make_pkg(void)
+static void make_close_pkg(void)
 {
-    memset(pkg, 0, 128);
-    memcpy(pkg, "MTRP", 4);
-    pkg[4] = 1;
-    pkg[6] = 128;
-    mt_st32le(pkg + 8, VENDOR);
-    pkg[12] = HW;
-    pkg[16] = 1;
-    mt_st32le(pkg + 28, 1000u - 128u - 128u);
-    pkg[32] = FS;
-    pkg[34] = 128;
-    mt_st32le(pkg + 36, 8);
-    for (uint32_t i = 128; i < sizeof pkg; i++) pkg[i] = (uint8_t)(i * 31u + 7u);
-    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
+    make_pkg(1000u - 128u - 128u, FS, 128, VENDOR, HW);
 }
 
 static uint32_t len_of(uint32_t i)
 {
-    return i == 7 ? (uint32_t)sizeof pkg - 7u * FS : FS;
+    return frag_len(i, FS);
 }
 
 static void setup(uint32_t align)
 {
-    mt_layout_params p;
-    mt_layout_default_params(&p);
-    p.sector_size = SEC;
-    p.bank_size = BANK;
-    p.golden_size = BANK;
-    p.metrology_sectors = 1;
-    p.audit_sectors = 1;
-    CHECK_EQ(mt_layout_compute(&layout, &p, DEV), MT_OK);
-    CHECK_EQ(mt_flash_init(&flash, mem, DEV, wear, SEC, align), MT_OK);
-    mt_flash_factory_erase(&flash);
+    layout_init(&layout, &flash, mem, wear, align, 1);
     CHECK_EQ(mt_layout_area(&layout, &flash, MT_PART_BANK_A, &bank_a), MT_OK);
     CHECK_EQ(mt_layout_area(&layout, &flash, MT_PART_BANK_B, &bank_b), MT_OK);
     CHECK_EQ(mt_layout_area(&layout, &flash, MT_PART_PROGRESS, &progress), MT_OK);
@@ -69,7 +37,7 @@ static void setup(uint32_t align)
 static void start(mt_reasm *r, uint32_t tag, uint32_t upto)
 {
     CHECK_EQ(mt_reasm_init(r, &bank_b, &progress, VENDOR, HW), MT_OK);
-    CHECK_EQ(mt_reasm_begin(r, 0xAB, sizeof pkg, FS, 8), MT_OK);
+    CHECK_EQ(mt_reasm_begin(r, 0xAB, pkg_size, FS, 8), MT_OK);
     r->tag = tag;
     for (uint32_t i = 0; i < upto; i++)
         CHECK_EQ(mt_reasm_block(r, i, pkg + i * FS, len_of(i)), MT_OK);
@@ -110,7 +78,7 @@ static void test_tag_and_close(uint32_t align)
     CHECK_EQ(mt_reasm_close(&q), MT_OK);
     CHECK_EQ(mt_flash_ops(&flash), ops);
     /* the same session begun again starts over: the bank is erased */
-    CHECK_EQ(mt_reasm_begin(&q, 0xAB, sizeof pkg, FS, 8), MT_OK);
+    CHECK_EQ(mt_reasm_begin(&q, 0xAB, pkg_size, FS, 8), MT_OK);
     CHECK_EQ(q.phase, MT_REASM_ARMED);
     q.tag = 0;
     CHECK_EQ(mt_reasm_block(&q, 7, pkg + 7 * FS, len_of(7)), MT_OK);
@@ -123,7 +91,7 @@ static void test_tag_and_close(uint32_t align)
     /* closing a session that never reached flash writes nothing */
     setup(align);
     CHECK_EQ(mt_reasm_init(&r, &bank_b, &progress, VENDOR, HW), MT_OK);
-    CHECK_EQ(mt_reasm_begin(&r, 0xAB, sizeof pkg, FS, 8), MT_OK);
+    CHECK_EQ(mt_reasm_begin(&r, 0xAB, pkg_size, FS, 8), MT_OK);
     CHECK_EQ(mt_reasm_close(&r), MT_OK);
     CHECK_EQ(mt_flash_ops(&flash), 0u);
     CHECK_EQ(r.phase, MT_REASM_CLOSED);
@@ -164,7 +132,7 @@ static void test_cut_at_close(uint32_t align)
 int main(void)
 {
     static const uint32_t aligns[] = {1, 2, 4, 8, 16};
-    make_pkg();
+    make_close_pkg();
     for (unsigned i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
         test_tag_and_close(aligns[i]);
         test_cut_at_close(aligns[i]);

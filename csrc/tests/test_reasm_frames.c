@@ -5,21 +5,10 @@
  * same flash, wear, counters and state, frame for frame the same outcomes. */
 #include <stdint.h>
 
-#include "mt_crc.h"
-#include "mt_endian.h"
-#include "mt_err.h"
-#include "mt_flash.h"
 #include "mt_frame.h"
-#include "mt_layout.h"
 #include "mt_reasm.h"
-#include "mt_test.h"
+#include "reasm_fixture.h"
 
-#define SEC 256u
-#define BANK 4096u
-#define VENDOR 0x4D455445u
-#define HW 7u
-#define SESSION 0xC0FFEE01u
-#define DEV (16u * 1024u)
 #define MAXN 512u                 /* frames in one stream */
 #define MAXFRAME (19u + 256u + 8u) /* largest frame a stream holds */
 #define HELD 2                    /* outcome: a header fragment held in RAM */
@@ -34,53 +23,10 @@ typedef struct twin {
 } twin;
 
 static twin one, many;
-static uint8_t pkg[2048];
-static uint32_t pkg_size;
 static uint8_t stream[MAXN * MAXFRAME];
 static uint32_t lens[MAXN];
 static int out_one[MAXN], out_many[MAXN];
 static int8_t outcome[MAXN];
-
-static uint32_t rng = 2024;
-static uint32_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
-/* A package with a valid header (the reassembler does not look past it). */
-static void make_pkg(uint32_t image_size, uint32_t fs)
-{
-    uint32_t total = 128u + image_size + 64u;
-    memset(pkg, 0, 128);
-    memcpy(pkg, "MTRP", 4);
-    mt_st16le(pkg + 4, 1);
-    mt_st16le(pkg + 6, 128);
-    mt_st32le(pkg + 8, VENDOR);
-    mt_st16le(pkg + 12, (uint16_t)HW);
-    pkg[16] = 1;
-    mt_st32le(pkg + 24, 3);
-    mt_st32le(pkg + 28, image_size);
-    mt_st16le(pkg + 32, (uint16_t)fs);
-    mt_st16le(pkg + 34, 64);
-    mt_st32le(pkg + 36, (total + fs - 1u) / fs);
-    for (uint32_t i = 128; i < total; i++) pkg[i] = (uint8_t)(next_rand() >> 24);
-    mt_st32le(pkg + 124, mt_crc32(0, pkg, 124));
-    pkg_size = total;
-}
-
-static uint32_t count_of(uint32_t fs)
-{
-    return (pkg_size + fs - 1u) / fs;
-}
-
-static uint32_t frag_len(uint32_t i, uint32_t fs)
-{
-    uint32_t left = pkg_size - i * fs;
-    return left < fs ? left : fs;
-}
 
 /* The frame of fragment i (payload from data), with the given fields. */
 static uint32_t encode(uint8_t *out, uint32_t session, uint32_t psize, uint32_t fs, uint32_t i,
@@ -106,16 +52,7 @@ static uint32_t frame_of(uint8_t *out, uint32_t i, uint32_t fs)
 
 static void twin_init(twin *t, uint32_t align)
 {
-    mt_layout_params p;
-    mt_layout_default_params(&p);
-    p.sector_size = SEC;
-    p.bank_size = BANK;
-    p.golden_size = BANK;
-    p.metrology_sectors = 1;
-    p.audit_sectors = 1;
-    CHECK_EQ(mt_layout_compute(&t->layout, &p, DEV), MT_OK);
-    CHECK_EQ(mt_flash_init(&t->flash, t->mem, DEV, t->wear, SEC, align), MT_OK);
-    mt_flash_factory_erase(&t->flash);
+    layout_init(&t->layout, &t->flash, t->mem, t->wear, align, 1);
     CHECK_EQ(mt_layout_area(&t->layout, &t->flash, MT_PART_BANK_B, &t->bank), MT_OK);
     CHECK_EQ(mt_layout_area(&t->layout, &t->flash, MT_PART_PROGRESS, &t->progress), MT_OK);
     CHECK_EQ(mt_reasm_init(&t->r, &t->bank, &t->progress, VENDOR, HW), MT_OK);
@@ -232,7 +169,7 @@ static uint32_t differential(uint32_t fs, uint32_t align, uint32_t cut, unsigned
 {
     uint32_t count, n, batched = 0;
     size_t total;
-    make_pkg(600u + next_rand() % 1200u, fs);
+    make_pkg(600u + next_rand() % 1200u, fs, 64, VENDOR, HW);
     count = count_of(fs);
     n = 3u * count < MAXN ? 3u * count : MAXN;
     twin_init(&one, align);
@@ -310,7 +247,7 @@ static void test_runs(void)
     size_t total;
     twin *t = &many;
 
-    make_pkg(1500, fs);
+    make_pkg(1500, fs, 64, VENDOR, HW);
     count = count_of(fs); /* 14 */
     twin_init(t, 8);
     for (uint32_t i = 0; i < 16; i++) idx[i] = i % count;
@@ -419,7 +356,7 @@ static void test_runs(void)
     /* small fragments: a run may start the session (its first store puts
      * the record on flash); header fragments wait for the caller until the
      * header is accepted */
-    make_pkg(900, 16);
+    make_pkg(900, 16, 64, VENDOR, HW);
     count = count_of(16);
     twin_init(t, 8);
     CHECK_EQ(mt_reasm_begin(&t->r, SESSION, pkg_size, 16, count), MT_OK);
