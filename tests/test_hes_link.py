@@ -4,6 +4,7 @@ brings a meter to a verified image."""
 from __future__ import annotations
 
 import collections
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -38,6 +39,16 @@ def test_loss_rate_is_about_what_was_asked() -> None:
     assert 0.08 < 1 - len(out) / (5 * len(FRAMES)) < 0.12
     assert link.stats.lost == 5 * len(FRAMES) - len(out)
     assert all(f in set(FRAMES) for f in out)  # loss alone never changes a frame
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0))
+def test_loss_alone_is_one_draw_per_frame_in_order(seed: int, loss: float) -> None:
+    """A seed picks the same survivors as one Random(seed) draw per offered frame."""
+    rnd = random.Random(seed)
+    expected = [f for f in FRAMES[:300] if not (loss and rnd.random() < loss)]
+    link = LossyLink(seed, loss=loss)
+    assert link.transmit(FRAMES[:300]) == expected
+    assert link.stats.lost == 300 - len(expected)
 
 
 def test_duplicates_corruption_and_reordering_happen_and_are_counted() -> None:

@@ -91,6 +91,16 @@ class LossyLink:
         """The frames that come out of the link for ``frames`` going in."""
         rnd = self._rnd
         s = self.stats
+        if not (self.duplicate or self.corrupt or self.reorder):
+            # Loss alone: one draw per frame, the same draws as the general loop
+            # below makes, so a seed gives the same output either way.
+            offered = list(frames)
+            loss, draw = self.loss, rnd.random
+            out = [f for f in offered if not (loss and draw() < loss)] if loss else offered
+            s.offered += len(offered)
+            s.lost += len(offered) - len(out)
+            s.delivered += len(out)
+            return out
         out: list[bytes] = []
         held: list[tuple[int, int, bytes]] = []  # (release after n offered, order, frame)
         n = 0
