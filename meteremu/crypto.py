@@ -108,8 +108,7 @@ def verify_p256(
         raise ValueError(f"encoding must be 'der' or 'raw', not {encoding!r}")
     if len(digest) != 32:
         raise ValueError(f"digest must be 32 bytes (SHA-256), got {len(digest)}")
-    point = _ll.p256_parse_point(bytes(public_key))
-    return _ll.p256_verify(point, bytes(digest), bytes(signature), encoding == "der")
+    return _ll.p256_verify(bytes(public_key), bytes(digest), bytes(signature), encoding == "der")
 
 
 def load_public_key(data: bytes) -> bytes:

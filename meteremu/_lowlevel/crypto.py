@@ -10,7 +10,6 @@ from . import ffi, lib
 
 MT_OK = 0
 MT_E_ENCODING = -10
-MT_E_PUBKEY = -11
 
 #: The SHA-256 code for this CPU (1: SHA extensions, 0: portable), asked once
 #: here: the question is three CPUID instructions, which a hypervisor may trap
@@ -82,11 +81,8 @@ class Sha256State:
         return bytes(out)
 
 
-def p256_parse_point(point: bytes) -> bytes:
-    """Validate a SEC1 point; return the 65-byte uncompressed form.
-
-    Raises ValueError naming what is wrong (encoding or point).
-    """
+def _p256_key(point: bytes):  # -> cdata mt_p256_pubkey *, private to this module
+    """Parse and validate a SEC1 point; ValueError naming what is wrong."""
     if len(point) not in (33, 65):
         raise ValueError(
             f"P-256 public key must be a 33- or 65-byte SEC1 point, got {len(point)} bytes"
@@ -97,16 +93,25 @@ def p256_parse_point(point: bytes) -> bytes:
         raise ValueError(f"P-256 public key: bad SEC1 encoding (prefix 0x{point[0]:02x})")
     if rc != MT_OK:
         raise ValueError("P-256 public key: not a valid point on the curve")
+    return key
+
+
+def p256_parse_point(point: bytes) -> bytes:
+    """Validate a SEC1 point; return the 65-byte uncompressed form.
+
+    Raises ValueError naming what is wrong (encoding or point).
+    """
     out = ffi.new("uint8_t[65]")
-    lib.mt_p256_pubkey_encode(key, out)
+    lib.mt_p256_pubkey_encode(_p256_key(point), out)
     return bytes(out)
 
 
 def p256_verify(point: bytes, digest: bytes, signature: bytes, der: bool) -> bool:
-    """ECDSA P-256 verify. ``point`` and ``digest`` must already be validated by the caller."""
-    key = ffi.new("mt_p256_pubkey *")
-    if lib.mt_p256_pubkey_parse(key, _buf(point), len(point)) != MT_OK:
-        raise ValueError("P-256 public key: not a valid point on the curve")
+    """ECDSA P-256 verify; the key is parsed once here (ValueError when it is bad).
+
+    ``digest`` must already be 32 bytes (the caller checks).
+    """
+    key = _p256_key(point)
     if der:
         rc = lib.mt_ecdsa_verify_der(key, _buf(digest), _buf(signature), len(signature))
     else:
