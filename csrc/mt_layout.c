@@ -14,6 +14,8 @@ void mt_layout_default_params(mt_layout_params *p)
     p->progress_sectors = 1;
     p->metrology_sectors = 2;
     p->audit_sectors = 4;
+    p->floor_sectors = 1;
+    p->session_sectors = 2;
 }
 
 /* n sectors in bytes, or 0 when n is 0 or the product would not fit 32 bits. */
@@ -41,6 +43,8 @@ int mt_layout_compute(mt_layout *l, const mt_layout_params *p, uint32_t device_s
     size[MT_PART_PROGRESS] = sectors_bytes(p->progress_sectors, ss);
     size[MT_PART_METROLOGY] = sectors_bytes(p->metrology_sectors, ss);
     size[MT_PART_AUDIT] = sectors_bytes(p->audit_sectors, ss);
+    size[MT_PART_FLOOR] = sectors_bytes(p->floor_sectors, ss);
+    size[MT_PART_SESSIONS] = sectors_bytes(p->session_sectors, ss);
 
     out.sector_size = ss;
     for (unsigned i = 0; i < MT_PART_COUNT; i++) {

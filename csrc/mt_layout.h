@@ -13,7 +13,10 @@
  *   progress        0x62000     4 KiB   download progress: record + received bitmap (mt_reasm)
  *   metrology       0x63000     8 KiB   metrology registers (energy), 2 sectors
  *   audit           0x65000    16 KiB   audit log, 4 sectors
- *                   0x69000             end: 420 KiB used (MT_LAYOUT_DEFAULT_DEVICE_SIZE)
+ *   floor           0x69000     4 KiB   anti-rollback floor: append-only, never erased,
+ *                                       as OTP or eFuses are on a real meter (mt_boot)
+ *   sessions        0x6A000     8 KiB   recently closed download sessions, 2 sectors
+ *                   0x6C000             end: 432 KiB used (MT_LAYOUT_DEFAULT_DEVICE_SIZE)
  *
  * The progress partition must hold the reassembly record and a bitmap with a
  * bit for every fragment of the smallest fragment size that fills a bank
@@ -36,11 +39,13 @@ enum mt_part_id {
     MT_PART_PROGRESS = 5,
     MT_PART_METROLOGY = 6,
     MT_PART_AUDIT = 7,
-    MT_PART_COUNT = 8
+    MT_PART_FLOOR = 8,
+    MT_PART_SESSIONS = 9,
+    MT_PART_COUNT = 10
 };
 
 #define MT_LAYOUT_BANK_DEFAULT (128u * 1024u)
-#define MT_LAYOUT_DEFAULT_DEVICE_SIZE (420u * 1024u)
+#define MT_LAYOUT_DEFAULT_DEVICE_SIZE (432u * 1024u)
 
 /* Sizes, in bytes for the images and in sectors for the small partitions. */
 typedef struct mt_layout_params {
@@ -51,6 +56,8 @@ typedef struct mt_layout_params {
     uint32_t progress_sectors;
     uint32_t metrology_sectors;
     uint32_t audit_sectors;
+    uint32_t floor_sectors;
+    uint32_t session_sectors;
 } mt_layout_params;
 
 typedef struct mt_part {

@@ -150,11 +150,12 @@ def test_file_backed_state_survives_the_process(tmp_path) -> None:
 
 def test_layout_default_is_the_spec_map() -> None:
     lay = compute_layout()
-    assert lay.used == 420 * 1024
+    assert lay.used == 432 * 1024
     assert (lay.bank_a.off, lay.bank_b.off, lay.golden.off) == (0, 0x20000, 0x40000)
     assert lay.bank_a.size == lay.bank_b.size == lay.golden.size == 128 * 1024
     assert (lay.boot0.off, lay.boot1.off, lay.progress.off) == (0x60000, 0x61000, 0x62000)
-    assert lay.audit.end == lay.used
+    assert (lay.audit.end, lay.floor.off, lay.sessions.off) == (0x69000, 0x69000, 0x6A000)
+    assert lay.sessions.end == lay.used
     with pytest.raises(ValueError):
         compute_layout(lay.used - 4096)
     with pytest.raises(ValueError):

@@ -67,6 +67,10 @@ static void test_layout(void)
     CHECK_EQ(l.part[MT_PART_METROLOGY].size, 0x2000u);
     CHECK_EQ(l.part[MT_PART_AUDIT].off, 0x65000u);
     CHECK_EQ(l.part[MT_PART_AUDIT].size, 0x4000u);
+    CHECK_EQ(l.part[MT_PART_FLOOR].off, 0x69000u);
+    CHECK_EQ(l.part[MT_PART_FLOOR].size, 0x1000u);
+    CHECK_EQ(l.part[MT_PART_SESSIONS].off, 0x6A000u);
+    CHECK_EQ(l.part[MT_PART_SESSIONS].size, 0x2000u);
     CHECK_EQ(mt_layout_compute(&l, &p, MT_LAYOUT_DEFAULT_DEVICE_SIZE - 1), MT_E_TOO_BIG);
     CHECK_EQ(mt_layout_compute(&l, &p, 0), MT_E_TOO_BIG);
     p.bank_size = 4096u * 32u + 100u;

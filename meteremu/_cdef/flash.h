@@ -41,6 +41,8 @@ typedef struct mt_layout_params {
     uint32_t progress_sectors;
     uint32_t metrology_sectors;
     uint32_t audit_sectors;
+    uint32_t floor_sectors;
+    uint32_t session_sectors;
 } mt_layout_params;
 typedef struct mt_part {
     uint32_t off;
@@ -49,7 +51,7 @@ typedef struct mt_part {
 typedef struct mt_layout {
     uint32_t sector_size;
     uint32_t used;
-    mt_part part[8];
+    mt_part part[10];
 } mt_layout;
 void mt_layout_default_params(mt_layout_params *p);
 int mt_layout_compute(mt_layout *l, const mt_layout_params *p, uint32_t device_size);

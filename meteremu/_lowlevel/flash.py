@@ -305,6 +305,7 @@ class Partition:
 
 _PART_NAMES = (
     "bank_a", "bank_b", "golden", "boot0", "boot1", "progress", "metrology", "audit",
+    "floor", "sessions",
 )
 
 
@@ -322,6 +323,8 @@ class Layout:
     progress: Partition
     metrology: Partition
     audit: Partition
+    floor: Partition
+    sessions: Partition
 
     def partitions(self) -> dict[str, Partition]:
         return {name: getattr(self, name) for name in _PART_NAMES}
@@ -337,6 +340,8 @@ def compute_layout(
     progress_sectors: int = 1,
     metrology_sectors: int = 2,
     audit_sectors: int = 4,
+    floor_sectors: int = 1,
+    session_sectors: int = 2,
 ) -> Layout:
     """Offsets for the meter's partitions; ``device_size`` defaults to exactly what
     they need. Raises ``ValueError`` for sizes that are not whole sectors, a
@@ -349,6 +354,8 @@ def compute_layout(
     p.progress_sectors = _u32("progress_sectors", progress_sectors)
     p.metrology_sectors = _u32("metrology_sectors", metrology_sectors)
     p.audit_sectors = _u32("audit_sectors", audit_sectors)
+    p.floor_sectors = _u32("floor_sectors", floor_sectors)
+    p.session_sectors = _u32("session_sectors", session_sectors)
     out = ffi.new("mt_layout *")
     dev = _U32 - (_U32 % sector_size) if device_size is None else _u32("device_size", device_size)
     rc = lib.mt_layout_compute(out, p, dev)
@@ -356,5 +363,5 @@ def compute_layout(
         raise ValueError(f"the partitions do not fit a {device_size}-byte device")
     if rc:
         raise ValueError("bad layout parameters (sizes must be whole, non-zero sectors)")
-    parts = [Partition(int(out.part[i].off), int(out.part[i].size)) for i in range(8)]
+    parts = [Partition(int(out.part[i].off), int(out.part[i].size)) for i in range(len(_PART_NAMES))]
     return Layout(int(out.sector_size), int(out.used), *parts)

@@ -1,7 +1,8 @@
 """Where everything sits in the meter's flash (SPEC section 2, default map).
 
     bank A | bank B | golden | boot-control 0 | boot-control 1 |
-    download progress | metrology NVM | audit-log NVM
+    download progress | metrology NVM | audit-log NVM | anti-rollback floor |
+    closed sessions
 
 The offsets are computed by the C core's partition map (csrc/mt_layout.h);
 this module only names the regions. Every region starts and ends on a sector
@@ -69,7 +70,8 @@ class Layout:
         c = compute_layout(sector_size=ss, bank_size=g.bank_size, golden_size=g.bank_size,
                            boot_sectors=1, progress_sectors=-(-progress // ss),
                            metrology_sectors=g.metrology_sectors,
-                           audit_sectors=g.audit_sectors)
+                           audit_sectors=g.audit_sectors, floor_sectors=1,
+                           session_sectors=2)
         regions = {name: Region(name, p.off, p.size) for name, p in c.partitions().items()}
         object.__setattr__(self, "regions", regions)
         object.__setattr__(self, "size", c.used)

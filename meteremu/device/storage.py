@@ -22,7 +22,7 @@ from .layout import Layout
 
 __all__ = ["Storage"]
 
-_MAGIC = b"METEREMU-FLASH01"
+_MAGIC = b"METEREMU-FLASH02"
 _HEAD = struct.Struct("<16s6I")
 _HEAD_SIZE = 64
 
