@@ -60,7 +60,8 @@
  * smaller header fragments wait in RAM and are written only after the check):
  * mt_pkg_header_parse (mt_image.h: magic, version, CRC, fields), then vendor, hardware
  * revision, size against the bank, and the session's geometry against the
- * header's. A refused header leaves the session refused (MT_E_STATE for every
+ * header's (mesh frames: package size, fragment size and count; DLMS blocks:
+ * the package size only, the block size being the meter's own). A refused header leaves the session refused (MT_E_STATE for every
  * later fragment) and none of the header fragments written.
  *
  * Fragments are dropped, counted and never written when:
@@ -178,6 +179,19 @@ int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
  * same values). A flash error as is (phase FAULT).
  */
 int mt_reasm_close(mt_reasm *st);
+
+/*
+ * The header check a session runs on its first 128 bytes, on its own and
+ * without side effects: a caller may ask it of another session's header
+ * before letting that session replace the current one. hdr holds len bytes
+ * of the header; package_size, fragment_size and fragment_count are the
+ * geometry the session announces (fragment_size 0: compare the package size
+ * only). Uses the reassembler's vendor, hardware revision and bank size.
+ * 0 or the first failing check's code (MT_E_HDR_*, MT_E_VENDOR,
+ * MT_E_HW_REV, MT_E_TOO_BIG).
+ */
+int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
+                          uint32_t package_size, uint32_t fragment_size, uint32_t fragment_count);
 
 /* One mesh frame (mt_frame.h): must match the session's ID and geometry. */
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);

@@ -106,25 +106,37 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     return MT_OK;
 }
 
-/* The header: sane (mt_pkg_header_parse: magic, version, checksum, field
- * ranges, geometry), meant for this meter, fits the bank, and agrees with the
- * session -- the order of SPEC section 4. */
-static int check_header(const mt_reasm *st, const uint8_t *hdr)
+int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
+                          uint32_t package_size, uint32_t fragment_size, uint32_t fragment_count)
 {
     mt_pkg_header h;
-    int rc = mt_pkg_header_parse(&h, hdr, MT_PKG_HEADER_SIZE);
+    int rc;
+    if (st == NULL || hdr == NULL) return MT_E_ARG;
+    rc = mt_pkg_header_parse(&h, hdr, len);
     if (rc != MT_OK) return rc;
     if (h.vendor_id != st->vendor_id) return MT_E_VENDOR;
     if (h.hw_revision != st->hw_revision) return MT_E_HW_REV;
     if (h.package_size > st->bank.size) return MT_E_TOO_BIG;
-    if (h.package_size != st->package_size || h.fragment_size != st->fragment_size ||
-        h.fragment_count != st->fragment_count)
+    if (h.package_size != package_size) return MT_E_HDR_FIELD;
+    if (fragment_size != 0 &&
+        (h.fragment_size != fragment_size || h.fragment_count != fragment_count))
         return MT_E_HDR_FIELD;
     return MT_OK;
 }
 
+/* The session's header check: mesh frames carry the fragment geometry, which
+ * must be the header's; DLMS blocks have the meter's own block size, so only
+ * the package size is compared (frames: 1 for the mesh path). */
+static int check_header(const mt_reasm *st, const uint8_t *hdr, int frames)
+{
+    return mt_reasm_header_check(st, hdr, MT_PKG_HEADER_SIZE, st->package_size,
+                                 frames ? st->fragment_size : 0u,
+                                 frames ? st->fragment_count : 0u);
+}
+
 /* A fragment holding part of the header, before the header was accepted. */
-static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len,
+                           int frames)
 {
     uint32_t fs = st->fragment_size;
     uint8_t bit;
@@ -134,7 +146,7 @@ static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32
     if (st->hdr_frags == 1) {
         /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
          * the whole header is in this payload. */
-        rc = check_header(st, data);
+        rc = check_header(st, data, frames);
         if (rc != MT_OK) return refuse(st, rc);
         st->hdr_ok = 1;
         return store(st, i, data, len);
@@ -170,7 +182,7 @@ static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32
         rc = mt_flash_area_read(&st->bank, j * fs, st->hdr_buf + j * fs, frag_len(st, j));
         if (rc != MT_OK) return mt_reasm_fault(st, rc);
     }
-    rc = check_header(st, st->hdr_buf);
+    rc = check_header(st, st->hdr_buf, frames);
     if (rc != MT_OK) return refuse(st, rc);
     st->hdr_ok = 1;
     for (uint32_t j = 0; j < st->hdr_frags; j++) {
@@ -233,10 +245,11 @@ static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len
     return fragment_drop(st, fr->fragment_index, fr->payload_len);
 }
 
-/* A fragment that passed its checks (len == frag_len(i) <= fragment_size). */
-static int take(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+/* A fragment that passed its checks (len == frag_len(i) <= fragment_size);
+ * frames: 1 when it came in a mesh frame, 0 as a DLMS block. */
+static int take(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len, int frames)
 {
-    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, len);
+    if (!st->hdr_ok && i < st->hdr_frags) return header_fragment(st, i, data, len, frames);
     return store(st, i, data, len);
 }
 
@@ -247,7 +260,7 @@ int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
     if (st == NULL || frame == NULL) return MT_E_ARG;
     d = frame_drop(st, frame, len, &fr);
     if (d != DROP_NONE) return count_drop(st, d);
-    return take(st, fr.fragment_index, fr.payload, fr.payload_len);
+    return take(st, fr.fragment_index, fr.payload, fr.payload_len, 1);
 }
 
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
@@ -256,7 +269,7 @@ int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t 
     if (st == NULL || (payload == NULL && len != 0)) return MT_E_ARG;
     d = fragment_drop(st, index, len);
     if (d != DROP_NONE) return count_drop(st, d);
-    return take(st, index, payload, (uint32_t)len);
+    return take(st, index, payload, (uint32_t)len, 0);
 }
 
 /*

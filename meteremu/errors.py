@@ -39,6 +39,7 @@ __all__ = [
     "MALFORMED_TRAILER",
     "MISSING_SIGNATURE",
     "MT_ERR",
+    "NEW_IMAGE_FAILED",
     "NO_BOOTABLE_IMAGE",
     "SHA256_MISMATCH",
     "SIGNATURE_FAILED",
@@ -223,6 +224,15 @@ ERRORS: tuple[ErrorCode, ...] = (
         "download with a fresh session.",
         ("MT_E_CONFLICT",),
     ),
+    # 0x800B: the last step of an update; the meter's own rollback already ran.
+    ErrorCode(
+        "0x800B",
+        "new image failed",
+        "The activated image did not come up (it crashed at boot until the boot-loop "
+        "limit); the meter went back to the image it ran before.",
+        "The meter is running its previous image. Test the new image on a bench "
+        "meter before sending it again.",
+    ),
     ErrorCode(
         "0x9002",
         "insufficient memory",
@@ -323,6 +333,7 @@ VENDOR_MISMATCH = _BY_CODE["0x8007"]
 MALFORMED_HEADER = _BY_CODE["0x8008"]
 FRAGMENT_REJECTED = _BY_CODE["0x8009"]
 CONFLICTING_FRAGMENT = _BY_CODE["0x800A"]
+NEW_IMAGE_FAILED = _BY_CODE["0x800B"]
 INSUFFICIENT_MEMORY = _BY_CODE["0x9002"]
 BATTERY_RESERVE = _BY_CODE["0x9003"]
 FLASH_FAULT = _BY_CODE["0x9004"]

@@ -26,7 +26,11 @@ def activated(behaviour: int = 0, **kw: object):
     m = meter(**kw)
     deliver(m, package(2, behaviour=behaviour))
     assert m.boot_state is BootState.VERIFIED
-    m.action("0.0.96.10.2.255", 1, True)
+    if behaviour == CRASH_ON_BOOT:  # the image never comes up: activation says so
+        with pytest.raises(CosemError, match="0x800B"):
+            m.action("0.0.96.10.2.255", 1, True)
+    else:
+        m.action("0.0.96.10.2.255", 1, True)
     return m
 
 
@@ -67,7 +71,8 @@ def test_crash_on_boot_with_a_damaged_previous_bank_ends_on_golden() -> None:
     m = meter()
     deliver(m, package(2, behaviour=CRASH_ON_BOOT))
     m.flash.flip_bits(m.layout["bank_a"].offset + 300, 0x10)  # the previous image rots
-    m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(CosemError, match="0x800B"):
+        m.action("0.0.96.10.2.255", 1, True)
     assert m.boot_state is BootState.REVERTED
     assert m.active_bank == "golden" and m.active_version == "1.0.0"
 

@@ -35,6 +35,7 @@ COVERED = {
     "0x8008": "test_header_refused_as_soon_as_it_arrives",
     "0x8009": "test_bad_frames_are_counted_and_logged_once_as_0x8009",
     "0x800A": "test_conflicting_duplicate_stops_the_download_0x800A",
+    "0x800B": "test_activated_image_that_never_comes_up_is_0x800B",
     "0x9002": "test_too_big_is_refused_before_a_byte_is_written",
     "0x9003": "test_battery_reserve_at_its_minimum_stops_the_download_0x9003",
     "0x9004": "test_worn_bank_sector_is_a_flash_fault_0x9004",
@@ -172,6 +173,15 @@ def test_conflicting_duplicate_stops_the_download_0x800A() -> None:
     other = encode_frame(Frame(0x5EED, len(package(2)), 128, 1, len(stream), bytes(128)))
     assert m.receive(other).value == "refused"
     _expect(m, "0x800A")
+
+
+def test_activated_image_that_never_comes_up_is_0x800B() -> None:
+    m = meter()
+    deliver(m, package(2, behaviour=2))  # crash-on-boot
+    with pytest.raises(CosemError) as exc:
+        m.action("0.0.96.10.2.255", 1, True)
+    assert exc.value.error is not None and exc.value.error.code == "0x800B"
+    _expect(m, "0x800B", BootState.REVERTED)
 
 
 def test_worn_bank_sector_is_a_flash_fault_0x9004() -> None:

@@ -447,6 +447,55 @@ static void test_header_refusal(void)
     CHECK_EQ(mt_flash_ops(&g.flash), 0u);
 }
 
+/* DLMS blocks have the meter's block size, whatever fragment size the header
+ * announces for the mesh; mesh frames must still agree with the header. */
+static void test_blocks_ignore_header_fragment_size(void)
+{
+    rig g;
+    uint32_t bs = 128, n;
+    rig_init(&g, 8, 1);
+    make_pkg(900, 64, 0, VENDOR, HW); /* the header says 64-byte fragments */
+    n = count_of(bs);
+    CHECK_EQ(mt_reasm_begin(&g.r, SESSION, pkg_size, bs, n), MT_OK);
+    for (uint32_t i = 0; i < n; i++)
+        CHECK_EQ(mt_reasm_block(&g.r, i, pkg + i * bs, frag_len(i, bs)), MT_OK);
+    CHECK_EQ(mt_reasm_complete(&g.r), 1);
+    CHECK_EQ(memcmp(mem + g.bank.off, pkg, pkg_size), 0);
+    /* the same geometry as frames: the header disagrees, refused */
+    uint8_t buf[2048];
+    rig_init(&g, 8, 1);
+    CHECK_EQ(mt_reasm_begin(&g.r, SESSION, pkg_size, bs, n), MT_OK);
+    size_t len = frame_for(buf, SESSION, 0, bs);
+    CHECK_EQ(mt_reasm_frame(&g.r, buf, len), MT_E_HDR_FIELD);
+    /* a block session still compares the package size */
+    rig_init(&g, 8, 1);
+    CHECK_EQ(mt_reasm_begin(&g.r, SESSION, pkg_size + 16, bs, count_of(bs) + 0), MT_OK);
+    CHECK_EQ(mt_reasm_block(&g.r, 0, pkg, bs), MT_E_HDR_FIELD);
+}
+
+/* The standalone header check: what the session's own check says, no side
+ * effect, for any geometry the caller names. */
+static void test_header_check(void)
+{
+    rig g;
+    uint32_t ops;
+    rig_init(&g, 8, 1);
+    make_pkg(900, 64, 0, VENDOR, HW);
+    ops = mt_flash_ops(&g.flash);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size, 64, count_of(64)), MT_OK);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size, 0, 0), MT_OK);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size, 128, count_of(128)), MT_E_HDR_FIELD);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size + 1, 0, 0), MT_E_HDR_FIELD);
+    CHECK(mt_reasm_header_check(&g.r, pkg, 127, pkg_size, 0, 0) != MT_OK);
+    CHECK_EQ(mt_reasm_header_check(&g.r, NULL, 128, pkg_size, 0, 0), MT_E_ARG);
+    make_pkg(900, 64, 0, VENDOR + 1, HW);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size, 0, 0), MT_E_VENDOR);
+    make_pkg(900, 64, 0, VENDOR, HW + 1);
+    CHECK_EQ(mt_reasm_header_check(&g.r, pkg, 128, pkg_size, 0, 0), MT_E_HW_REV);
+    CHECK_EQ(mt_flash_ops(&g.flash), ops);
+    CHECK_EQ(g.r.phase, MT_REASM_IDLE);
+}
+
 /* Power cut at every flash operation of a small download, for every tear
  * mode; power-up, resume (or begin again), receive everything again. */
 static void set_old_state(rig *g)
@@ -598,6 +647,8 @@ int main(void)
     test_hostile_frames();
     test_begin_checks();
     test_header_refusal();
+    test_blocks_ignore_header_fragment_size();
+    test_header_check();
     sweep(64, 8);
     sweep(48, 16);
     sweep(16, 1);

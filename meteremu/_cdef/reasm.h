@@ -25,6 +25,8 @@ typedef struct mt_reasm_stats {
 } mt_reasm_stats;
 typedef struct mt_reasm {
     uint8_t phase;
+    uint8_t hdr_ok;
+    uint8_t hdr_frags;
     int16_t error;
     uint32_t session_id;
     uint32_t package_size;
@@ -41,6 +43,8 @@ int mt_reasm_resume(mt_reasm *st);
 int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
                    uint32_t fragment_size, uint32_t fragment_count);
 int mt_reasm_close(mt_reasm *st);
+int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
+                          uint32_t package_size, uint32_t fragment_size, uint32_t fragment_count);
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
 enum mt_reasm_outcome { MT_REASM_WRITTEN = ..., MT_REASM_DUPLICATE = ... };

@@ -286,6 +286,20 @@ class Reassembler:
         if self._st.phase == Phase.ARMED:
             self._st.tag = tag
 
+    def header_check(self, header: bytes, package_size: int, fragment_size: int = 0,
+                     fragment_count: int = 0) -> int:
+        """The header check a session runs on ``header`` (its first 128 bytes), with
+        no side effect: 0, or the C code of the first failing check. The geometry
+        is the one the session announces (``fragment_size`` 0: the package size
+        only, as for DLMS blocks)."""
+        for name, v in (("package_size", package_size), ("fragment_size", fragment_size),
+                        ("fragment_count", fragment_count)):
+            if not 0 <= v <= _U32:
+                raise ValueError(f"{name} must fit 32 bits")
+        header = bytes(header)
+        return int(lib.mt_reasm_header_check(self._st, header, len(header), package_size,
+                                             fragment_size, fragment_count))
+
     def close(self) -> None:
         """End the session (activated, or given up): one program on flash if it
         was open there; phase CLOSED. Flash failures raise FlashError."""
@@ -359,6 +373,16 @@ class Reassembler:
     def is_open(self) -> bool:
         """A session is begun and not over (phase ARMED or ACTIVE)."""
         return self._st.phase in _OPEN
+
+    @property
+    def header_ok(self) -> bool:
+        """The session's header has arrived and passed the header check."""
+        return bool(self._st.hdr_ok)
+
+    @property
+    def header_fragments(self) -> int:
+        """How many fragments the session's 128-byte header spans."""
+        return int(self._st.hdr_frags)
 
     @property
     def error(self) -> int:

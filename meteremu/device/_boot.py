@@ -20,6 +20,7 @@ from ..errors import INVALID_REQUEST, MT_ERR, NO_BOOTABLE_IMAGE, SWAP_FAILURE, E
 from ..wire.package import BEHAVIOURS
 from ._download import KIND_DLMS, _version
 from .cosem import ImageTransferStatus
+from .sessions import CloseReason
 from .states import BootState, Event
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class BootServices:
         if running in (Bank.A, Bank.B):
             r = self._new_reassembler(running)
             if r.resume():
+                self._remember_closed(r.tag, r.session_id, CloseReason.ACTIVATED)
                 r.close()
         try:
             target = self._boot.inactive()

@@ -14,6 +14,7 @@ in the progress record, so it survives a power cut with the session.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._lowlevel.boot import BootError
@@ -40,6 +41,7 @@ from ..errors import (
     INSUFFICIENT_MEMORY,
     INVALID_REQUEST,
     MT_ERR,
+    NEW_IMAGE_FAILED,
     SIGNATURE_MISMATCH,
     SWAP_FAILURE,
     ErrorCode,
@@ -47,6 +49,7 @@ from ..errors import (
 )
 from ..wire.package import BEHAVIOURS
 from .cosem import ImageTransferStatus
+from .sessions import CloseReason
 from .states import BootState, Event, Receipt
 
 if TYPE_CHECKING:
@@ -67,6 +70,16 @@ _HEADER_CODES = frozenset(
                     "MT_E_HW_REV", "MT_E_TOO_BIG"))
 
 
+@dataclass
+class _Candidate:
+    """A new session's header fragments, held in RAM while the meter keeps a
+    download: the session replaces it only once its whole header has arrived
+    and passed the header check (SPEC section 6)."""
+
+    key: tuple[int, int, int, int]  # session ID, package size, fragment size, count
+    frames: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # index: frame, payload
+
+
 def _version(h: object) -> str:
     major, minor, patch, build = h.version  # type: ignore[attr-defined]
     return f"{major}.{minor}.{patch}" + (f"+{build}" if build else "")
@@ -80,6 +93,11 @@ class DownloadServices:
         """The download session in progress (begun, not closed), if any."""
         dl = self._dl
         return dl if dl is not None and dl.is_open else None
+
+    def download_session(self: VirtualMeter) -> int | None:
+        """The session ID of the open download (mesh or class 18); None without one."""
+        dl = self._open_download() if self._on else None
+        return None if dl is None else dl.session_id
 
     def download_progress(self: VirtualMeter) -> tuple[int, int]:
         """(fragments received, fragments in the session); (0, 0) without a session."""
@@ -140,6 +158,7 @@ class DownloadServices:
             written = plain.count(WRITTEN)
             if written:  # (no zero entries: the counters stay what receive() makes them)
                 counters[Receipt.WRITTEN.value] += written
+                self._progress_at = self.clock.now
             if len(plain) > written:
                 counters[Receipt.DUPLICATE.value] += len(plain) - written
             out.extend(map(_RUN_RECEIPTS.__getitem__, plain))
@@ -200,24 +219,120 @@ class DownloadServices:
 
     def _begin(self: VirtualMeter, kind: int, sid: int, package_size: int, fsize: int,
                count: int) -> int:
-        """Open a new session (flash is touched at its first fragment): 0, or the C
-        code that refused it. A package larger than the bank is logged (0x9002) and
-        stops the download here; bad geometry is the caller's to report."""
+        """Open a new session (flash is touched at its first fragment), replacing
+        the open one: 0, or the C code that refused it. A package larger than the
+        bank is logged (0x9002) and the session remembered as refused, so its
+        further frames are dropped without records; bad geometry is the
+        caller's to report. A refusal leaves the open download as it was."""
         dl = self._dl
         assert dl is not None
+        old = self._open_download()
         try:
             dl.begin(sid, package_size, fsize, count, tag=kind)
         except ReassemblyError as exc:
             if exc.err == _E["MT_E_TOO_BIG"]:
                 self._err(INSUFFICIENT_MEMORY, package_size=package_size,
-                          bank=self.geometry.bank_size)
-                self._stop_refused(start=True)
+                          bank=self.geometry.bank_size, session=f"0x{sid:08x}")
+                self._remember_closed(kind, sid, CloseReason.REFUSED)
+                if old is None:
+                    self._event(Event.REFUSED)
             return exc.err
+        if old is not None and (old.session_id, old.tag) != (sid, kind) and (
+                old.header_ok or old.tag == KIND_DLMS):
+            # a download that had passed its header is over for good; one
+            # opened by a stray frame may be heard again
+            self._remember_closed(old.tag, old.session_id, CloseReason.REPLACED)
         self._session_rejects = set()
+        self._candidate = None
+        self._progress_at = self.clock.now
+        self._it_status = (ImageTransferStatus.INITIATED if kind == KIND_DLMS
+                           else ImageTransferStatus.NOT_INITIATED)
         self._evt("DOWNLOAD_START", session=f"0x{sid:08x}", fragments=count,
                   bank=self.active_bank_name(self._boot.inactive()))
         self._event(Event.DOWNLOAD_START)
         return 0
+
+    def _remember_closed(self: VirtualMeter, kind: int, sid: int, reason: CloseReason) -> None:
+        self._closed.add(kind, sid, reason, int(self.clock.epoch_seconds))
+
+    def _keeps_download(self: VirtualMeter) -> bool:
+        """The inactive bank holds what a stray frame must not erase: a verified
+        package, a class 18 transfer, or a mesh download whose header passed and
+        that took a fragment within ``session_timeout``."""
+        if self._state is BootState.VERIFIED:
+            return True
+        dl = self._open_download()
+        if dl is None or self.clock.now - self._progress_at >= self.session_timeout:
+            return False
+        return dl.header_ok or dl.tag == KIND_DLMS
+
+    def _new_session(self: VirtualMeter, sid: int, index: int, count: int, payload: bytes,
+                     fsize: int, package_size: int, frame: bytes) -> Receipt | None:
+        """A mesh frame of a session other than the open one (SPEC section 6).
+        None when that session is open now and the frame goes to it; else what
+        became of the frame."""
+        if (KIND_MESH, sid) in self._closed:
+            if sid not in self._closed_heard:  # once per session and power-up
+                self._closed_heard.add(sid)
+                self._evt("FRAME_DROPPED", reason="closed-session", session=f"0x{sid:08x}")
+            return Receipt.DROPPED_CLOSED
+        # Peer-controlled fields, checked before a new session replaces anything.
+        if not 0 <= index < count:
+            self._reject_once("index")
+            return Receipt.DROPPED_INDEX
+        if count < 1 or package_size < 1 or fsize < 1 or len(payload) != (
+                min(fsize, package_size - index * fsize)):
+            self._reject_once("length")
+            return Receipt.DROPPED_LENGTH
+        if self._keeps_download():
+            return self._challenge(sid, index, count, payload, fsize, package_size, frame)
+        if self._battery is not None and not self._battery.affordable(count - 1):
+            self._battery_refuse(sid, frames=count - 1)
+            return Receipt.REFUSED
+        rc = self._begin(KIND_MESH, sid, package_size, fsize, count)
+        if rc == _E["MT_E_TOO_BIG"]:
+            return Receipt.REFUSED
+        if rc:
+            self._reject_once("geometry")
+            return Receipt.DROPPED_LENGTH
+        return None
+
+    def _challenge(self: VirtualMeter, sid: int, index: int, count: int, payload: bytes,
+                   fsize: int, package_size: int, frame: bytes) -> Receipt | None:
+        """A new session while the meter keeps a download: its header fragments
+        wait in RAM (received, as the reassembler's own do), its other frames are
+        dropped; once the whole header is in and passes, the session replaces
+        the download. A header that fails is logged once and the session
+        remembered as refused; the kept download is untouched either way."""
+        dl = self._dl
+        assert dl is not None
+        span = min(count, -(-HEADER_SIZE // fsize))  # fragments the header spans
+        if index >= span:
+            self._reject_once("session")
+            return Receipt.DROPPED_SESSION
+        key = (sid, package_size, fsize, count)
+        c = self._candidate
+        if c is None or c.key != key:
+            c = self._candidate = _Candidate(key)
+        c.frames[index] = (frame, payload)
+        if len(c.frames) < span:
+            return Receipt.WRITTEN
+        self._candidate = None
+        header = b"".join(c.frames[i][1] for i in range(span))
+        rc = dl.header_check(header, package_size, fsize, count)
+        if rc == 0:
+            rc = self._begin(KIND_MESH, sid, package_size, fsize, count)
+        if rc:
+            if rc != _E["MT_E_TOO_BIG"]:  # (_begin logged that one)
+                self._err(from_mt_err(rc), at="header", session=f"0x{sid:08x}")
+                self._remember_closed(KIND_MESH, sid, CloseReason.REFUSED)
+            return Receipt.REFUSED
+        for i in range(span):  # the held ones first, then this frame as usual
+            if i != index:
+                r = self._store(dl, KIND_MESH, i, c.frames[i][1], c.frames[i][0])
+                if r is Receipt.REFUSED:
+                    return r
+        return None
 
     def _fragment(self: VirtualMeter, kind: int, sid: int, index: int, count: int,
                   payload: bytes, fsize: int, package_size: int,
@@ -225,31 +340,18 @@ class DownloadServices:
         dl = self._dl
         if dl is None or self._state is _TRIAL:
             return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
-        is_open = dl.is_open
-        same = is_open and dl.session_id == sid and dl.tag == kind
-        if not same:
-            if is_open and self._state is BootState.DOWNLOADING:
-                self._reject_once("session")
+        if not (dl.is_open and dl.session_id == sid and dl.tag == kind):
+            if frame is None:  # a class 18 block always names the open session
                 return Receipt.DROPPED_SESSION
-            if dl.phase is Phase.CLOSED and dl.session_id == sid and dl.tag == kind:
-                return Receipt.DROPPED_SESSION  # late frames of a finished session
-            # Peer-controlled fields, checked before a new session replaces anything.
-            if not 0 <= index < count:
-                self._reject_once("index")
-                return Receipt.DROPPED_INDEX
-            if count < 1 or package_size < 1 or fsize < 1 or len(payload) != (
-                    min(fsize, package_size - index * fsize)):
-                self._reject_once("length")
-                return Receipt.DROPPED_LENGTH
-            if self._battery is not None and not self._battery.affordable(count - 1):
-                self._battery_refuse(sid, frames=count - 1)
-                return Receipt.REFUSED
-            rc = self._begin(kind, sid, package_size, fsize, count)
-            if rc == _E["MT_E_TOO_BIG"]:
-                return Receipt.REFUSED
-            if rc:
-                self._reject_once("geometry")
-                return Receipt.DROPPED_LENGTH
+            dropped = self._new_session(sid, index, count, payload, fsize, package_size, frame)
+            if dropped is not None:
+                return dropped
+        return self._store(dl, kind, index, payload, frame)
+
+    def _store(self: VirtualMeter, dl: Reassembler, kind: int, index: int, payload: bytes,
+               frame: bytes | None) -> Receipt:
+        """A fragment of the open session to the reassembler: written, duplicate,
+        held (a header fragment), or refused."""
         duplicates = dl.duplicates
         try:
             new = dl.frame(frame) if frame is not None else dl.block(index, payload)
@@ -257,6 +359,7 @@ class DownloadServices:
             return self._fragment_failed(dl, exc, index)
         if not new:  # a duplicate, or a header fragment held in RAM until the header is whole
             return Receipt.DUPLICATE if dl.duplicates > duplicates else Receipt.WRITTEN
+        self._progress_at = self.clock.now
         return self._fragment_written(dl, kind)
 
     def _fragment_written(self: VirtualMeter, dl: Reassembler, kind: int) -> Receipt:
@@ -302,19 +405,20 @@ class DownloadServices:
             return Receipt.DROPPED_LENGTH
         return Receipt.DROPPED_STATE
 
-    def _stop_refused(self: VirtualMeter, start: bool = False) -> None:
-        """Stop the download (refused header, conflict, flash fault): state failed."""
+    def _stop_refused(self: VirtualMeter) -> None:
+        """Stop the open download (refused header, conflict, flash fault, failed
+        acceptance, battery): the session is remembered as refused, state failed."""
         dl = self._dl
         kind = dl.tag if dl is not None else KIND_MESH
         if dl is not None:
+            if dl.is_open or dl.phase is Phase.REFUSED:
+                self._remember_closed(kind, dl.session_id, CloseReason.REFUSED)
             try:
                 dl.close()
             except PowerLost:
                 raise
             except FlashError:
                 self.counters["progress_write_failed"] += 1  # power-up closes it again
-        if start and self._state not in (BootState.DOWNLOADING, BootState.VERIFIED):
-            self._event(Event.DOWNLOAD_START)
         if kind == KIND_DLMS:
             self._it_status = ImageTransferStatus.VERIFICATION_FAILED
         self._event(Event.REJECTED)
@@ -328,7 +432,9 @@ class DownloadServices:
             return None
 
     def _accept(self: VirtualMeter, quiet: bool = False) -> ErrorCode | None:
-        """Acceptance (C, on the inactive bank's bytes); VERIFIED or FAILED, one record."""
+        """Acceptance (C, on the inactive bank's bytes); VERIFIED or FAILED, one
+        record. ``quiet``: no VERIFIED record (a power-up checking again what it
+        had verified before the cut); a refusal is always logged."""
         dl = self._open_download()
         assert dl is not None
         try:
@@ -339,15 +445,14 @@ class DownloadServices:
                 missing = self.missing_fragments()
                 self._err(e, missing=len(missing), first=missing[0] if missing else None)
                 return e
-            if not quiet:
-                hdr = self._header_fields(self._boot.inactive())
-                fields: dict[str, object] = {"version": _version(hdr) if hdr else None}
-                if e is SIGNATURE_MISMATCH and hdr is not None:
-                    fields["key_id"] = hdr.key_id.hex()  # type: ignore[attr-defined]
-                if e is DOWNGRADE and hdr is not None:
-                    fields["counter"] = hdr.security_counter  # type: ignore[attr-defined]
-                    fields["installed"] = self._boot.record.counter
-                self._err(e, **fields)
+            hdr = self._header_fields(self._boot.inactive())
+            fields: dict[str, object] = {"version": _version(hdr) if hdr else None}
+            if e is SIGNATURE_MISMATCH and hdr is not None:
+                fields["key_id"] = hdr.key_id.hex()  # type: ignore[attr-defined]
+            if e is DOWNGRADE and hdr is not None:
+                fields["counter"] = hdr.security_counter  # type: ignore[attr-defined]
+                fields["installed"] = self._boot.record.counter
+            self._err(e, **fields)
             self._stop_refused()
             return e
         if not quiet:
@@ -389,6 +494,7 @@ class DownloadServices:
             e = self._lcd_fault(SWAP_FAILURE, rc=exc.err_name)
             self._event(Event.SWAP_FAILED)
             return e
+        self._remember_closed(dl.tag, dl.session_id, CloseReason.ACTIVATED)
         try:
             dl.close()  # the session's bank runs now
         except PowerLost:
@@ -398,4 +504,8 @@ class DownloadServices:
         self._ok("ACTIVATED", bank=self.active_bank_name(target))
         self._event(Event.ACTIVATED)
         self._start(cold=False)
+        if self._on and (self._boot.running is not target or self._state is not _TRIAL):
+            # the new image did not come up (a boot loop): the meter went back
+            return self._err(NEW_IMAGE_FAILED, bank=self.active_bank_name(target),
+                             running=self.active_bank)
         return None

@@ -21,6 +21,7 @@ from ..errors import (
     from_mt_err,
 )
 from ._download import KIND_DLMS
+from .clock import RTC_MAX, RTC_MIN, format_utc
 from .cosem import (
     BY_OBIS,
     OBJECTS,
@@ -137,6 +138,9 @@ class CosemServices:
     def _set_clock_time(self: VirtualMeter, value: Any) -> None:
         if not isinstance(value, _dt.datetime) or value.tzinfo is None:
             raise CosemError(_R.TYPE_UNMATCHED, "clock time must be a timezone-aware datetime")
+        if not RTC_MIN <= value <= RTC_MAX:
+            raise CosemError(_R.OTHER_REASON, f"the meter's clock runs from {format_utc(RTC_MIN)} "
+                             f"to {format_utc(RTC_MAX)}; {value.isoformat()} is refused")
         old = self.clock.stamp()
         self.clock.set_datetime(value)
         self._evt("CLOCK_SET", was=old)
@@ -261,11 +265,12 @@ class CosemServices:
         if not 0 <= number < s.fragment_count or len(value) != expect:
             self._reject_once("block")
             raise CosemError(_R.OTHER_REASON, f"block {number}: bad number or length")
+        self._refusal = None
         r = self._fragment(KIND_DLMS, s.session_id, number, s.fragment_count, value,
                            s.fragment_size, s.package_size)
         self.counters[r.value] += 1
         if r is Receipt.REFUSED:
-            raise _refused(None, f"block {number} refused; the transfer is stopped")
+            raise _refused(self._refusal, f"block {number} refused; the transfer is stopped")
         if self._it_status == ImageTransferStatus.VERIFICATION_FAILED:
             self._it_status = ImageTransferStatus.INITIATED
 

@@ -170,6 +170,4 @@ class BatteryServices:
             if dl.session_id == sid:
                 self._stop_refused()
         elif self._dl is not None and self._state is not BootState.TRIAL:
-            # a new download refused before it began: the update failed
-            self._event(Event.DOWNLOAD_START)
-            self._event(Event.REJECTED)
+            self._event(Event.REFUSED)  # a new download refused before it began

@@ -8,6 +8,12 @@ Two notions of time:
 * ``datetime`` -- the meter's real-time clock (COSEM 0.0.1.0.0.255): a start
   date-time plus ``now`` plus whatever offset a client set. It keeps running
   while the meter is powered off, as a battery-backed RTC does.
+
+The real-time clock covers :data:`RTC_MIN` to :data:`RTC_MAX` (years 2000 to
+2099, as a meter's RTC chip does): a start or a setting outside is refused
+(``ValueError``; a DLMS client gets a refusal), and time cannot be advanced
+past the end (``ValueError``, nothing changes), so every date-time the meter
+persists or shows is one it can read back.
 """
 
 from __future__ import annotations
@@ -15,10 +21,15 @@ from __future__ import annotations
 import datetime as _dt
 from fractions import Fraction
 
-__all__ = ["DEFAULT_EPOCH", "VirtualClock", "format_utc"]
+__all__ = ["DEFAULT_EPOCH", "RTC_MAX", "RTC_MIN", "VirtualClock", "format_utc"]
 
 #: Where a meter's clock starts unless told otherwise.
 DEFAULT_EPOCH = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
+#: The range of the meter's real-time clock.
+RTC_MIN = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
+RTC_MAX = _dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=_dt.timezone.utc)
+_RTC_MIN_S = int(RTC_MIN.timestamp())
+_RTC_MAX_S = int(RTC_MAX.timestamp())
 
 Seconds = int | float | Fraction
 
@@ -27,6 +38,14 @@ def _utc(when: _dt.datetime) -> _dt.datetime:
     if when.tzinfo is None:
         raise ValueError("the meter clock needs a timezone-aware datetime (use UTC)")
     return when.astimezone(_dt.timezone.utc)
+
+
+def _in_range(when: _dt.datetime) -> _dt.datetime:
+    utc = _utc(when)
+    if not RTC_MIN <= utc <= RTC_MAX:
+        raise ValueError(f"the meter clock runs from {format_utc(RTC_MIN)} to "
+                         f"{format_utc(RTC_MAX)}, not {utc.isoformat()}")
+    return utc
 
 
 def format_utc(when: _dt.datetime) -> str:
@@ -40,7 +59,7 @@ class VirtualClock:
     __slots__ = ("_now", "_offset", "_start")
 
     def __init__(self, start: _dt.datetime = DEFAULT_EPOCH) -> None:
-        self._start = _utc(start)
+        self._start = _in_range(start)
         self._now = Fraction(0)
         self._offset = Fraction(0)  # seconds added by set_datetime
 
@@ -49,10 +68,18 @@ class VirtualClock:
         return self._now
 
     def advance(self, seconds: Seconds) -> None:
+        self.advance_to(self._now + self.checked_step(seconds))
+
+    def checked_step(self, seconds: Seconds) -> Fraction:
+        """``seconds`` as a step this clock can take: ``ValueError`` for a negative
+        one, or one that would run the date-time past :data:`RTC_MAX`."""
         step = Fraction(seconds)
         if step < 0:
             raise ValueError(f"time only moves forward (advance({seconds!r}))")
-        self._now += step
+        if self.epoch_seconds + step > _RTC_MAX_S + 1:
+            raise ValueError(f"advancing {float(step):.0f} s would run the meter clock past "
+                             f"{format_utc(RTC_MAX)}")
+        return step
 
     def advance_to(self, when: Fraction) -> None:
         if when > self._now:
@@ -69,12 +96,13 @@ class VirtualClock:
         return _dt.datetime.fromtimestamp(whole, _dt.timezone.utc)
 
     def set_datetime(self, when: _dt.datetime) -> None:
-        target = Fraction(int(_utc(when).timestamp()))
+        target = Fraction(int(_in_range(when).timestamp()))
         self._offset += target - self.epoch_seconds
 
     def resume_at_least(self, epoch_seconds: int) -> None:
-        """After a restart from persisted state: never show a time before one already logged."""
-        if epoch_seconds > self.epoch_seconds:
+        """After a restart from persisted state: never show a time before one already
+        logged. A stored time outside the clock's range is not a time it kept: ignored."""
+        if epoch_seconds > self.epoch_seconds and epoch_seconds <= _RTC_MAX_S:
             self._offset += epoch_seconds - self.epoch_seconds
 
     def stamp(self) -> str:

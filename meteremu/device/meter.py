@@ -30,7 +30,7 @@ from ..crypto import load_public_key
 from ..errors import ErrorCode, MeteremuError
 from . import audit as _audit
 from ._boot import BANK_NAMES, BootServices
-from ._download import DownloadServices, _version
+from ._download import DownloadServices, _Candidate, _version
 from ._services import CosemServices
 from .battery import NO_BATTERY, Battery, BatteryServices, Reserve
 from .clock import DEFAULT_EPOCH, VirtualClock
@@ -38,6 +38,7 @@ from .cosem import ImageTransferStatus
 from .layout import Geometry, Layout, Region
 from .metrology import LoadSpec, Metrology
 from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
+from .sessions import ClosedSessions
 from .states import BootState, Event, Receipt, transition
 from .storage import Storage
 
@@ -64,7 +65,9 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     file: the meter resumes from it as after a power cut), ``clock_start``,
     ``heartbeat_window`` (seconds), ``load`` (watts, steps or a callable),
     ``battery`` (None: mains powered; a :class:`~meteremu.device.Battery`: the
-    radio spends its reserve, see ``docs/METER.md``).
+    radio spends its reserve, see ``docs/METER.md``), ``session_timeout``
+    (seconds without a new fragment after which an open download yields to
+    any new session; default 24 h).
     """
 
     METROLOGY_INTERVAL = Fraction(900)  # persist energy every 15 virtual minutes
@@ -88,6 +91,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         heartbeat_window: float = 300,
         load: LoadSpec = 1000,
         battery: Battery | None = None,
+        session_timeout: float = 24 * 3600,
     ) -> None:
         self.serial = serial
         self.vendor_id = vendor_id
@@ -96,6 +100,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         self.geometry = geometry or Geometry()
         self.layout = Layout(self.geometry)
         self.heartbeat_window = Fraction(heartbeat_window)
+        self.session_timeout = Fraction(session_timeout)
         self.clock = VirtualClock(clock_start)
         self.metrology = Metrology(load)
         self.counters: Counter[str] = Counter()
@@ -108,6 +113,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         L = self.layout
         self._metro_ring = RecordRing(self._flash, L["metrology"], MetrologyRecord, g.sector_size)
         self._audit_ring = RecordRing(self._flash, L["audit"], AuditRecord, g.sector_size)
+        self._closed = ClosedSessions(self._flash, L["sessions"], g.sector_size)
         # RAM state, rebuilt at every power-up
         self._boot = self._new_bootloader()
         self._dl: Reassembler | None = None
@@ -123,6 +129,10 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         self._it_enabled = True
         self._it_identifier = b""
         self._session_rejects: set[str] = set()
+        self._refusal: ErrorCode | None = None  # the last FOTA_ERR written
+        self._progress_at = Fraction(0)  # when the open download last took a fragment
+        self._candidate: _Candidate | None = None
+        self._closed_heard: set[int] = set()  # closed sessions already logged as heard
         self._battery: Reserve | None = None
         self._battery_refused: set[int] = set()
         if self._storage.fresh:
@@ -264,6 +274,10 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         try:
             self._metro_ring.load()
             self._audit_ring.load()
+            self._closed.load()
+            self._progress_at = self.clock.now
+            self._candidate = None
+            self._closed_heard = set()
             recs = self._metro_ring.records
             last = recs[-1] if recs else None
             self.metrology.energy_wh = Fraction(last.energy_uwh, 10**6) if last else Fraction(0)
@@ -301,6 +315,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     def _err(self, error: ErrorCode, **fields: object) -> ErrorCode:
         """One ``FOTA_ERR`` record (and a counter) for ``error``; returns it."""
         self.counters[f"err {error.code}"] += 1
+        self._refusal = error
         self._log(_audit.err_line(self.clock.stamp(), error, **fields))
         return error
 
@@ -334,9 +349,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     # ---------------------------------------------------------------- time
     def advance(self, seconds: float | Fraction) -> None:
         """Let ``seconds`` of virtual time pass: metrology, NVM snapshots, trial window."""
-        end = self.clock.now + Fraction(seconds)
-        if seconds < 0:
-            raise ValueError("time only moves forward")
+        end = self.clock.now + self.clock.checked_step(seconds)
         while True:
             now = self.clock.now
             marks = [end]

@@ -50,6 +50,7 @@ class Event(enum.Enum):
     DOWNLOAD_RESUME = "download-resume"  # power-up found a session in progress
     ACCEPTED = "accepted"  # the acceptance check passed
     REJECTED = "rejected"  # the acceptance check failed, or the download was stopped
+    REFUSED = "refused"  # a new session was refused before it began (size, battery)
     ACTIVATED = "activated"  # the boot-control record now points at the new bank
     SWAP_FAILED = "swap-failed"  # the boot-control record could not be written (F.03)
     CONFIRMED = "confirmed"  # heartbeat within the window
@@ -78,6 +79,8 @@ _allow((_S.IDLE, _S.DOWNLOADING, _S.VERIFIED, _S.CONFIRMED, _S.REVERTED, _S.FAIL
 # Acceptance runs on a complete download; verifying again is allowed.
 _allow((_S.DOWNLOADING, _S.VERIFIED), _E.ACCEPTED, _S.VERIFIED)
 _allow((_S.DOWNLOADING, _S.VERIFIED), _E.REJECTED, _S.FAILED)
+# A session refused before it began, with no download open: the update failed.
+_allow((_S.IDLE, _S.CONFIRMED, _S.REVERTED, _S.FAILED), _E.REFUSED, _S.FAILED)
 _allow((_S.VERIFIED,), _E.ACTIVATED, _S.TRIAL)
 _allow((_S.VERIFIED,), _E.SWAP_FAILED, _S.FAILED)
 _allow((_S.TRIAL,), _E.CONFIRMED, _S.CONFIRMED)
@@ -103,7 +106,8 @@ class Receipt(enum.Enum):
     DUPLICATE = "duplicate"
     DROPPED_FRAME = "dropped-frame"  # not a fragment frame: type, length or FCS wrong
     DROPPED_LENGTH = "dropped-length"
-    DROPPED_SESSION = "dropped-session"
+    DROPPED_SESSION = "dropped-session"  # another session holds the bank
+    DROPPED_CLOSED = "dropped-closed"  # a frame of a session that is over (late, or refused)
     DROPPED_INDEX = "dropped-index"
     DROPPED_STATE = "dropped-state"  # no download possible now (image on trial)
     DROPPED_UNAVAILABLE = "dropped-unavailable"  # off or booting

@@ -138,7 +138,9 @@ class Receiver(Protocol):
 
     A receiver that also has ``receive_many(frames)`` (the same as ``receive``
     for each frame in turn) gets each round's frames in one call, unless
-    ``airtime`` makes the clock move between frames.
+    ``airtime`` makes the clock move between frames. One that has
+    ``download_session`` (the session ID of its open download, or None) tells
+    :func:`deliver` whether the progress it reports is this delivery's.
     """
 
     def receive(self, frame: bytes) -> object: ...
@@ -154,12 +156,30 @@ class _Clocked(Protocol):
 
 @dataclass(frozen=True)
 class Delivery:
-    """How a delivery went. ``complete``: the meter reported every fragment received."""
+    """How a delivery went. ``complete``: the meter reported every fragment received.
+    ``refused``: the meter refused the session (its receipts said so); the
+    reason is in its audit log."""
 
     rounds: int
     frames_sent: int  # frames handed to the link, first round and retransmissions
     frames_delivered: int  # frames that reached the meter (duplicates, damaged included)
     complete: bool
+    refused: bool = False
+
+
+#: Receipts that mean the meter will not take this session (VirtualMeter's Receipt values).
+_REFUSALS = frozenset({"refused", "dropped-closed", "dropped-battery"})
+
+
+def _session_of(frames: Sequence[bytes]) -> int | None:
+    from .._lowlevel.reasm import ReassemblyError, frame_fields
+
+    for frame in frames:
+        try:
+            return int(frame_fields(bytes(frame))[0])
+        except ReassemblyError:
+            continue
+    return None
 
 
 def deliver(
@@ -178,21 +198,28 @@ def deliver(
     else to ``receive`` one by one. ``airtime`` > 0 advances the meter's
     virtual clock by that many seconds per frame that reaches it (the meter
     must have ``advance``; frames then go one by one, the clock moving
-    between them). The delivery stops
-    early when the meter's session closes before it is complete (the meter
-    refused the download), or when frames reached it in a few rounds running
-    and no session opened (it refuses them from the first). ``on_round`` is
-    called after each round with (round, fragments received, fragment count)
-    as the meter reports them -- for progress displays.
+    between them).
+
+    While the meter's open download is another session (it keeps one that
+    this session's header has not yet replaced, SPEC section 6), every frame
+    goes again next round. The delivery stops at the first round whose
+    receipts show the meter refusing the session (refused, a closed session,
+    the battery) without taking any of its frames, or after a few rounds
+    running in which frames reached the meter and none was taken.
+    ``on_round`` is called after each round with (round, fragments received,
+    fragment count) as the meter reports them -- for progress displays.
     """
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
     link = link if link is not None else LossyLink(loss=0.0)
     clock: _Clocked | None = meter if airtime > 0 else None  # type: ignore[assignment]
-    todo: Sequence[int] = range(len(frames))
+    sid = _session_of(frames)
+    session_of_meter = getattr(meter, "download_session", None)
+    everything = range(len(frames))
+    todo: Sequence[int] = everything
     sent = delivered = 0
-    seen_session = False
     rounds = quiet = 0
+    refused = False
     while rounds < max_rounds and todo:
         rounds += 1
         batch = [frames[i] for i in todo]
@@ -200,26 +227,32 @@ def deliver(
         arrived = link.transmit(batch)
         burst = getattr(meter, "receive_many", None) if clock is None else None
         if burst is not None:
-            burst(arrived)  # the round's frames at once, as the radio hands them over
+            receipts = list(burst(arrived))  # the round's frames at once, as the radio does
         else:
+            receipts = []
             for frame in arrived:
-                meter.receive(frame)
+                receipts.append(meter.receive(frame))
                 if clock is not None:
                     clock.advance(airtime)
         delivered += len(arrived)
         received, count = meter.download_progress()
         if on_round is not None:
             on_round(rounds, received, count)
-        if count:
-            seen_session = True
-            if received == count:
-                return Delivery(rounds, sent, delivered, True)
-            todo = [i for i in meter.missing_fragments() if i < len(frames)]
-        elif seen_session:
-            break  # the session ended without completing: the meter refused it
-        elif arrived:
+        ours = count > 0 and (session_of_meter is None or session_of_meter() == sid)
+        if ours and received == count:
+            return Delivery(rounds, sent, delivered, True)
+        said = {str(getattr(r, "value", r)) for r in receipts}
+        taken = bool(said & {"written", "duplicate"})
+        if not taken and said & _REFUSALS:
+            refused = True
+            break  # the meter will not take this session
+        if arrived and not taken:
             quiet += 1
             if quiet >= _PATIENCE:
-                break  # frames arrive but no session opens: the meter refuses them
+                break  # frames arrive and none is taken
+        else:
+            quiet = 0
+        todo = [i for i in meter.missing_fragments() if i < len(frames)] if ours else everything
     received, count = meter.download_progress()
-    return Delivery(rounds, sent, delivered, bool(count) and received == count)
+    ours = count > 0 and (session_of_meter is None or session_of_meter() == sid)
+    return Delivery(rounds, sent, delivered, ours and received == count, refused)

@@ -12,6 +12,7 @@ meter's COSEM interface directly, as the DLMS client would.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from ..crypto import sha256
@@ -37,15 +38,16 @@ class MeterPair:
         self.link = link
         self.max_rounds = max_rounds
         self.airtime = airtime
-        self._next_session = 0x5E550001
         self.last_package: bytes | None = None
 
     def frames(self, package: bytes, *, session_id: int | None = None,
                fragment_size: int | None = None) -> list[bytes]:
-        """The frames of ``package`` for a new session (a fresh session ID unless given)."""
+        """The frames of ``package`` for a new session. Unless given, the session ID
+        is drawn at random: a meter drops frames of the sessions it closed last
+        (SPEC section 6), so a rig made anew on the same meter must not reuse
+        the IDs of the rig before it."""
         if session_id is None:
-            session_id = self._next_session
-            self._next_session += 1
+            session_id = secrets.randbits(32)
         return fragment_package(package, session_id=session_id, fragment_size=fragment_size)
 
     def send(self, package: bytes, *, session_id: int | None = None,

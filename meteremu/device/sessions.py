@@ -1,0 +1,97 @@
+"""Recently closed download sessions, kept in NVM (SPEC section 6).
+
+A meter hears broadcasts meant for others, rounds re-sent for slower meters
+and stray frames. Frames of a session that is over -- activated, refused or
+replaced by a newer one -- must be dropped, also after a power cut, or a late
+frame would open that session again and erase the bank. The meter keeps the
+IDs of the last :data:`KEEP` closed sessions: in RAM for the per-frame check,
+and as records in a ring of NVM sectors, read back at every power-up.
+
+Session record, 32 bytes, little-endian::
+
+    0  2 magic "SC"        8  4 session ID
+    2  1 version = 1      12  1 why it closed (CloseReason)
+    3  1 kind (0 mesh,    13  3 reserved, 0
+         1 DLMS)          16  8 meter clock, seconds since 1970 UTC
+    4  4 sequence         24  4 reserved, 0
+                          28  4 CRC-32 of bytes 0..27
+
+Only the newest :data:`KEEP` matter: an ID is not dead forever, so a head-end
+that reuses IDs long after is heard again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from construct import Const, Int8ul, Int32ul, Int64ul, Padding, Struct
+
+from .._lowlevel.flash import FlashError, FlashPowerError
+from .layout import Region
+from .nvm import RecordRing, seal
+
+__all__ = ["KEEP", "CloseReason", "ClosedSessions", "SessionRecord"]
+
+#: How many closed sessions the meter remembers.
+KEEP = 16
+
+SessionRecord = Struct(
+    "magic" / Const(b"SC"),
+    "version" / Const(1, Int8ul),
+    "kind" / Int8ul,
+    "seq" / Int32ul,
+    "session_id" / Int32ul,
+    "reason" / Int8ul,
+    Padding(3),
+    "clock" / Int64ul,
+    Padding(4),
+    "crc" / Int32ul,
+)
+assert SessionRecord.sizeof() == 32
+
+
+class CloseReason(enum.IntEnum):
+    ACTIVATED = 0  # its image was activated
+    REFUSED = 1  # the header, a fragment, acceptance or the battery refused it
+    REPLACED = 2  # a newer session took the bank, or it made no progress for too long
+
+
+class ClosedSessions:
+    """The last :data:`KEEP` closed sessions as ``(kind, session_id)`` pairs."""
+
+    def __init__(self, flash: Any, region: Region, sector_size: int) -> None:
+        self._ring = RecordRing(flash, region, SessionRecord, sector_size)
+        self._recent: deque[tuple[int, int]] = deque(maxlen=KEEP)
+        self.write_failures = 0
+
+    def load(self) -> None:
+        """Read the ring back (at power-up)."""
+        self._recent.clear()
+        for rec in self._ring.load()[-KEEP:]:
+            self._recent.append((rec.kind, rec.session_id))
+
+    def __contains__(self, key: tuple[int, int]) -> bool:
+        return key in self._recent
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(tuple(self._recent))
+
+    def add(self, kind: int, session_id: int, reason: CloseReason, clock: int) -> None:
+        """Remember a closed session (nothing is written when it is remembered
+        already). A power cut propagates; another flash failure is counted and
+        the session is remembered in RAM until the next power-up."""
+        key = (kind, session_id)
+        if key in self._recent:
+            return
+        self._recent.append(key)
+        try:
+            self._ring.append(lambda seq: seal(
+                SessionRecord, kind=kind, seq=seq, session_id=session_id, reason=int(reason),
+                clock=clock))
+        except FlashPowerError:
+            raise
+        except FlashError:
+            self.write_failures += 1
