@@ -227,6 +227,7 @@ class DownloadServices:
         dl = self._dl
         assert dl is not None
         old = self._open_download()
+        replaced = None if old is None else (old.tag, old.session_id, old.header_ok)
         try:
             dl.begin(sid, package_size, fsize, count, tag=kind)
         except ReassemblyError as exc:
@@ -237,11 +238,11 @@ class DownloadServices:
                 if old is None:
                     self._event(Event.REFUSED)
             return exc.err
-        if old is not None and (old.session_id, old.tag) != (sid, kind) and (
-                old.header_ok or old.tag == KIND_DLMS):
+        if replaced is not None and replaced[:2] != (kind, sid) and (
+                replaced[2] or replaced[0] == KIND_DLMS):
             # a download that had passed its header is over for good; one
             # opened by a stray frame may be heard again
-            self._remember_closed(old.tag, old.session_id, CloseReason.REPLACED)
+            self._remember_closed(replaced[0], replaced[1], CloseReason.REPLACED)
         self._session_rejects = set()
         self._candidate = None
         self._progress_at = self.clock.now

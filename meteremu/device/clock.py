@@ -76,7 +76,7 @@ class VirtualClock:
         step = Fraction(seconds)
         if step < 0:
             raise ValueError(f"time only moves forward (advance({seconds!r}))")
-        if self.epoch_seconds + step > _RTC_MAX_S + 1:
+        if self.epoch_seconds + step > _RTC_MAX_S:
             raise ValueError(f"advancing {float(step):.0f} s would run the meter clock past "
                              f"{format_utc(RTC_MAX)}")
         return step
