@@ -321,13 +321,12 @@ class DownloadServices:
         self._candidate = None
         header = b"".join(c.frames[i][1] for i in range(span))
         rc = dl.header_check(header, package_size, fsize, count)
-        if rc == 0:
-            rc = self._begin(KIND_MESH, sid, package_size, fsize, count)
         if rc:
-            if rc != _E["MT_E_TOO_BIG"]:  # (_begin logged that one)
-                self._err(from_mt_err(rc), at="header", session=f"0x{sid:08x}")
-                self._remember_closed(KIND_MESH, sid, CloseReason.REFUSED)
+            self._err(from_mt_err(rc), at="header", session=f"0x{sid:08x}")
+            self._remember_closed(KIND_MESH, sid, CloseReason.REFUSED)
             return Receipt.REFUSED
+        if self._begin(KIND_MESH, sid, package_size, fsize, count):
+            return Receipt.REFUSED  # (the header check has passed: not expected)
         for i in range(span):  # the held ones first, then this frame as usual
             if i != index:
                 r = self._store(dl, KIND_MESH, i, c.frames[i][1], c.frames[i][0])
