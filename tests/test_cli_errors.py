@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from meteremu.cli import main
 from meteremu.errors import ConfigError
-from meteremu.package import PackageConfig, Version
+from meteremu.package import PackageConfig, Version, verify
 from meteremu.wire.package import BEHAVIOURS
 
 CONFIG = {
@@ -282,3 +282,101 @@ def test_deep_config_through_the_console_script_is_one_line(work: pathlib.Path) 
                         "--pubkey", str(work / "pub.pem")], capture_output=True, text=True)
     assert_one_line_usage_error(r.returncode, r.stderr, "config")
     assert not (work / "d.pkg").exists()
+
+
+# --- numeric options ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0x100000000", "4294967296", "-1", "1" * 5000,
+                                   ARABIC_ONE, "1.0", "", "0x"])
+def test_verify_out_of_range_vendor_id_is_a_usage_error(work: pathlib.Path, value: str) -> None:
+    code, out, err = call("verify", work / "fw.pkg", "--pubkey", work / "pub.pem",
+                          f"--vendor-id={value}")
+    assert_one_line_usage_error(code, err, "--vendor-id")
+    assert out == ""
+    assert len(err) < 300
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--hw-revision", "65536"), ("--hw-revision", "-1"), ("--hw-revision", ARABIC_ONE),
+        ("--bank-size", "0"), ("--bank-size", "-5"), ("--bank-size", "0x100000000"),
+        ("--bank-size", "9" * 30),
+        ("--min-security-counter", "-1"), ("--min-security-counter", "4294967296"),
+        ("--min-security-counter", f"1{ARABIC_ONE}"),
+    ],
+)
+def test_verify_out_of_range_option_is_a_usage_error(
+    work: pathlib.Path, option: str, value: str
+) -> None:
+    code, out, err = call("verify", work / "fw.pkg", "--pubkey", work / "pub.pem",
+                          f"{option}={value}")
+    assert_one_line_usage_error(code, err, option)
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--vendor-id", "0x4D455445"), ("--vendor-id", "1296389189"), ("--hw-revision", "3"),
+     ("--min-security-counter", "0xFFFFFFFF"), ("--bank-size", "0xFFFFFFFF"),
+     ("--bank-size", "3584")],
+)
+def test_verify_limits_themselves_are_accepted(
+    work: pathlib.Path, option: str, value: str
+) -> None:
+    code, _, err = call("verify", work / "fw.pkg", "--pubkey", work / "pub.pem",
+                        f"{option}={value}")
+    assert code in (0, 1), err  # 1: the meter refuses (e.g. 0x8006); still not a usage error
+    assert len(err.splitlines()) == (0 if code == 0 else 1)
+
+
+def test_verify_library_call_range_checks_as_config_error(work: pathlib.Path) -> None:
+    from meteremu.keys import load_public_key_file
+
+    data, keys = (work / "fw.pkg").read_bytes(), [load_public_key_file(work / "pub.pem")]
+    for name, value in (("vendor_id", 2**32), ("hw_revision", -1), ("bank_size", 0),
+                        ("min_security_counter", 2**32), ("vendor_id", True)):
+        with pytest.raises(ConfigError) as info:
+            verify(data, keys, **{name: value})
+        assert info.value.field == name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["verify"], ["verify", "x.pkg"], ["package", "fw.bin"], ["keygen"], ["nope"],
+     ["inspect", "a", "b"], ["verify", "x.pkg", "--pubkey"], ["demo", "--seed"]],
+)
+def test_argument_errors_are_one_line(argv: list[str]) -> None:
+    code, out, err = call(*argv)
+    assert_one_line_usage_error(code, err, "meteremu")
+    assert out == ""
+
+
+def test_help_still_prints_the_usage() -> None:
+    code, out, _ = call("verify", "--help")
+    assert code == 0 and "--vendor-id" in out and "usage:" in out
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(["--vendor-id", "--hw-revision", "--min-security-counter",
+                               "--bank-size"]),
+       value=st.one_of(st.integers(-(2**70), 2**70).map(str),
+                       st.integers(-(2**70), 2**70).map(hex), _texts))
+def test_any_text_in_a_verify_option_is_one_line(
+    work: pathlib.Path, option: str, value: str
+) -> None:
+    code, _, err = call("verify", work / "fw.pkg", "--pubkey", work / "pub.pem",
+                        f"{option}={value}")
+    assert code in (0, 1, 2), (code, err)
+    assert len(err.splitlines()) == (0 if code == 0 else 1), err
+    assert err == "" or err.endswith("\n")
+    if code == 2:
+        assert option in err
+
+
+def test_out_of_range_option_through_the_console_script_is_one_line(work: pathlib.Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "meteremu.cli", "verify", str(work / "fw.pkg"),
+                        "--pubkey", str(work / "pub.pem"), "--vendor-id", "0x100000000"],
+                       capture_output=True, text=True)
+    assert_one_line_usage_error(r.returncode, r.stderr, "--vendor-id")
