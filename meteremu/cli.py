@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import pathlib
 import re
@@ -43,8 +44,9 @@ class UsageError(MeteremuError):
 
 U16, U32 = 0xFFFF, 0xFFFFFFFF
 
-# ASCII only: int() also reads other scripts' digits ("\u0661" is 1).
+# ASCII only: int() and float() also read other scripts' digits ("\u0661" is 1).
 _INT = re.compile(r"\s*([+-]?)(?:0[xX]([0-9A-Fa-f]+)|([0-9]+))\s*", re.ASCII)
+_FLOAT = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
 
 
 def _uint(low: int, high: int) -> Callable[[str], int]:
@@ -65,12 +67,15 @@ def _uint(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _int(text: str) -> int:
-    """Decimal or 0x-prefixed hexadecimal."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+def _probability(text: str) -> float:
+    """An argparse ``type`` for ``--loss``: a decimal number, 0 <= p < 1."""
+    value = float(text) if _FLOAT.fullmatch(text) else math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a number in 0..1, below 1 (1 would lose every frame), "
+            f"not {short_repr(text)}"
+        )
+    return value
 
 
 def one_line(text: str) -> str:
@@ -359,8 +364,10 @@ def _add_demo(sub: Any) -> None:
         "check, activation, heartbeat; then a no-heartbeat image that rolls back on its own. "
         "Exit 0 when both end as they should.",
     )
-    p.add_argument("--seed", type=_int, default=0, help="seed of the lossy link (default 0)")
-    p.add_argument("--loss", type=float, default=0.1, help="frame loss probability (0.1)")
+    p.add_argument("--seed", type=_uint(0, U32), default=0,
+                   help="seed of the lossy link, 0..2^32-1 (default 0)")
+    p.add_argument("--loss", type=_probability, default=0.1,
+                   help="frame loss probability, 0 <= P < 1 (0.1)")
     p.add_argument("--plain", action="store_true", help="plain text, no rich output")
     p.set_defaults(handler=_run_demo)
 
@@ -368,8 +375,6 @@ def _add_demo(sub: Any) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    if not 0.0 <= args.loss < 1.0:
-        raise UsageError("demo: --loss must be in 0..1 (1 would lose every frame)")
     return run(seed=args.seed, loss=args.loss, plain=args.plain)
 
 

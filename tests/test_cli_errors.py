@@ -342,6 +342,21 @@ def test_verify_library_call_range_checks_as_config_error(work: pathlib.Path) ->
         assert info.value.field == name
 
 
+@pytest.mark.parametrize("argv", [["--seed", "-1"], ["--seed", "0x100000000"],
+                                  ["--seed", ARABIC_ONE], ["--loss", f"0.{ARABIC_ONE}"],
+                                  ["--loss", "nan"], ["--loss", "0.5x"]])
+def test_demo_bad_numeric_option_is_a_usage_error(argv: list[str]) -> None:
+    code, out, err = call("demo", "--plain", *argv)
+    assert_one_line_usage_error(code, err, argv[0])
+    assert out == ""
+
+
+def test_demo_largest_seed_still_makes_valid_sessions() -> None:
+    from meteremu.demo import session_id
+
+    assert all(0 <= session_id(2**32 - 1, n) < 2**32 for n in (0, 1, 2))
+
+
 @pytest.mark.parametrize(
     "argv",
     [[], ["verify"], ["verify", "x.pkg"], ["package", "fw.bin"], ["keygen"], ["nope"],
