@@ -6,8 +6,10 @@ help order, so a new command is one pair of functions and one line there.
 
 Exit status: 0 success; 1 the package failed a check (the one-line error
 names the code, e.g. ``0xE04 signature verification failed: ...``); 2 usage,
-configuration or key file errors. Messages go to stderr, never a traceback
-for bad input. Output files are written atomically (temporary file, then
+configuration or key file errors, argument errors included. Every failure is
+one line on stderr, never a traceback for bad input. Numeric options are
+range-checked against the field they fill (``--vendor-id`` 32 bits, ...),
+ASCII digits only. Output files are written atomically (temporary file, then
 rename) and only after every check has passed.
 """
 
@@ -16,15 +18,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import pathlib
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
-from .errors import ConfigError, KeyFileError, MeteremuError, PackageError
+from .errors import ConfigError, KeyFileError, MeteremuError, PackageError, short_repr
 
 __all__ = ["COMMANDS", "main"]
 
@@ -38,13 +42,48 @@ class UsageError(MeteremuError):
 # ---------------------------------------------------------------------------
 # helpers
 
+U16, U32 = 0xFFFF, 0xFFFFFFFF
 
-def _int(text: str) -> int:
-    """Decimal or 0x-prefixed hexadecimal."""
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+# ASCII only: int() and float() also read other scripts' digits ("\u0661" is 1).
+_INT = re.compile(r"\s*([+-]?)(?:0[xX]([0-9A-Fa-f]+)|([0-9]+))\s*", re.ASCII)
+_FLOAT = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+
+
+def _uint(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: decimal or 0x-prefixed hexadecimal, in ``low..high``."""
+
+    def parse(text: str) -> int:
+        m = _INT.fullmatch(text)
+        # Longer than any value in range: out of it, and int() stops at 4300 digits.
+        digits = (m.group(2) or m.group(3)).lstrip("0") if m else ""
+        if m and len(digits) <= len(str(high)):
+            value = int(m.group(1) + (digits or "0"), 16 if m.group(2) else 10)
+            if low <= value <= high:
+                return value
+        raise argparse.ArgumentTypeError(
+            f"must be an integer {low}..{high} (decimal or 0x hex), not {short_repr(text)}"
+        )
+
+    return parse
+
+
+def _probability(text: str) -> float:
+    """An argparse ``type`` for ``--loss``: a decimal number, 0 <= p < 1."""
+    value = float(text) if _FLOAT.fullmatch(text) else math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a number in 0..1, below 1 (1 would lose every frame), "
+            f"not {short_repr(text)}"
+        )
+    return value
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _read(path: str, what: str) -> bytes:
@@ -98,7 +137,18 @@ def _public_keys(paths: Sequence[str] | None) -> list[bytes]:
 
 
 def _err(text: str) -> None:
-    print(f"{PROG}: {text}", file=sys.stderr)
+    print(one_line(f"{PROG}: {text}"), file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, keeping the CLI's promise for argument errors too: one line, exit 2.
+
+    (argparse itself prints the whole usage, then the error.) Subcommand
+    parsers are made of the same class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, one_line(f"{self.prog}: {message} (see {self.prog} --help)") + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -273,12 +323,14 @@ def _add_verify(sub: Any) -> None:
     p.add_argument("package", metavar="PKG")
     p.add_argument("--pubkey", action="append", required=True, metavar="PUB.pem",
                    help="a key the meter trusts (repeatable, up to 4)")
-    p.add_argument("--vendor-id", type=_int, metavar="N", help="the meter's vendor ID")
-    p.add_argument("--hw-revision", type=_int, metavar="N", help="the meter's hardware revision")
-    p.add_argument("--min-security-counter", type=_int, default=0, metavar="N",
-                   help="the installed image's security counter (default 0)")
-    p.add_argument("--bank-size", type=_int, metavar="BYTES",
-                   help="bank size (default 131072, 128 KiB)")
+    p.add_argument("--vendor-id", type=_uint(0, U32), metavar="N",
+                   help="the meter's vendor ID (32 bits)")
+    p.add_argument("--hw-revision", type=_uint(0, U16), metavar="N",
+                   help="the meter's hardware revision (16 bits)")
+    p.add_argument("--min-security-counter", type=_uint(0, U32), default=0, metavar="N",
+                   help="the installed image's security counter (32 bits, default 0)")
+    p.add_argument("--bank-size", type=_uint(1, U32), metavar="BYTES",
+                   help="bank size, 1..2^32-1 (default 131072, 128 KiB)")
     p.set_defaults(handler=_run_verify)
 
 
@@ -312,8 +364,10 @@ def _add_demo(sub: Any) -> None:
         "check, activation, heartbeat; then a no-heartbeat image that rolls back on its own. "
         "Exit 0 when both end as they should.",
     )
-    p.add_argument("--seed", type=_int, default=0, help="seed of the lossy link (default 0)")
-    p.add_argument("--loss", type=float, default=0.1, help="frame loss probability (0.1)")
+    p.add_argument("--seed", type=_uint(0, U32), default=0,
+                   help="seed of the lossy link, 0..2^32-1 (default 0)")
+    p.add_argument("--loss", type=_probability, default=0.1,
+                   help="frame loss probability, 0 <= P < 1 (0.1)")
     p.add_argument("--plain", action="store_true", help="plain text, no rich output")
     p.set_defaults(handler=_run_demo)
 
@@ -321,8 +375,6 @@ def _add_demo(sub: Any) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    if not 0.0 <= args.loss < 1.0:
-        raise UsageError("demo: --loss must be in 0..1 (1 would lose every frame)")
     return run(seed=args.seed, loss=args.loss, plain=args.plain)
 
 
@@ -339,7 +391,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="meteremu: a virtual smart meter for FOTA update rehearsal."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -361,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's exit
         return status
     except PackageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return 1
     except ConfigError as exc:
         _err(f"{args.command}: {exc}")

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-__all__ = ["run"]
+__all__ = ["run", "session_id"]
 
 VENDOR_ID = 0x4D455445
 HW_REVISION = 3
@@ -34,6 +34,11 @@ IMAGE_SIZE = 96 * 1024
 FRAGMENT_SIZE = 128
 AIRTIME = 0.012  # seconds per frame: ~150 bytes at 100 kbps (seed: 50-200 kbps)
 HEARTBEAT_WINDOW = 300
+
+
+def session_id(seed: int, n: int) -> int:
+    """The session ID of update pass ``n``: 0xDE0000 + n + seed, kept to the 32-bit field."""
+    return (0xDE0000 + n + seed) & 0xFFFFFFFF
 
 
 class _Out:
@@ -242,7 +247,7 @@ def run(*, seed: int = 0, loss: float = 0.1, plain: bool = False,
             o.title(f"pass {n}: {version}, {behaviour} image")
             results.append(_update_pass(o, meter, link, work, key, version=version,
                                         counter=counter, behaviour=behaviour,
-                                        session=0xDE0000 + n + seed))
+                                        session=session_id(seed, n)))
             if not results[-1]:
                 break
         o.title("result")

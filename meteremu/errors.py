@@ -54,6 +54,7 @@ __all__ = [
     "by_code",
     "from_mt_err",
     "markdown_table",
+    "short_repr",
 ]
 
 # The C core's return codes, as csrc/mt_err.h defines them (a test parses the
@@ -410,6 +411,23 @@ class PackageError(MeteremuError):
     @classmethod
     def from_mt_err(cls, rc: int, detail: str = "") -> PackageError:
         return cls(from_mt_err(rc), detail)
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a one-line message.
+
+    ``repr`` escapes line breaks and unprintable characters, so the result is
+    one line; an integer too long to write out (Python refuses to convert one
+    of more than 4300 digits to text) is described by its size instead.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # a container holding such an integer, or nested deep
+        text = f"<a {type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _cell(text: str) -> str:

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, short_repr
 from ..wire import package as fmt
 
 __all__ = ["PackageConfig", "Version", "load_config"]
 
 _U8, _U16, _U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
+
+
+def _field_name(key: object) -> str:
+    """A config.json key as a message shows it: as it stands if short and printable."""
+    if isinstance(key, str) and key.isprintable() and 0 < len(key) <= 40:
+        return key
+    return short_repr(key)
 
 
 @dataclass(frozen=True)
@@ -31,37 +39,58 @@ class Version:
     patch: int
     build: int = 0
 
-    _PATTERN = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\+(\d+))?")
+    # ASCII digits only: \d (and int()) would also take other scripts' digits,
+    # so "\u0661.0.0" (Arabic-Indic one) would pass as 1.0.0.
+    _PATTERN = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)(?:\+([0-9]+))?")
+    _LIMITS = (("major", _U8), ("minor", _U8), ("patch", _U16), ("build", _U32))
 
     def __post_init__(self) -> None:
-        for name, limit in (("major", _U8), ("minor", _U8), ("patch", _U16), ("build", _U32)):
+        for name, limit in self._LIMITS:
             value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
             if not 0 <= value <= limit:
-                raise ValueError(f"{name} must be 0..{limit}, not {value}")
+                raise ValueError(f"{name} must be 0..{limit}, not {short_repr(value)}")
 
     @classmethod
     def parse(cls, text: str) -> Version:
         m = cls._PATTERN.fullmatch(text.strip())
         if not m:
-            raise ValueError(f'must look like "1.2.3" or "1.2.3+45", not {text!r}')
-        return cls(*(int(g) if g is not None else 0 for g in m.groups()))
+            raise ValueError(
+                f'must look like "1.2.3" or "1.2.3+45" (ASCII digits), not {short_repr(text)}'
+            )
+        numbers = []
+        for (name, limit), group in zip(cls._LIMITS, m.groups(), strict=True):
+            digits = (group or "0").lstrip("0") or "0"
+            if len(digits) > len(str(limit)):  # out of range; and int() stops at 4300 digits
+                raise ValueError(f"{name} must be 0..{limit}, not a {len(digits)}-digit number")
+            numbers.append(int(digits))
+        return cls(*numbers)
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
         return f"{text}+{self.build}" if self.build else text
 
 
+# ASCII hex digits only, for the same reason as Version._PATTERN: int(s, 16)
+# would read "0x\u0661\u0662" as 0x12.
+_HEX = re.compile(r"\s*0[xX]([0-9A-Fa-f]+)\s*", re.ASCII)
+
+
 def _int_field(data: Mapping[str, Any], name: str, limit: int, low: int = 0) -> int:
     value = data[name]
-    if isinstance(value, str) and value.strip().lower().startswith("0x"):
-        try:
-            value = int(value, 16)
-        except ValueError:
-            raise ConfigError(name, f"{value!r} is not a hexadecimal number") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, f"must be an integer (or a \"0x...\" string), not {value!r}")
+    if isinstance(value, str):
+        m = _HEX.fullmatch(value)
+        if not m:
+            raise ConfigError(
+                name, f'must be an integer or a "0x..." hexadecimal string, not {short_repr(value)}'
+            )
+        value = int(m.group(1), 16)
+    elif isinstance(value, bool) or not isinstance(value, int):  # bool is an int in Python
+        raise ConfigError(name, f"must be an integer (or a \"0x...\" string), "
+                                f"not {short_repr(value)}")
     if not low <= value <= limit:
-        raise ConfigError(name, f"must be {low}..{limit}, got {value}")
+        raise ConfigError(name, f"must be {low}..{limit}, got {short_repr(value)}")
     return value
 
 
@@ -93,24 +122,28 @@ class PackageConfig:
         """Validate a parsed ``config.json``; :class:`ConfigError` names the bad field."""
         if not isinstance(data, Mapping):
             raise ConfigError("config", "must be a JSON object")
-        unknown = sorted(set(data) - set(cls.REQUIRED) - set(cls.OPTIONAL))
+        known = cls.REQUIRED + cls.OPTIONAL
+        unknown = [key for key in data if not (isinstance(key, str) and key in known)]
         if unknown:
-            raise ConfigError(unknown[0], "unknown field (typo?); known fields: "
-                              + ", ".join(cls.REQUIRED + cls.OPTIONAL))
+            raise ConfigError(_field_name(unknown[0]), "unknown field (typo?); known fields: "
+                              + ", ".join(known))
         for name in cls.REQUIRED:
             if name not in data:
                 raise ConfigError(name, "missing (required)")
         version = data["version"]
         if not isinstance(version, str):
-            raise ConfigError("version", f'must be a string like "1.2.3+45", not {version!r}')
+            raise ConfigError(
+                "version", f'must be a string like "1.2.3+45", not {short_repr(version)}'
+            )
         try:
             parsed_version = Version.parse(version)
         except ValueError as exc:
             raise ConfigError("version", str(exc)) from None
         behaviour = data.get("behaviour", "normal")
-        if behaviour not in fmt.BEHAVIOURS:
+        if not isinstance(behaviour, str) or behaviour not in fmt.BEHAVIOURS:
             raise ConfigError(
-                "behaviour", f"must be one of {', '.join(fmt.BEHAVIOURS)}, not {behaviour!r}"
+                "behaviour",
+                f"must be one of {', '.join(fmt.BEHAVIOURS)}, not {short_repr(behaviour)}",
             )
         packet_count = data.get("packet_count")
         fragment_size = _int_field(data, "fragment_size", fmt.FRAGMENT_MAX, fmt.FRAGMENT_MIN)
@@ -147,7 +180,39 @@ def load_config(path: str | pathlib.Path) -> PackageConfig:
     except UnicodeDecodeError:
         raise ConfigError("config", f"{path} is not UTF-8 text") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_object)
+    except _DuplicateKey as dup:
+        raise ConfigError("config", f"{path}: {_field_name(dup.key)} is given more than once "
+                          "in one object (JSON would keep only the last)") from None
     except json.JSONDecodeError as exc:
         raise ConfigError("config", f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("config", f"{path} is nested too deeply to read "
+                          "(config.json is one flat object)") from None
+    except ValueError:
+        # Python refuses to read an integer of more than sys.get_int_max_str_digits()
+        # digits (4300 by default); no field takes anything near that.
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+        raise ConfigError("config", f"{path} holds a number of more than {limit} digits; "
+                          "no field takes one") from None
     return PackageConfig.from_dict(data)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice.
+
+    json keeps the last of duplicate keys silently; in a config.json the
+    first one is as likely to be the one a reviewer read.
+    """
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj

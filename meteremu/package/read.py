@@ -30,6 +30,7 @@ from ..errors import (
     ConfigError,
     ErrorCode,
     PackageError,
+    short_repr,
 )
 from ..wire import package as fmt
 from .config import Version
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 BANK_SIZE_DEFAULT = 128 * 1024
+_U16, _U32 = 0xFFFF, 0xFFFFFFFF
 
 SignatureEncoding = Literal["der", "raw"]
 
@@ -214,8 +216,20 @@ def verify(
     counter. The file is checked as it stands, complete: a file shorter than
     the package its header announces is 0x8001, as a bank with fragments
     missing would be. Returns the parsed header; raises :class:`PackageError`
-    with the first failing check's code and a detail naming the values.
+    with the first failing check's code and a detail naming the values, and
+    :class:`ConfigError` for a meter setting its field cannot hold (vendor ID
+    and counter 32 bits, hardware revision 16, bank size 1..2**32-1).
     """
+    for name, value, low, high in (
+        ("vendor_id", vendor_id, 0, _U32),
+        ("hw_revision", hw_revision, 0, _U16),
+        ("min_security_counter", min_security_counter, 0, _U32),
+        ("bank_size", bank_size, 1, _U32),
+    ):
+        if value is None and name in ("vendor_id", "hw_revision"):
+            continue  # the package's own value
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(name, f"must be an integer {low}..{high}, not {short_repr(value)}")
     data = bytes(data)
     if not public_keys:
         raise ConfigError("pubkey", "at least one trusted public key is needed")
