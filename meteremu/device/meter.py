@@ -27,7 +27,7 @@ from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import PackageHeader
 from .._lowlevel.reasm import Reassembler
 from ..crypto import load_public_key
-from ..errors import ErrorCode, MeteremuError
+from ..errors import FLASH_FAULT, ErrorCode, MeteremuError
 from . import audit as _audit
 from ._boot import BANK_NAMES, BootServices
 from ._download import DownloadServices, _version
@@ -37,7 +37,7 @@ from .clock import DEFAULT_EPOCH, VirtualClock
 from .cosem import ImageTransferStatus
 from .layout import Geometry, Layout, Region
 from .metrology import LoadSpec, Metrology
-from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
+from .nvm import AuditRecord, MetrologyRecord, NvmExhausted, RecordRing, seal
 from .states import BootState, Event, Receipt, transition
 from .storage import Storage
 
@@ -295,8 +295,25 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
                 AuditRecord, length=len(text), seq=seq, text=text.ljust(116, b"\xff")))
         except PowerLost:
             raise
-        except FlashError:
+        except (FlashError, NvmExhausted):
             self.counters["audit_write_failed"] += 1
+        self._nvm_faults(self._audit_ring, "audit")
+
+    def _nvm_faults(self, ring: RecordRing, at: str) -> None:
+        """Sectors of ``ring`` that went bad (skipped by the ring), and a ring with
+        none left: counted, and one 0x9004 record each. A record still in the
+        audit log is not repeated when a power-up finds the same sector bad again."""
+        sectors, stopped = ring.take_news()
+        for sector in sectors:
+            self.counters[f"{at}_sector_failed"] += 1
+            self._flash_fault(at=at, sector=sector)
+        if stopped:
+            self._flash_fault(at=at, sector="all", persistence="stopped")
+
+    def _flash_fault(self, **fields: object) -> None:
+        tail = _audit.err_line("", FLASH_FAULT, **fields)
+        if not any(line.endswith(tail) for line in self.audit_log):
+            self._err(FLASH_FAULT, **fields)
 
     def _err(self, error: ErrorCode, **fields: object) -> ErrorCode:
         """One ``FOTA_ERR`` record (and a counter) for ``error``; returns it."""
@@ -322,8 +339,9 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
                 battery_mj=battery))
         except PowerLost:
             raise
-        except FlashError:
+        except (FlashError, NvmExhausted):
             self.counters["metrology_write_failed"] += 1
+        self._nvm_faults(self._metro_ring, "metrology")
 
     def _event(self, event: Event) -> None:
         new = transition(self._state, event)
