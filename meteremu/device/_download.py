@@ -255,6 +255,7 @@ class DownloadServices:
 
     def _remember_closed(self: VirtualMeter, kind: int, sid: int, reason: CloseReason) -> None:
         self._closed.add(kind, sid, reason, int(self.clock.epoch_seconds))
+        self._nvm_faults(self._closed.ring, "sessions")
 
     def _keeps_download(self: VirtualMeter) -> bool:
         """The inactive bank holds what a stray frame must not erase: a verified

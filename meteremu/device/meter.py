@@ -15,6 +15,7 @@ the battery reserve in ``battery``; the COSEM objects in ``_services``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 from collections import Counter
@@ -27,7 +28,7 @@ from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import PackageHeader
 from .._lowlevel.reasm import Reassembler
 from ..crypto import load_public_key
-from ..errors import ErrorCode, MeteremuError
+from ..errors import FLASH_FAULT, ErrorCode, MeteremuError
 from . import audit as _audit
 from ._boot import BANK_NAMES, BootServices
 from ._download import DownloadServices, _Candidate, _version
@@ -37,7 +38,7 @@ from .clock import DEFAULT_EPOCH, VirtualClock
 from .cosem import ImageTransferStatus
 from .layout import Geometry, Layout, Region
 from .metrology import LoadSpec, Metrology
-from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
+from .nvm import AuditRecord, MetrologyRecord, NvmExhausted, RecordRing, seal
 from .sessions import ClosedSessions
 from .states import BootState, Event, Receipt, transition
 from .storage import Storage
@@ -141,7 +142,9 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
-        """Flush and release the state file (the meter object is unusable afterwards)."""
+        """Save the registers as at a mains loss, flush and release the state file
+        (the meter object is unusable afterwards)."""
+        self._power_fail_save()
         self._on = False
         self._storage.close()
 
@@ -249,8 +252,17 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         self._dl = None
         self.counters["power_lost"] += 1
 
+    def _power_fail_save(self) -> None:
+        """Mains loss: the supply's hold-up time is enough for one metrology snapshot.
+        A cut injected into it leaves the snapshot before it (<= one interval lost)."""
+        if self._on and self._flash.powered:
+            with contextlib.suppress(PowerLost):  # the power goes anyway
+                self._persist()
+
     def power_off(self) -> None:
+        """Mains loss: the power-fail save, then the power goes."""
         if self._flash.powered or self._on:
+            self._power_fail_save()
             self._die()
 
     def power_on(self) -> None:
@@ -258,7 +270,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
             self._power_up(resume_clock=False)
 
     def power_cycle(self) -> None:
-        """Cut the power (energy since the last NVM snapshot is lost) and boot again."""
+        """Mains off (the power-fail save keeps the energy) and on again: a reboot."""
         self.power_off()
         self.power_on()
 
@@ -309,8 +321,25 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
                 AuditRecord, length=len(text), seq=seq, text=text.ljust(116, b"\xff")))
         except PowerLost:
             raise
-        except FlashError:
+        except (FlashError, NvmExhausted):
             self.counters["audit_write_failed"] += 1
+        self._nvm_faults(self._audit_ring, "audit")
+
+    def _nvm_faults(self, ring: RecordRing, at: str) -> None:
+        """Sectors of ``ring`` that went bad (skipped by the ring), and a ring with
+        none left: counted, and one 0x9004 record each. A record still in the
+        audit log is not repeated when a power-up finds the same sector bad again."""
+        sectors, stopped = ring.take_news()
+        for sector in sectors:
+            self.counters[f"{at}_sector_failed"] += 1
+            self._flash_fault(at=at, sector=sector)
+        if stopped:
+            self._flash_fault(at=at, sector="all", persistence="stopped")
+
+    def _flash_fault(self, **fields: object) -> None:
+        tail = _audit.err_line("", FLASH_FAULT, **fields)
+        if not any(line.endswith(tail) for line in self.audit_log):
+            self._err(FLASH_FAULT, **fields)
 
     def _err(self, error: ErrorCode, **fields: object) -> ErrorCode:
         """One ``FOTA_ERR`` record (and a counter) for ``error``; returns it."""
@@ -337,8 +366,9 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
                 battery_mj=battery))
         except PowerLost:
             raise
-        except FlashError:
+        except (FlashError, NvmExhausted):
             self.counters["metrology_write_failed"] += 1
+        self._nvm_faults(self._metro_ring, "metrology")
 
     def _event(self, event: Event) -> None:
         new = transition(self._state, event)

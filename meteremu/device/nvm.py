@@ -5,7 +5,9 @@ through the flash interface. A slot is free while it reads all 0xFF; a record
 carries a sequence number and a CRC-32, so a slot torn by a power cut is
 recognised and skipped, and the newest valid record wins. When the current
 sector is full the next one (the oldest) is erased and writing goes on there,
-so a ring of N sectors always keeps at least N-1 sectors of history.
+so a ring of N sectors always keeps at least N-1 sectors of history. A sector
+that fails (worn out, bits stuck) is skipped until the next power-up, so the
+ring writes on, with less history, while any sector works.
 
 Formats (little-endian, defined once here in construct):
 
@@ -34,10 +36,12 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ul, Int32ul, Int64ul, Struct
 
+from .._lowlevel.flash import FlashError, FlashPowerError
 from ..crypto import crc32
+from ..errors import MeteremuError
 from .layout import Region
 
-__all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "RecordRing"]
+__all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "NvmExhausted", "RecordRing"]
 
 MetrologyRecord = Struct(
     "magic" / Const(b"MR"),
@@ -80,12 +84,29 @@ def unseal(fmt: Any, raw: bytes) -> Any | None:
         return None
 
 
+class NvmExhausted(MeteremuError):
+    """Every sector of a ring failed: nothing can be written until the next power-up."""
+
+
 class RecordRing:
     """Fixed-size records appended round-robin over the sectors of ``region``.
 
     ``flash`` is the meter's flash (read/program/erase). Power-loss exceptions
     from it propagate: the caller decides what a cut means. Call :meth:`load`
     after every power-up before appending.
+
+    A sector whose erase or program fails with any other flash error (worn
+    out, stuck bits: a program is read back and compared) is skipped: the
+    record goes to the next sector, and the sector stays bad in RAM until the
+    next :meth:`load`, after which it is tried again. :meth:`take_news` tells
+    the caller which sectors went bad, so it can log each one. Only when no
+    sector is left does :meth:`append` raise :class:`NvmExhausted`.
+
+    A cut loses at most the record being written (and, if it hits an erase,
+    the oldest sector's records, which were being erased anyway) -- as long as
+    a second sector works. With a single usable sector left the ring must
+    erase the sector holding its newest record to write on; a cut in that
+    erase or in the program right after it leaves the ring empty.
     """
 
     def __init__(self, flash: Any, region: Region, fmt: Any, sector_size: int) -> None:
@@ -99,10 +120,15 @@ class RecordRing:
         self.records: list[Any] = []  # valid records, oldest first
         self._pos: dict[int, int] = {}  # seq -> slot index
         self._next: int | None = None  # slot to write next; None: erase the next sector
+        self._cur: int | None = None  # sector written last (the next one follows it)
         self._seq = 0
+        self.bad: set[int] = set()  # sectors that failed since the last load
+        self._news: list[int] = []  # ... not yet taken by take_news()
+        self._exhausted = False
+        self._exhausted_news = False
 
     def load(self) -> list[Any]:
-        """Scan the ring; returns the valid records, oldest first."""
+        """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
         total = self.sectors * self.per_sector
         blob = self.flash.read(self.region.offset, total * self.slot)
         slots = [blob[i * self.slot : (i + 1) * self.slot] for i in range(total)]
@@ -116,33 +142,81 @@ class RecordRing:
         self.records = [rec for _, _, rec in found]
         self._pos = {seq: i for seq, i, _ in found}
         self._seq = found[-1][0] if found else 0
+        self.bad = set()
+        self._news = []
+        self._exhausted = self._exhausted_news = False
         # Write after the newest record, in its sector, at the first free slot;
         # a torn slot is never reused (it would need an erase).
         if found:
             newest = found[-1][1]
-            end = (newest // self.per_sector + 1) * self.per_sector
+            self._cur = newest // self.per_sector
+            end = (self._cur + 1) * self.per_sector
             self._next = next((i for i in range(newest + 1, end) if free[i]), None)
         else:
             self._next = 0 if all(free[: self.per_sector]) else None
+            self._cur = None if self._next is None else 0
         return self.records
+
+    def take_news(self) -> tuple[list[int], bool]:
+        """Sectors (0-based within the ring) found bad since the last call, and
+        whether the ring ran out of usable sectors since then."""
+        news, stopped = self._news, self._exhausted_news
+        self._news, self._exhausted_news = [], False
+        return news, stopped
+
+    def _fail(self, sector: int) -> None:
+        if sector not in self.bad:
+            self.bad.add(sector)
+            self._news.append(sector)
+
+    def _open_sector(self) -> int:
+        """Erase the next usable sector after the current one; its first slot."""
+        start = 0 if self._cur is None else self._cur + 1
+        for k in range(self.sectors):
+            sector = (start + k) % self.sectors
+            if sector in self.bad:
+                continue
+            try:
+                self.flash.erase(self.region.offset + sector * self.sector_size,
+                                 self.sector_size)
+            except FlashPowerError:
+                raise
+            except FlashError:
+                self._fail(sector)
+                continue
+            lo = sector * self.per_sector
+            hi = lo + self.per_sector
+            lost = {s for s, i in self._pos.items() if lo <= i < hi}
+            if lost:
+                self.records = [r for r in self.records if r.seq not in lost]
+                for s in lost:
+                    del self._pos[s]
+            self._cur = sector
+            return lo
+        if not self._exhausted:
+            self._exhausted = self._exhausted_news = True
+        raise NvmExhausted(f"no usable sector left in {self.region.name}")
 
     def append(self, build: Callable[[int], bytes]) -> Any:
         """Write the record ``build(seq)`` with the next sequence number; returns it parsed."""
         seq = self._seq + 1
         raw = build(seq)
-        if self._next is None:
-            newest = self._pos.get(self._seq)
-            sector = 0 if newest is None else (newest // self.per_sector + 1) % self.sectors
-            lo = sector * self.per_sector
-            hi = lo + self.per_sector
-            self.flash.erase(self.region.offset + sector * self.sector_size, self.sector_size)
-            lost = {s for s, i in self._pos.items() if lo <= i < hi}
-            self.records = [r for r in self.records if r.seq not in lost]
-            for s in lost:
-                del self._pos[s]
-            self._next = lo
-        index = self._next
-        self.flash.program(self.region.offset + index * self.slot, raw)
+        while True:
+            if self._next is None:
+                self._next = self._open_sector()
+            index = self._next
+            addr = self.region.offset + index * self.slot
+            try:
+                self.flash.program(addr, raw)
+                ok = self.flash.read(addr, self.slot) == raw
+            except FlashPowerError:
+                raise
+            except FlashError:
+                ok = False
+            if ok:
+                break
+            self._fail(index // self.per_sector)  # skipped: the record goes to the next one
+            self._next = None
         rec = unseal(self.fmt, raw)
         self._seq = seq
         self._pos[seq] = index

@@ -31,7 +31,7 @@ from construct import Const, Int8ul, Int32ul, Int64ul, Padding, Struct
 
 from .._lowlevel.flash import FlashError, FlashPowerError
 from .layout import Region
-from .nvm import RecordRing, seal
+from .nvm import NvmExhausted, RecordRing, seal
 
 __all__ = ["KEEP", "CloseReason", "ClosedSessions", "SessionRecord"]
 
@@ -63,14 +63,14 @@ class ClosedSessions:
     """The last :data:`KEEP` closed sessions as ``(kind, session_id)`` pairs."""
 
     def __init__(self, flash: Any, region: Region, sector_size: int) -> None:
-        self._ring = RecordRing(flash, region, SessionRecord, sector_size)
+        self.ring = RecordRing(flash, region, SessionRecord, sector_size)
         self._recent: deque[tuple[int, int]] = deque(maxlen=KEEP)
         self.write_failures = 0
 
     def load(self) -> None:
         """Read the ring back (at power-up)."""
         self._recent.clear()
-        for rec in self._ring.load()[-KEEP:]:
+        for rec in self.ring.load()[-KEEP:]:
             self._recent.append((rec.kind, rec.session_id))
 
     def __contains__(self, key: tuple[int, int]) -> bool:
@@ -82,16 +82,17 @@ class ClosedSessions:
     def add(self, kind: int, session_id: int, reason: CloseReason, clock: int) -> None:
         """Remember a closed session (nothing is written when it is remembered
         already). A power cut propagates; another flash failure is counted and
-        the session is remembered in RAM until the next power-up."""
+        the session is remembered in RAM until the next power-up (the ring
+        skips a failing sector; the caller logs what ``ring.take_news`` says)."""
         key = (kind, session_id)
         if key in self._recent:
             return
         self._recent.append(key)
         try:
-            self._ring.append(lambda seq: seal(
+            self.ring.append(lambda seq: seal(
                 SessionRecord, kind=kind, seq=seq, session_id=session_id, reason=int(reason),
                 clock=clock))
         except FlashPowerError:
             raise
-        except FlashError:
+        except (FlashError, NvmExhausted):
             self.write_failures += 1
