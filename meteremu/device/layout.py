@@ -30,7 +30,7 @@ class Geometry:
     bank_size: int = 128 * 1024
     sector_size: int = 4096
     align: int = 8
-    metrology_sectors: int = 2
+    metrology_sectors: int = 3  # a worn one still leaves two to alternate
     audit_sectors: int = 8
     endurance: int = 100_000
 
