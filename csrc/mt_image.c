@@ -158,22 +158,23 @@ static void hash_stream(mt_sha256_ctx *ctx, const uint8_t *data, size_t len)
 }
 
 /* The cache key (mt_image_cache): SHA-256(signed_digest || trailer || the
- * signer's 65-byte point). Everything the check reads: the header and the
- * image through signed_digest, the whole trailer (signature record and
- * padding), and the key the signature is checked against. trailer_len is
- * the header's trailer_size, <= MT_PKG_TRAILER_MAX. */
-static void cache_key(uint8_t out[32], const uint8_t signed_digest[32], const uint8_t *trailer,
-                      size_t trailer_len, const mt_image_key *key, int impl)
+ * signer's point 0x04 || X || Y). Everything the check reads: the header and
+ * the image through signed_digest, the whole trailer (signature record and
+ * padding), and the key the signature is checked against. trailer_len is the
+ * header's trailer_size, <= MT_PKG_TRAILER_MAX. ctx: freshly initialised by
+ * the caller, which reuses a context it is done with, so that no third one
+ * sits on the verification stack. */
+static void cache_key(mt_sha256_ctx *ctx, const uint8_t signed_digest[32], const uint8_t *trailer,
+                      size_t trailer_len, const mt_image_key *key, uint8_t out[32])
 {
-    mt_sha256_ctx ctx;
-    uint8_t point[65];
+    static const uint8_t uncompressed = 0x04; /* SEC1 prefix (mt_p256_pubkey_encode) */
 
-    mt_p256_pubkey_encode(&key->key, point);
-    mt_sha256_init_impl(&ctx, impl);
-    mt_sha256_update(&ctx, signed_digest, 32);
-    mt_sha256_update(&ctx, trailer, trailer_len);
-    mt_sha256_update(&ctx, point, sizeof point);
-    mt_sha256_final(&ctx, out);
+    mt_sha256_update(ctx, signed_digest, 32);
+    mt_sha256_update(ctx, trailer, trailer_len);
+    mt_sha256_update(ctx, &uncompressed, 1);
+    mt_sha256_update(ctx, key->key.x, 32);
+    mt_sha256_update(ctx, key->key.y, 32);
+    mt_sha256_final(ctx, out);
 }
 
 int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
@@ -183,7 +184,7 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     mt_pkg_header h;
     mt_pkg_signature sig;
     mt_sha256_ctx img_ctx, signed_ctx;
-    uint8_t img_digest[32], signed_digest[32], entry[32];
+    uint8_t img_digest[32], signed_digest[32];
     const mt_image_key *key;
     const uint8_t *image, *trailer;
     uint32_t crc = 0;
@@ -235,8 +236,10 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     key = find_key(policy, h.key_id);
     if (cached) {
         if (key != NULL) {
-            cache_key(entry, signed_digest, trailer, h.trailer_size, key, impl);
-            cached = memcmp(cache->digest, entry, 32) == 0;
+            /* img_digest is scratch here: on a miss it is computed below */
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, img_digest);
+            cached = memcmp(cache->digest, img_digest, 32) == 0;
         } else {
             cached = 0;
         }
@@ -263,7 +266,8 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
             rc = mt_ecdsa_verify_der(&key->key, signed_digest, sig.sig, sig.len);
         if (rc != MT_OK) return MT_E_SIGNATURE;
         if (cache != NULL) {
-            cache_key(cache->digest, signed_digest, trailer, h.trailer_size, key, impl);
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, cache->digest);
             cache->valid = 1;
         }
     }
