@@ -363,5 +363,6 @@ def compute_layout(
         raise ValueError(f"the partitions do not fit a {device_size}-byte device")
     if rc:
         raise ValueError("bad layout parameters (sizes must be whole, non-zero sectors)")
-    parts = [Partition(int(out.part[i].off), int(out.part[i].size)) for i in range(len(_PART_NAMES))]
+    parts = [Partition(int(out.part[i].off), int(out.part[i].size))
+             for i in range(len(_PART_NAMES))]
     return Layout(int(out.sector_size), int(out.used), *parts)
