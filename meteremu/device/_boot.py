@@ -41,7 +41,7 @@ class BootServices:
     def _new_bootloader(self: VirtualMeter) -> Bootloader:
         L = self.layout
         areas = {name: (L[name].offset, L[name].size)
-                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1")}
+                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1", "floor")}
         return Bootloader(self._flash, areas, vendor_id=self.vendor_id,
                           hw_revision=self.hw_revision, trusted_keys=self._points,
                           max_attempts=self.MAX_BOOT_ATTEMPTS)
