@@ -1,6 +1,7 @@
 /*
- * The bootloader. Record layout, placement rule, boot flow and the F.03
- * state are documented in mt_boot.h.
+ * The bootloader. Record layout, placement rule, boot flow, the floor area
+ * and the F.03 state are documented in mt_boot.h; the floor area's slots are
+ * read and appended by mt_boot_floor.c.
  *
  * Attacker-controlled: the bank contents (checked by mt_image_check before
  * anything runs). The boot-control areas are written only by this file, but
@@ -70,6 +71,7 @@ int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
             fa->size % MT_BOOT_RECORD_SIZE != 0 || MT_BOOT_RECORD_SIZE % mt_flash_align(fa->dev))
             return MT_E_ARG;
     }
+    if (!mt_boot_floor_area_ok(&cfg->floor)) return MT_E_ARG;
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
     if (b->cfg.max_attempts == 0) b->cfg.max_attempts = MT_BOOT_ATTEMPTS_DEFAULT;
@@ -92,13 +94,16 @@ static int slot_erased(const uint8_t *p)
     return 1;
 }
 
-/* The newest valid record of both areas into b->rec / b->rec_area; the
- * blank-meter default when there is none. */
+/* The newest valid record of both areas into b->rec / b->rec_area (the
+ * blank-meter default when there is none), and the floor readings. */
 int mt_boot_load(mt_boot *b)
 {
-    int a, found = 0;
+    uint32_t otp;
+    int a, rc, found = 0;
 
     if (b == NULL) return MT_E_ARG;
+    rc = mt_boot_floor_read(&b->cfg.floor, &otp);
+    if (rc != MT_OK) return rc;
     b->rec_area = -1;
     memset(&b->rec, 0, sizeof b->rec);
     b->rec.active = MT_BOOT_BANK_A;
@@ -118,7 +123,19 @@ int mt_boot_load(mt_boot *b)
             }
         }
     }
+    b->floor_record = b->rec.counter; /* 0 in the blank-meter default */
+    b->floor_otp = otp;
+    b->floor = otp > b->rec.counter ? otp : b->rec.counter;
     return MT_OK;
+}
+
+/* Raises the floor area to the effective floor when it is behind (after a
+ * record that raised the counter, or as the repair at power-up). Never fails
+ * the caller's operation: the outcome goes to floor_rc. */
+static int raise_floor_area(mt_boot *b)
+{
+    b->floor_rc = mt_boot_floor_raise(&b->cfg.floor, b->floor);
+    return b->floor_rc;
 }
 
 /* Programs enc into the first erased slot after the last used one of area
@@ -161,6 +178,9 @@ static int write_record(mt_boot *b, const mt_boot_record *r)
         return MT_E_SWAP;
     }
     n.sequence = b->rec.sequence + 1u;
+    /* Every record carries the effective floor: after the area won over a
+     * lost or rolled-back record, the records agree with it again. */
+    if (n.counter < b->floor) n.counter = b->floor;
     mt_boot_record_encode(&n, enc);
     /* Alternate: never the area holding the current record... */
     target = b->rec_area < 0 ? 0 : 1 - b->rec_area;
@@ -179,6 +199,7 @@ static int write_record(mt_boot *b, const mt_boot_record *r)
     b->rec = n;
     b->rec_area = (int8_t)target;
     b->writes++;
+    if (n.counter > b->floor) b->floor = n.counter; /* confirm, provision */
     return MT_OK;
 }
 
@@ -195,7 +216,7 @@ static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
     pol.hw_revision = b->cfg.hw_revision;
     pol.bank_size = fa->size;
     /* The factory image is the last resort: no anti-rollback floor. */
-    pol.installed_counter = bank == MT_BOOT_BANK_GOLDEN ? 0 : b->rec.counter;
+    pol.installed_counter = bank == MT_BOOT_BANK_GOLDEN ? 0 : b->floor;
     pol.keys = b->cfg.keys;
     pol.key_count = b->cfg.key_count;
     pol.sha_impl = b->sha_impl;
@@ -228,19 +249,22 @@ int mt_boot_provision(mt_boot *b)
 {
     mt_boot_record n;
     mt_pkg_header h;
-    uint32_t floor;
     int rc;
 
     if (b == NULL) return MT_E_ARG;
     rc = mt_boot_load(b);
     if (rc != MT_OK) return rc;
     if (b->rec_area >= 0) return MT_E_STATE;
-    floor = b->rec.counter; /* 0 on a blank meter: the factory image has no floor */
+    /* b->floor is the floor area's: 0 on a blank meter, so the factory image
+     * meets no floor; a board whose records were wiped keeps its floor. */
     rc = validate(b, MT_BOOT_BANK_A, 1, &h);
     if (rc != MT_OK) return rc;
     n = b->rec;
-    n.counter = h.security_counter > floor ? h.security_counter : floor;
-    return write_record(b, &n);
+    n.counter = h.security_counter; /* write_record raises it to the floor */
+    rc = write_record(b, &n);
+    if (rc != MT_OK) return rc;
+    raise_floor_area(b); /* record first, then the area (mt_boot.h) */
+    return MT_OK;
 }
 
 int mt_boot_start(mt_boot *b)
@@ -251,8 +275,14 @@ int mt_boot_start(mt_boot *b)
     b->running = MT_BOOT_NONE;
     b->booted_ok = 0;
     b->fault = 0;
+    b->floor_rc = MT_OK;
     rc = mt_boot_load(b);
     if (rc != MT_OK) return rc;
+    /* Repair: the record's counter above the area's (a cut between writing
+     * the record and raising the area, or a raise that failed). Anything but
+     * a power cut leaves the boot to go on: the record holds the floor. */
+    if (b->floor_otp < b->floor && raise_floor_area(b) == MT_E_FLASH_POWER)
+        return MT_E_FLASH_POWER;
 
     for (step = 0; step < MT_BOOT_MAX_STEPS; step++) {
         mt_boot_record r = b->rec;
@@ -353,6 +383,7 @@ int mt_boot_activate(mt_boot *b, int complete)
 int mt_boot_confirm(mt_boot *b)
 {
     mt_boot_record n;
+    int rc;
 
     if (b == NULL) return MT_E_ARG;
     if (b->fault) return MT_E_SWAP;
@@ -365,7 +396,11 @@ int mt_boot_confirm(mt_boot *b)
     n.outcome = MT_BOOT_OUTCOME_CONFIRMED;
     if (b->running_header.security_counter > n.counter)
         n.counter = b->running_header.security_counter;
-    return write_record(b, &n);
+    rc = write_record(b, &n);
+    if (rc != MT_OK) return rc;
+    /* The record is the commit; then the area (never before: mt_boot.h). */
+    raise_floor_area(b);
+    return MT_OK;
 }
 
 int mt_boot_revert(mt_boot *b)

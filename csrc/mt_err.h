@@ -33,7 +33,7 @@ enum mt_err {
     MT_E_HDR_FIELD = -32,    /* header field out of range (flags, fragment geometry, reserved) */
     MT_E_VENDOR = -33,       /* vendor ID differs from the meter's */
     MT_E_HW_REV = -34,       /* hardware revision differs from the meter's */
-    MT_E_TOO_BIG = -35,      /* package does not fit the bank */
+    MT_E_TOO_BIG = -35,      /* package does not fit the bank; an append-only area is full */
     MT_E_TRAILER = -36,      /* malformed trailer TLVs */
     MT_E_NO_SIGNATURE = -37, /* trailer carries no signature */
 

@@ -157,6 +157,26 @@ static void hash_stream(mt_sha256_ctx *ctx, const uint8_t *data, size_t len)
     }
 }
 
+/* The cache key (mt_image_cache): SHA-256(signed_digest || trailer || the
+ * signer's point 0x04 || X || Y). Everything the check reads: the header and
+ * the image through signed_digest, the whole trailer (signature record and
+ * padding), and the key the signature is checked against. trailer_len is the
+ * header's trailer_size, <= MT_PKG_TRAILER_MAX. ctx: freshly initialised by
+ * the caller, which reuses a context it is done with, so that no third one
+ * sits on the verification stack. */
+static void cache_key(mt_sha256_ctx *ctx, const uint8_t signed_digest[32], const uint8_t *trailer,
+                      size_t trailer_len, const mt_image_key *key, uint8_t out[32])
+{
+    static const uint8_t uncompressed = 0x04; /* SEC1 prefix (mt_p256_pubkey_encode) */
+
+    mt_sha256_update(ctx, signed_digest, 32);
+    mt_sha256_update(ctx, trailer, trailer_len);
+    mt_sha256_update(ctx, &uncompressed, 1);
+    mt_sha256_update(ctx, key->key.x, 32);
+    mt_sha256_update(ctx, key->key.y, 32);
+    mt_sha256_final(ctx, out);
+}
+
 int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
                    const uint8_t *pkg, size_t available, int complete,
                    mt_image_cache *cache)
@@ -166,7 +186,7 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     mt_sha256_ctx img_ctx, signed_ctx;
     uint8_t img_digest[32], signed_digest[32];
     const mt_image_key *key;
-    const uint8_t *image;
+    const uint8_t *image, *trailer;
     uint32_t crc = 0;
     size_t off;
     int rc, cached, impl;
@@ -194,8 +214,9 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
 
     /* 6, 7. One streaming pass: CRC-32 and SHA-256 of the image, and the
      * signed digest SHA-256(header || image). With a cache entry the image
-     * SHA-256 is deferred: a cache hit implies it (see mt_image_cache). */
+     * SHA-256 is deferred: a hit implies it (see mt_image_cache). */
     image = pkg + MT_PKG_HEADER_SIZE;
+    trailer = image + h.image_size; /* package_size = 128 + image + trailer <= available */
     cached = cache != NULL && cache->valid;
     impl = policy->sha_impl < 0 ? mt_sha256_accelerated() : policy->sha_impl;
     mt_sha256_init_impl(&img_ctx, impl);
@@ -210,9 +231,19 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     }
     mt_sha256_final(&signed_ctx, signed_digest);
     if (crc != h.image_crc32) return MT_E_IMAGE_CRC;
-    if (cached && memcmp(cache->digest, signed_digest, 32) != 0) {
-        cached = 0;
-        hash_stream(&img_ctx, image, h.image_size);
+    /* The key is looked up here (its check, step 8, still comes after step
+     * 7) because the cache key needs it: without a trusted key no hit. */
+    key = find_key(policy, h.key_id);
+    if (cached) {
+        if (key != NULL) {
+            /* img_digest is scratch here: on a miss it is computed below */
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, img_digest);
+            cached = memcmp(cache->digest, img_digest, 32) == 0;
+        } else {
+            cached = 0;
+        }
+        if (!cached) hash_stream(&img_ctx, image, h.image_size); /* a miss: hash it now */
     }
     if (!cached) {
         mt_sha256_final(&img_ctx, img_digest);
@@ -220,13 +251,13 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     }
 
     /* 8. Signed by a key the meter trusts. */
-    key = find_key(policy, h.key_id);
     if (key == NULL) return MT_E_UNKNOWN_KEY;
 
     /* 9. The trailer holds exactly one well-formed signature, and it verifies
-     * over SHA-256(header || image). A cache hit means this very digest has
-     * verified before: the trailer is still parsed, ECDSA is skipped. */
-    rc = mt_pkg_trailer_parse(&sig, image + h.image_size, h.trailer_size);
+     * over SHA-256(header || image). A cache hit means these very header,
+     * image, trailer and key have verified before: the trailer is still
+     * parsed, ECDSA is skipped. */
+    rc = mt_pkg_trailer_parse(&sig, trailer, h.trailer_size);
     if (rc != MT_OK) return rc;
     if (!cached) {
         if (sig.type == MT_PKG_TLV_SIG_RAW)
@@ -235,7 +266,8 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
             rc = mt_ecdsa_verify_der(&key->key, signed_digest, sig.sig, sig.len);
         if (rc != MT_OK) return MT_E_SIGNATURE;
         if (cache != NULL) {
-            memcpy(cache->digest, signed_digest, 32);
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, cache->digest);
             cache->valid = 1;
         }
     }

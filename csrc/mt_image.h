@@ -114,11 +114,22 @@ typedef struct mt_image_policy {
 } mt_image_policy;
 
 /*
- * Verification cache for one bank: the SHA-256(header || image) that last
- * passed signature verification. It is keyed by content, so a bank rewritten
- * since simply misses; when it hits, the image SHA-256 and the ECDSA step are
- * skipped (the digest covers the header, which carries the image SHA-256).
- * Zero it to empty it; forget it when the trusted keys change.
+ * Verification cache for one bank. `digest` is the key of the last package
+ * that passed signature verification:
+ *
+ *   SHA-256( SHA-256(header || image)        the signed digest, 32 bytes
+ *            || trailer                      all trailer_size bytes: the
+ *                                            signature record and the padding
+ *            || 0x04 || X || Y )             the trusted key the key ID named,
+ *                                            65-byte uncompressed SEC1 point
+ *
+ * i.e. every byte the check reads (SPEC section 5). It is keyed by content, so
+ * a bank rewritten since, another signature or trailer, or another key behind
+ * the same key ID simply misses and runs every step; only on a hit are the
+ * image SHA-256 (implied: the header carries it) and ECDSA skipped. The key is
+ * computed from bytes the check hashes anyway (the signed digest comes out of
+ * the one streaming pass), so a hit costs no second pass over the image.
+ * Zero it to empty it.
  */
 typedef struct mt_image_cache {
     uint8_t valid;

@@ -8,7 +8,16 @@ from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meteremu._lowlevel import ffi, lib
-from meteremu._lowlevel.boot import Bank, BootError, Bootloader, BootState, decode_record
+from meteremu._lowlevel.boot import (
+    FLOOR_SLOT_SIZE,
+    Bank,
+    BootError,
+    Bootloader,
+    BootState,
+    decode_floor_slot,
+    decode_record,
+    encode_floor_slot,
+)
 from meteremu._lowlevel.image import ImageError
 
 KEY = ec.derive_private_key(0xB007 * 0x1000193, ec.SECP256R1())
@@ -20,8 +29,9 @@ AREAS = {
     "golden": (2 * BANK, BANK),
     "boot0": (3 * BANK, SEC),
     "boot1": (3 * BANK + SEC, SEC),
+    "floor": (3 * BANK + 2 * SEC, SEC),
 }
-SIZE = 3 * BANK + 2 * SEC
+SIZE = 3 * BANK + 3 * SEC
 
 
 def pkg(counter: int, behaviour: int = 0, salt: int = 0) -> bytes:
@@ -153,3 +163,71 @@ def test_record_decode() -> None:
     assert decode_record(b"\xff" * 32) is None
     with pytest.raises(ValueError):
         decode_record(b"")
+
+
+def test_floor_slot_codec() -> None:
+    slot = encode_floor_slot(0x01020304)
+    assert len(slot) == FLOOR_SLOT_SIZE
+    assert slot[:4] == b"MTFL" and slot[4:8] == bytes([4, 3, 2, 1])
+    assert slot[8:12] == bytes([0xFB, 0xFC, 0xFD, 0xFE])
+    assert decode_floor_slot(slot) == 0x01020304
+    assert decode_floor_slot(b"\xff" * FLOOR_SLOT_SIZE) is None
+    for i in range(FLOOR_SLOT_SIZE * 8):
+        flipped = bytearray(slot)
+        flipped[i // 8] ^= 1 << (i % 8)
+        assert decode_floor_slot(bytes(flipped)) is None
+    with pytest.raises(ValueError):
+        decode_floor_slot(b"")
+    with pytest.raises(ValueError):
+        encode_floor_slot(-1)
+
+
+def _floor_cells(rig: Rig) -> bytes:
+    off, size = AREAS["floor"]
+    return bytes(ffi.buffer(rig.mem + off, size))
+
+
+def test_floor_area_keeps_the_floor_when_the_records_are_erased(rig: Rig) -> None:
+    update(rig, pkg(2, salt=3))
+    rig.boot.boot_ok()
+    rig.boot.confirm()
+    assert rig.boot.floor == 2 and rig.boot.floor_fault is None
+    assert decode_floor_slot(_floor_cells(rig)[:FLOOR_SLOT_SIZE]) == 2
+    for name in ("boot0", "boot1"):
+        off, size = AREAS[name]
+        assert lib.mt_flash_erase(rig.flash, off, size) == 0
+    assert rig.power_cycle() == Bank.B  # A holds counter 1, below the floor
+    assert (rig.boot.floor_record, rig.boot.floor_otp, rig.boot.floor) == (0, 2, 2)
+    assert rig.boot.record.counter == 2  # the fallback record carries the floor
+    rig.boot.boot_ok()
+    with pytest.raises(ImageError) as err:
+        rig.boot.activate()
+    assert err.value.err_name == "MT_E_DOWNGRADE"
+
+
+def test_floor_fault_is_reported_not_raised(rig: Rig) -> None:
+    update(rig, pkg(2, salt=3))
+    rig.boot.boot_ok()
+    off, _ = AREAS["floor"]
+    assert lib.mt_flash_set_sector_endurance(rig.flash, off, 0) == 0
+    rig.boot.confirm()  # the record is the commit: no exception
+    fault = rig.boot.floor_fault
+    assert fault is not None and fault.err_name == "MT_E_FLASH_WORN"
+    assert fault.code is not None and fault.code.code == "0x9004"
+    assert rig.boot.floor == 2
+    assert rig.power_cycle() == Bank.B
+    assert (rig.boot.floor_record, rig.boot.floor_otp) == (2, 0)
+    assert rig.boot.floor_fault is not None  # the repair failed too
+    lib.mt_flash_clear_faults(rig.flash)
+    assert rig.power_cycle() == Bank.B
+    assert rig.boot.floor_fault is None
+    assert rig.power_cycle() == Bank.B
+    assert (rig.boot.floor_record, rig.boot.floor_otp) == (2, 2)
+
+
+def test_floor_area_is_required() -> None:
+    r = Rig()
+    areas = {k: v for k, v in AREAS.items() if k != "floor"}
+    with pytest.raises(KeyError):
+        Bootloader(r.flash, areas, vendor_id=0x4D455445, hw_revision=3,
+                   trusted_keys=[sec1(KEY.public_key())])

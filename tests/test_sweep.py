@@ -19,7 +19,8 @@ Checked after every power-up and at the end:
     against the trusted key, and which is byte for byte one we signed;
   * boot-control state is consistent: the record names the running bank; the
     boot state agrees with the record (trial, and the outcome of the last
-    update); the anti-rollback counter never exceeds a confirmed image's;
+    update); the anti-rollback counter never exceeds a confirmed image's, and the
+    effective floor (record or floor region) is never below one;
   * fragments marked received in the flash bitmap before the cut are not
     requested again after it (the download resumes, it does not restart);
   * no confirmed energy is lost: the register after power-up is at least what
@@ -205,6 +206,11 @@ class Run:
         if m.boot_state is BootState.REVERTED:
             _check(rec.outcome is Outcome.REVERTED, f"{where}: reverted, outcome {rec.outcome}")
         _check(rec.counter <= self.max_counter, f"{where}: counter {rec.counter} raised")
+        # the effective floor (record or floor region): never below a confirmed
+        # counter, never raised by an image that was not confirmed
+        top = 2 if self.scenario == "confirm" else 1
+        _check(self.max_counter <= m.anti_rollback_floor <= top,
+               f"{where}: floor {m.anti_rollback_floor}, confirmed {self.max_counter}")
         _check(m.energy_wh >= self.floor, f"{where}: energy {m.energy_wh} < floor {self.floor}")
 
     def power_up_and_check(self) -> None:

@@ -7,6 +7,8 @@
  * boot-control areas so the sweep also lands in their erases).
  */
 #include "mt_boot.h"
+#include "mt_crc.h"
+#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_sha256.h"
 #include "mt_test.h"
@@ -19,13 +21,15 @@
 #define OFF_G (2u * BANK)
 #define OFF_C0 (3u * BANK)
 #define OFF_C1 (3u * BANK + SEC)
-#define SIZE (3u * BANK + 2u * SEC)
+#define OFF_FL (3u * BANK + 2u * SEC)
+#define SIZE (3u * BANK + 3u * SEC)
 #define SLOTS (SEC / MT_BOOT_RECORD_SIZE)
+#define FLOOR_SLOTS (SEC / MT_BOOT_FLOOR_SLOT_SIZE)
 
 static uint8_t mem[SIZE];
 static uint32_t wear[SIZE / SEC];
 static mt_flash flash;
-static mt_image_key keys[1];
+static mt_image_key keys[2]; /* the trusted key; the other signer, trusted where a test says */
 static mt_boot_config cfg;
 
 static const uint32_t bank_off[3] = {OFF_A, OFF_B, OFF_G};
@@ -54,12 +58,38 @@ static void factory(mt_boot *b)
         CHECK_EQ(mt_flash_area_init(&cfg.bank[i], &flash, bank_off[i], BANK), MT_OK);
     CHECK_EQ(mt_flash_area_init(&cfg.control[0], &flash, OFF_C0, SEC), MT_OK);
     CHECK_EQ(mt_flash_area_init(&cfg.control[1], &flash, OFF_C1, SEC), MT_OK);
+    CHECK_EQ(mt_flash_area_init(&cfg.floor, &flash, OFF_FL, SEC), MT_OK);
     cfg.vendor_id = VEC_VENDOR;
     cfg.hw_revision = VEC_HW_REV;
     cfg.keys = keys;
     cfg.key_count = 1;
     CHECK_EQ(mt_boot_init(b, &cfg), MT_OK);
     CHECK_EQ(b->sha_impl, mt_sha256_accelerated()); /* asked once, at init */
+}
+
+/* The floor area's floor, read straight from the cells (power or not). */
+static uint32_t area_floor(void)
+{
+    uint32_t v = 0, off;
+    for (off = 0; off < SEC; off += MT_BOOT_FLOOR_SLOT_SIZE) {
+        uint32_t x;
+        if (mt_boot_floor_decode(&x, mem + OFF_FL + off) == MT_OK && x > v) v = x;
+    }
+    return v;
+}
+
+/* The slot offset of the newest record on flash (b->rec's). */
+static uint32_t newest_record_addr(const mt_boot *b)
+{
+    uint32_t off = b->rec_area ? OFF_C1 : OFF_C0, s;
+    for (s = 0; s < SLOTS; s++) {
+        mt_boot_record r;
+        if (mt_boot_record_decode(&r, mem + off + s * MT_BOOT_RECORD_SIZE) == MT_OK &&
+            r.sequence == b->rec.sequence)
+            return off + s * MT_BOOT_RECORD_SIZE;
+    }
+    CHECK(0);
+    return off;
 }
 
 /* Power cycle: the flash keeps its cells, RAM state is rebuilt. */
@@ -404,6 +434,9 @@ static void test_outcome_and_provision(void)
     CHECK_EQ(b.rec.state, MT_BOOT_CONFIRMED);
     CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_NONE);
     CHECK_EQ(b.writes, 1u);
+    CHECK_EQ(b.floor, 1u);
+    CHECK_EQ(b.floor_rc, MT_OK);
+    CHECK_EQ(area_floor(), 1u); /* and in the floor area */
     CHECK_EQ(mt_boot_provision(&b), MT_E_STATE); /* once only */
     CHECK_EQ(power_cycle(&b), MT_OK);
     CHECK_EQ(b.rec.counter, 1u);
@@ -500,6 +533,342 @@ static void test_swap_fault(void)
     CHECK_EQ(mt_boot_activate(&b, 1), MT_OK); /* the retry works */
 }
 
+/* ---- anti-rollback floor area ---- */
+
+static uint32_t rng_state = 0x1234567u;
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* The slot codec; every flipped bit is refused; a slot torn while being
+ * programmed from erased flash (only some of its bits cleared) is the whole
+ * intended slot or invalid, never another value. */
+static void test_floor_slot_codec(void)
+{
+    const uint32_t values[] = {0u, 1u, 2u, 5u, 0x01020304u, 0x7FFFFFFFu, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    uint8_t enc[MT_BOOT_FLOOR_SLOT_SIZE], torn[MT_BOOT_FLOOR_SLOT_SIZE];
+    uint32_t v;
+
+    mt_boot_floor_encode(0x01020304u, enc);
+    CHECK_MEM(enc, "MTFL", 4);
+    CHECK_EQ(mt_ld32le(enc + 4), 0x01020304u);
+    CHECK_EQ(mt_ld32le(enc + 8), 0xFEFDFCFBu);
+    CHECK_EQ(mt_ld32le(enc + 12), mt_crc32(0, enc, 12));
+    CHECK_EQ(mt_boot_floor_decode(&v, enc), MT_OK);
+    CHECK_EQ(v, 0x01020304u);
+    memset(torn, 0xFF, sizeof torn);
+    CHECK_EQ(mt_boot_floor_decode(&v, torn), MT_E_ARG); /* erased: a free slot */
+    for (size_t n = 0; n < sizeof values / sizeof values[0]; n++) {
+        mt_boot_floor_encode(values[n], enc);
+        CHECK_EQ(mt_boot_floor_decode(&v, enc), MT_OK);
+        CHECK_EQ(v, values[n]);
+        for (unsigned i = 0; i < MT_BOOT_FLOOR_SLOT_SIZE * 8u; i++) {
+            memcpy(torn, enc, sizeof torn);
+            torn[i / 8] ^= (uint8_t)(1u << (i % 8));
+            CHECK(mt_boot_floor_decode(&v, torn) != MT_OK);
+        }
+    }
+    for (unsigned n = 0; n < 20000u; n++) {
+        uint32_t value = n < 5000u ? n : rng(), k = rng() % (MT_BOOT_FLOOR_SLOT_SIZE + 1u);
+        mt_boot_floor_encode(value, enc);
+        /* the first k bytes landed; the others got some of their clears */
+        for (uint32_t i = 0; i < MT_BOOT_FLOOR_SLOT_SIZE; i++) {
+            uint8_t missed = (uint8_t)(rng() & rng() & ~enc[i]); /* bits left at 1 */
+            torn[i] = i < k ? enc[i] : (uint8_t)(enc[i] | missed);
+        }
+        if (mt_boot_floor_decode(&v, torn) == MT_OK) {
+            CHECK_MEM(torn, enc, sizeof enc);
+            CHECK_EQ(v, value);
+        }
+    }
+}
+
+/* Reading, raising (append-only, never lowered), torn and flipped slots,
+ * stuck bits, a worn sector, a full area; configuration checks. */
+static void test_floor_area(void)
+{
+    mt_boot b;
+    mt_flash_area fa;
+    mt_boot_config bad;
+    uint32_t v, ops, n;
+    int rc;
+
+    factory(&b);
+    fa = cfg.floor;
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 0u);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 3), MT_OK);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 3u);
+    ops = mt_flash_ops(&flash);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 3), MT_OK);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 2), MT_OK);
+    CHECK_EQ(mt_flash_ops(&flash), ops); /* never lowered: nothing written */
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 3u);
+
+    /* a torn slot (the cut in the middle of its program) is skipped */
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_PREFIX, 6), MT_OK);
+    mt_flash_cut_after(&flash, 0);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 5), MT_E_FLASH_POWER);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_E_FLASH_POWER);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_NONE, 0), MT_OK);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 3u);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 5), MT_OK);
+    CHECK_EQ(mt_boot_floor_decode(&v, mem + OFF_FL + 16u), MT_E_ARG); /* the torn one */
+    CHECK_EQ(mt_boot_floor_decode(&v, mem + OFF_FL + 32u), MT_OK);
+    CHECK_EQ(v, 5u);
+    /* a flipped bit in the newest slot: the area reads as the one before */
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_FL + 32u + 5u, 0x10), MT_OK);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 3u);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 5), MT_OK); /* into the next slot */
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 5u);
+
+    /* a bit stuck at 1 in the next slot (magic byte 0, 0x4D, bit 1): it reads
+     * back wrong, the slot after takes the floor */
+    CHECK_EQ(mt_flash_stick_bits(&flash, OFF_FL + 64u, 0, 0x02), MT_OK);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 9), MT_OK);
+    CHECK_EQ(mt_boot_floor_decode(&v, mem + OFF_FL + 64u), MT_E_ARG);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 9u);
+    /* two in a row: given up, MT_E_FLASH_WORN; the floor stays */
+    CHECK_EQ(mt_flash_stick_bits(&flash, OFF_FL + 96u, 0, 0x02), MT_OK);
+    CHECK_EQ(mt_flash_stick_bits(&flash, OFF_FL + 112u, 0, 0x02), MT_OK);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 10), MT_E_FLASH_WORN);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, 9u);
+    mt_flash_clear_faults(&flash);
+    /* a worn sector refuses the program */
+    CHECK_EQ(mt_flash_set_sector_endurance(&flash, OFF_FL, 0), MT_OK);
+    CHECK_EQ(mt_boot_floor_raise(&fa, 10), MT_E_FLASH_WORN);
+    mt_flash_clear_faults(&flash);
+
+    /* full: a raise fails, nothing is erased, the area keeps its floor */
+    for (n = 10;; n++) {
+        rc = mt_boot_floor_raise(&fa, n);
+        if (rc != MT_OK) break;
+    }
+    CHECK_EQ(rc, MT_E_TOO_BIG);
+    CHECK_EQ(n - 10u, FLOOR_SLOTS - 8u); /* 8 slots used above */
+    CHECK_EQ(mt_flash_wear(&flash, OFF_FL), 0u);
+    CHECK_EQ(mt_boot_floor_read(&fa, &v), MT_OK);
+    CHECK_EQ(v, n - 1u);
+
+    /* the bootloader needs a usable floor area */
+    bad = cfg;
+    bad.floor.dev = NULL;
+    CHECK_EQ(mt_boot_init(&b, &bad), MT_E_ARG);
+    bad = cfg;
+    bad.floor.size = 24; /* not whole slots */
+    CHECK_EQ(mt_boot_init(&b, &bad), MT_E_ARG);
+    bad.floor.size = 8;
+    CHECK_EQ(mt_boot_init(&b, &bad), MT_E_ARG);
+    CHECK_EQ(mt_boot_floor_read(NULL, &v), MT_E_ARG);
+    CHECK_EQ(mt_boot_floor_raise(&bad.floor, 1), MT_E_ARG);
+}
+
+/* Both boot-control sectors erased: the blank default says counter 0, the
+ * floor area keeps the confirmed floor, a lower counter is still refused,
+ * and the next record carries the area's floor again. */
+static void test_floor_survives_erased_records(void)
+{
+    mt_boot b;
+    mt_pkg_header h;
+
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_OK);
+    CHECK_EQ(area_floor(), 1u);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b); /* B, counter 2 */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_OK);
+    CHECK_EQ(area_floor(), 2u);
+    update_to(&b, pkg_nohb, sizeof pkg_nohb); /* A, counter 3 */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor, 3u);
+    CHECK_EQ(area_floor(), 3u);
+
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C0, SEC), MT_OK);
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C1, SEC), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.rec_area, -1);
+    CHECK_EQ(b.floor_record, 0u);
+    CHECK_EQ(b.floor_otp, 3u);
+    CHECK_EQ(b.floor, 3u);
+    CHECK_EQ(b.running, MT_BOOT_BANK_A);
+    /* a lower counter: refused in verify and activate */
+    put_bank(MT_BOOT_BANK_B, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_verify(&b, &h, 1), MT_E_DOWNGRADE);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    CHECK_EQ(b.writes, 0u);
+    /* an equal one is fine, and its record carries the floor */
+    put_bank(MT_BOOT_BANK_B, pkg_crash, sizeof pkg_crash);
+    CHECK_EQ(mt_boot_verify(&b, &h, 1), MT_OK);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_OK);
+    CHECK_EQ(b.rec.counter, 3u);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_record, 3u);
+    CHECK_EQ(b.floor_otp, 3u);
+
+    /* re-provisioning the wiped board cannot lower the floor either */
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C0, SEC), MT_OK);
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C1, SEC), MT_OK);
+    put_bank(MT_BOOT_BANK_A, pkg_a, sizeof pkg_a);
+    CHECK_EQ(mt_boot_init(&b, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_provision(&b), MT_E_DOWNGRADE);
+
+    /* with the blank default naming a bank below the floor, the boot falls
+     * back to the bank that holds the confirmed image */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C0, SEC), MT_OK);
+    CHECK_EQ(mt_flash_erase(&flash, OFF_C1, SEC), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B); /* A holds counter 1 < 2 */
+    CHECK_EQ(b.rec.state, MT_BOOT_REVERTED);
+    CHECK_EQ(b.rec.counter, 2u);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+}
+
+/* The newest record corrupt: an older one (a trial, counter of its time) is
+ * current again; the floor stays, and the revert it leads to cannot bring
+ * back a lower counter. */
+static void test_floor_survives_flipped_record(void)
+{
+    mt_boot b;
+
+    factory(&b);
+    cfg.key_count = 2; /* pkg_other_key: counter 5 */
+    CHECK_EQ(mt_boot_init(&b, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_other_key, sizeof pkg_other_key);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.rec.counter, 5u);
+    CHECK_EQ(area_floor(), 5u);
+
+    CHECK_EQ(mt_flash_flip_bits(&flash, newest_record_addr(&b) + 12u, 0x01), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_record, 1u); /* the trial record, written before the confirm */
+    CHECK_EQ(b.floor_otp, 5u);
+    CHECK_EQ(b.floor, 5u);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(b.rec.state, MT_BOOT_TRIAL);
+    CHECK_EQ(b.rec.counter, 5u); /* the attempt's record carries the floor */
+    /* no heartbeat this time: revert to A (counter 1), refused: golden */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_revert(&b), MT_OK);
+    CHECK_EQ(b.rec.counter, 5u);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_GOLDEN);
+    CHECK_EQ(b.floor, 5u);
+    /* a counter 3 (and 2) package into A: refused */
+    CHECK_EQ(mt_boot_inactive(&b), MT_BOOT_BANK_A);
+    put_bank(MT_BOOT_BANK_A, pkg_crash, sizeof pkg_crash);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    put_bank(MT_BOOT_BANK_A, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor, 5u);
+    cfg.key_count = 1;
+}
+
+/* A cut between the confirm record and the floor area: confirm is done, the
+ * next start raises the area (also when a cut hits that repair first); a
+ * floor area that cannot be written stops neither confirm nor the boot. */
+static void test_floor_repair(void)
+{
+    mt_boot b;
+
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    mt_flash_cut_after(&flash, 1); /* the record lands, the area's program is cut */
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_FLASH_POWER);
+    CHECK_EQ(b.fault, 0u);
+    CHECK_EQ(b.rec.counter, 2u);
+    CHECK_EQ(area_floor(), 1u);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_boot_init(&b, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_load(&b), MT_OK);
+    CHECK_EQ(b.floor_record, 2u);
+    CHECK_EQ(b.floor_otp, 1u);
+    CHECK_EQ(b.floor, 2u);
+    CHECK_EQ(area_floor(), 1u); /* load writes nothing */
+    mt_flash_cut_after(&flash, 0); /* the repair itself is cut */
+    CHECK_EQ(mt_boot_start(&b), MT_E_FLASH_POWER);
+    CHECK_EQ(b.running, MT_BOOT_NONE);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_OK);
+    CHECK_EQ(b.floor_otp, 1u); /* what the area said before the repair */
+    CHECK_EQ(area_floor(), 2u);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_otp, 2u);
+    CHECK_EQ(b.floor_record, 2u);
+
+    /* a worn floor sector: confirm and the boot go on, the record holds it */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_flash_set_sector_endurance(&flash, OFF_FL, 0), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_FLASH_WORN);
+    CHECK_EQ(b.floor, 2u);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_FLASH_WORN);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(b.floor_record, 2u);
+    CHECK_EQ(b.floor_otp, 1u);
+    put_bank(MT_BOOT_BANK_A, pkg_a, sizeof pkg_a);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    mt_flash_clear_faults(&flash);
+    CHECK_EQ(power_cycle(&b), MT_OK); /* repaired once it can be written */
+    CHECK_EQ(b.floor_rc, MT_OK);
+    CHECK_EQ(area_floor(), 2u);
+
+    /* a full area: the same, for good */
+    factory(&b);
+    for (uint32_t off = 0; off < SEC; off += MT_BOOT_FLOOR_SLOT_SIZE) {
+        uint8_t enc[MT_BOOT_FLOOR_SLOT_SIZE];
+        mt_boot_floor_encode(1, enc);
+        CHECK_EQ(mt_flash_program(&flash, OFF_FL + off, enc, sizeof enc), MT_OK);
+    }
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_OK); /* already at 1 */
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_TOO_BIG);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_TOO_BIG);
+    CHECK_EQ(b.floor, 2u);
+    CHECK_EQ(mt_flash_wear(&flash, OFF_FL), 0u);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE); /* A: counter 1 */
+}
+
 /* ---- power-cut sweep ---- */
 
 static uint8_t snap_mem[SIZE];
@@ -551,11 +920,15 @@ static unsigned sweep_cuts;
  * every flash operation k of it and every tear mode: cut there, power up,
  * and check that the flash holds the old record or one of the records the
  * clean run wrote (a start may write several), and that the meter boots a
- * valid image. */
+ * valid image. The anti-rollback floor after the power-up (and the start's
+ * repair) is never below the old state's, never above what the clean run
+ * reaches, exactly the old one while the old record is current (the area is
+ * raised only after the record that raises the counter), and the area holds
+ * it. */
 static void sweep(mt_boot *b, enum op op)
 {
     mt_boot_record before, after;
-    uint32_t ops0, n_ops;
+    uint32_t ops0, n_ops, floor_before, floor_after;
     uint8_t old_run, new_run;
     mt_boot bb;
 
@@ -563,17 +936,23 @@ static void sweep(mt_boot *b, enum op op)
     restore(b);
     before = b->rec;
     CHECK_EQ(mt_boot_init(&bb, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_load(&bb), MT_OK);
+    floor_before = bb.floor;
     CHECK_EQ(mt_boot_start(&bb), MT_OK);
     old_run = bb.running;
     /* the clean run, and what a power-up after it boots */
     restore(b);
     ops0 = mt_flash_ops(&flash);
     CHECK_EQ(run_op(b, op), MT_OK);
+    CHECK_EQ(b->floor_rc, MT_OK);
     n_ops = mt_flash_ops(&flash) - ops0;
     after = b->rec;
+    floor_after = b->floor;
+    CHECK(floor_after >= floor_before);
     CHECK_EQ(mt_boot_init(&bb, &cfg), MT_OK);
     CHECK_EQ(mt_boot_start(&bb), MT_OK);
     new_run = bb.running;
+    CHECK_EQ(bb.floor, floor_after);
     CHECK(n_ops > 0);
 
     for (uint32_t k = 0; k < n_ops; k++) {
@@ -583,8 +962,17 @@ static void sweep(mt_boot *b, enum op op)
                 mt_flash_seed(&flash, seed * 7919u + k);
                 CHECK_EQ(mt_flash_set_tear(&flash, mode, MT_FLASH_TEAR_RANDOM), MT_OK);
                 mt_flash_cut_after(&flash, k);
-                CHECK_EQ(run_op(b, op), MT_E_SWAP);
-                CHECK_EQ(b->fault, 1u);
+                int rc = run_op(b, op);
+                if (rc == MT_E_SWAP) {
+                    CHECK_EQ(b->fault, 1u);
+                } else {
+                    /* the cut hit the floor area after the record: confirm
+                     * is done (MT_OK), a start's repair stops it */
+                    CHECK((rc == MT_OK && op == OP_CONFIRM) ||
+                          (rc == MT_E_FLASH_POWER && (op == OP_START || op == OP_CRASH)));
+                    CHECK_EQ(b->floor_rc, MT_E_FLASH_POWER);
+                    CHECK_EQ(b->fault, 0u);
+                }
                 mt_flash_power_up(&flash);
                 CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_NONE, 0), MT_OK);
                 CHECK_EQ(mt_boot_init(&bb, &cfg), MT_OK);
@@ -595,7 +983,13 @@ static void sweep(mt_boot *b, enum op op)
                 int is_old = same(&bb.rec, &before), is_new = same(&bb.rec, &after);
                 CHECK(is_old || is_new ||
                       (bb.rec.sequence > before.sequence && bb.rec.sequence < after.sequence));
+                if (is_old) CHECK_EQ(bb.floor, floor_before);
+                if (is_new) CHECK_EQ(bb.floor, floor_after);
+                CHECK(bb.floor >= floor_before && bb.floor <= floor_after);
                 CHECK_EQ(mt_boot_start(&bb), MT_OK);
+                CHECK(bb.floor >= floor_before && bb.floor <= floor_after);
+                CHECK_EQ(bb.floor_rc, MT_OK);
+                CHECK_EQ(area_floor(), bb.floor); /* repaired if it lagged */
                 if (is_old) CHECK_EQ(bb.running, old_run);
                 else if (is_new) CHECK_EQ(bb.running, new_run);
                 else CHECK(bb.running == old_run || bb.running == new_run);
@@ -664,9 +1058,63 @@ static void test_power_cut_sweep(void)
     printf("power-cut sweep: %u cuts\n", sweep_cuts);
 }
 
+/* The anti-rollback floor under cuts (sweep() checks it after every one):
+ * confirms that raise it (record, then area), and the repair at start from
+ * a confirmed and from a trial record that are ahead of the area. */
+static void test_floor_power_cut_sweep(void)
+{
+    mt_boot b;
+    unsigned cuts = sweep_cuts;
+
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    snapshot(&b);
+    sweep(&b, OP_CONFIRM); /* 1 -> 2 */
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    update_to(&b, pkg_nohb, sizeof pkg_nohb);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    snapshot(&b);
+    sweep(&b, OP_CONFIRM); /* 2 -> 3, the area's third slot */
+    sweep(&b, OP_REVERT);  /* back to B: counter 2, at the floor */
+
+    /* the record ahead of the area: confirmed, and on trial */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_flash_set_sector_endurance(&flash, OFF_FL, 0), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor_rc, MT_E_FLASH_WORN);
+    CHECK_EQ(mt_boot_start(&b), MT_OK); /* the repair fails too */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    mt_flash_clear_faults(&flash);
+    CHECK_EQ(mt_boot_init(&b, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_load(&b), MT_OK);
+    CHECK(b.floor_record == 2u && b.floor_otp == 1u);
+    snapshot(&b);
+    sweep(&b, OP_START); /* the repair alone */
+    CHECK_EQ(mt_flash_set_sector_endurance(&flash, OFF_FL, 0), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    put_bank(MT_BOOT_BANK_A, pkg_nohb, sizeof pkg_nohb);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_OK); /* a trial record, counter 2 */
+    mt_flash_clear_faults(&flash);
+    CHECK_EQ(mt_boot_init(&b, &cfg), MT_OK);
+    CHECK_EQ(mt_boot_load(&b), MT_OK);
+    CHECK(b.rec.state == MT_BOOT_TRIAL && b.floor_record == 2u && b.floor_otp == 1u);
+    snapshot(&b);
+    sweep(&b, OP_START); /* the repair, then the counted attempt */
+    printf("floor power-cut sweep: %u cuts\n", sweep_cuts - cuts);
+}
+
 int main(void)
 {
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
+    CHECK_EQ(mt_image_key_init(&keys[1], vec_other_key, sizeof vec_other_key), MT_OK);
     test_record_codec();
     test_blank_and_update();
     test_alternation_and_corruption();
@@ -675,7 +1123,13 @@ int main(void)
     test_revert_and_golden();
     test_outcome_and_provision();
     test_swap_fault();
+    test_floor_slot_codec();
+    test_floor_area();
+    test_floor_survives_erased_records();
+    test_floor_survives_flipped_record();
+    test_floor_repair();
     test_power_cut_sweep();
+    test_floor_power_cut_sweep();
     printf("RAM: sizeof(mt_boot)=%zu sizeof(mt_flash)=%zu sizeof(mt_image_key)*%u=%zu "
            "sizeof(mt_pkg_header)=%zu\n",
            sizeof(mt_boot), sizeof(mt_flash), MT_IMAGE_MAX_KEYS,

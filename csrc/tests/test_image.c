@@ -272,12 +272,12 @@ static void test_cache(void)
     CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
     CHECK_EQ(c.valid, 1u);
     CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
-    /* a hit skips ECDSA (documented): a damaged signature still passes,
-     * a damaged trailer structure does not */
+    /* the key covers the trailer: a damaged signature or trailer misses */
     memcpy(buf, pkg_a, n); buf[428 + 3 + 10] ^= 1;
-    CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_OK);
+    CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_E_SIGNATURE);
     memcpy(buf, pkg_a, n); buf[n - 1] = 0;
     CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_E_TRAILER);
+    CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK); /* still the entry */
     /* a miss runs every step: other content, other digest */
     CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, &c), MT_OK);
     memcpy(buf, pkg_a, n); buf[428 + 3 + 10] ^= 1;
@@ -291,6 +291,74 @@ static void test_cache(void)
     CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
     p.key_count = 0;
     CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_E_UNKNOWN_KEY);
+}
+
+/* SPEC section 5: a cache never skips a check whose input changed. A good
+ * package verifies and fills the cache; the same header and image with
+ * another signature -- well-formed strict DER, made by the trusted key, but
+ * over other bytes (pkg_golden's) -- must fail ECDSA, not hit the cache. */
+static void test_cache_refuses_changed_signature(void)
+{
+    mt_image_policy p = policy();
+    mt_image_cache c;
+    mt_pkg_signature s;
+    uint8_t rs[64];
+    const size_t n = sizeof pkg_a, body = 128u + 300u, golden_body = 128u + 257u;
+
+    CHECK_EQ(n - body, sizeof pkg_golden - golden_body); /* both trailers 128 bytes */
+    memcpy(buf, pkg_a, body);
+    memcpy(buf + body, pkg_golden + golden_body, n - body);
+    CHECK_EQ(mt_pkg_trailer_parse(&s, buf + body, n - body), MT_OK);
+    CHECK_EQ(s.type, MT_PKG_TLV_SIG_DER);
+    CHECK_EQ(mt_ecdsa_sig_from_der(rs, s.sig, s.len), MT_OK); /* strict DER */
+
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_exact(buf, n, &p, NULL, NULL), MT_E_SIGNATURE); /* without a cache */
+    CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
+    CHECK_EQ(c.valid, 1u);
+    CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_E_SIGNATURE);
+    /* the same with a raw r||s signature (pkg_b), swapped for another raw one */
+    memcpy(buf, pkg_b, sizeof pkg_b);
+    buf[128 + 333 + 3] ^= 0x01; /* r changes, stays 64 bytes: well-formed */
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, &c), MT_OK);
+    CHECK_EQ(check_exact(buf, sizeof pkg_b, &p, NULL, &c), MT_E_SIGNATURE);
+    /* and the entry still hits for the package that verified */
+    CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, &c), MT_OK);
+}
+
+/* The cache key, byte for byte as mt_image.h documents it: SHA-256 over the
+ * signed digest, the whole trailer and the signer's 65-byte point. An entry
+ * made by hand for a package with a bad signature hits, which shows that a
+ * hit does skip ECDSA, and exactly on that key. The same entry does not hit
+ * once the trusted key behind the key ID is another one. */
+static void test_cache_key(void)
+{
+    mt_image_policy p = policy();
+    mt_image_cache c;
+    mt_sha256_ctx ctx;
+    uint8_t signed_digest[32], point[65];
+    const size_t n = sizeof pkg_a, body = 128u + 300u;
+
+    memcpy(buf, pkg_a, n);
+    buf[body + 3 + 10] ^= 1; /* inside r: a wrong signature */
+    mt_sha256(buf, body, signed_digest);
+    mt_p256_pubkey_encode(&keys[0].key, point);
+    mt_sha256_init(&ctx);
+    mt_sha256_update(&ctx, signed_digest, 32);
+    mt_sha256_update(&ctx, buf + body, n - body);
+    mt_sha256_update(&ctx, point, sizeof point);
+    mt_sha256_final(&ctx, c.digest);
+    c.valid = 1;
+    CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_OK);
+    /* the key ID maps to another key now (a changed key table): a miss */
+    {
+        mt_image_key swapped = keys[1];
+        memcpy(swapped.key_id, keys[0].key_id, MT_PKG_KEY_ID_LEN);
+        p.keys = &swapped;
+        CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_E_SIGNATURE);
+        CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_E_SIGNATURE);
+    }
 }
 
 /* The SHA-256 implementation a policy names changes no outcome: detect at
@@ -316,9 +384,10 @@ static void test_sha_impl(void)
         CHECK_EQ(check_exact(buf, n, &p, NULL, NULL), MT_E_SIGNATURE);
         CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
         CHECK_EQ(c.valid, 1u);
-        /* a hit on this path skips ECDSA: a damaged signature passes */
+        CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &c), MT_OK);
+        /* a damaged signature misses the entry on this path too */
         memcpy(buf, pkg_a, n); buf[428 + 3 + 10] ^= 1;
-        CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_OK);
+        CHECK_EQ(check_exact(buf, n, &p, NULL, &c), MT_E_SIGNATURE);
     }
 }
 
@@ -356,6 +425,8 @@ int main(void)
     test_trailer();
     test_check_order();
     test_cache();
+    test_cache_refuses_changed_signature();
+    test_cache_key();
     test_sha_impl();
     test_mutations();
     printf("sizeof(mt_pkg_header)=%zu sizeof(mt_image_key)=%zu sizeof(mt_image_cache)=%zu\n",

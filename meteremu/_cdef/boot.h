@@ -12,9 +12,16 @@ typedef struct mt_boot_record {
 void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[32]);
 int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[32]);
 
+void mt_boot_floor_encode(uint32_t floor, uint8_t out[16]);
+int mt_boot_floor_decode(uint32_t *out, const uint8_t in[16]);
+int mt_boot_floor_area_ok(const mt_flash_area *fa);
+int mt_boot_floor_read(const mt_flash_area *fa, uint32_t *floor);
+int mt_boot_floor_raise(const mt_flash_area *fa, uint32_t floor);
+
 typedef struct mt_boot_config {
     mt_flash_area bank[3];
     mt_flash_area control[2];
+    mt_flash_area floor;
     uint32_t vendor_id;
     uint16_t hw_revision;
     uint8_t max_attempts;
@@ -29,6 +36,10 @@ typedef struct mt_boot {
     uint8_t booted_ok;
     uint8_t fault;
     uint32_t writes;
+    uint32_t floor;
+    uint32_t floor_record;
+    uint32_t floor_otp;
+    int floor_rc;
     mt_pkg_header running_header;
     ...;
 } mt_boot;

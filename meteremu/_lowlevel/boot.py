@@ -10,6 +10,13 @@ F.04, ``MT_E_STATE`` an operation not valid now).
 The flash device is a :class:`meteremu._lowlevel.flash.Flash` (or its
 ``mt_flash *`` handle); this module only builds areas over it and never
 writes flash itself.
+
+The anti-rollback floor lives in the boot-control records and in the floor
+area (append-only, never erased, as OTP): :attr:`Bootloader.floor` is the
+effective floor, :attr:`Bootloader.floor_record` and
+:attr:`Bootloader.floor_otp` what the two said at the last load, and
+:attr:`Bootloader.floor_fault` why the last raise of the area failed (the
+bootloader goes on without it: the record holds the floor).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass
 
 from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
 from . import ffi, lib
+from .flash import FlashError, flash_error
 from .image import ImageError, PackageHeader, _header_from_c, _keys
 
 __all__ = [
@@ -29,7 +37,9 @@ __all__ = [
     "BootState",
     "Bootloader",
     "Outcome",
+    "decode_floor_slot",
     "decode_record",
+    "encode_floor_slot",
 ]
 
 _NAMES = {v: k for k, v in MT_ERR.items()}
@@ -53,6 +63,7 @@ _IMAGE_CODES = {
     )
 }
 RECORD_SIZE = 32
+FLOOR_SLOT_SIZE = 16
 _NONE = 0xFF
 
 
@@ -127,6 +138,26 @@ def decode_record(raw: bytes) -> BootRecord | None:
     return _record_from_c(out)
 
 
+def encode_floor_slot(floor: int) -> bytes:
+    """The 16-byte floor-area slot for ``floor`` (layout in csrc/mt_boot.h)."""
+    if not 0 <= floor <= 0xFFFFFFFF:
+        raise ValueError(f"a floor is a 32-bit counter, got {floor}")
+    out = ffi.new("uint8_t[]", FLOOR_SLOT_SIZE)
+    lib.mt_boot_floor_encode(floor, out)
+    return bytes(ffi.buffer(out, FLOOR_SLOT_SIZE))
+
+
+def decode_floor_slot(raw: bytes) -> int | None:
+    """The floor a 16-byte floor-area slot holds; None when it is not a valid
+    slot (erased, torn, flipped)."""
+    if len(raw) != FLOOR_SLOT_SIZE:
+        raise ValueError(f"a floor slot is {FLOOR_SLOT_SIZE} bytes, got {len(raw)}")
+    out = ffi.new("uint32_t *")
+    if lib.mt_boot_floor_decode(out, ffi.from_buffer("uint8_t[]", raw)) != 0:
+        return None
+    return int(out[0])
+
+
 def _raise(rc: int) -> None:
     if rc == 0:
         return
@@ -138,8 +169,9 @@ def _raise(rc: int) -> None:
 class Bootloader:
     """The meter's bootloader state over a flash device.
 
-    ``areas`` maps ``"bank_a"``, ``"bank_b"``, ``"golden"``, ``"boot0"`` and
-    ``"boot1"`` to ``(offset, size)`` in the device (sector multiples).
+    ``areas`` maps ``"bank_a"``, ``"bank_b"``, ``"golden"``, ``"boot0"``,
+    ``"boot1"`` and ``"floor"`` (the anti-rollback floor area) to ``(offset,
+    size)`` in the device (sector multiples).
     """
 
     def __init__(
@@ -165,6 +197,7 @@ class Bootloader:
             self._area(cfg.bank + i, areas[name])
         for i, name in enumerate(("boot0", "boot1")):
             self._area(cfg.control + i, areas[name])
+        self._area(ffi.addressof(cfg, "floor"), areas["floor"])
         cfg.vendor_id = vendor_id
         cfg.hw_revision = hw_revision
         cfg.max_attempts = max_attempts
@@ -208,22 +241,51 @@ class Bootloader:
     def records_written(self) -> int:
         return int(self._b.writes)
 
+    @property
+    def floor(self) -> int:
+        """The effective anti-rollback floor: the higher of the record's counter
+        and the floor area's (validations of banks A and B use it)."""
+        return int(self._b.floor)
+
+    @property
+    def floor_record(self) -> int:
+        """The current record's counter at the last load (0 with no record)."""
+        return int(self._b.floor_record)
+
+    @property
+    def floor_otp(self) -> int:
+        """The floor area's floor at the last load (0 when it holds none)."""
+        return int(self._b.floor_otp)
+
+    @property
+    def floor_fault(self) -> FlashError | None:
+        """Why the last raise of the floor area (by provision, confirm, or the
+        repair in start) failed; None when it worked or none was needed. Its
+        ``code`` is the operator record: 0x9002 for a full area, 0x9004 for a
+        flash fault."""
+        rc = int(self._b.floor_rc)
+        return None if rc == 0 else flash_error(rc, "floor area")
+
     # ---- operations ----
 
     def provision(self) -> BootRecord:
         """Factory: write the first record (bank A, confirmed, A's security
-        counter as the anti-rollback floor). BootError(MT_E_STATE) when a
-        record exists already; ImageError when bank A does not validate."""
+        counter as the anti-rollback floor), then that floor into the floor area
+        (see :attr:`floor_fault`). BootError(MT_E_STATE) when a record exists
+        already; ImageError when bank A does not validate."""
         _raise(lib.mt_boot_provision(self._b))
         return self.record
 
     def load(self) -> BootRecord:
-        """Read the newest valid record without booting."""
+        """Read the newest valid record and the floor area without booting or
+        writing anything (:attr:`floor_record`, :attr:`floor_otp`)."""
         _raise(lib.mt_boot_load(self._b))
         return self.record
 
     def start(self) -> Bank:
-        """Power-up or reset: pick the record, validate, count a trial boot, run."""
+        """Power-up or reset: pick the record, raise the floor area to it if it
+        lags (:attr:`floor_fault` when that fails), validate, count a trial
+        boot, run."""
         _raise(lib.mt_boot_start(self._b))
         return Bank(int(self._b.running))
 
@@ -249,6 +311,8 @@ class Bootloader:
         _raise(lib.mt_boot_activate(self._b, 1 if complete else 0))
 
     def confirm(self) -> None:
+        """The heartbeat: the record says confirmed with the image's counter, then
+        the floor area is raised (:attr:`floor_fault` when that fails)."""
         _raise(lib.mt_boot_confirm(self._b))
 
     def revert(self) -> None:

@@ -92,15 +92,19 @@ _BY_ERR: dict[int, type[FlashError]] = {
 }
 
 
+def flash_error(rc: int, detail: str = "") -> FlashError:
+    """The exception for a (non-zero) C return code; flash codes get their own class."""
+    if rc in _BY_ERR:
+        return _BY_ERR[rc](rc, detail)
+    if rc == MT_ERR["MT_E_LENGTH"]:
+        return FlashError(rc, f"{detail}: fault table full")
+    return FlashError(rc, detail)
+
+
 def raise_for(rc: int, detail: str = "") -> None:
     """Raise the exception for a C return code (flash codes get their own class)."""
-    if rc == 0:
-        return
-    if rc in _BY_ERR:
-        raise _BY_ERR[rc](rc, detail)
-    if rc == MT_ERR["MT_E_LENGTH"]:
-        raise FlashError(rc, f"{detail}: fault table full")
-    raise FlashError(rc, detail)
+    if rc != 0:
+        raise flash_error(rc, detail)
 
 
 class Tear(enum.IntEnum):

@@ -6,6 +6,13 @@ module adds is the meter's side of each outcome: the audit records (BOOT,
 BOOT_FAIL, ROLLBACK, F.03/F.04), the emulation behaviours of the image that
 comes up (crash-on-boot, slow-boot, no-heartbeat), the heartbeat window, and
 the boot state rebuilt from flash after a power-up.
+
+The anti-rollback floor is kept by the C bootloader in the boot-control records
+and in the floor region (append-only, never erased: the meter's OTP). At
+power-up the meter logs when the two disagree (FLOOR_MISMATCH: a record lost or
+rolled back, or a cut between the record and the floor region; the higher
+wins) and when the floor region cannot be raised (0x9004 flash fault, 0x9002
+when it is full): the record still holds the floor then.
 """
 
 from __future__ import annotations
@@ -16,7 +23,14 @@ from .._lowlevel.boot import Bank, BootError, Bootloader, BootRecord, Outcome
 from .._lowlevel.boot import BootState as CoreState
 from .._lowlevel.flash import FlashPowerError as PowerLost
 from .._lowlevel.image import ImageError, check_package
-from ..errors import INVALID_REQUEST, MT_ERR, NO_BOOTABLE_IMAGE, SWAP_FAILURE, ErrorCode
+from ..errors import (
+    FLASH_FAULT,
+    INVALID_REQUEST,
+    MT_ERR,
+    NO_BOOTABLE_IMAGE,
+    SWAP_FAILURE,
+    ErrorCode,
+)
 from ..wire.package import BEHAVIOURS
 from ._download import KIND_DLMS, _version
 from .cosem import ImageTransferStatus
@@ -42,7 +56,7 @@ class BootServices:
     def _new_bootloader(self: VirtualMeter) -> Bootloader:
         L = self.layout
         areas = {name: (L[name].offset, L[name].size)
-                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1")}
+                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1", "floor")}
         return Bootloader(self._flash, areas, vendor_id=self.vendor_id,
                           hw_revision=self.hw_revision, trusted_keys=self._points,
                           max_attempts=self.MAX_BOOT_ATTEMPTS)
@@ -59,6 +73,29 @@ class BootServices:
         for name in ("golden", "bank_a"):
             self._flash.program(self.layout[name].offset, package + b"\xff" * pad)
         self._boot.provision()
+
+    @property
+    def anti_rollback_floor(self: VirtualMeter) -> int:
+        """The lowest security counter the meter accepts for banks A and B: the
+        higher of the boot-control record's and the floor region's."""
+        return self._boot.floor
+
+    def _floor_mismatch(self: VirtualMeter) -> None:
+        """After the power-up load: one record when the boot-control record and the
+        floor region disagree about the anti-rollback floor (the higher wins)."""
+        boot = self._boot
+        if boot.floor_record != boot.floor_otp:
+            self._evt("FLOOR_MISMATCH", record=boot.floor_record, otp=boot.floor_otp,
+                      floor=boot.floor)
+
+    def _floor_fault(self: VirtualMeter, at: str) -> None:
+        """The floor region could not be raised (the record still holds the floor)."""
+        fault = self._boot.floor_fault
+        if fault is None:
+            return
+        if fault.err == MT_ERR["MT_E_FLASH_POWER"]:
+            raise self._lost_power(at)
+        self._err(fault.code or FLASH_FAULT, at="floor", rc=fault.err_name)
 
     def _lost_power(self: VirtualMeter, what: str) -> PowerLost:
         return PowerLost(MT_ERR["MT_E_FLASH_POWER"], what)
@@ -79,7 +116,8 @@ class BootServices:
         self._dl = None
 
     def _why_fallback(self: VirtualMeter, before: BootRecord) -> None:
-        """The C bootloader left the bank ``before`` named: say why in the audit log."""
+        """The C bootloader left the bank ``before`` named: say why in the audit log.
+        The floor is the effective one (record or floor region), as the C check's."""
         if before.state is not CoreState.CONFIRMED and before.attempts >= self.MAX_BOOT_ATTEMPTS:
             reason = "boot-loop"
         else:
@@ -90,7 +128,7 @@ class BootServices:
                               vendor_id=self.vendor_id, hw_revision=self.hw_revision,
                               bank_size=region.size, trusted_keys=self._points,
                               installed_counter=0 if before.active is Bank.GOLDEN
-                              else before.counter)
+                              else self._boot.floor)
             except ImageError as exc:
                 self._err(exc.code, bank=BANK_NAMES[before.active], at="boot")
         running = self._boot.running
@@ -102,14 +140,20 @@ class BootServices:
         boot; the image then comes up (boot ok) or crashes (boot failed: again)."""
         boot = self._boot
         before = boot.load()
+        if cold:
+            self._floor_mismatch()
         reverted = False
         crashes = 0
         while True:
             try:
                 bank = boot.start() if crashes == 0 else boot.boot_failed()
             except BootError as exc:
+                if cold and crashes == 0 and self._flash.powered:
+                    self._floor_fault("boot")
                 self._boot_failure(exc, "boot")
                 return
+            if cold and crashes == 0:
+                self._floor_fault("boot")  # the repair of the floor region
             if bank is not before.active:
                 self._why_fallback(before)
                 reverted = True
@@ -221,6 +265,7 @@ class BootServices:
         try:
             rec = self._boot.record
             self._trial_deadline = None
+            self._floor_fault("confirm")  # the record holds the new floor either way
             self._ok("CONFIRMED", version=_version(self._running),
                      bank=BANK_NAMES[rec.active], counter=rec.counter)
             self._event(Event.CONFIRMED)

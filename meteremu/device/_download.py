@@ -452,7 +452,7 @@ class DownloadServices:
                 fields["key_id"] = hdr.key_id.hex()  # type: ignore[attr-defined]
             if e is DOWNGRADE and hdr is not None:
                 fields["counter"] = hdr.security_counter  # type: ignore[attr-defined]
-                fields["installed"] = self._boot.record.counter
+                fields["installed"] = self._boot.floor
             self._err(e, **fields)
             self._stop_refused()
             return e
