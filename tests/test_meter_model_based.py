@@ -157,7 +157,7 @@ class Twins(RuleBasedStateMachine):
         m, model = self.m, self.model
         assert m.boot_state is BootState(model.state.value), (m.boot_state, model.state)
         assert m.active_version == model.running.version
-        assert m.boot_record.counter == model.floor
+        assert m.anti_rollback_floor == model.floor
         s = model.open
         assert m.download_session() == (None if s is None else s.sid)
         if s is not None:
