@@ -26,9 +26,10 @@ def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -
     """Raise ImportError when the compiled core does not belong to this source tree.
 
     The version embedded at build time must equal the package's; where the C
-    sources sit next to the package (a development checkout), their digest must
-    equal the one embedded too, so an edit without a rebuild fails loudly
-    instead of running old code.
+    sources sit next to the package (a development checkout), the digest of
+    every build input (``meteremu._sourcedigest.build_inputs``) must equal the
+    one embedded too, so an edit without a rebuild fails loudly instead of
+    running old code.
     """
     built = ffi.string(lib.mt_build_version()).decode()
     if built != version:
@@ -42,9 +43,9 @@ def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -
         digest = source_digest(root)
         if digest != ffi.string(lib.mt_build_digest()).decode():
             raise ImportError(
-                "meteremu._core was compiled from other C sources than the ones in "
-                f"{root / 'csrc'}: the compiled core is stale; rebuild it with "
-                "`pip install -e .`"
+                "meteremu._core was compiled from other build inputs (C sources, cdefs, "
+                f"the builder script) than the ones in {root}: the compiled core is stale; "
+                "rebuild it with `pip install -e .`"
             )
 
 
