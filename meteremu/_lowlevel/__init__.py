@@ -22,6 +22,15 @@ except ImportError as exc:  # pragma: no cover - depends on how meteremu was ins
 _SOURCE_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
+def nbytes(data: bytes | bytearray | memoryview) -> int:
+    """The length in bytes of a buffer handed to C as ``const uint8_t *``.
+
+    ``len()`` counts items, which are wider than a byte in an ``array('I')``
+    or a ``memoryview.cast('I')``: C would see only part of the data.
+    """
+    return len(data) if type(data) is bytes else memoryview(data).nbytes
+
+
 def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -> None:
     """Raise ImportError when the compiled core does not belong to this source tree.
 
@@ -51,4 +60,4 @@ def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -
 
 check_build()
 
-__all__ = ["check_build", "ffi", "lib"]
+__all__ = ["check_build", "ffi", "lib", "nbytes"]
