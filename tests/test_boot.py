@@ -7,8 +7,8 @@ import pytest
 from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meteremu._lowlevel import ffi, lib
 from meteremu._lowlevel.boot import Bank, BootError, Bootloader, BootState, decode_record
+from meteremu._lowlevel.flash import Flash
 from meteremu._lowlevel.image import ImageError
 
 KEY = ec.derive_private_key(0xB007 * 0x1000193, ec.SECP256R1())
@@ -30,15 +30,10 @@ def pkg(counter: int, behaviour: int = 0, salt: int = 0) -> bytes:
 
 
 class Rig:
-    """A flash device built directly on the core (the test's own stand-in
-    for the flash binding) with a bootloader over it."""
+    """A flash device with a bootloader over it."""
 
     def __init__(self) -> None:
-        self.mem = ffi.new("uint8_t[]", SIZE)
-        self.wear = ffi.new("uint32_t[]", SIZE // SEC)
-        self.flash = ffi.new("mt_flash *")
-        assert lib.mt_flash_init(self.flash, self.mem, SIZE, self.wear, SEC, 8) == 0
-        lib.mt_flash_factory_erase(self.flash)
+        self.flash = Flash(SIZE, SEC, 8)
         self.put(Bank.GOLDEN, pkg(0, salt=1))
         self.put(Bank.A, pkg(1, salt=2))
         self.boot = self.new_boot()
@@ -52,11 +47,11 @@ class Rig:
     def put(self, bank: Bank, data: bytes) -> None:
         off = AREAS[("bank_a", "bank_b", "golden")[bank]][0]
         data += b"\xff" * (-len(data) % 8)
-        assert lib.mt_flash_erase(self.flash, off, BANK) == 0
-        assert lib.mt_flash_program(self.flash, off, ffi.from_buffer(data), len(data)) == 0
+        self.flash.erase(off, BANK)
+        self.flash.program(off, data)
 
     def power_cycle(self) -> Bank:
-        lib.mt_flash_power_up(self.flash)
+        self.flash.power_up()
         self.boot = self.new_boot()
         return self.boot.start()
 
@@ -129,7 +124,7 @@ def test_missed_heartbeat_revert_keeps_counter(rig: Rig) -> None:
 
 def test_power_cut_is_f03_and_power_cycle_resolves(rig: Rig) -> None:
     rig.put(Bank.B, pkg(2, salt=9))
-    lib.mt_flash_cut_after(rig.flash, 0)
+    rig.flash.cut_after(0)
     with pytest.raises(BootError) as info:
         rig.boot.activate()
     assert info.value.code.code == "F.03" and rig.boot.fault

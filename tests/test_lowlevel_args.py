@@ -1,6 +1,7 @@
 """The binding checks every argument before C sees it: fixed-size arguments of
-another length raise ValueError naming what is wrong, and C always gets a
-buffer's length in bytes (not its item count)."""
+another length raise ValueError naming what is wrong, C always gets a buffer's
+length in bytes (not its item count), and the public binding objects take only
+the binding's own objects -- never a raw cdata handle from the caller."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from meteremu import crypto
 from meteremu._lowlevel import crypto as ll
-from meteremu._lowlevel.flash import Flash
+from meteremu._lowlevel import ffi, lib
+from meteremu._lowlevel.boot import Bootloader
+from meteremu._lowlevel.flash import Flash, compute_layout
 from meteremu._lowlevel.image import check_package, parse_header
-from meteremu._lowlevel.reasm import Frame, decode_frame, encode_frame
+from meteremu._lowlevel.reasm import Frame, Reassembler, decode_frame, encode_frame
 
 KEY = ec.derive_private_key(0xA5A5_1234, ec.SECP256R1())
 POINT = sec1(KEY.public_key())
@@ -149,3 +152,41 @@ def test_frames_read_every_byte_of_a_wide_buffer():
     assert decode_frame(wide(raw)) == frame
     assert encode_frame(Frame(7, 300, 128, 1, 3, wide(bytes(range(128))))) == encode_frame(
         Frame(7, 300, 128, 1, 3, bytes(range(128))))
+
+
+# ---- no raw cdata from callers ----------------------------------------------------
+
+
+def _raw_flash():
+    mem = ffi.new("uint8_t[]", 65536)
+    wear = ffi.new("uint32_t[]", 16)
+    dev = ffi.new("mt_flash *")
+    assert lib.mt_flash_init(dev, mem, 65536, wear, 4096, 8) == 0
+    return dev, (mem, wear)
+
+
+AREAS = {"bank_a": (0, 16384), "bank_b": (16384, 16384), "golden": (32768, 16384),
+         "boot0": (49152, 4096), "boot1": (53248, 4096)}
+
+
+def test_bootloader_refuses_a_raw_flash_handle():
+    dev, _keep = _raw_flash()
+    with pytest.raises(TypeError, match=r"flash must be a meteremu\._lowlevel\.flash\.Flash, "
+                                        r"not <cdata 'struct mt_flash \*'"):
+        Bootloader(dev, AREAS, vendor_id=1, hw_revision=1, trusted_keys=[POINT])
+    with pytest.raises(TypeError, match=r"must be a meteremu\._lowlevel\.flash\.Flash, not b'"):
+        Bootloader(b"\x00" * 160, AREAS, vendor_id=1, hw_revision=1, trusted_keys=[POINT])
+    # the binding's own Flash is what it takes
+    Bootloader(Flash(65536, 4096, 8), AREAS, vendor_id=1, hw_revision=1, trusted_keys=[POINT])
+
+
+def test_reassembler_refuses_a_raw_flash_handle():
+    dev, _keep = _raw_flash()
+    lay = compute_layout(sector_size=4096, bank_size=16384)
+    bank, progress = lay.bank_b, lay.progress
+    with pytest.raises(TypeError, match=r"flash must be a meteremu\._lowlevel\.flash\.Flash, "
+                                        r"not <cdata 'struct mt_flash \*'"):
+        Reassembler(dev, bank, progress, 1, 1)
+    r = Reassembler(Flash(lay.used, 4096, 8), bank, progress, 1, 1)
+    with pytest.raises(TypeError, match=r"run must be a FrameRun, not \[b''\]"):
+        r.frames([b""])

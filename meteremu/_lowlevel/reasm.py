@@ -240,6 +240,8 @@ class Reassembler:
         vendor_id: int,
         hw_revision: int,
     ) -> None:
+        if not isinstance(flash, Flash):
+            raise TypeError(f"flash must be a meteremu._lowlevel.flash.Flash, not {flash!r:.60}")
         if not 0 <= vendor_id <= _U32 or not 0 <= hw_revision <= _U16:
             raise ValueError("vendor_id must fit 32 bits and hw_revision 16 bits")
         self._flash = flash  # keeps the cells alive as long as the reassembler
@@ -332,6 +334,8 @@ class Reassembler:
         checked (nothing taken: the caller feeds it to :meth:`frame`), and
         after the frame that completes the download.
         """
+        if not isinstance(run, FrameRun):
+            raise TypeError(f"run must be a FrameRun, not {run!r:.60}")
         pos = run.pos
         n = len(run._lens) - pos
         if n <= 0:
