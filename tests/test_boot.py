@@ -146,5 +146,5 @@ def test_nothing_bootable_and_golden(rig: Rig) -> None:
 
 def test_record_decode() -> None:
     assert decode_record(b"\xff" * 32) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a boot-control record is 32 bytes, got 0"):
         decode_record(b"")
