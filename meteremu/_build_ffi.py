@@ -3,8 +3,9 @@
 The C sources are listed once, in ``csrc/sources.txt`` (the Makefile reads the
 same list); the cdef files in ``meteremu/_cdef/`` are named, in order, in
 ``meteremu/_cdef/order.txt``. The build embeds the package version and a digest
-of every C source and cdef file, so importing a module built from other sources
-fails loudly (see ``meteremu._lowlevel``).
+of every build input (C sources, cdefs, this script: ``meteremu/_sourcedigest.py``
+lists them), so importing a module built from other inputs fails loudly (see
+``meteremu._lowlevel``).
 """
 
 from __future__ import annotations

@@ -106,9 +106,8 @@ def verify_p256(
     """
     if encoding not in ("der", "raw"):
         raise ValueError(f"encoding must be 'der' or 'raw', not {encoding!r}")
-    if len(digest) != 32:
-        raise ValueError(f"digest must be 32 bytes (SHA-256), got {len(digest)}")
-    return _ll.p256_verify(bytes(public_key), bytes(digest), bytes(signature), encoding == "der")
+    # the binding checks the digest (32 bytes) and the key before C sees them
+    return _ll.p256_verify(public_key, digest, signature, encoding == "der")
 
 
 def load_public_key(data: bytes) -> bytes:

@@ -7,7 +7,6 @@ import pytest
 from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from meteremu._lowlevel import ffi, lib
 from meteremu._lowlevel.boot import (
     FLOOR_SLOT_SIZE,
     Bank,
@@ -18,6 +17,7 @@ from meteremu._lowlevel.boot import (
     decode_record,
     encode_floor_slot,
 )
+from meteremu._lowlevel.flash import Flash
 from meteremu._lowlevel.image import ImageError
 
 KEY = ec.derive_private_key(0xB007 * 0x1000193, ec.SECP256R1())
@@ -40,15 +40,10 @@ def pkg(counter: int, behaviour: int = 0, salt: int = 0) -> bytes:
 
 
 class Rig:
-    """A flash device built directly on the core (the test's own stand-in
-    for the flash binding) with a bootloader over it."""
+    """A flash device with a bootloader over it."""
 
     def __init__(self) -> None:
-        self.mem = ffi.new("uint8_t[]", SIZE)
-        self.wear = ffi.new("uint32_t[]", SIZE // SEC)
-        self.flash = ffi.new("mt_flash *")
-        assert lib.mt_flash_init(self.flash, self.mem, SIZE, self.wear, SEC, 8) == 0
-        lib.mt_flash_factory_erase(self.flash)
+        self.flash = Flash(SIZE, SEC, 8)
         self.put(Bank.GOLDEN, pkg(0, salt=1))
         self.put(Bank.A, pkg(1, salt=2))
         self.boot = self.new_boot()
@@ -62,11 +57,11 @@ class Rig:
     def put(self, bank: Bank, data: bytes) -> None:
         off = AREAS[("bank_a", "bank_b", "golden")[bank]][0]
         data += b"\xff" * (-len(data) % 8)
-        assert lib.mt_flash_erase(self.flash, off, BANK) == 0
-        assert lib.mt_flash_program(self.flash, off, ffi.from_buffer(data), len(data)) == 0
+        self.flash.erase(off, BANK)
+        self.flash.program(off, data)
 
     def power_cycle(self) -> Bank:
-        lib.mt_flash_power_up(self.flash)
+        self.flash.power_up()
         self.boot = self.new_boot()
         return self.boot.start()
 
@@ -139,7 +134,7 @@ def test_missed_heartbeat_revert_keeps_counter(rig: Rig) -> None:
 
 def test_power_cut_is_f03_and_power_cycle_resolves(rig: Rig) -> None:
     rig.put(Bank.B, pkg(2, salt=9))
-    lib.mt_flash_cut_after(rig.flash, 0)
+    rig.flash.cut_after(0)
     with pytest.raises(BootError) as info:
         rig.boot.activate()
     assert info.value.code.code == "F.03" and rig.boot.fault
@@ -161,7 +156,7 @@ def test_nothing_bootable_and_golden(rig: Rig) -> None:
 
 def test_record_decode() -> None:
     assert decode_record(b"\xff" * 32) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a boot-control record is 32 bytes, got 0"):
         decode_record(b"")
 
 
@@ -184,7 +179,7 @@ def test_floor_slot_codec() -> None:
 
 def _floor_cells(rig: Rig) -> bytes:
     off, size = AREAS["floor"]
-    return bytes(ffi.buffer(rig.mem + off, size))
+    return rig.flash.read(off, size)
 
 
 def test_floor_area_keeps_the_floor_when_the_records_are_erased(rig: Rig) -> None:
@@ -195,7 +190,7 @@ def test_floor_area_keeps_the_floor_when_the_records_are_erased(rig: Rig) -> Non
     assert decode_floor_slot(_floor_cells(rig)[:FLOOR_SLOT_SIZE]) == 2
     for name in ("boot0", "boot1"):
         off, size = AREAS[name]
-        assert lib.mt_flash_erase(rig.flash, off, size) == 0
+        rig.flash.erase(off, size)
     assert rig.power_cycle() == Bank.B  # A holds counter 1, below the floor
     assert (rig.boot.floor_record, rig.boot.floor_otp, rig.boot.floor) == (0, 2, 2)
     assert rig.boot.record.counter == 2  # the fallback record carries the floor
@@ -209,7 +204,7 @@ def test_floor_fault_is_reported_not_raised(rig: Rig) -> None:
     update(rig, pkg(2, salt=3))
     rig.boot.boot_ok()
     off, _ = AREAS["floor"]
-    assert lib.mt_flash_set_sector_endurance(rig.flash, off, 0) == 0
+    rig.flash.set_sector_endurance(off, 0)
     rig.boot.confirm()  # the record is the commit: no exception
     fault = rig.boot.floor_fault
     assert fault is not None and fault.err_name == "MT_E_FLASH_WORN"
@@ -218,7 +213,7 @@ def test_floor_fault_is_reported_not_raised(rig: Rig) -> None:
     assert rig.power_cycle() == Bank.B
     assert (rig.boot.floor_record, rig.boot.floor_otp) == (2, 0)
     assert rig.boot.floor_fault is not None  # the repair failed too
-    lib.mt_flash_clear_faults(rig.flash)
+    rig.flash.clear_faults()
     assert rig.power_cycle() == Bank.B
     assert rig.boot.floor_fault is None
     assert rig.power_cycle() == Bank.B

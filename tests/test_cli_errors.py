@@ -114,9 +114,9 @@ def test_config_nested_100k_deep_object_is_a_usage_error(work: pathlib.Path) -> 
 def test_version_with_non_ascii_digits_is_refused(work: pathlib.Path) -> None:
     code, _, err = package_with(work, config_text(version=f"{ARABIC_ONE}.0.0"))
     assert_one_line_usage_error(code, err, "version")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\(ASCII digits\)"):
         Version.parse(f"{ARABIC_ONE}.0.0")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\(ASCII digits\)"):
         Version.parse("1.0.0+\uff11")  # FULLWIDTH DIGIT ONE
 
 

@@ -91,7 +91,7 @@ def test_cell_faults_and_wear() -> None:
     f.stick_bits(48, one=0x80)
     f.program(48, b"\x00" * 8)
     assert f.read(48, 1) == b"\x80"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a bit cannot be stuck at 0 and at 1"):
         f.stick_bits(50, zero=1, one=1)
     f.set_sector_endurance(2 * SEC, 1)
     f.erase(2 * SEC)
@@ -109,13 +109,14 @@ def test_cell_faults_and_wear() -> None:
 
 
 def test_bad_geometry() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"size 1000 must be a positive multiple of sector_size"):
         Flash(1000, SEC)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"bad geometry: .* align 3 \(1, 2, 4, 8 or 16\)"):
         Flash(4 * SEC, SEC, 3)
-    with pytest.raises(ValueError):
-        Flash(4 * SEC, 300)
-    with pytest.raises(ValueError):
+    # a whole number of sectors, but sectors that are not a power of two
+    with pytest.raises(ValueError, match=r"bad geometry: sector_size 300 \(power of two"):
+        Flash(4 * 300, 300)
+    with pytest.raises(ValueError, match=rf"buffer must be exactly {4 * SEC} bytes"):
         Flash(4 * SEC, SEC, buffer=bytearray(10))
 
 
@@ -156,9 +157,9 @@ def test_layout_default_is_the_spec_map() -> None:
     assert (lay.boot0.off, lay.boot1.off, lay.progress.off) == (0x60000, 0x61000, 0x62000)
     assert (lay.audit.end, lay.floor.off, lay.sessions.off) == (0x69000, 0x69000, 0x6A000)
     assert lay.sessions.end == lay.used
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=rf"the partitions do not fit a {lay.used - 4096}-byte"):
         compute_layout(lay.used - 4096)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"bad layout parameters \(sizes must be whole, non-zero"):
         compute_layout(bank_size=1000)
     small = compute_layout(sector_size=SEC, bank_size=16 * SEC)
     assert small.progress.size == SEC

@@ -48,15 +48,15 @@ def test_c_frames_equal_construct_frames(package: bytes, fragment_size: int,
 
 
 def test_refuses_what_a_frame_cannot_say() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"fragment size must be 16\.\.1024, not 15"):
         fragment_package(b"x" * 100, session_id=1, fragment_size=15)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"fragment size must be 16\.\.1024, not 1025"):
         fragment_package(b"x" * 100, session_id=1, fragment_size=1025)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"session_id must fit 32 bits"):
         fragment_package(b"x" * 100, session_id=2**32, fragment_size=16)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"20 bytes is too short to hold a package header"):
         fragment_package(b"x" * 20, session_id=1)  # too short to hold the header field
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"65537 fragments of 16 bytes: .*16-bit count"):
         fragment_package(b"x" * (16 * 65536 + 1), session_id=1, fragment_size=16)
 
 
@@ -72,5 +72,5 @@ def test_retransmission_picks_the_missing_frames(pkg: bytes) -> None:
 def test_missing_indices_reads_the_reassembler_bitmap() -> None:
     assert missing_indices(bytes([0b00000101, 0b10000000]), 16) == [0, 2, 15]
     assert missing_indices(bytes([0xFF, 0xFF]), 10) == list(range(10))  # pad bits ignored
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a 1-byte bitmap cannot cover 9 fragments"):
         missing_indices(b"\x00", 9)

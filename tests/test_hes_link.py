@@ -76,9 +76,9 @@ def test_nothing_is_invented(seed: int, reorder: float, duplicate: float) -> Non
 
 
 def test_rates_are_probabilities() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"loss must be a probability in 0\.\.1, not 1\.5"):
         LossyLink(0, loss=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"corrupt must be a probability in 0\.\.1, not -0\.1"):
         LossyLink(0, corrupt=-0.1)
 
 

@@ -146,7 +146,7 @@ def test_signature_covers_header_not_trailer(pkg: bytes) -> None:
 
 def test_parse_header_and_trailer_errors(pkg: bytes) -> None:
     assert parse_header(pkg).image_size == len(IMAGE)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a package header is 128 bytes, got 127"):
         parse_header(pkg[:127])
     with pytest.raises(ImageError) as info:
         parse_header(b"\x00" * 128)
@@ -162,13 +162,13 @@ def test_parse_header_and_trailer_errors(pkg: bytes) -> None:
 
 
 def test_bad_arguments(pkg: bytes) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"trusted key 0: a SEC1 point is 33 or 65 bytes, got 11"):
         check(pkg, trusted_keys=[b"\x04" + bytes(10)])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"trusted key 0: not a valid P-256 point"):
         check(pkg, trusted_keys=[b"\x04" + bytes(64)])  # not on the curve
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"at most 4 trusted keys, got 5"):
         check(pkg, trusted_keys=[sec1(KEY.public_key())] * 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"vendor_id out of range: -1"):
         check(pkg, vendor_id=-1)
 
 

@@ -187,16 +187,16 @@ def test_class_18_transfer_pays_per_block_and_is_refused_up_front() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"reserve_mj": -1},
-        {"reserve_mj": NO_BATTERY},
-        {"reserve_mj": 10, "minimum_mj": -5},
-        {"reserve_mj": 10, "rx_frame_mj": 0},
+        ({"reserve_mj": -1}, r"reserve_mj must be 0\.\.4294967294, not -1"),
+        ({"reserve_mj": NO_BATTERY}, r"reserve_mj must be 0\.\.4294967294, not 4294967295"),
+        ({"reserve_mj": 10, "minimum_mj": -5}, r"minimum_mj must be 0\.\.4294967294, not -5"),
+        ({"reserve_mj": 10, "rx_frame_mj": 0}, r"rx_frame_mj must be > 0, not 0"),
     ],
 )
-def test_battery_values_are_checked(kwargs) -> None:
-    with pytest.raises(ValueError):
+def test_battery_values_are_checked(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
         Battery(**kwargs)
 
 

@@ -6,8 +6,9 @@ checks, after every step:
 * the meter never runs an image that is not byte for byte one of the packages
   signed with the trusted key (so nothing unverified, nothing half-written);
 * confirmed energy is never lost: after any power-up the register is at least
-  the last value persisted before the cut, and while the meter stays on it
-  never goes down;
+  the last value persisted before the cut; while the meter stays on, with no
+  cut in between, it never goes down; across a cut it loses at most one
+  15-minute persist interval of the load;
 * a power cycle of a running meter takes a power-fail save first: the energy
   is the same after it, or, when an armed cut hits that save, at most one
   15-minute interval of the load lower.
@@ -36,6 +37,9 @@ GOOD = {
 BAD = {"v9-untrusted": package(9, signer=1)}
 SIGNED = [package(1), *GOOD.values()]
 SESSIONS = {name: 100 + i for i, name in enumerate([*GOOD, *BAD])}
+LOAD_W = 1000  # the meter's load (VirtualMeter's default)
+#: Energy of one persist interval (15 minutes) of the load: the most a cut loses.
+INTERVAL_WH = Fraction(LOAD_W * 900, 3600)
 STREAMS = {name: frames(pkg, SESSIONS[name]) for name, pkg in {**GOOD, **BAD}.items()}
 
 
@@ -43,9 +47,10 @@ class MeterMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.m = meter()
-        self.floor = 0.0  # energy persisted before the last cut
-        self.last_energy = 0.0
-        self.was_on = True
+        assert self.m.METROLOGY_INTERVAL == 900
+        self.floor = Fraction(0)  # energy persisted before the last cut
+        self.last_energy: Fraction | None = None  # at the last step the meter was on
+        self.uninterrupted = True  # on at the last step, and no power-up since
         self.armed = False  # a cut armed since the last power-up
 
     # -- rules ---------------------------------------------------------------------
@@ -97,16 +102,18 @@ class MeterMachine(RuleBasedStateMachine):
         if running:
             lost = before - m.metrology.energy_wh
             if self.armed:  # the cut may hit the power-fail save
-                assert 0 <= lost <= Fraction(1000 * 900, 3600)
+                assert 0 <= lost <= INTERVAL_WH
             else:
                 assert 0 <= lost < Fraction(1, 10**6)  # NVM keeps whole µWh
         self.armed = False
+        self.uninterrupted = False
 
     @precondition(lambda self: not self.m.powered)
     @rule()
     def power_on(self) -> None:
         self.m.power_on()
         self.armed = False
+        self.uninterrupted = False
 
     # -- invariants ------------------------------------------------------------------
     @invariant()
@@ -125,13 +132,17 @@ class MeterMachine(RuleBasedStateMachine):
     def never_loses_confirmed_energy(self) -> None:
         m = self.m
         on = m.powered and m.active_version is not None
+        energy = m.metrology.energy_wh  # exact (a Fraction)
         if on:
-            assert m.energy_wh >= self.floor
-            if self.was_on:
-                assert m.energy_wh >= self.last_energy or m.energy_wh >= self.floor
-            self.last_energy = m.energy_wh
-        self.floor = max(self.floor, m.energy_floor_wh)
-        self.was_on = on
+            assert energy >= self.floor - Fraction(1, 10**6)  # NVM keeps whole µWh
+            if self.last_energy is not None:
+                if self.uninterrupted:  # on since the last step: it only counts up
+                    assert energy >= self.last_energy
+                else:  # a cut since: at most one persist interval of the load lost
+                    assert energy >= self.last_energy - INTERVAL_WH
+            self.last_energy = energy
+        self.floor = max(self.floor, Fraction(m.energy_floor_wh))
+        self.uninterrupted = on
 
 
 MeterMachine.TestCase.settings = settings(

@@ -60,10 +60,25 @@ def test_version_round_trip(major: int, minor: int, patch: int, build: int) -> N
     assert Version.parse(str(v)) == v
 
 
-@pytest.mark.parametrize("text", ["1.2", "1.2.3.4", "v1.2.3", "1.2.3+", "256.0.0", "1.2.65536",
-                                  "1.2.3+4294967296", "1.-2.3", ""])
-def test_version_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
+_SHAPE = r'must look like "1\.2\.3" or "1\.2\.3\+45" \(ASCII digits\)'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.2", _SHAPE + r", not '1\.2'"),
+        ("1.2.3.4", _SHAPE),
+        ("v1.2.3", _SHAPE),
+        ("1.2.3+", _SHAPE),
+        ("256.0.0", r"major must be 0\.\.255, not 256"),
+        ("1.2.65536", r"patch must be 0\.\.65535, not 65536"),
+        ("1.2.3+4294967296", r"build must be 0\.\.4294967295, not 4294967296"),
+        ("1.-2.3", _SHAPE),
+        ("", _SHAPE + r", not ''"),
+    ],
+)
+def test_version_rejects(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         Version.parse(text)
 
 

@@ -22,13 +22,23 @@ except ImportError as exc:  # pragma: no cover - depends on how meteremu was ins
 _SOURCE_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
+def nbytes(data: bytes | bytearray | memoryview) -> int:
+    """The length in bytes of a buffer handed to C as ``const uint8_t *``.
+
+    ``len()`` counts items, which are wider than a byte in an ``array('I')``
+    or a ``memoryview.cast('I')``: C would see only part of the data.
+    """
+    return len(data) if type(data) is bytes else memoryview(data).nbytes
+
+
 def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -> None:
     """Raise ImportError when the compiled core does not belong to this source tree.
 
     The version embedded at build time must equal the package's; where the C
-    sources sit next to the package (a development checkout), their digest must
-    equal the one embedded too, so an edit without a rebuild fails loudly
-    instead of running old code.
+    sources sit next to the package (a development checkout), the digest of
+    every build input (``meteremu._sourcedigest.build_inputs``) must equal the
+    one embedded too, so an edit without a rebuild fails loudly instead of
+    running old code.
     """
     built = ffi.string(lib.mt_build_version()).decode()
     if built != version:
@@ -42,12 +52,12 @@ def check_build(version: str = __version__, root: pathlib.Path = _SOURCE_ROOT) -
         digest = source_digest(root)
         if digest != ffi.string(lib.mt_build_digest()).decode():
             raise ImportError(
-                "meteremu._core was compiled from other C sources than the ones in "
-                f"{root / 'csrc'}: the compiled core is stale; rebuild it with "
-                "`pip install -e .`"
+                "meteremu._core was compiled from other build inputs (C sources, cdefs, "
+                f"the builder script) than the ones in {root}: the compiled core is stale; "
+                "rebuild it with `pip install -e .`"
             )
 
 
 check_build()
 
-__all__ = ["check_build", "ffi", "lib"]
+__all__ = ["check_build", "ffi", "lib", "nbytes"]

@@ -7,9 +7,8 @@ codes into exceptions: acceptance failures of verify/activate raise
 :class:`BootError` (``MT_E_SWAP`` is the LCD's F.03, ``MT_E_NO_BOOTABLE``
 F.04, ``MT_E_STATE`` an operation not valid now).
 
-The flash device is a :class:`meteremu._lowlevel.flash.Flash` (or its
-``mt_flash *`` handle); this module only builds areas over it and never
-writes flash itself.
+The flash device is a :class:`meteremu._lowlevel.flash.Flash`; this module
+only builds areas over it and never writes flash itself.
 
 The anti-rollback floor lives in the boot-control records and in the floor
 area (append-only, never erased, as OTP): :attr:`Bootloader.floor` is the
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
 from . import ffi, lib
-from .flash import FlashError, flash_error
+from .flash import Flash, FlashError, flash_error
 from .image import ImageError, PackageHeader, _header_from_c, _keys
 
 __all__ = [
@@ -176,7 +175,7 @@ class Bootloader:
 
     def __init__(
         self,
-        flash: object,
+        flash: Flash,
         areas: dict[str, tuple[int, int]],
         *,
         vendor_id: int,
@@ -188,8 +187,10 @@ class Bootloader:
             raise ValueError(f"max_attempts must be 1..255, got {max_attempts}")
         if not 0 <= vendor_id <= 0xFFFFFFFF or not 0 <= hw_revision <= 0xFFFF:
             raise ValueError("vendor_id or hw_revision out of range")
+        if not isinstance(flash, Flash):
+            raise TypeError(f"flash must be a meteremu._lowlevel.flash.Flash, not {flash!r:.60}")
         self._flash = flash  # keeps the device (and its memory) alive
-        self._dev = getattr(flash, "_f", flash)  # the mt_flash * behind a Flash
+        self._dev = flash._f  # the mt_flash * behind it, never handed in from outside
         self._keys, count = _keys(trusted_keys)
         cfg = ffi.new("mt_boot_config *")
         names = ("bank_a", "bank_b", "golden")

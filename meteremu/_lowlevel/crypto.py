@@ -1,12 +1,15 @@
 """Thin typed wrappers over the C CRC, SHA-256 and P-256 code.
 
-Lengths are checked here, before C sees a pointer; results come back as plain
-``int`` and ``bytes``.
+Lengths are checked here, before C sees a pointer: C is always given the
+buffer's length in bytes, and a fixed-size argument (the 32-byte digest, the
+33- or 65-byte key) of another length raises ``ValueError`` naming it. A
+signature of the wrong length is a bad signature (``False``), not a misuse.
+Results come back as plain ``int`` and ``bytes``.
 """
 
 from __future__ import annotations
 
-from . import ffi, lib
+from . import ffi, lib, nbytes
 
 MT_OK = 0
 MT_E_ENCODING = -10
@@ -25,12 +28,19 @@ def _buf(data: bytes | bytearray | memoryview):  # -> bytes or cdata, private to
     return ffi.from_buffer("uint8_t[]", data)
 
 
+def _digest(digest: bytes | bytearray | memoryview):  # -> bytes or cdata of exactly 32 bytes
+    n = nbytes(digest)
+    if n != 32:
+        raise ValueError(f"digest must be 32 bytes (SHA-256), got {n}")
+    return _buf(digest)
+
+
 def crc32(data: bytes | bytearray | memoryview, value: int = 0) -> int:
-    return int(lib.mt_crc32(value & 0xFFFFFFFF, _buf(data), len(data)))
+    return int(lib.mt_crc32(value & 0xFFFFFFFF, _buf(data), nbytes(data)))
 
 
 def crc32_portable(data: bytes | bytearray | memoryview, value: int = 0) -> int:
-    return int(lib.mt_crc32_portable(value & 0xFFFFFFFF, _buf(data), len(data)))
+    return int(lib.mt_crc32_portable(value & 0xFFFFFFFF, _buf(data), nbytes(data)))
 
 
 def crc_accelerated() -> bool:
@@ -38,12 +48,12 @@ def crc_accelerated() -> bool:
 
 
 def crc16_x25(data: bytes | bytearray | memoryview) -> int:
-    return int(lib.mt_crc16_x25(_buf(data), len(data)))
+    return int(lib.mt_crc16_x25(_buf(data), nbytes(data)))
 
 
 def sha256(data: bytes | bytearray | memoryview) -> bytes:
     out = ffi.new("uint8_t[32]")
-    lib.mt_sha256(_buf(data), len(data), out)
+    lib.mt_sha256(_buf(data), nbytes(data), out)
     return bytes(out)
 
 
@@ -64,7 +74,7 @@ class Sha256State:
             lib.mt_sha256_init_impl(self._ctx, SHA256_IMPL)
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        lib.mt_sha256_update(self._ctx, _buf(data), len(data))
+        lib.mt_sha256_update(self._ctx, _buf(data), nbytes(data))
 
     def copy(self) -> Sha256State:
         other = Sha256State.__new__(Sha256State)
@@ -81,8 +91,9 @@ class Sha256State:
         return bytes(out)
 
 
-def _p256_key(point: bytes):  # -> cdata mt_p256_pubkey *, private to this module
+def _p256_key(point: bytes | bytearray | memoryview):  # -> cdata mt_p256_pubkey *, private
     """Parse and validate a SEC1 point; ValueError naming what is wrong."""
+    point = bytes(memoryview(point))  # raw bytes of any buffer; TypeError for others
     if len(point) not in (33, 65):
         raise ValueError(
             f"P-256 public key must be a 33- or 65-byte SEC1 point, got {len(point)} bytes"
@@ -96,7 +107,7 @@ def _p256_key(point: bytes):  # -> cdata mt_p256_pubkey *, private to this modul
     return key
 
 
-def p256_parse_point(point: bytes) -> bytes:
+def p256_parse_point(point: bytes | bytearray | memoryview) -> bytes:
     """Validate a SEC1 point; return the 65-byte uncompressed form.
 
     Raises ValueError naming what is wrong (encoding or point).
@@ -106,24 +117,33 @@ def p256_parse_point(point: bytes) -> bytes:
     return bytes(out)
 
 
-def p256_verify(point: bytes, digest: bytes, signature: bytes, der: bool) -> bool:
-    """ECDSA P-256 verify; the key is parsed once here (ValueError when it is bad).
+def p256_verify(
+    point: bytes | bytearray | memoryview,
+    digest: bytes | bytearray | memoryview,
+    signature: bytes | bytearray | memoryview,
+    der: bool,
+) -> bool:
+    """ECDSA P-256 verify; the key is parsed once here.
 
-    ``digest`` must already be 32 bytes (the caller checks).
+    ValueError when ``digest`` is not 32 bytes or the key is not a valid
+    33- or 65-byte SEC1 point; ``False`` for a bad signature, including one of
+    the wrong length (DER: any length, C parses it; raw r||s: 64 bytes).
     """
+    d = _digest(digest)
     key = _p256_key(point)
+    n = nbytes(signature)
     if der:
-        rc = lib.mt_ecdsa_verify_der(key, _buf(digest), _buf(signature), len(signature))
+        rc = lib.mt_ecdsa_verify_der(key, d, _buf(signature), n)
     else:
-        if len(signature) != 64:
+        if n != 64:
             return False
-        rc = lib.mt_ecdsa_verify_raw(key, _buf(digest), _buf(signature))
+        rc = lib.mt_ecdsa_verify_raw(key, d, _buf(signature))
     return rc == MT_OK
 
 
-def ecdsa_der_to_raw(signature: bytes) -> bytes | None:
+def ecdsa_der_to_raw(signature: bytes | bytearray | memoryview) -> bytes | None:
     """Strict-DER ECDSA signature to raw r||s, or None when it is not strict DER."""
     out = ffi.new("uint8_t[64]")
-    if lib.mt_ecdsa_sig_from_der(out, _buf(signature), len(signature)) != MT_OK:
+    if lib.mt_ecdsa_sig_from_der(out, _buf(signature), nbytes(signature)) != MT_OK:
         return None
     return bytes(out)

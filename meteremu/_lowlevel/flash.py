@@ -17,7 +17,7 @@ import mmap
 from dataclasses import dataclass
 
 from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
-from . import ffi, lib
+from . import ffi, lib, nbytes
 
 __all__ = [
     "ALIGN_DEFAULT",
@@ -214,7 +214,7 @@ class Flash:
 
     def program(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         _u32("addr", addr)
-        n = len(data)
+        n = nbytes(data)
         _u32("length", n)
         buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.NULL
         raise_for(lib.mt_flash_program(self._f, addr, buf, n), f"program {n} bytes at {addr}")

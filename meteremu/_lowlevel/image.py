@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_ERR, PackageError, from_mt_err
-from . import ffi, lib
+from . import ffi, lib, nbytes
 from .crypto import SHA256_IMPL
 
 __all__ = [
@@ -123,10 +123,11 @@ def parse_header(data: bytes | bytearray | memoryview) -> PackageHeader:
     Raises :class:`ImageError` (MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD),
     or ``ValueError`` when fewer than 128 bytes are given.
     """
-    if len(data) < HEADER_SIZE:
-        raise ValueError(f"a package header is {HEADER_SIZE} bytes, got {len(data)}")
+    n = nbytes(data)
+    if n < HEADER_SIZE:
+        raise ValueError(f"a package header is {HEADER_SIZE} bytes, got {n}")
     out = ffi.new("mt_pkg_header *")
-    rc = lib.mt_pkg_header_parse(out, _buf(data), len(data))
+    rc = lib.mt_pkg_header_parse(out, _buf(data), n)
     if rc != 0:
         raise ImageError(rc)
     return _header_from_c(out)
@@ -138,20 +139,23 @@ def parse_trailer(trailer: bytes | bytearray | memoryview) -> TrailerSignature:
     Raises :class:`ImageError` (MT_E_TRAILER, MT_E_NO_SIGNATURE).
     """
     out = ffi.new("mt_pkg_signature *")
-    rc = lib.mt_pkg_trailer_parse(out, _buf(trailer), len(trailer))
+    rc = lib.mt_pkg_trailer_parse(out, _buf(trailer), nbytes(trailer))
     if rc != 0:
         raise ImageError(rc)
     return TrailerSignature(der=int(out.type) == 1, signature=bytes(out.sig[0 : int(out.len)]))
 
 
 def _keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
+    if isinstance(trusted_keys, (bytes, bytearray, memoryview)):
+        raise TypeError("trusted_keys is a sequence of SEC1 points, not one point: [point]")
     if len(trusted_keys) > MAX_KEYS:
         raise ValueError(f"at most {MAX_KEYS} trusted keys, got {len(trusted_keys)}")
     keys = ffi.new("mt_image_key[]", max(1, len(trusted_keys)))
     for i, point in enumerate(trusted_keys):
-        if len(point) not in _SEC1_LENGTHS:
-            raise ValueError(f"trusted key {i}: a SEC1 point is 33 or 65 bytes, got {len(point)}")
-        rc = lib.mt_image_key_init(keys + i, _buf(point), len(point))
+        n = nbytes(point)
+        if n not in _SEC1_LENGTHS:
+            raise ValueError(f"trusted key {i}: a SEC1 point is 33 or 65 bytes, got {n}")
+        rc = lib.mt_image_key_init(keys + i, _buf(point), n)
         if rc != 0:
             raise ValueError(f"trusted key {i}: not a valid P-256 point ({_NAMES.get(rc, rc)})")
     return keys, len(trusted_keys)
@@ -196,7 +200,7 @@ def check_package(
     policy.key_count = count
     policy.sha_impl = SHA256_IMPL  # the CPU asked once, at import
     out = ffi.new("mt_pkg_header *")
-    rc = lib.mt_image_check(out, policy, _buf(pkg), len(pkg), 1 if complete else 0, ffi.NULL)
+    rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0, ffi.NULL)
     if rc != 0:
         raise ImageError(rc)
     return _header_from_c(out)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_ERR, PackageError, from_mt_err
-from . import ffi, lib
+from . import ffi, lib, nbytes
 from .flash import Flash, FlashError, Partition, raise_for
 
 __all__ = [
@@ -125,7 +125,7 @@ def encode_frame(frame: Frame) -> bytes:
     for name in ("fragment_size", "fragment_index", "fragment_count"):
         if not 0 <= getattr(frame, name) <= _U16:
             raise ValueError(f"{name} must fit 16 bits")
-    n = len(frame.payload)
+    n = nbytes(frame.payload)
     if n > _U16:
         raise ValueError(f"payload of {n} bytes does not fit the 16-bit length field")
     payload = ffi.from_buffer("uint8_t[]", frame.payload) if n else ffi.NULL
@@ -151,11 +151,12 @@ def encode_frame(frame: Frame) -> bytes:
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     """Parse one frame; ``ReassemblyError`` (MT_E_FRAME) when malformed or its FCS
     is wrong."""
-    if len(data) < FRAME_OVERHEAD:
-        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{len(data)} bytes is shorter than a frame")
+    n = nbytes(data)
+    if n < FRAME_OVERHEAD:
+        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     buf = data if type(data) is bytes else ffi.from_buffer("uint8_t[]", data)
     f = ffi.new("mt_frame *")
-    _check(lib.mt_frame_parse(f, buf, len(data)), "frame")
+    _check(lib.mt_frame_parse(f, buf, n), "frame")
     return Frame(
         int(f.session_id),
         int(f.package_size),
@@ -239,6 +240,8 @@ class Reassembler:
         vendor_id: int,
         hw_revision: int,
     ) -> None:
+        if not isinstance(flash, Flash):
+            raise TypeError(f"flash must be a meteremu._lowlevel.flash.Flash, not {flash!r:.60}")
         if not 0 <= vendor_id <= _U32 or not 0 <= hw_revision <= _U16:
             raise ValueError("vendor_id must fit 32 bits and hw_revision 16 bits")
         self._flash = flash  # keeps the cells alive as long as the reassembler
@@ -309,7 +312,7 @@ class Reassembler:
         """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
         ``False`` for a duplicate or a header fragment held until the header is whole."""
         before = lib.mt_reasm_received(self._st)
-        n = len(data)
+        n = nbytes(data)
         # bytes go to C as they are; other buffers through from_buffer
         buf = data if type(data) is bytes and n else (
             ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
@@ -331,6 +334,8 @@ class Reassembler:
         checked (nothing taken: the caller feeds it to :meth:`frame`), and
         after the frame that completes the download.
         """
+        if not isinstance(run, FrameRun):
+            raise TypeError(f"run must be a FrameRun, not {run!r:.60}")
         pos = run.pos
         n = len(run._lens) - pos
         if n <= 0:
@@ -352,7 +357,7 @@ class Reassembler:
         if not 0 <= index <= _U32:
             raise ValueError("index must fit 32 bits")
         before = self.received
-        n = len(payload)
+        n = nbytes(payload)
         buf = ffi.from_buffer("uint8_t[]", payload) if n else ffi.NULL
         _check(lib.mt_reasm_block(self._st, index, buf, n), f"block {index}")
         return self.received > before

@@ -116,7 +116,15 @@ def sign_deterministic(keys: KeyPair, data: bytes) -> bytes:
     try:
         return keys.private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     except (TypeError, UnsupportedAlgorithm):  # cryptography < 43, or an OpenSSL without it
-        import ecdsa  # type: ignore[import-untyped]
+        # python-ecdsa is a test-extra dependency, imported only on this path.
+        try:
+            import ecdsa  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise ImportError(
+                "deterministic ECDSA signing needs cryptography >= 43 (with an OpenSSL "
+                "that supports it) or the python-ecdsa package: "
+                "pip install 'meteremu[test]' (or pip install ecdsa)"
+            ) from exc
 
         scalar = keys.private.private_numbers().private_value
         sk = ecdsa.SigningKey.from_secret_exponent(scalar, curve=ecdsa.NIST256p,
