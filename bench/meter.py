@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from meteremu.device import Client
 from meteremu.hes import LossyLink, fragment_package
 from meteremu.testing import (
     HW_REVISION,
@@ -207,7 +208,7 @@ def run_device(n: int, keys: object, pkg: bytes, factory: bytes,
         _rounds(link, frames, m.receive_many, missing, ph,
                 "fragments + acceptance on completion")
         t0 = clock()
-        m.action("0.0.96.10.2.255", 1, True)
+        m.action("0.0.96.10.2.255", 1, True, client=Client.MANAGEMENT)
         t1 = clock()
         confirmed = m.heartbeat()
         t2 = clock()

@@ -28,15 +28,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
-from .errors import ConfigError, KeyFileError, MeteremuError, PackageError, short_repr
+from .errors import (
+    ConfigError,
+    KeyFileError,
+    PackageError,
+    UsageError,
+    short_repr,
+)
 
 __all__ = ["COMMANDS", "main"]
 
 PROG = "meteremu"
-
-
-class UsageError(MeteremuError):
-    """A command-line combination that cannot work (exit status 2)."""
 
 
 # ---------------------------------------------------------------------------

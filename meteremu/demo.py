@@ -151,7 +151,8 @@ def _update_pass(o: _Out, meter: Any, link: Any, work: pathlib.Path, key: pathli
                  version: str, counter: int, behaviour: str, session: int) -> bool:
     """One update through the six steps; True when it ended as the behaviour says."""
     from .crypto import sha256
-    from .device import BootState, Client, CosemError
+    from .device import BootState, Client
+    from .errors import MeteremuError
     from .hes import deliver, fragment_package
 
     name = f"fw-{version}"
@@ -185,8 +186,8 @@ def _update_pass(o: _Out, meter: Any, link: Any, work: pathlib.Path, key: pathli
 
     o.step(5, "activate: 0.0.96.10.2.255 method 1 {\"activate\": true}")
     try:
-        meter.action("0.0.96.10.2.255", 1, True)
-    except CosemError as exc:
+        meter.action("0.0.96.10.2.255", 1, True, client=Client.MANAGEMENT)
+    except MeteremuError as exc:
         o.fail(f"activation refused: {exc}")
         return False
     o.ok(f"bank swap done; running {meter.active_version} on trial "

@@ -20,6 +20,7 @@ Code families, following the seed's own codes:
 
 from __future__ import annotations
 
+import enum
 import sys
 from dataclasses import dataclass
 
@@ -373,11 +374,68 @@ def from_mt_err(rc: int) -> ErrorCode:
         raise KeyError(f"C return code {rc} maps to no error code") from None
 
 
+class DataAccessResult(enum.IntEnum):
+    """Data-Access-Result / Action-Result values (the numbers they share)."""
+
+    SUCCESS = 0
+    HARDWARE_FAULT = 1
+    TEMPORARY_FAILURE = 2
+    READ_WRITE_DENIED = 3
+    OBJECT_UNDEFINED = 4
+    OBJECT_UNAVAILABLE = 11
+    TYPE_UNMATCHED = 12
+    OTHER_REASON = 250
+
+
+class Close(enum.Enum):
+    """The DLMS answer to an error no response may carry: close the association."""
+
+    CONNECTION = "close-connection"
+
+
+@dataclass(frozen=True)
+class AareRejection:
+    """The DLMS answer to an association refused: AARE rejected-permanent with
+    this acse-service-user diagnostic (13: authentication failure)."""
+
+    diagnostic: int
+
+
+#: What a DLMS server sends back for an error (:func:`dlms_outcome`).
+DlmsOutcome = DataAccessResult | AareRejection | Close
+
+
 class MeteremuError(Exception):
-    """Root of every exception meteremu raises on purpose."""
+    """Root of every exception meteremu raises on purpose.
+
+    Four branches, each with one DLMS answer (:func:`dlms_outcome`, for a
+    server that must translate any error without guessing): :class:`UsageError`
+    (the caller misused the API), :class:`PeerError` (a peer sent or asked
+    something the meter will not serve), :class:`DeviceFault` (the device
+    failed), :class:`PackageError` (a package or download was refused). ``error``
+    is the error-table record when the failure is one (it is in the audit log).
+    """
+
+    dlms: DlmsOutcome = Close.CONNECTION
+    error: ErrorCode | None = None
+
+    @property
+    def result(self) -> DlmsOutcome:
+        """What a DLMS server answers (the class's :attr:`dlms`)."""
+        return self.dlms
 
 
-class ConfigError(MeteremuError, ValueError):
+class UsageError(MeteremuError, ValueError):
+    """The API was misused: a bad argument, or a call that makes no sense now.
+    A bug of the caller's, never something a peer can provoke; a server that
+    meets one closes the association."""
+
+
+class MeterUsageError(UsageError):
+    """A call on a meter that its state does not allow (a rules table says no)."""
+
+
+class ConfigError(UsageError):
     """A configuration value (config.json field, CLI option) is wrong.
 
     ``field`` names the offending field so a message can point at it.
@@ -389,28 +447,212 @@ class ConfigError(MeteremuError, ValueError):
         self.problem = problem
 
 
-class KeyFileError(MeteremuError, ValueError):
+class KeyFileError(UsageError):
     """A key file cannot be used: unreadable, wrong passphrase, wrong curve."""
 
 
+class PeerError(MeteremuError):
+    """A peer's request cannot be served as it was sent; ``dlms`` is the answer.
+    ``detail`` says why, for logs and messages."""
+
+    dlms: DlmsOutcome = DataAccessResult.OTHER_REASON
+
+    def __init__(self, detail: str = "", error: ErrorCode | None = None) -> None:
+        self.detail = detail
+        self.error = error
+        head = _result_name(self.dlms)
+        if error is not None:
+            head += f" ({error})"
+        super().__init__(f"{head}: {detail}" if detail else head)
+
+
+def _result_name(outcome: DlmsOutcome) -> str:
+    if isinstance(outcome, DataAccessResult):
+        return outcome.name.lower().replace("_", "-")
+    if isinstance(outcome, AareRejection):
+        return f"association rejected (diagnostic {outcome.diagnostic})"
+    return outcome.value
+
+
+class ObjectUndefined(PeerError):
+    """No such object, attribute or method."""
+
+    dlms = DataAccessResult.OBJECT_UNDEFINED
+
+
+class AccessDenied(PeerError):
+    """The client's association may not read, write or invoke this."""
+
+    dlms = DataAccessResult.READ_WRITE_DENIED
+
+
+class TypeUnmatched(PeerError):
+    """A value or parameter of the wrong type or shape."""
+
+    dlms = DataAccessResult.TYPE_UNMATCHED
+
+
+class TemporaryFailure(PeerError):
+    """Valid, but not now (an image on trial, transfer disabled, no session)."""
+
+    dlms = DataAccessResult.TEMPORARY_FAILURE
+
+
+class AuthenticationFailure(PeerError):
+    """An association with a wrong password or an unknown client."""
+
+    dlms = AareRejection(13)
+
+
+class DeviceFault(MeteremuError):
+    """The device itself failed: flash, the bootloader, NVM."""
+
+    dlms: DlmsOutcome = DataAccessResult.HARDWARE_FAULT
+
+
+class MeterUnavailable(DeviceFault):
+    """The meter does not answer: powered off, booting (slow boot), or no bootable
+    image. A transport turns it into silence: the association is closed."""
+
+    dlms = Close.CONNECTION
+
+
+class NvmExhausted(DeviceFault):
+    """Every sector of a ring failed: nothing can be written until the next power-up."""
+
+
+class CError:
+    """Mixed into the exceptions the binding raises for a C return code: ``err`` is
+    the code (csrc/mt_err.h), ``err_name`` its name."""
+
+    err: int
+    err_name: str
+
+    def _set_err(self, err: int) -> None:
+        self.err = err
+        self.err_name = MT_NAMES.get(err, str(err))
+
+
+class FlashError(CError, DeviceFault):
+    """A flash operation failed; ``error`` is 0x9004 (flash fault)."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self._set_err(err)
+        self.error = _BY_MT_ERR.get(err)
+        super().__init__(f"{self.err_name}: {detail}" if detail else self.err_name)
+
+
+class FlashRangeError(FlashError):
+    """Address or length outside the device (or the partition)."""
+
+
+class FlashAlignError(FlashError):
+    """Address or length not a multiple of the write alignment or sector size."""
+
+
+class FlashOneError(FlashError):
+    """A program would have to turn a 0 bit back into 1: NOR needs an erase first."""
+
+
+class FlashPowerError(FlashError):
+    """The power was cut (sticky until power-up)."""
+
+
+class FlashWornError(FlashError):
+    """The sector reached its erase endurance."""
+
+
+class BootError(CError, DeviceFault):
+    """A bootloader operation failed: F.03 (a boot-control record could not be
+    written), F.04 (nothing bootable), or 0x8000 (an operation not valid now)."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self._set_err(err)
+        self.error = from_mt_err(err)
+        super().__init__(f"{self.error}: {detail or self.err_name}")
+
+
+class StateError(CError, MeterUsageError):
+    """A C object (bootloader, reassembler) refused an operation its state does not
+    allow (``MT_E_STATE``): the caller asked at the wrong time."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self._set_err(err)
+        self.error = from_mt_err(err)
+        super().__init__(f"{self.error}: {detail or self.err_name}")
+
+
 class PackageError(MeteremuError):
-    """A package fails a check; ``code`` is the error table record.
+    """A package, a download or an update step was refused; ``error`` is the
+    error-table record.
 
     ``str(exc)`` is the one-line form the meter logs:
     ``0xE04 signature verification failed: <detail>``.
     """
 
-    def __init__(self, code: ErrorCode | str | int, detail: str = "") -> None:
-        self.code = code if isinstance(code, ErrorCode) else by_code(code)
+    dlms: DlmsOutcome = DataAccessResult.OTHER_REASON
+    error: ErrorCode
+
+    def __init__(self, error: ErrorCode | str | int, detail: str = "") -> None:
+        self.error = error if isinstance(error, ErrorCode) else by_code(error)
         self.detail = detail
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.detail}" if self.detail else str(self.code)
+        return f"{self.error}: {self.detail}" if self.detail else str(self.error)
 
-    @classmethod
-    def from_mt_err(cls, rc: int, detail: str = "") -> PackageError:
-        return cls(from_mt_err(rc), detail)
+
+class PackageRefused(CError, PackageError):
+    """The C core refused a package, fragment or session (``err`` its code)."""
+
+    def __init__(self, err: int, detail: str = "") -> None:
+        self._set_err(err)
+        super().__init__(from_mt_err(err), detail or self.err_name)
+
+
+def dlms_outcome(exc: BaseException) -> DlmsOutcome:
+    """What a DLMS server answers for ``exc``: a Data-Access-Result, an AARE
+    rejection, or closing the association (an error that is not meteremu's is a
+    bug: close)."""
+    return exc.dlms if isinstance(exc, MeteremuError) else Close.CONNECTION
+
+
+MT_NAMES: dict[int, str] = {v: k for k, v in MT_ERR.items()}
+_FLASH_CLASSES: dict[str, type[FlashError]] = {
+    "MT_E_FLASH_RANGE": FlashRangeError,
+    "MT_E_FLASH_ALIGN": FlashAlignError,
+    "MT_E_FLASH_ONE": FlashOneError,
+    "MT_E_FLASH_POWER": FlashPowerError,
+    "MT_E_FLASH_WORN": FlashWornError,
+}
+
+
+def _class_for(name: str) -> type[MeteremuError]:
+    if name in _FLASH_CLASSES:
+        return _FLASH_CLASSES[name]
+    if name in ("MT_E_ARG", "MT_E_LENGTH"):
+        return UsageError
+    if name in ("MT_E_NO_BOOTABLE", "MT_E_SWAP"):
+        return BootError
+    if name == "MT_E_STATE":
+        return StateError
+    return PackageRefused  # a package, frame or session refused
+
+
+#: Every C return code: (the exception class the binding raises, its error record).
+C_ERRORS: dict[int, tuple[type[MeteremuError], ErrorCode | None]] = {
+    rc: (_class_for(name), _BY_MT_ERR.get(rc)) for name, rc in MT_ERR.items() if rc != 0
+}
+
+
+def c_error(rc: int, detail: str = "") -> MeteremuError:
+    """The exception for a nonzero C return code, by :data:`C_ERRORS` (every
+    binding raises through here)."""
+    cls, _ = C_ERRORS.get(rc, (UsageError, None))
+    name = MT_NAMES.get(rc, str(rc))
+    if issubclass(cls, CError):
+        return cls(rc, detail)  # type: ignore[call-arg]
+    return cls(f"{name}: {detail}" if detail else name)
 
 
 def short_repr(value: object, limit: int = 40) -> str:

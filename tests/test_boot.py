@@ -18,7 +18,8 @@ from meteremu._lowlevel.boot import (
     encode_floor_slot,
 )
 from meteremu._lowlevel.flash import Flash
-from meteremu._lowlevel.image import ImageError
+from meteremu._lowlevel.image import PackageRefused
+from meteremu.errors import StateError
 
 KEY = ec.derive_private_key(0xB007 * 0x1000193, ec.SECP256R1())
 SEC = 4096
@@ -85,7 +86,7 @@ def test_update_confirm_and_downgrade(rig: Rig) -> None:
     assert update(rig, pkg(2, salt=3)) == Bank.B
     rec = rig.boot.record
     assert rec.state == BootState.TRIAL and rec.attempts == 1 and rec.previous == Bank.A
-    with pytest.raises(BootError) as info:
+    with pytest.raises(StateError) as info:
         rig.boot.confirm()  # not booted yet
     assert info.value.err_name == "MT_E_STATE"
     rig.boot.boot_ok()
@@ -93,16 +94,16 @@ def test_update_confirm_and_downgrade(rig: Rig) -> None:
     assert rig.boot.record.state == BootState.CONFIRMED and rig.boot.record.counter == 2
     assert rig.power_cycle() == Bank.B
     rig.put(Bank.A, pkg(1, salt=4))
-    with pytest.raises(ImageError) as err:
+    with pytest.raises(PackageRefused) as err:
         rig.boot.activate()
-    assert err.value.err_name == "MT_E_DOWNGRADE" and err.value.code.code == "0x8006"
+    assert err.value.err_name == "MT_E_DOWNGRADE" and err.value.error.code == "0x8006"
 
 
 def test_bad_signature_never_boots(rig: Rig) -> None:
     bad = bytearray(pkg(2, salt=5))
     bad[-128 + 10] ^= 1
     rig.put(Bank.B, bytes(bad))
-    with pytest.raises(ImageError) as err:
+    with pytest.raises(PackageRefused) as err:
         rig.boot.activate()
     assert err.value.err_name == "MT_E_SIGNATURE"
     assert rig.boot.records_written == 0
@@ -137,7 +138,7 @@ def test_power_cut_is_f03_and_power_cycle_resolves(rig: Rig) -> None:
     rig.flash.cut_after(0)
     with pytest.raises(BootError) as info:
         rig.boot.activate()
-    assert info.value.code.code == "F.03" and rig.boot.fault
+    assert info.value.error.code == "F.03" and rig.boot.fault
     assert rig.boot.running == Bank.A
     assert rig.power_cycle() == Bank.A
     rig.boot.activate()
@@ -151,7 +152,7 @@ def test_nothing_bootable_and_golden(rig: Rig) -> None:
     rig.put(Bank.GOLDEN, b"\x00" * 64)
     with pytest.raises(BootError) as info:
         rig.boot.start()
-    assert info.value.err_name == "MT_E_NO_BOOTABLE" and info.value.code.code == "F.04"
+    assert info.value.err_name == "MT_E_NO_BOOTABLE" and info.value.error.code == "F.04"
 
 
 def test_record_decode() -> None:
@@ -195,7 +196,7 @@ def test_floor_area_keeps_the_floor_when_the_records_are_erased(rig: Rig) -> Non
     assert (rig.boot.floor_record, rig.boot.floor_otp, rig.boot.floor) == (0, 2, 2)
     assert rig.boot.record.counter == 2  # the fallback record carries the floor
     rig.boot.boot_ok()
-    with pytest.raises(ImageError) as err:
+    with pytest.raises(PackageRefused) as err:
         rig.boot.activate()
     assert err.value.err_name == "MT_E_DOWNGRADE"
 
@@ -208,7 +209,7 @@ def test_floor_fault_is_reported_not_raised(rig: Rig) -> None:
     rig.boot.confirm()  # the record is the commit: no exception
     fault = rig.boot.floor_fault
     assert fault is not None and fault.err_name == "MT_E_FLASH_WORN"
-    assert fault.code is not None and fault.code.code == "0x9004"
+    assert fault.error is not None and fault.error.code == "0x9004"
     assert rig.boot.floor == 2
     assert rig.power_cycle() == Bank.B
     assert (rig.boot.floor_record, rig.boot.floor_otp) == (2, 0)

@@ -105,12 +105,67 @@ def test_lookup_forms() -> None:
 def test_package_error_message_and_hierarchy() -> None:
     exc = PackageError("0xE04", "bad signature")
     assert str(exc) == "0xE04 signature verification failed: bad signature"
-    assert exc.code is by_code("0xE04")
+    assert exc.error is by_code("0xE04")
     assert str(PackageError(by_code("F.03"))) == "F.03 swap failure"
-    assert PackageError.from_mt_err(MT_ERR["MT_E_IMAGE_CRC"]).code.name == "CRC mismatch"
+    crc = errors.c_error(MT_ERR["MT_E_IMAGE_CRC"])
+    assert isinstance(crc, PackageError) and crc.error is not None
+    assert crc.error.name == "CRC mismatch"
     assert isinstance(exc, MeteremuError)
-    assert issubclass(errors.ConfigError, MeteremuError)
-    assert issubclass(errors.KeyFileError, MeteremuError)
+    assert issubclass(errors.ConfigError, errors.UsageError)
+    assert issubclass(errors.KeyFileError, errors.UsageError)
+
+
+# ---------------------------------------------------------------- the error model
+BRANCHES = (errors.UsageError, errors.PeerError, errors.DeviceFault, errors.PackageError)
+
+
+def _classes(root: type) -> list[type]:
+    out = [root]
+    for sub in root.__subclasses__():
+        out += _classes(sub)
+    return out
+
+
+def test_every_exception_sits_on_exactly_one_branch() -> None:
+    for cls in _classes(MeteremuError):
+        if cls is MeteremuError or cls in BRANCHES:
+            continue
+        on = [b for b in BRANCHES if issubclass(cls, b)]
+        assert len(on) == 1, (cls, on)
+    assert issubclass(errors.UsageError, ValueError)
+
+
+def test_every_branch_has_one_dlms_answer() -> None:
+    R = errors.DataAccessResult
+    assert errors.dlms_outcome(errors.UsageError("x")) is errors.Close.CONNECTION
+    assert errors.dlms_outcome(errors.ObjectUndefined("x")) is R.OBJECT_UNDEFINED
+    assert errors.dlms_outcome(errors.AccessDenied("x")) is R.READ_WRITE_DENIED
+    assert errors.dlms_outcome(errors.TypeUnmatched("x")) is R.TYPE_UNMATCHED
+    assert errors.dlms_outcome(errors.TemporaryFailure("x")) is R.TEMPORARY_FAILURE
+    assert errors.dlms_outcome(errors.AuthenticationFailure("x")) == errors.AareRejection(13)
+    assert errors.dlms_outcome(PackageError("0x8005")) is R.OTHER_REASON
+    assert errors.dlms_outcome(errors.FlashWornError(MT_ERR["MT_E_FLASH_WORN"])) \
+        is R.HARDWARE_FAULT
+    assert errors.dlms_outcome(errors.MeterUnavailable("off")) is errors.Close.CONNECTION
+    assert errors.dlms_outcome(RuntimeError("a bug")) is errors.Close.CONNECTION
+    for cls in _classes(MeteremuError):
+        assert isinstance(cls.dlms, R | errors.AareRejection | errors.Close), cls
+
+
+def test_every_c_code_has_one_class_and_its_record() -> None:
+    for name, rc in MT_ERR.items():
+        if rc == 0:
+            continue
+        cls, record = errors.C_ERRORS[rc]
+        exc = errors.c_error(rc, "detail")
+        assert type(exc) is cls, name
+        if isinstance(exc, errors.CError):
+            assert exc.err == rc and exc.err_name == name
+        assert exc.error is record or cls is errors.UsageError, name
+        assert "detail" in str(exc)
+    assert errors.C_ERRORS[MT_ERR["MT_E_FLASH_POWER"]][0] is errors.FlashPowerError
+    assert errors.C_ERRORS[MT_ERR["MT_E_SWAP"]][0] is errors.BootError
+    assert errors.C_ERRORS[MT_ERR["MT_E_SIGNATURE"]][0] is errors.PackageRefused
 
 
 def test_committed_doc_is_generated_from_the_table() -> None:

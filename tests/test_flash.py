@@ -20,7 +20,7 @@ from meteremu._lowlevel.flash import (
     Tear,
     compute_layout,
 )
-from meteremu.errors import MeteremuError
+from meteremu.errors import MeteremuError, UsageError
 
 SEC = 256
 
@@ -34,7 +34,7 @@ def test_nor_semantics_and_errors() -> None:
     with pytest.raises(FlashOneError) as exc:
         f.program(16, b"\xff" * 8)
     assert isinstance(exc.value, MeteremuError)
-    assert exc.value.code is not None and exc.value.code.code == "0x9004"
+    assert exc.value.error is not None and exc.value.error.code == "0x9004"
     with pytest.raises(FlashAlignError):
         f.program(17, b"\x00" * 8)
     with pytest.raises(FlashAlignError):
@@ -104,7 +104,7 @@ def test_cell_faults_and_wear() -> None:
     g = Flash(8 * SEC, SEC)
     for i in range(4):
         g.set_sector_endurance(i * SEC, 5)
-    with pytest.raises(FlashError):  # the override table holds four sectors
+    with pytest.raises(UsageError, match="fault table full"):  # the table holds four sectors
         g.set_sector_endurance(4 * SEC, 5)
 
 

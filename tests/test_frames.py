@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meteremu._lowlevel.reasm import Frame as CFrame
-from meteremu._lowlevel.reasm import ReassemblyError, decode_frame, encode_frame
+from meteremu._lowlevel.reasm import PackageRefused, decode_frame, encode_frame
 from meteremu.wire.frames import FRAME_OVERHEAD, Frame, build_frame, parse_frame
 
 _x25 = crcmod.predefined.mkCrcFun("x-25")
@@ -79,7 +79,7 @@ def test_both_refuse_the_same_damaged_frames(f: dict, data: st.DataObject) -> No
     # CRC-16 detects every single-bit error, so a flipped frame never passes.
     with pytest.raises(ConstructError):
         parse_frame(bytes(raw))
-    with pytest.raises(ReassemblyError):
+    with pytest.raises(PackageRefused):
         decode_frame(bytes(raw))
 
 

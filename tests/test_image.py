@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meteremu._lowlevel.image import (
-    ImageError,
+    PackageRefused,
     check_package,
     parse_header,
     parse_trailer,
@@ -44,7 +44,7 @@ def check(pkg: bytes, **kw: object):
 
 
 def err(pkg: bytes, **kw: object) -> str:
-    with pytest.raises(ImageError) as info:
+    with pytest.raises(PackageRefused) as info:
         check(pkg, **kw)
     return info.value.err_name
 
@@ -93,8 +93,8 @@ def test_exception_shape(pkg: bytes) -> None:
     with pytest.raises(PackageError) as info:
         check(pkg, installed_counter=6)
     exc = info.value
-    assert isinstance(exc, ImageError)
-    assert exc.err == MT_ERR["MT_E_DOWNGRADE"] and exc.code.code == "0x8006"
+    assert isinstance(exc, PackageRefused)
+    assert exc.err == MT_ERR["MT_E_DOWNGRADE"] and exc.error.code == "0x8006"
     assert str(exc).startswith("0x8006")
 
 
@@ -148,15 +148,15 @@ def test_parse_header_and_trailer_errors(pkg: bytes) -> None:
     assert parse_header(pkg).image_size == len(IMAGE)
     with pytest.raises(ValueError, match=r"a package header is 128 bytes, got 127"):
         parse_header(pkg[:127])
-    with pytest.raises(ImageError) as info:
+    with pytest.raises(PackageRefused) as info:
         parse_header(b"\x00" * 128)
     assert info.value.err_name == "MT_E_HDR_MAGIC"
     sig = parse_trailer(pkg[-128:])
     assert sig.der and 8 <= len(sig.signature) <= 72
-    with pytest.raises(ImageError) as info:
+    with pytest.raises(PackageRefused) as info:
         parse_trailer(b"")
     assert info.value.err_name == "MT_E_NO_SIGNATURE"
-    with pytest.raises(ImageError) as info:
+    with pytest.raises(PackageRefused) as info:
         parse_trailer(b"\x02\x40\x00" + bytes(63))
     assert info.value.err_name == "MT_E_TRAILER"
 
@@ -180,7 +180,7 @@ _VALID = make_package(KEY, IMAGE[:200], security_counter=1)
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2048))
 def test_random_bytes_never_pass(data: bytes) -> None:
-    with pytest.raises(ImageError):
+    with pytest.raises(PackageRefused):
         check(data)
 
 
@@ -189,7 +189,7 @@ def test_random_bytes_never_pass(data: bytes) -> None:
 def test_random_header_with_valid_crc_never_passes(body: bytes, rest: bytes) -> None:
     header = b"MTRP\x01\x00\x80\x00" + body[8:]
     header += struct.pack("<I", zlib.crc32(header))
-    with pytest.raises(ImageError):
+    with pytest.raises(PackageRefused):
         check(header + rest)
 
 
@@ -205,13 +205,13 @@ def test_mutations_of_a_valid_package_never_pass(flips: list[tuple[int, int]]) -
         data[pos] ^= mask
     if bytes(data) == _VALID:
         return
-    with pytest.raises(ImageError):
+    with pytest.raises(PackageRefused):
         check(bytes(data))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, len(_VALID) - 1))
 def test_truncations_never_pass(n: int) -> None:
-    with pytest.raises(ImageError) as info:
+    with pytest.raises(PackageRefused) as info:
         check(_VALID[:n])
     assert info.value.err_name == "MT_E_INCOMPLETE"

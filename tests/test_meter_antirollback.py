@@ -12,7 +12,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from test_meter_helpers import deliver, grep, meter, package
+from meterkit import MGMT, deliver, grep, meter, package
 
 from meteremu._lowlevel.boot import RECORD_SIZE, decode_record
 from meteremu.device import BootState, VirtualMeter
@@ -26,7 +26,7 @@ def _update(m: VirtualMeter, version: int, counter: int, session: int,
     deliver(m, package(version, counter=counter), session=session)
     if m.boot_state is not BootState.VERIFIED:
         return False
-    m.action(*ACTIVATE)
+    m.action(*ACTIVATE, client=MGMT)
     assert m.boot_state is BootState.TRIAL
     if confirm:
         assert m.heartbeat()

@@ -15,13 +15,13 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_meter_helpers import frames, grep, meter, package
+from meterkit import frames, grep, meter, package
 
 from meteremu._lowlevel.flash import Tear
 from meteremu._lowlevel.reasm import (
     Frame,
+    PackageRefused,
     Reassembler,
-    ReassemblyError,
     decode_frame,
     encode_frame,
     frame_fields,
@@ -333,8 +333,8 @@ def test_deliver_with_airtime_still_moves_the_clock_frame_by_frame(runs: list[in
 def test_frame_fields_is_decode_frame_as_a_tuple(data: bytes) -> None:
     try:
         f = decode_frame(data)
-    except ReassemblyError as exc:
-        with pytest.raises(ReassemblyError) as got:
+    except PackageRefused as exc:
+        with pytest.raises(PackageRefused) as got:
             frame_fields(data)
         assert got.value.err == exc.err
         return
@@ -349,7 +349,7 @@ def test_missing_fragments_read_the_bitmap(fs: int, data: st.DataObject) -> None
     got = data.draw(st.lists(st.sampled_from(range(len(stream))), max_size=len(stream)))
     m = meter()
     m.receive_many([stream[i] for i in got])
-    dl = m._dl
+    dl = m.download.dl
     assert dl is not None
     if not dl.is_open:  # nothing arrived, or the download completed
         return

@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_meter_helpers import deliver, frames, grep, meter, package
+from meterkit import MGMT, REFUSED, deliver, frames, grep, meter, package
 
-from meteremu.device import Battery, BootState, CosemError, MeterUsageError, Receipt
+from meteremu.device import Battery, BootState, MeterUsageError, Receipt
 from meteremu.device.battery import NO_BATTERY
 from meteremu.hes import LossyLink
 from meteremu.hes import deliver as hes_deliver
@@ -170,18 +170,18 @@ def test_class_18_transfer_pays_per_block_and_is_refused_up_front() -> None:
     block = 128
     blocks = -(-len(PKG) // block)
     m = battery_meter(100 + (blocks - 1) * RX)
-    with pytest.raises(CosemError) as exc:
-        m.action(IT, 1, (b"fw-2.0.0", len(PKG)))
+    with pytest.raises(REFUSED) as exc:
+        m.action(IT, 1, (b"fw-2.0.0", len(PKG)), client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x9003"
     assert grep(m, "FOTA_ERR 0x9003")
 
     m = battery_meter(100 + blocks * RX)
-    m.action(IT, 1, (b"fw-2.0.0", len(PKG)))
+    m.action(IT, 1, (b"fw-2.0.0", len(PKG)), client=MGMT)
     for i in range(blocks):
-        m.action(IT, 2, (i, PKG[i * block : (i + 1) * block]))
+        m.action(IT, 2, (i, PKG[i * block : (i + 1) * block]), client=MGMT)
     assert m.battery_mj == 100
-    with pytest.raises(CosemError) as exc:  # one block more than the reserve pays for
-        m.action(IT, 2, (0, PKG[:block]))
+    with pytest.raises(REFUSED) as exc:  # one block more than the reserve pays for
+        m.action(IT, 2, (0, PKG[:block]), client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x9003"
     assert m.boot_state is BootState.FAILED
 

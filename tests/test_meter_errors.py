@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from _pkg_build import make_package
-from test_meter_helpers import (
+from meterkit import (
     HW_REV,
+    MGMT,
+    REFUSED,
     SMALL,
     VENDOR,
     deliver,
@@ -18,9 +20,9 @@ from test_meter_helpers import (
 )
 
 from meteremu._lowlevel.reasm import Frame, encode_frame
-from meteremu.device import Battery, BootState, CosemError, DataAccessResult, MeterUnavailable
+from meteremu.device import Battery, BootState, MeterUnavailable
 from meteremu.device.cosem import Client
-from meteremu.errors import ERRORS
+from meteremu.errors import ERRORS, DataAccessResult
 
 # Which test provokes each code (each asserts its FOTA_ERR record).
 COVERED = {
@@ -75,8 +77,8 @@ def test_acceptance_failures_after_download(code, pkg) -> None:
     m = meter()
     deliver(m, pkg())
     _expect(m, code)
-    with pytest.raises(CosemError) as exc:
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED) as exc:
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x8000"
     m.power_cycle()
     assert m.active_version == "1.0.0"
@@ -125,8 +127,8 @@ def test_too_big_is_refused_before_a_byte_is_written() -> None:
     assert m.receive(frames(big)[1]).value == "refused"
     _expect(m, "0x9002")
     assert m.flash.dump()[bank_b.offset : bank_b.end] == before
-    with pytest.raises(CosemError):  # the DLMS path refuses it at initiate
-        m.action("0.0.44.0.0.255", 1, (b"big", len(big)))
+    with pytest.raises(REFUSED):  # the DLMS path refuses it at initiate
+        m.action("0.0.44.0.0.255", 1, (b"big", len(big)), client=MGMT)
     assert len(grep(m, "0x9002")) == 2
 
 
@@ -135,8 +137,8 @@ def test_incomplete_image_on_activation_is_0x8001() -> None:
     stream = frames(package(2))
     for f in stream[:-3]:
         m.receive(f)
-    with pytest.raises(CosemError) as exc:
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED) as exc:
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x8001"
     _expect(m, "0x8001", BootState.DOWNLOADING)
     for f in stream[-3:]:  # the download goes on from where it stopped
@@ -146,8 +148,8 @@ def test_incomplete_image_on_activation_is_0x8001() -> None:
 
 def test_activate_with_nothing_verified_is_0x8000() -> None:
     m = meter()
-    with pytest.raises(CosemError) as exc:
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED) as exc:
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert exc.value.result is DataAccessResult.OTHER_REASON
     _expect(m, "0x8000", BootState.IDLE)
 
@@ -178,8 +180,8 @@ def test_conflicting_duplicate_stops_the_download_0x800A() -> None:
 def test_activated_image_that_never_comes_up_is_0x800B() -> None:
     m = meter()
     deliver(m, package(2, behaviour=2))  # crash-on-boot
-    with pytest.raises(CosemError) as exc:
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED) as exc:
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x800B"
     _expect(m, "0x800B", BootState.REVERTED)
 
@@ -198,8 +200,8 @@ def test_boot_control_write_failure_is_F03_and_a_power_cycle_rolls_back() -> Non
     for name in ("boot0", "boot1"):
         region = m.layout[name]
         m.flash.set_sector_endurance(region.offset, m.flash.wear(region.offset))
-    with pytest.raises(CosemError) as exc:
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED) as exc:
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "F.03"
     assert m.lcd == "F.03"
     _expect(m, "F.03")
@@ -216,7 +218,7 @@ def test_nothing_bootable_is_F04() -> None:
     assert m.lcd == "F.04"
     assert not m.available
     with pytest.raises(MeterUnavailable):
-        m.get("0.0.96.1.0.255", 2)
+        m.get("0.0.96.1.0.255", 2, client=MGMT)
     assert m.receive(frames(package(2))[0]).value == "dropped-unavailable"
     assert grep(m, "FOTA_ERR F.04 no bootable image")
 
@@ -224,14 +226,14 @@ def test_nothing_bootable_is_F04() -> None:
 def test_public_client_is_read_only() -> None:
     m = meter()
     assert m.get("0.0.96.1.0.255", 2, client=Client.PUBLIC) == b"SN0001"
-    with pytest.raises(CosemError) as exc:
+    with pytest.raises(REFUSED) as exc:
         m.action("0.0.96.10.2.255", 1, True, client=Client.PUBLIC)
     assert exc.value.result is DataAccessResult.READ_WRITE_DENIED
-    with pytest.raises(CosemError) as exc:
+    with pytest.raises(REFUSED) as exc:
         m.get("0.0.44.0.0.255", 6, client=Client.PUBLIC)
     assert exc.value.result is DataAccessResult.READ_WRITE_DENIED
-    with pytest.raises(CosemError) as exc:
-        m.get("0.0.99.99.0.255", 2)
+    with pytest.raises(REFUSED) as exc:
+        m.get("0.0.99.99.0.255", 2, client=MGMT)
     assert exc.value.result is DataAccessResult.OBJECT_UNDEFINED
 
 

@@ -23,10 +23,10 @@ from fractions import Fraction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from test_meter_helpers import frames, meter, package
+from meterkit import MGMT, REFUSED, frames, meter, package
 
 from meteremu._lowlevel.flash import Tear
-from meteremu.device import CosemError, MeterUnavailable
+from meteremu.device import MeterUnavailable
 
 GOOD = {
     "v2": package(2),
@@ -77,8 +77,8 @@ class MeterMachine(RuleBasedStateMachine):
 
     @rule()
     def activate(self) -> None:
-        with contextlib.suppress(CosemError, MeterUnavailable):
-            self.m.action("0.0.96.10.2.255", 1, True)
+        with contextlib.suppress(REFUSED, MeterUnavailable):
+            self.m.action("0.0.96.10.2.255", 1, True, client=MGMT)
 
     @rule()
     def heartbeat(self) -> None:

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from meter_model import Model, Pkg
-from test_meter_helpers import SMALL, frames, meter, package
+from meterkit import MGMT, REFUSED, SMALL, frames, meter, package
 
 from meteremu.crypto import crc32
-from meteremu.device import BootState, CosemError
+from meteremu.device import BootState
 
 UPDATE = "0.0.96.10.2.255"
 IT = "0.0.44.0.0.255"
@@ -95,21 +95,21 @@ class Twins(RuleBasedStateMachine):
         sid = crc32(ident)
         want = self.model.dlms_initiate(sid, spec)
         try:
-            self.m.action(IT, 1, (ident, len(raw)))
+            self.m.action(IT, 1, (ident, len(raw)), client=MGMT)
             got = None
-        except CosemError as exc:
+        except REFUSED as exc:
             got = exc.error.code if exc.error is not None else exc.result.name.lower().replace(
                 "_", "-")
         assert got == want
         if got is not None:
             return
-        block = self.m.get(IT, 2)
+        block = self.m.get(IT, 2, client=MGMT)
         for i in range(min(upto, spec.count)):
             want = self.model.dlms_block(spec, i)
             try:
-                self.m.action(IT, 2, (i, raw[i * block : (i + 1) * block]))
+                self.m.action(IT, 2, (i, raw[i * block : (i + 1) * block]), client=MGMT)
                 got = None
-            except CosemError:
+            except REFUSED:
                 got = "refused" if self.model.open is None else "temporary-failure"
             assert got == want, f"block {i}: {got} != {want}"
             if got is not None:
@@ -117,9 +117,9 @@ class Twins(RuleBasedStateMachine):
         if verify:
             want = self.model.dlms_verify()
             try:
-                self.m.action(IT, 3, 0)
+                self.m.action(IT, 3, 0, client=MGMT)
                 got = None
-            except CosemError as exc:
+            except REFUSED as exc:
                 got = (exc.error.code if exc.error is not None and exc.error.code == "0x8001"
                        else "refused" if exc.error is not None else "temporary-failure")
             assert got == want
@@ -129,9 +129,9 @@ class Twins(RuleBasedStateMachine):
     def activate(self) -> None:
         want = self.model.activate()
         try:
-            self.m.action(UPDATE, 1, True)
+            self.m.action(UPDATE, 1, True, client=MGMT)
             got = None
-        except CosemError as exc:
+        except REFUSED as exc:
             code = exc.error.code if exc.error is not None else None
             got = code if code in ("0x8000", "0x8001", "0x800B") else "refused"
         assert got == want

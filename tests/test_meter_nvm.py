@@ -12,9 +12,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_meter_helpers import grep, meter
+from meterkit import grep, meter
 
 from meteremu._lowlevel.flash import Flash, FlashPowerError, Tear
+from meteremu.device.events import ClockSet
 from meteremu.device.layout import Region
 from meteremu.device.nvm import MetrologyRecord, RecordRing, seal
 
@@ -87,7 +88,7 @@ def test_a_worn_audit_sector_is_skipped_and_logged_in_the_audit_ring() -> None:
     m.flash.set_sector_endurance(bad, m.flash.wear(bad))
     seen: set[str] = set()
     for i in range(100):  # the ring (3 usable sectors of 8 records) wraps several times
-        m._evt("TEST", n=i)
+        m.emit(ClockSet, was=f"TEST n={i}")
         seen.update(_fault_lines(m, "audit", 2))
     numbers = [int(line.split("n=")[1]) for line in m.audit_log if "TEST" in line]
     assert numbers == list(range(numbers[0], 100))  # no hole: nothing silently lost
@@ -105,7 +106,7 @@ def test_a_dead_audit_ring_is_counted_and_the_meter_runs_on() -> None:
         addr = ring.offset + n * m.geometry.sector_size
         m.flash.set_sector_endurance(addr, m.flash.wear(addr))
     for i in range(100):
-        m._evt("TEST", n=i)
+        m.emit(ClockSet, was=f"TEST n={i}")
     assert m.counters["audit_write_failed"] > 0
     assert m.counters["audit_sector_failed"] >= 1
     m.advance(3600)

@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_meter_helpers import meter
+from meterkit import MGMT, meter
 
 from meteremu._lowlevel.flash import Tear
 
@@ -26,7 +26,7 @@ INTERVAL = 900  # seconds between snapshots
 
 def _wh(m) -> int:
     """Energy as a head-end reads it: 1.0.1.8.0.255 attribute 2, whole Wh."""
-    return m.get(ENERGY, 2)
+    return m.get(ENERGY, 2, client=MGMT)
 
 
 def test_power_cycle_keeps_the_energy_read_by_the_head_end() -> None:
@@ -88,7 +88,7 @@ def test_a_cut_during_the_power_fail_save_loses_at_most_one_interval() -> None:
 _KILLED = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from test_meter_helpers import meter
+from meterkit import MGMT, meter
 m = meter(load=1000, state={path!r})
 m.advance(1000)
 print(m.energy_wh, flush=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from test_meter_helpers import frames, meter, package
+from meterkit import MGMT, REFUSED, frames, meter, package
 
 from meteremu._lowlevel.flash import Tear
-from meteremu.device import BootState, CosemError, MeterUnavailable
+from meteremu.device import BootState, MeterUnavailable
 
 NEW = package(2)
 STREAM = frames(NEW)
@@ -27,8 +27,8 @@ def _update(m) -> None:
     for f in STREAM:
         m.receive(f)
         m.advance(1)
-    with contextlib.suppress(CosemError, MeterUnavailable):
-        m.action("0.0.96.10.2.255", 1, True)
+    with contextlib.suppress(REFUSED, MeterUnavailable):
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     m.advance(30)
     with contextlib.suppress(MeterUnavailable):
         m.heartbeat()

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 from _pkg_build import key_id, make_package
-from test_meter_helpers import frames, grep, image, key, meter, package
+from meterkit import MGMT, REFUSED, frames, grep, image, key, meter, package
 
-from meteremu.device import BootState, CosemError, VirtualMeter
+from meteremu.device import BootState, VirtualMeter
 from meteremu.device.clock import RTC_MAX, RTC_MIN
 
 CLOCK = "0.0.1.0.0.255"
@@ -24,33 +24,33 @@ UTC = dt.timezone.utc
 ])
 def test_clock_writes_outside_the_rtc_range_are_refused(when: dt.datetime, tmp_path) -> None:
     m = meter(state=tmp_path / "flash")
-    before = m.get(CLOCK, 2)
-    with pytest.raises(CosemError, match="other-reason"):
-        m.set(CLOCK, 2, when)
-    assert m.get(CLOCK, 2) == before
+    before = m.get(CLOCK, 2, client=MGMT)
+    with pytest.raises(REFUSED, match="other-reason"):
+        m.set(CLOCK, 2, when, client=MGMT)
+    assert m.get(CLOCK, 2, client=MGMT) == before
     # everything that used to trip over such a date still works
     m.advance(3600)
     m.receive_many(frames(package(2))[:3])
     m.power_cycle()
-    assert m.get("1.0.1.8.0.255", 2) >= 0
+    assert m.get("1.0.1.8.0.255", 2, client=MGMT) >= 0
     m.close()
     again = meter(state=tmp_path / "flash")
-    assert again.get(CLOCK, 2) >= before
+    assert again.get(CLOCK, 2, client=MGMT) >= before
 
 
 @pytest.mark.parametrize("when", [RTC_MIN, RTC_MAX - dt.timedelta(hours=1)])
 def test_clock_writes_at_the_ends_of_the_range_are_taken(when: dt.datetime, tmp_path) -> None:
     m = meter(state=tmp_path / "flash")
-    m.set(CLOCK, 2, when)
+    m.set(CLOCK, 2, when, client=MGMT)
     m.advance(1800)  # a metrology snapshot with that date
     m.close()
     again = meter(state=tmp_path / "flash")
-    assert again.get(CLOCK, 2) >= when
+    assert again.get(CLOCK, 2, client=MGMT) >= when
 
 
 def test_advancing_past_the_end_of_the_clock_is_refused() -> None:
     m = meter()
-    m.set(CLOCK, 2, RTC_MAX - dt.timedelta(seconds=10))
+    m.set(CLOCK, 2, RTC_MAX - dt.timedelta(seconds=10), client=MGMT)
     now = m.now
     with pytest.raises(ValueError, match="past"):
         m.advance(11)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 
-from test_meter_helpers import deliver, frames, grep, meter, package
+from meterkit import MGMT, deliver, frames, grep, meter, package
 
 from meteremu.device import BootState, Client
 
@@ -46,14 +46,14 @@ def test_seed_six_steps_end_to_end() -> None:
 
     # 6. Activation; metrology pauses only for the swap.
     before = m.energy_wh
-    m.action("0.0.96.10.2.255", 1, True)
+    m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert m.boot_state is BootState.TRIAL and m.active_version == "2.0.0"
     m.advance(60)
     assert m.energy_wh - before > 2000 * 59.99 / 3600
     assert m.heartbeat()
     assert m.boot_state is BootState.CONFIRMED
-    assert m.get("0.0.96.10.2.255", 2) == BootState.CONFIRMED.value
-    assert m.get("1.0.0.2.0.255", 2) == b"2.0.0"
+    assert m.get("0.0.96.10.2.255", 2, client=MGMT) == BootState.CONFIRMED.value
+    assert m.get("1.0.0.2.0.255", 2, client=MGMT) == b"2.0.0"
 
     # The audit log tells the story, greppable and timestamped by the meter clock.
     assert grep(m, "FOTA_OK VERIFIED version=2.0.0")

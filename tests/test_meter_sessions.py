@@ -8,9 +8,9 @@ names say which.
 from __future__ import annotations
 
 import pytest
-from test_meter_helpers import SMALL, frames, grep, meter, package
+from meterkit import MGMT, REFUSED, SMALL, frames, grep, meter, package
 
-from meteremu.device import BootState, CosemError, ImageTransferStatus, Receipt
+from meteremu.device import BootState, ImageTransferStatus, Receipt
 from meteremu.device.cosem import Client
 from meteremu.device.sessions import KEEP
 from meteremu.hes import LossyLink, deliver
@@ -34,15 +34,15 @@ def _update(m, pkg: bytes, session: int) -> None:
     """A whole mesh update: every frame, activate, heartbeat."""
     _feed(m, frames(pkg, session))
     assert m.boot_state is BootState.VERIFIED, m.audit_log
-    m.action(UPDATE, 1, True)
+    m.action(UPDATE, 1, True, client=MGMT)
     assert m.heartbeat()
 
 
 def _transfer(m, pkg: bytes, ident: bytes = b"fw") -> None:
-    m.action(IT, 1, (ident, len(pkg)))
-    block = m.get(IT, 2)
+    m.action(IT, 1, (ident, len(pkg)), client=MGMT)
+    block = m.get(IT, 2, client=MGMT)
     for i in range(-(-len(pkg) // block)):
-        m.action(IT, 2, (i, pkg[i * block : (i + 1) * block]))
+        m.action(IT, 2, (i, pkg[i * block : (i + 1) * block]), client=MGMT)
 
 
 # -- late frames of a closed session ----------------------------------------------------
@@ -103,7 +103,7 @@ def test_a_stray_frame_never_erases_a_verified_package() -> None:
     assert m.receive(stray[7]) is Receipt.DROPPED_SESSION
     assert _bank(m, "bank_b") == verified
     assert m.boot_state is BootState.VERIFIED
-    m.action(UPDATE, 1, True)
+    m.action(UPDATE, 1, True, client=MGMT)
     assert m.active_version == "2.0.0"
 
 
@@ -241,12 +241,12 @@ def test_deliver_resends_everything_to_a_meter_busy_with_another_session() -> No
 def test_class18_status_resets_when_a_mesh_session_replaces_the_image() -> None:
     m = meter()
     _transfer(m, package(2))
-    m.action(IT, 3, 0)
-    assert m.get(IT, 6) == ImageTransferStatus.VERIFICATION_SUCCESSFUL
+    m.action(IT, 3, 0, client=MGMT)
+    assert m.get(IT, 6, client=MGMT) == ImageTransferStatus.VERIFICATION_SUCCESSFUL
     _feed(m, frames(package(3), T)[:1])
     assert m.download_session() == T
-    assert m.get(IT, 6) == ImageTransferStatus.NOT_INITIATED
-    assert m.get(IT, 7) == []
+    assert m.get(IT, 6, client=MGMT) == ImageTransferStatus.NOT_INITIATED
+    assert m.get(IT, 7, client=MGMT) == []
 
 
 @pytest.mark.parametrize("fragment_size", [16, 64, 256, 1024])
@@ -254,29 +254,29 @@ def test_class18_takes_packages_of_any_mesh_fragment_size(fragment_size: int) ->
     m = meter()
     pkg = package(2, fragment_size=fragment_size)
     _transfer(m, pkg)
-    m.action(IT, 3, 0)
-    m.action(IT, 4, 0)
-    assert m.get(IT, 6) == ImageTransferStatus.ACTIVATION_SUCCESSFUL
+    m.action(IT, 3, 0, client=MGMT)
+    m.action(IT, 4, 0, client=MGMT)
+    assert m.get(IT, 6, client=MGMT) == ImageTransferStatus.ACTIVATION_SUCCESSFUL
     assert m.active_version == "2.0.0"
 
 
 def test_class18_block_refusal_names_its_code() -> None:
     m = meter()
     pkg = package(2, hw_revision=99)
-    m.action(IT, 1, (b"fw", len(pkg)))
-    with pytest.raises(CosemError) as exc:
-        m.action(IT, 2, (0, pkg[:128]))
+    m.action(IT, 1, (b"fw", len(pkg)), client=MGMT)
+    with pytest.raises(REFUSED) as exc:
+        m.action(IT, 2, (0, pkg[:128]), client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x8004"
 
 
 def test_class18_activation_of_an_image_that_never_comes_up_reads_failed() -> None:
     m = meter()
     _transfer(m, package(2, behaviour=2))  # crash-on-boot
-    m.action(IT, 3, 0)
-    with pytest.raises(CosemError) as exc:
-        m.action(IT, 4, 0)
+    m.action(IT, 3, 0, client=MGMT)
+    with pytest.raises(REFUSED) as exc:
+        m.action(IT, 4, 0, client=MGMT)
     assert exc.value.error is not None and exc.value.error.code == "0x800B"
-    assert m.get(IT, 6) == ImageTransferStatus.ACTIVATION_FAILED
+    assert m.get(IT, 6, client=MGMT) == ImageTransferStatus.ACTIVATION_FAILED
     assert m.active_version == "1.0.0" and m.boot_state is BootState.REVERTED
 
 

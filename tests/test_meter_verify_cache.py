@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 from _pkg_build import make_package
-from test_meter_helpers import deliver, grep, image, key, meter, package
+from meterkit import MGMT, REFUSED, deliver, grep, image, key, meter, package
 
-from meteremu.device import BootState, CosemError
+from meteremu.device import BootState
 
 TRAILER = 128  # _pkg_build's default trailer size
 
@@ -40,8 +40,8 @@ def test_cached_verification_does_not_accept_a_changed_signature() -> None:
     assert errors, "\n".join(m.audit_log)
     assert m.boot_state is BootState.FAILED
     assert len(grep(m, "FOTA_OK VERIFIED")) == 1
-    with pytest.raises(CosemError):
-        m.action("0.0.96.10.2.255", 1, True)
+    with pytest.raises(REFUSED):
+        m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert not grep(m, "FOTA_OK ACTIVATED")
     m.power_cycle()
     assert m.active_version == "1.0.0"
@@ -58,5 +58,5 @@ def test_cached_verification_accepts_a_new_valid_signature() -> None:
     deliver(m, resigned, session=0x5EEF)
     assert len(grep(m, "FOTA_OK VERIFIED version=2.0.0")) == 2
     assert not grep(m, "FOTA_ERR")
-    m.action("0.0.96.10.2.255", 1, True)
+    m.action("0.0.96.10.2.255", 1, True, client=MGMT)
     assert m.active_version == "2.0.0"

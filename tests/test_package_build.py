@@ -201,14 +201,14 @@ def test_attach_checks_key_and_signature() -> None:
     good = sign(unsigned, KEY)
     with pytest.raises(PackageError) as info:
         attach_signature(unsigned, good, [public_point(OTHER)])
-    assert info.value.code.code == "0x8005"
+    assert info.value.error.code == "0x8005"
     foreign = OTHER.sign(unsigned, ec.ECDSA(hashes.SHA256()))
     with pytest.raises(PackageError) as info:
         attach_signature(unsigned, foreign, [POINT])
-    assert info.value.code.code == "0xE04"
+    assert info.value.error.code == "0xE04"
     with pytest.raises(PackageError) as info:
         attach_signature(unsigned, b"not a signature", [POINT])
-    assert info.value.code.code == "0xE04"
+    assert info.value.error.code == "0xE04"
     # Without keys nothing is verified: the meter will refuse it later.
     assert parse_package(attach_signature(unsigned, foreign)).signature == foreign
 
@@ -217,7 +217,7 @@ def test_sign_refuses_a_key_the_header_does_not_name() -> None:
     unsigned = build_unsigned(IMAGE, _config(), KEY_ID)
     with pytest.raises(PackageError) as info:
         sign(unsigned, OTHER)
-    assert info.value.code.code == "0x8005"
+    assert info.value.error.code == "0x8005"
 
 
 def test_signature_must_fit_the_trailer() -> None:
@@ -232,7 +232,7 @@ def test_signature_must_fit_the_trailer() -> None:
     tiny[124:128] = zlib.crc32(bytes(tiny[:124])).to_bytes(4, "little")
     with pytest.raises(PackageError) as info:
         attach_signature(bytes(tiny), sign(bytes(tiny), KEY))
-    assert info.value.code.code == "0xE06"
+    assert info.value.error.code == "0xE06"
 
 
 # --- parsing errors -------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_signature_must_fit_the_trailer() -> None:
 def _code(data: bytes) -> str:
     with pytest.raises(PackageError) as info:
         parse_package(data)
-    return info.value.code.code
+    return info.value.error.code
 
 
 def test_parse_errors() -> None:
@@ -287,7 +287,7 @@ def _reheader(data: bytes, offset: int, value: bytes) -> bytes:
 def test_header_field_rules(offset: int, value: bytes, words: str) -> None:
     with pytest.raises(PackageError) as info:
         parse_package(_reheader(_signed(), offset, value))
-    assert info.value.code.code == "0x8008"
+    assert info.value.error.code == "0x8008"
     assert words in str(info.value)
 
 

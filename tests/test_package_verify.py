@@ -46,7 +46,7 @@ def _code(data: bytes, **policy: int) -> str:
     try:
         verify(data, [POINT], **policy)
     except PackageError as exc:
-        return exc.code.code
+        return exc.error.code
     return "accepted"
 
 
@@ -70,7 +70,7 @@ def test_policy_codes() -> None:
     assert _code(SIGNED, min_security_counter=6) == "0x8006"
     with pytest.raises(PackageError) as info:
         verify(SIGNED, [public_point(generate_private_key())])
-    assert info.value.code.code == "0x8005"
+    assert info.value.error.code == "0x8005"
 
 
 def test_unsigned_and_foreign_signatures() -> None:
@@ -138,7 +138,7 @@ def _c_header(data: bytes) -> object:
     try:
         return c_parse_header(data)
     except PackageError as exc:
-        return exc.code.code
+        return exc.error.code
 
 
 def _py_header(data: bytes) -> object:
@@ -147,7 +147,7 @@ def _py_header(data: bytes) -> object:
     try:
         return parse_header(data)
     except PackageError as exc:
-        return exc.code.code
+        return exc.error.code
 
 
 @settings(max_examples=300, deadline=None)
@@ -191,7 +191,7 @@ def test_construct_and_c_trailer_parsers_agree(edits: list, size: int) -> None:
     try:
         c: object = parse_trailer(bytes(data))
     except PackageError as exc:
-        c = exc.code.code
+        c = exc.error.code
     try:
         parsed = Trailer.parse(bytes(data))
         py: object = "0xE05" if not parsed.records else parsed.records[0]

@@ -17,12 +17,13 @@ from meteremu._lowlevel.flash import Flash, FlashPowerError, Tear, compute_layou
 from meteremu._lowlevel.reasm import (
     FRAME_OVERHEAD,
     Frame,
+    PackageRefused,
     Phase,
     Reassembler,
-    ReassemblyError,
     decode_frame,
     encode_frame,
 )
+from meteremu.errors import StateError
 
 VENDOR, HW, SESSION = 0x4D455445, 3, 0x5EED0001
 SEC = 256
@@ -72,9 +73,9 @@ def test_frame_layout_matches_an_independent_encoder() -> None:
     assert raw == body + struct.pack("<H", _x25(body))
     assert len(raw) == FRAME_OVERHEAD + 40
     assert decode_frame(raw) == Frame(0x01020304, 1000, 64, 7, 16, payload)
-    with pytest.raises(ReassemblyError) as exc:
+    with pytest.raises(PackageRefused) as exc:
         decode_frame(raw[:-1] + bytes([raw[-1] ^ 1]))
-    assert exc.value.code.code == "0x8009"
+    assert exc.value.error.code == "0x8009"
 
 
 @settings(max_examples=60, deadline=None)
@@ -125,9 +126,9 @@ def test_hostile_frames_are_counted_and_never_written() -> None:
         encode_frame(Frame(SESSION, len(pkg), 128, 2, len(wire), b"\x00" * 100)),
     ]
     for raw in bad:
-        with pytest.raises(ReassemblyError) as exc:
+        with pytest.raises(PackageRefused) as exc:
             r.frame(raw)
-        assert exc.value.code.code == "0x8009"
+        assert exc.value.error.code == "0x8009"
     s = r.stats
     assert (s.bad_crc, s.bad_frame, s.bad_session, s.bad_index, s.bad_length) == (1, 3, 1, 1, 1)
     assert s.accepted == 0
@@ -136,7 +137,7 @@ def test_hostile_frames_are_counted_and_never_written() -> None:
     assert r.frame(wire[3])
     after = flash.dump()
     forged = encode_frame(Frame(SESSION, len(pkg), 128, 3, len(wire), b"\x00" * 128))
-    with pytest.raises(ReassemblyError) as exc:
+    with pytest.raises(PackageRefused) as exc:
         r.frame(forged)
     assert exc.value.err_name == "MT_E_CONFLICT"
     assert flash.dump() == after
@@ -158,13 +159,13 @@ def test_header_refused_before_any_write(fs: int, spoil: dict[str, int], code: s
     before = flash.dump()
     wire = frames(pkg, fs)
     r.begin(SESSION, len(pkg), fs, len(wire))
-    with pytest.raises(ReassemblyError) as exc:
+    with pytest.raises(PackageRefused) as exc:
         for raw in wire[: -(-128 // fs)]:
             r.frame(raw)
-    assert exc.value.code.code == code
+    assert exc.value.error.code == code
     assert r.phase is Phase.REFUSED
     assert flash.dump() == before
-    with pytest.raises(ReassemblyError):
+    with pytest.raises(StateError):  # the session was refused: nothing more is taken
         r.frame(wire[-1])
     assert flash.dump() == before
 
@@ -172,10 +173,10 @@ def test_header_refused_before_any_write(fs: int, spoil: dict[str, int], code: s
 def test_too_big_is_refused_at_begin() -> None:
     _, r = meter()
     size = LAYOUT.bank_b.size + 1
-    with pytest.raises(ReassemblyError) as exc:
+    with pytest.raises(PackageRefused) as exc:
         r.begin(SESSION, size, 1024, -(-size // 1024))
-    assert exc.value.code.code == "0x9002"
-    with pytest.raises(ReassemblyError) as exc:
+    assert exc.value.error.code == "0x9002"
+    with pytest.raises(PackageRefused) as exc:
         r.begin(SESSION, 1000, 100, 9)  # count disagrees with the sizes
     assert exc.value.err_name == "MT_E_HDR_FIELD"
 

@@ -41,13 +41,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from test_meter_helpers import frames, meter, package, point
+from meterkit import MGMT, REFUSED, frames, meter, package, point
 
 from meteremu import crypto
 from meteremu._lowlevel.boot import BootState as CoreState
 from meteremu._lowlevel.boot import Outcome
 from meteremu._lowlevel.flash import Tear
-from meteremu.device import BootState, CosemError, Geometry, MeterUnavailable, VirtualMeter
+from meteremu.device import BootState, Geometry, MeterUnavailable, VirtualMeter
 
 FACTORY = package(1)
 SMALL_IMAGE, BIG_IMAGE = 3000, 24 * 1024  # bytes of image in the new package
@@ -152,8 +152,8 @@ class Run:
             if self.scenario == "crash-golden" and not self.flipped:
                 m.flash.flip_bits(m.layout["bank_a"].offset + 300, 0x10)  # A rots
                 self.flipped = True
-            with contextlib.suppress(CosemError, MeterUnavailable):
-                m.action("0.0.96.10.2.255", 1, True)
+            with contextlib.suppress(REFUSED, MeterUnavailable):
+                m.action("0.0.96.10.2.255", 1, True, client=MGMT)
         elif st is BootState.TRIAL:
             if self.scenario == "confirm":
                 m.advance(5)

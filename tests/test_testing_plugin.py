@@ -7,8 +7,9 @@ import hashlib
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
+from meterkit import MGMT, REFUSED
 
-from meteremu.device import BootState, CosemError
+from meteremu.device import BootState
 from meteremu.hes import deliver
 from meteremu.testing import make_keys, make_meter
 from meteremu.testing.rig import MeterPair
@@ -110,8 +111,8 @@ def assert_refused_with_its_code(h: HostilePackage) -> None:
     deliver(m, h.frames())
     if h.kind == "truncated":  # the tail never comes: the meter says so when asked
         assert m.boot_state is BootState.DOWNLOADING
-        with pytest.raises(CosemError) as err:
-            m.action("0.0.96.10.2.255", 1, True)
+        with pytest.raises(REFUSED) as err:
+            m.action("0.0.96.10.2.255", 1, True, client=MGMT)
         assert err.value.error is not None and err.value.error.code == h.code
     errors = [line for line in m.audit_log if "FOTA_ERR" in line]
     assert errors and f"FOTA_ERR {h.code} " in errors[0], (h.kind, errors)
@@ -152,7 +153,7 @@ def test_any_stream_leaves_exactly_its_missing_fragments(fs: FragmentStream) -> 
     for i in sorted(fs.missing):  # the retransmission round
         m.receive(fs.frames[i])
     assert m.boot_state is BootState.VERIFIED
-    assert m.get("0.0.96.10.1.255", 2) == hashlib.sha256(fs.package).digest()
+    assert m.get("0.0.96.10.1.255", 2, client=MGMT) == hashlib.sha256(fs.package).digest()
 
 
 def _perfect():  # type: ignore[no-untyped-def]

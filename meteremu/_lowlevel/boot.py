@@ -3,7 +3,7 @@
 The C side owns the rules (record placement, boot flow, fallbacks, F.03); this
 module holds the caller-owned C state, checks arguments, and turns return
 codes into exceptions: acceptance failures of verify/activate raise
-:class:`~meteremu._lowlevel.image.ImageError`, everything else
+:class:`~meteremu.errors.PackageRefused`, everything else
 :class:`BootError` (``MT_E_SWAP`` is the LCD's F.03, ``MT_E_NO_BOOTABLE``
 F.04, ``MT_E_STATE`` an operation not valid now).
 
@@ -24,10 +24,10 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
+from ..errors import MT_NAMES, BootError, MeteremuError, c_error
 from . import ffi, lib
-from .flash import Flash, FlashError, flash_error
-from .image import ImageError, PackageHeader, _header_from_c, _keys
+from .flash import Flash
+from .image import PackageHeader, _header_from_c, _keys
 
 __all__ = [
     "Bank",
@@ -41,26 +41,6 @@ __all__ = [
     "encode_floor_slot",
 ]
 
-_NAMES = {v: k for k, v in MT_ERR.items()}
-_IMAGE_CODES = {
-    MT_ERR[name]
-    for name in (
-        "MT_E_HDR_MAGIC",
-        "MT_E_HDR_CRC",
-        "MT_E_HDR_FIELD",
-        "MT_E_VENDOR",
-        "MT_E_HW_REV",
-        "MT_E_TOO_BIG",
-        "MT_E_TRAILER",
-        "MT_E_NO_SIGNATURE",
-        "MT_E_INCOMPLETE",
-        "MT_E_IMAGE_CRC",
-        "MT_E_IMAGE_SHA",
-        "MT_E_UNKNOWN_KEY",
-        "MT_E_SIGNATURE",
-        "MT_E_DOWNGRADE",
-    )
-}
 RECORD_SIZE = 32
 FLOOR_SLOT_SIZE = 16
 _NONE = 0xFF
@@ -88,17 +68,6 @@ class Outcome(enum.IntEnum):
     NONE = 0
     CONFIRMED = 1
     REVERTED = 2
-
-
-class BootError(MeteremuError):
-    """A bootloader operation failed. ``err`` is the C code, ``code`` the
-    operator record (F.03 for MT_E_SWAP)."""
-
-    def __init__(self, err: int, detail: str = "") -> None:
-        self.err = err
-        self.err_name = _NAMES.get(err, str(err))
-        self.code: ErrorCode = from_mt_err(err)
-        super().__init__(f"{self.code}: {detail or self.err_name}")
 
 
 @dataclass(frozen=True)
@@ -158,11 +127,8 @@ def decode_floor_slot(raw: bytes) -> int | None:
 
 
 def _raise(rc: int) -> None:
-    if rc == 0:
-        return
-    if rc in _IMAGE_CODES:
-        raise ImageError(rc)
-    raise BootError(rc)
+    if rc:
+        raise c_error(rc)
 
 
 class Bootloader:
@@ -207,7 +173,7 @@ class Bootloader:
         self._b = ffi.new("mt_boot *")
         rc = lib.mt_boot_init(self._b, cfg)
         if rc != 0:
-            raise ValueError(f"bad boot configuration ({_NAMES.get(rc, rc)})")
+            raise ValueError(f"bad boot configuration ({MT_NAMES.get(rc, rc)})")
 
     def _area(self, fa: object, span: tuple[int, int]) -> None:
         off, size = span
@@ -259,13 +225,13 @@ class Bootloader:
         return int(self._b.floor_otp)
 
     @property
-    def floor_fault(self) -> FlashError | None:
+    def floor_fault(self) -> MeteremuError | None:
         """Why the last raise of the floor area (by provision, confirm, or the
         repair in start) failed; None when it worked or none was needed. Its
         ``code`` is the operator record: 0x9002 for a full area, 0x9004 for a
         flash fault."""
         rc = int(self._b.floor_rc)
-        return None if rc == 0 else flash_error(rc, "floor area")
+        return None if rc == 0 else c_error(rc, "floor area")
 
     # ---- operations ----
 
@@ -273,7 +239,7 @@ class Bootloader:
         """Factory: write the first record (bank A, confirmed, A's security
         counter as the anti-rollback floor), then that floor into the floor area
         (see :attr:`floor_fault`). BootError(MT_E_STATE) when a record exists
-        already; ImageError when bank A does not validate."""
+        already; PackageRefused when bank A does not validate."""
         _raise(lib.mt_boot_provision(self._b))
         return self.record
 

@@ -16,7 +16,17 @@ import enum
 import mmap
 from dataclasses import dataclass
 
-from ..errors import MT_ERR, ErrorCode, MeteremuError, from_mt_err
+from ..errors import (
+    MT_ERR,
+    FlashAlignError,
+    FlashError,
+    FlashOneError,
+    FlashPowerError,
+    FlashRangeError,
+    FlashWornError,
+    MeteremuError,
+    c_error,
+)
 from . import ffi, lib, nbytes
 
 __all__ = [
@@ -45,60 +55,13 @@ STUCK_MAX = 8
 ENDUR_MAX = 4
 _TEAR_RANDOM = 0xFFFFFFFF
 _U32 = 0xFFFFFFFF
-_NAMES = {v: k for k, v in MT_ERR.items()}
 
 
-class FlashError(MeteremuError):
-    """A flash operation failed. ``err`` is the C return code (csrc/mt_err.h),
-    ``err_name`` its name, ``code`` the operator error-table record (0x9004)."""
-
-    def __init__(self, err: int, detail: str = "") -> None:
-        self.err = err
-        self.err_name = _NAMES.get(err, str(err))
-        self.code: ErrorCode | None
-        try:
-            self.code = from_mt_err(err)
-        except KeyError:
-            self.code = None
-        super().__init__(f"{self.err_name}: {detail}" if detail else self.err_name)
-
-
-class FlashRangeError(FlashError):
-    """Address or length outside the device (or the partition)."""
-
-
-class FlashAlignError(FlashError):
-    """Program not on the write unit, or erase not on whole sectors."""
-
-
-class FlashOneError(FlashError):
-    """Program asked to turn a 0 bit back into 1; nothing was written."""
-
-
-class FlashPowerError(FlashError):
-    """The power is cut (sticky until :meth:`Flash.power_up`)."""
-
-
-class FlashWornError(FlashError):
-    """The sector is past its erase endurance."""
-
-
-_BY_ERR: dict[int, type[FlashError]] = {
-    MT_ERR["MT_E_FLASH_RANGE"]: FlashRangeError,
-    MT_ERR["MT_E_FLASH_ALIGN"]: FlashAlignError,
-    MT_ERR["MT_E_FLASH_ONE"]: FlashOneError,
-    MT_ERR["MT_E_FLASH_POWER"]: FlashPowerError,
-    MT_ERR["MT_E_FLASH_WORN"]: FlashWornError,
-}
-
-
-def flash_error(rc: int, detail: str = "") -> FlashError:
-    """The exception for a (non-zero) C return code; flash codes get their own class."""
-    if rc in _BY_ERR:
-        return _BY_ERR[rc](rc, detail)
+def flash_error(rc: int, detail: str = "") -> MeteremuError:
+    """The exception for a (nonzero) C return code, by the one table in meteremu.errors."""
     if rc == MT_ERR["MT_E_LENGTH"]:
-        return FlashError(rc, f"{detail}: fault table full")
-    return FlashError(rc, detail)
+        detail = f"{detail}: fault table full"
+    return c_error(rc, detail)
 
 
 def raise_for(rc: int, detail: str = "") -> None:

@@ -1,8 +1,9 @@
 """Thin typed wrappers over the C package parser and acceptance check (csrc/mt_image.h).
 
 The check runs in C on the bytes handed in, in the order of SPEC §4; the first
-failure raises :class:`ImageError`, which is a :class:`~meteremu.errors.PackageError`
-(so ``str(exc)`` is the operator line, ``exc.code`` the error-table record) that
+failure raises :class:`~meteremu.errors.PackageRefused`, a
+:class:`~meteremu.errors.PackageError` (so ``str(exc)`` is the operator line,
+``exc.error`` the error-table record) that
 also carries the C return code as ``exc.err``. The C codes stay distinct where
 the operator codes merge (a malformed trailer and a bad signature are both
 signature failures to the operator, but ``MT_E_TRAILER`` vs ``MT_E_SIGNATURE``
@@ -14,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import MT_ERR, PackageError, from_mt_err
+from ..errors import MT_NAMES, PackageRefused
 from . import ffi, lib, nbytes
 from .crypto import SHA256_IMPL
 
 __all__ = [
     "HEADER_SIZE",
     "MAX_KEYS",
-    "ImageError",
     "PackageHeader",
     "TrailerSignature",
     "check_package",
@@ -35,17 +35,6 @@ MAX_KEYS = 4
 _SEC1_LENGTHS = (33, 65)
 _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
-_NAMES = {v: k for k, v in MT_ERR.items()}
-
-
-class ImageError(PackageError):
-    """A package failed a check. ``err`` is the C return code (``mt_err.h``),
-    ``err_name`` its name, ``code`` the operator error-table record."""
-
-    def __init__(self, err: int, detail: str = "") -> None:
-        self.err = err
-        self.err_name = _NAMES.get(err, str(err))
-        super().__init__(from_mt_err(err), detail or self.err_name)
 
 
 @dataclass(frozen=True)
@@ -120,7 +109,7 @@ def _buf(data: bytes | bytearray | memoryview):  # -> cdata, private to this mod
 def parse_header(data: bytes | bytearray | memoryview) -> PackageHeader:
     """Parse and sanity-check the first 128 bytes of ``data`` (the rest is ignored).
 
-    Raises :class:`ImageError` (MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD),
+    Raises :class:`~meteremu.errors.PackageRefused` (MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD),
     or ``ValueError`` when fewer than 128 bytes are given.
     """
     n = nbytes(data)
@@ -129,19 +118,19 @@ def parse_header(data: bytes | bytearray | memoryview) -> PackageHeader:
     out = ffi.new("mt_pkg_header *")
     rc = lib.mt_pkg_header_parse(out, _buf(data), n)
     if rc != 0:
-        raise ImageError(rc)
+        raise PackageRefused(rc)
     return _header_from_c(out)
 
 
 def parse_trailer(trailer: bytes | bytearray | memoryview) -> TrailerSignature:
     """Parse a trailer of exactly ``trailer_size`` bytes: TLVs, then 0xFF padding.
 
-    Raises :class:`ImageError` (MT_E_TRAILER, MT_E_NO_SIGNATURE).
+    Raises :class:`~meteremu.errors.PackageRefused` (MT_E_TRAILER, MT_E_NO_SIGNATURE).
     """
     out = ffi.new("mt_pkg_signature *")
     rc = lib.mt_pkg_trailer_parse(out, _buf(trailer), nbytes(trailer))
     if rc != 0:
-        raise ImageError(rc)
+        raise PackageRefused(rc)
     return TrailerSignature(der=int(out.type) == 1, signature=bytes(out.sig[0 : int(out.len)]))
 
 
@@ -157,7 +146,7 @@ def _keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
             raise ValueError(f"trusted key {i}: a SEC1 point is 33 or 65 bytes, got {n}")
         rc = lib.mt_image_key_init(keys + i, _buf(point), n)
         if rc != 0:
-            raise ValueError(f"trusted key {i}: not a valid P-256 point ({_NAMES.get(rc, rc)})")
+            raise ValueError(f"trusted key {i}: not a valid P-256 point ({MT_NAMES.get(rc, rc)})")
     return keys, len(trusted_keys)
 
 
@@ -187,7 +176,7 @@ def check_package(
 
     ``trusted_keys`` are SEC1 points (65 or 33 bytes), at most four.
     ``complete`` is the caller's word that every fragment was received.
-    Returns the parsed header; raises :class:`ImageError` at the first failing
+    Returns the parsed header; raises :class:`~meteremu.errors.PackageRefused` at the first failing
     check, ``ValueError`` for bad arguments.
     """
     keys, count = _keys(trusted_keys)
@@ -202,5 +191,5 @@ def check_package(
     out = ffi.new("mt_pkg_header *")
     rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0, ffi.NULL)
     if rc != 0:
-        raise ImageError(rc)
+        raise PackageRefused(rc)
     return _header_from_c(out)

@@ -4,7 +4,7 @@
 The reassembler writes each fragment straight into the inactive bank of a
 :class:`~meteremu._lowlevel.flash.Flash` and keeps its received bitmap in the
 progress partition, so after a power cut :meth:`Reassembler.resume` picks the
-download up from flash. Refusals raise :class:`ReassemblyError` (a
+download up from flash. Refusals raise :class:`~meteremu.errors.PackageRefused` (a
 :class:`~meteremu.errors.PackageError`: ``code`` is the operator record, e.g.
 0x9002 for a package larger than the bank); flash failures, power cuts
 included, raise :class:`~meteremu._lowlevel.flash.FlashError`.
@@ -17,9 +17,9 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import MT_ERR, PackageError, from_mt_err
+from ..errors import MT_ERR, FlashError, PackageRefused, c_error
 from . import ffi, lib, nbytes
-from .flash import Flash, FlashError, Partition, raise_for
+from .flash import Flash, Partition
 
 __all__ = [
     "DUPLICATE",
@@ -30,7 +30,6 @@ __all__ = [
     "FrameRun",
     "Phase",
     "Reassembler",
-    "ReassemblyError",
     "ReassemblyStats",
     "decode_frame",
     "encode_frame",
@@ -43,8 +42,6 @@ FRAME_OVERHEAD = 19
 FRAGMENT_MAX = 1024
 _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
-_NAMES = {v: k for k, v in MT_ERR.items()}
-_FLASH_CODES = frozenset(range(-24, -19))
 #: What Reassembler.frames did with a frame it took (csrc/mt_reasm.h).
 WRITTEN = int(lib.MT_REASM_WRITTEN)
 DUPLICATE = int(lib.MT_REASM_DUPLICATE)
@@ -52,29 +49,9 @@ _U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
 _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
-class ReassemblyError(PackageError):
-    """A fragment or session was refused. ``err`` is the C return code
-    (csrc/mt_err.h), ``err_name`` its name, ``code`` the operator record."""
-
-    def __init__(self, err: int, detail: str = "") -> None:
-        self.err = err
-        self.err_name = _NAMES.get(err, str(err))
-        super().__init__(from_mt_err(err), detail or self.err_name)
-
-
-def _error(rc: int, detail: str) -> FlashError | ReassemblyError:
-    """The exception for a nonzero C return code: flash codes get the flash classes."""
-    if rc in _FLASH_CODES:
-        try:
-            raise_for(rc, detail)
-        except FlashError as exc:
-            return exc
-    return ReassemblyError(rc, f"{_NAMES.get(rc, rc)}: {detail}")
-
-
 def _check(rc: int, detail: str) -> None:
     if rc != 0:
-        raise _error(rc, detail)
+        raise c_error(rc, detail)
 
 
 class Phase(enum.IntEnum):
@@ -149,11 +126,11 @@ def encode_frame(frame: Frame) -> bytes:
 
 
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
-    """Parse one frame; ``ReassemblyError`` (MT_E_FRAME) when malformed or its FCS
+    """Parse one frame; ``PackageRefused`` (MT_E_FRAME) when malformed or its FCS
     is wrong."""
     n = nbytes(data)
     if n < FRAME_OVERHEAD:
-        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
+        raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     buf = data if type(data) is bytes else ffi.from_buffer("uint8_t[]", data)
     f = ffi.new("mt_frame *")
     _check(lib.mt_frame_parse(f, buf, n), "frame")
@@ -170,14 +147,14 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
 def frame_fields(data: bytes) -> tuple[int, int, int, int, int, bytes]:
     """:func:`decode_frame` for a hot path, as a plain tuple: (session_id,
     package_size, fragment_size, fragment_index, fragment_count, payload).
-    Same checks, same ``ReassemblyError``; ``data`` must be ``bytes``."""
+    Same checks, same ``PackageRefused``; ``data`` must be ``bytes``."""
     n = len(data)
     if n < FRAME_OVERHEAD:
-        raise ReassemblyError(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
+        raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     f = ffi.new("mt_frame *")
     rc = lib.mt_frame_parse(f, data, n)
     if rc:
-        raise _error(rc, "frame")
+        raise c_error(rc, "frame")
     return (f.session_id, f.package_size, f.fragment_size, f.fragment_index, f.fragment_count,
             bytes(ffi.buffer(f.payload, f.payload_len)))
 
@@ -318,10 +295,10 @@ class Reassembler:
             ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
         rc = lib.mt_reasm_frame(self._st, buf, n)
         if rc:
-            raise _error(rc, "frame")
+            raise c_error(rc, "frame")
         return lib.mt_reasm_received(self._st) > before
 
-    def frames(self, run: FrameRun) -> tuple[bytes, FlashError | ReassemblyError | None]:
+    def frames(self, run: FrameRun) -> tuple[bytes, FlashError | PackageRefused | None]:
         """Feed the frames of ``run`` from its cursor on in one call, as long as each
         is plainly written or a duplicate (``mt_reasm_frames``); the cursor moves
         past the frames taken.
@@ -350,7 +327,7 @@ class Reassembler:
         run.pos = pos + done
         run._off = off + sum(run._lens[pos:pos + done])
         outcomes = bytes(ffi.buffer(run._out, done))
-        return outcomes, _error(rc, f"frame {pos + done - 1} of the run") if rc else None
+        return outcomes, c_error(rc, f"frame {pos + done - 1} of the run") if rc else None
 
     def block(self, index: int, payload: bytes | bytearray | memoryview) -> bool:
         """Feed one DLMS image block (fragment ``index`` without a frame wrapper)."""

@@ -1,20 +1,25 @@
-"""The device layer: :class:`VirtualMeter`, a sans-I/O smart meter."""
+"""The device layer: :class:`VirtualMeter`, a sans-I/O smart meter.
 
+Its rules are data (:mod:`.rules`), what it reports comes out as events
+(:mod:`.events`), and its errors are the project's one error model
+(:mod:`meteremu.errors`).
+"""
+
+from ..errors import MeterUnavailable, MeterUsageError
+from . import events
 from .battery import Battery
 from .clock import DEFAULT_EPOCH, VirtualClock
-from .cosem import Client, CosemError, DataAccessResult, ImageTransferStatus
+from .cosem import Client
 from .layout import Geometry
-from .meter import MeterUnavailable, Receipt, VirtualMeter
-from .states import BootState, Event, MeterUsageError
+from .meter import VirtualMeter
+from .receipts import Receipt
+from .rules import BootState, ImageTransferStatus
 
 __all__ = [
     "DEFAULT_EPOCH",
     "Battery",
     "BootState",
     "Client",
-    "CosemError",
-    "DataAccessResult",
-    "Event",
     "Geometry",
     "ImageTransferStatus",
     "MeterUnavailable",
@@ -22,4 +27,5 @@ __all__ = [
     "Receipt",
     "VirtualClock",
     "VirtualMeter",
+    "events",
 ]

@@ -18,17 +18,15 @@ trick as the received bitmap, which marks a fragment only once it is written.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from ..errors import BATTERY_RESERVE
-from .states import BootState, Event, MeterUsageError, Receipt
+from ..errors import BATTERY_RESERVE, MeterUsageError
+from .events import BatteryReplaced, Refused
+from .receipts import Receipt
 
-if TYPE_CHECKING:
-    from .meter import VirtualMeter
-
-__all__ = ["NO_BATTERY", "Battery", "BatteryServices", "Reserve"]
+__all__ = ["NO_BATTERY", "Battery", "RadioBudget", "Reserve"]
 
 #: The metrology record's battery field when the meter has no battery (erased flash).
 NO_BATTERY = 0xFFFFFFFF
@@ -103,50 +101,61 @@ def _mj(value: Fraction | int) -> str:
     return f"{float(value):.10g}mJ"
 
 
-class BatteryServices:
-    """The meter's side of the battery, mixed into VirtualMeter (``self``)."""
+class RadioBudget:
+    """What the radio may spend: the reserve of the battery fitted (None: mains
+    powered, nothing to pay), and the sessions refused for it.
+
+    ``persist`` writes a metrology snapshot (the reserve's debit is in it);
+    ``emit`` reports (0x9003, a battery replaced).
+    """
+
+    def __init__(self, fitted: Battery | None, debit_frames: int,
+                 persist: Callable[[], None], emit: Callable[..., object]) -> None:
+        self.fitted = fitted
+        self.debit_frames = debit_frames
+        self._persist = persist
+        self._emit = emit
+        self.reserve: Reserve | None = None
+        self.refused: set[int] = set()  # sessions the meter stopped listening to
+        self.just_refused: int | None = None  # the session the last pay() refused
+
+    def power_up(self, stored: int) -> None:
+        """RAM rebuilt from the snapshot's battery field (:data:`NO_BATTERY`: none
+        recorded yet). A battery just fitted is written at once: from now on a
+        cut cannot refill it."""
+        self.refused = set()
+        self.reserve = None
+        if self.fitted is None:
+            return
+        self.reserve = Reserve(self.fitted, None if stored == NO_BATTERY else stored,
+                               self.debit_frames)
+        if stored == NO_BATTERY:
+            self._persist()
 
     @property
-    def battery(self: VirtualMeter) -> Battery | None:
-        """The battery fitted (None: mains powered)."""
-        return self._battery_fitted
+    def debit(self) -> int:
+        """The battery field of the next snapshot."""
+        return NO_BATTERY if self.reserve is None else self.reserve.debited
 
-    @property
-    def battery_mj(self: VirtualMeter) -> float | None:
-        """The reserve now, in mJ; None for a mains-powered meter (or one that is off)."""
-        return None if self._battery is None else float(self._battery.mj)
+    def affordable(self, frames: int) -> bool:
+        return self.reserve is None or self.reserve.affordable(frames)
 
-    @property
-    def battery_floor_mj(self: VirtualMeter) -> int | None:
-        """The reserve held in NVM: what a power cut now would resume from (never more
-        than :attr:`battery_mj`)."""
-        return None if self._battery is None else self._battery.debited
-
-    def replace_battery(self: VirtualMeter, battery: Battery | None = None) -> None:
-        """A fresh (or recharged) battery: the reserve starts again from
-        ``battery.reserve_mj`` (default: the battery the meter was made with).
-        Written to NVM at once; downloads are accepted again."""
-        if self._battery_fitted is None:
-            raise MeterUsageError("a mains-powered meter has no battery to replace")
-        if not self._flash.powered:
-            raise MeterUsageError("the meter is off: power it on, then replace the battery")
-        self._battery_fitted = battery or self._battery_fitted
-        self._battery = Reserve(self._battery_fitted, None, self.BATTERY_DEBIT_FRAMES)
-        self._battery_refused = set()
-        self._evt("BATTERY_REPLACED", reserve=_mj(self._battery.mj))
-        self._persist()
-
-    def _radio_rx(self: VirtualMeter, sid: int | None) -> Receipt | None:
+    def pay(self, sid: int | None) -> Receipt | None:
         """Pay for one received download frame of session ``sid`` (None: a frame too
-        damaged to name one). None when paid; else the frame is dropped: the
-        meter has left a session it refused, or the reserve is at its minimum."""
-        reserve = self._battery
-        assert reserve is not None
-        if sid in self._battery_refused:
+        damaged to name one). None when paid (or mains powered); else the frame
+        is dropped: the meter left a session it refused, or the reserve is at
+        its minimum (then the session is refused: :meth:`refuse`, and
+        :attr:`just_refused` names it for the caller to stop)."""
+        self.just_refused = None
+        reserve = self.reserve
+        if reserve is None:
+            return None
+        if sid in self.refused:
             return Receipt.DROPPED_BATTERY  # no longer listening to that session
         if not reserve.affordable():
             if sid is not None:
-                self._battery_refuse(sid)
+                self.refuse(sid)
+                self.just_refused = sid
             return Receipt.DROPPED_BATTERY
         debit = reserve.debit_needed()
         if debit is not None:  # NVM first: a cut after spending cannot give it back
@@ -155,19 +164,24 @@ class BatteryServices:
         reserve.spend()
         return None
 
-    def _battery_refuse(self: VirtualMeter, sid: int, frames: int = 1) -> None:
+    def refuse(self, sid: int, frames: int = 1) -> None:
         """Refuse session ``sid`` for the battery: one 0x9003 record (``spare``, the
-        reserve above the minimum; ``need``, what ``frames`` more frames cost), its
-        frames dropped from now on; an open download of it stops (state failed)."""
-        reserve = self._battery
+        reserve above the minimum; ``need``, what ``frames`` more frames cost);
+        its frames are dropped from now on."""
+        reserve = self.reserve
         assert reserve is not None
-        self._battery_refused.add(sid)
-        self._err(BATTERY_RESERVE, session=f"0x{sid:08x}",
-                  spare=_mj(reserve.mj - reserve.battery.minimum_mj),
-                  need=_mj(frames * reserve.battery.rx))
-        dl = self._open_download()
-        if dl is not None:
-            if dl.session_id == sid:
-                self._stop_refused()
-        elif self._dl is not None and self._state is not BootState.TRIAL:
-            self._event(Event.REFUSED)  # a new download refused before it began
+        self.refused.add(sid)
+        self._emit(Refused, error=BATTERY_RESERVE, fields=(
+            ("session", f"0x{sid:08x}"), ("spare", _mj(reserve.mj - reserve.battery.minimum_mj)),
+            ("need", _mj(frames * reserve.battery.rx))))
+
+    def replace(self, battery: Battery | None) -> None:
+        """A fresh (or recharged) battery: the reserve starts again from
+        ``battery.reserve_mj`` (default: the one fitted). Written to NVM at once."""
+        if self.fitted is None:
+            raise MeterUsageError("a mains-powered meter has no battery to replace")
+        self.fitted = battery or self.fitted
+        self.reserve = Reserve(self.fitted, None, self.debit_frames)
+        self.refused = set()
+        self._emit(BatteryReplaced, reserve=_mj(self.reserve.mj))
+        self._persist()

@@ -1,16 +1,20 @@
-"""VirtualMeter: the meter as a sans-I/O object.
+"""VirtualMeter: the meter as a sans-I/O object, composed of parts.
 
-Bytes and calls in, results and state out, ``advance(seconds)`` for time. It
-never opens a socket or reads the wall clock. Boot-state changes go through
-``states.transition`` (the one table). Flash, reassembly, image acceptance
-and the bootloader are the C core's (``meteremu._lowlevel``): this class
-holds only what RAM holds, rebuilt from flash at every power-up, and decides
-what each result means for the audit log, the receipts and the boot state
-(see ``docs/METER.md``).
+Bytes and calls in, results and events out, ``advance(seconds)`` for time. It
+never opens a socket or reads the wall clock. Each part owns its fields:
 
-The class is split by job: power, NVM and time here; boot, trial and
-heartbeat in ``_boot``; download, acceptance and activation in ``_download``;
-the battery reserve in ``battery``; the COSEM objects in ``_services``.
+* :class:`~.power.Power` -- clock, availability (off, booting, on, F.03/F.04), display;
+* :class:`~.lifecycle.Lifecycle` -- boot state and class 18 status, by :mod:`.rules`;
+* :class:`~.boot.Boot` -- bootloader, trial window, heartbeat;
+* :class:`~.download.Download` -- sessions, reassembly, acceptance, activation;
+* :class:`~.services.CosemServer` -- the COSEM objects, per client;
+* :class:`~.battery.RadioBudget` -- what the radio may spend;
+* :class:`~.metrology.Metrology` -- the energy register;
+
+and this class holds what joins them: the flash and its NVM rings, the events
+(drained by the caller, written to the audit log), power-up, power-down and
+time. Flash, reassembly, image acceptance and the bootloader are the C core's
+(``meteremu._lowlevel``); see ``docs/METER.md``.
 """
 
 from __future__ import annotations
@@ -18,38 +22,43 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from fractions import Fraction
+from typing import Any
 
-from .._lowlevel.boot import Bank, BootRecord
-from .._lowlevel.flash import Flash, FlashError
-from .._lowlevel.flash import FlashPowerError as PowerLost
-from .._lowlevel.image import PackageHeader
-from .._lowlevel.reasm import Reassembler
+from .._lowlevel.boot import BootRecord
+from .._lowlevel.flash import Flash
 from ..crypto import load_public_key
-from ..errors import FLASH_FAULT, ErrorCode, MeteremuError
-from . import audit as _audit
-from ._boot import BANK_NAMES, BootServices
-from ._download import DownloadServices, _Candidate, _version
-from ._services import CosemServices
-from .battery import NO_BATTERY, Battery, BatteryServices, Reserve
+from ..errors import (
+    FLASH_FAULT,
+    ErrorCode,
+    FlashError,
+    FlashPowerError,
+    MeterUnavailable,
+    MeterUsageError,
+    NvmExhausted,
+)
+from . import rules
+from .battery import NO_BATTERY, Battery, RadioBudget
+from .boot import BANK_NAMES, Boot, BootTimes, version_of
 from .clock import DEFAULT_EPOCH, VirtualClock
-from .cosem import ImageTransferStatus
+from .cosem import Client
+from .download import Download
+from .events import DownloadProgress, Event, Refused
 from .layout import Geometry, Layout, Region
+from .lifecycle import Lifecycle
 from .metrology import LoadSpec, Metrology
-from .nvm import AuditRecord, MetrologyRecord, NvmExhausted, RecordRing, seal
-from .sessions import ClosedSessions
-from .states import BootState, Event, Receipt, transition
+from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
+from .power import Power
+from .receipts import Receipt
+from .rules import AvailabilityEvent, BootState, ImageTransferEvent, restored_state
+from .services import BLOCK_SIZE, CosemServer, client_of
 from .storage import Storage
 
-__all__ = ["MeterUnavailable", "Receipt", "VirtualMeter"]
+__all__ = ["VirtualMeter"]
 
-_REGIONS = {Bank.A: "bank_a", Bank.B: "bank_b", Bank.GOLDEN: "golden"}
-
-
-class MeterUnavailable(MeteremuError):
-    """The meter does not answer: powered off, booting (slow boot), or no bootable image."""
+PowerLost = FlashPowerError
 
 
 def _point(key: bytes | str) -> bytes:
@@ -57,7 +66,7 @@ def _point(key: bytes | str) -> bytes:
     return load_public_key(key.encode() if isinstance(key, str) else bytes(key))
 
 
-class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryServices):
+class VirtualMeter:
     """One virtual meter. See ``docs/METER.md`` for the behaviour in full.
 
     Keyword arguments: identity (``serial``, ``vendor_id``, ``hw_revision``),
@@ -75,8 +84,9 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     SWAP_PAUSE = Fraction(5, 1000)  # metrology pause for the bank swap, seconds
     SLOW_BOOT = Fraction(30)  # how long a slow-boot image keeps the meter silent
     MAX_BOOT_ATTEMPTS = 3  # unconfirmed boots of a trial image before revert
-    BLOCK_SIZE = 128  # class 18 image_block_size
+    BLOCK_SIZE = BLOCK_SIZE  # class 18 image_block_size
     BATTERY_DEBIT_FRAMES = 64  # the battery reserve is debited in NVM this many frames ahead
+    EVENTS_KEPT = 4096  # undrained events kept; older ones are dropped (counted)
 
     def __init__(
         self,
@@ -97,15 +107,16 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         self.serial = serial
         self.vendor_id = vendor_id
         self.hw_revision = hw_revision
-        self._points = [_point(k) for k in trusted_keys]
+        points = [_point(k) for k in trusted_keys]
         self.geometry = geometry or Geometry()
         self.layout = Layout(self.geometry)
-        self.heartbeat_window = Fraction(heartbeat_window)
-        self.session_timeout = Fraction(session_timeout)
-        self.clock = VirtualClock(clock_start)
+        self.power = Power(clock_start)
         self.metrology = Metrology(load)
         self.counters: Counter[str] = Counter()
-        self._battery_fitted = battery
+        self._events: deque[Event] = deque(maxlen=self.EVENTS_KEPT)
+        self.events_dropped = 0
+        self.refusals = 0  # Refused events so far
+        self.last_refusal: ErrorCode | None = None
         self._storage = Storage(self.layout, state)
         g = self.geometry
         self._flash = Flash(self.layout.size, g.sector_size, g.align,
@@ -114,30 +125,22 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         L = self.layout
         self._metro_ring = RecordRing(self._flash, L["metrology"], MetrologyRecord, g.sector_size)
         self._audit_ring = RecordRing(self._flash, L["audit"], AuditRecord, g.sector_size)
-        self._closed = ClosedSessions(self._flash, L["sessions"], g.sector_size)
-        # RAM state, rebuilt at every power-up
-        self._boot = self._new_bootloader()
-        self._dl: Reassembler | None = None
-        self._state = BootState.IDLE
-        self._on = False
-        self._lcd = ""
-        self._running: PackageHeader | None = None
-        self._trial_deadline: Fraction | None = None
-        self._busy_until: Fraction | None = None
-        self._pause_until = Fraction(0)
+        self.lifecycle = Lifecycle(self.emit, self._persist)
+        self.budget = RadioBudget(battery, self.BATTERY_DEBIT_FRAMES, self._persist, self.emit)
+        times = BootTimes(Fraction(heartbeat_window), self.SLOW_BOOT, self.SWAP_PAUSE,
+                          self.MAX_BOOT_ATTEMPTS)
+        self.boot = Boot(self._flash, L, vendor_id=vendor_id, hw_revision=hw_revision,
+                         trusted_keys=points, times=times, power=self.power,
+                         lifecycle=self.lifecycle, emit=self.emit)
+        self.download = Download(self._flash, L, vendor_id=vendor_id, hw_revision=hw_revision,
+                                 session_timeout=Fraction(session_timeout), boot=self.boot,
+                                 lifecycle=self.lifecycle, power=self.power, budget=self.budget,
+                                 emit=self.emit, counters=self.counters, persist=self._persist,
+                                 restart=self._restart)
+        self.cosem = CosemServer(self)
         self._next_persist = self.METROLOGY_INTERVAL
-        self._it_status = ImageTransferStatus.NOT_INITIATED
-        self._it_enabled = True
-        self._it_identifier = b""
-        self._session_rejects: set[str] = set()
-        self._refusal: ErrorCode | None = None  # the last FOTA_ERR written
-        self._progress_at = Fraction(0)  # when the open download last took a fragment
-        self._candidate: _Candidate | None = None
-        self._closed_heard: set[int] = set()  # closed sessions already logged as heard
-        self._battery: Reserve | None = None
-        self._battery_refused: set[int] = set()
         if self._storage.fresh:
-            self._provision(bytes(factory_package))
+            self.boot.provision(bytes(factory_package), g.bank_size)
         self._power_up(resume_clock=True)
 
     # ---------------------------------------------------------------- lifecycle
@@ -145,7 +148,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         """Save the registers as at a mains loss, flush and release the state file
         (the meter object is unusable afterwards)."""
         self._power_fail_save()
-        self._on = False
+        self.power.on(AvailabilityEvent.POWER_DOWN)
         self._storage.close()
 
     def __enter__(self) -> VirtualMeter:
@@ -154,22 +157,53 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _bank_region(self, bank: Bank | int) -> Region:
-        return self.layout[_REGIONS[Bank(bank)]]
+    # ---------------------------------------------------------------- events
+    def emit(self, cls: type[Event], **fields: Any) -> Event:
+        """Make event ``cls`` now, keep it for :meth:`drain_events`, and write its
+        audit record when it has one."""
+        clock = self.power.clock
+        event = cls(at=clock.stamp(), t=clock.now, **fields)
+        if len(self._events) == self._events.maxlen:
+            self.events_dropped += 1
+        self._events.append(event)
+        if isinstance(event, Refused):
+            self.counters[f"err {event.error.code}"] += 1
+            self.refusals += 1
+            self.last_refusal = event.error
+        line = event.line()
+        if line is not None:
+            self._log(line)
+        return event
 
-    def _new_reassembler(self, bank: Bank) -> Reassembler:
-        from .._lowlevel.flash import Partition
+    def emit_refused(self, error: ErrorCode, **fields: object) -> ErrorCode:
+        self.emit(Refused, error=error, fields=tuple(fields.items()))
+        return error
 
-        region, progress = self._bank_region(bank), self.layout["progress"]
-        return Reassembler(self._flash, Partition(region.offset, region.size),
-                           Partition(progress.offset, progress.size),
-                           self.vendor_id, self.hw_revision)
+    def drain_events(self) -> list[Event]:
+        """The events since the last call, oldest first (at most :attr:`EVENTS_KEPT`;
+        :attr:`events_dropped` counts the ones that did not fit)."""
+        out = list(self._events)
+        self._events.clear()
+        return out
 
-    @staticmethod
-    def active_bank_name(bank: Bank | int) -> str:
-        return BANK_NAMES[Bank(bank)]
+    def count(self, receipt: Receipt) -> None:
+        self.counters[receipt.value] += 1
 
     # ---------------------------------------------------------------- properties
+    @property
+    def clock(self) -> VirtualClock:
+        return self.power.clock
+
+    @property
+    def heartbeat_window(self) -> Fraction:
+        """Seconds a trial image has for its heartbeat."""
+        return self.boot.times.heartbeat_window
+
+    @property
+    def session_timeout(self) -> Fraction:
+        """Seconds without a new fragment after which an open download yields."""
+        return self.download.session_timeout
+
     @property
     def flash(self) -> Flash:
         """The C flash model with its fault hooks (cut_after, set_tear, flip_bits, ...)."""
@@ -177,34 +211,41 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
 
     @property
     def boot_state(self) -> BootState:
-        return self._state
+        return self.lifecycle.state
 
     @property
     def active_version(self) -> str | None:
         """Version of the image running now; None while off or without a bootable image."""
-        return _version(self._running) if self._running is not None and self._on else None
+        h = self.boot.running
+        return version_of(h) if h is not None and self.power.running else None
 
     @property
     def active_bank(self) -> str | None:
         """Bank of the image running now (``"A"``, ``"B"``, ``"golden"``) or None."""
-        bank = self._boot.running if self._on and self._running is not None else None
+        bank = self.boot.bank if self.power.running else None
         return None if bank is None else BANK_NAMES[bank]
 
     @property
     def running_region(self) -> Region | None:
         """Flash region of the image running now (for harnesses that check its bytes)."""
-        bank = self._boot.running if self._on and self._running is not None else None
-        return None if bank is None else self._bank_region(bank)
+        bank = self.boot.bank if self.power.running else None
+        return None if bank is None else self.boot.region(bank)
 
     @property
     def boot_record(self) -> BootRecord:
         """The current boot-control record, as the C bootloader read or wrote it."""
-        return self._boot.record
+        return self.boot.record
+
+    @property
+    def anti_rollback_floor(self) -> int:
+        """The lowest security counter the meter accepts for banks A and B: the
+        higher of the boot-control record's and the floor region's."""
+        return self.boot.floor
 
     @property
     def lcd(self) -> str:
         """Fault code on the display (``F.03``, ``F.04``) or empty."""
-        return self._lcd
+        return self.power.lcd
 
     @property
     def powered(self) -> bool:
@@ -213,8 +254,7 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
     @property
     def available(self) -> bool:
         """True when the meter answers: on, booted, not inside a slow boot."""
-        # _busy_until is None outside a slow boot: the per-frame check stays cheap.
-        return self._on and (self._busy_until is None or self.clock.now >= self._busy_until)
+        return self.power.answers
 
     @property
     def energy_wh(self) -> float:
@@ -233,35 +273,70 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
 
     @property
     def now(self) -> Fraction:
-        return self.clock.now
+        return self.power.clock.now
 
     @property
     def datetime(self) -> _dt.datetime:
-        return self.clock.datetime
+        return self.power.clock.datetime
+
+    @property
+    def battery(self) -> Battery | None:
+        """The battery fitted (None: mains powered)."""
+        return self.budget.fitted
+
+    @property
+    def battery_mj(self) -> float | None:
+        """The reserve now, in mJ; None for a mains-powered meter (or one that is off)."""
+        r = self.budget.reserve
+        return None if r is None else float(r.mj)
+
+    @property
+    def battery_floor_mj(self) -> int | None:
+        """The reserve held in NVM: what a power cut now would resume from (never more
+        than :attr:`battery_mj`)."""
+        r = self.budget.reserve
+        return None if r is None else r.debited
 
     def set_load(self, load: LoadSpec) -> None:
         self.metrology.set_load(load)
+
+    def replace_battery(self, battery: Battery | None = None) -> None:
+        """A fresh (or recharged) battery: the reserve starts again from
+        ``battery.reserve_mj`` (default: the battery the meter was made with).
+        Written to NVM at once; downloads are accepted again."""
+        if self.budget.fitted is not None and not self._flash.powered:
+            raise MeterUsageError("the meter is off: power it on, then replace the battery")
+        self._guard(self.budget.replace, battery)
 
     # ---------------------------------------------------------------- power
     def _die(self) -> None:
         """The power went: RAM is gone, nothing runs until power-up."""
         self._flash.power_cut()
-        self._on = False
-        self._running = None
-        self._trial_deadline = None
-        self._dl = None
+        self.power.on(AvailabilityEvent.POWER_DOWN)
+        self.boot.running = None
+        self.boot.trial_deadline = None
+        self.download.power_down()
         self.counters["power_lost"] += 1
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``; a power cut on the way (a flash write hit by it) and the
+        meter dies on the spot (returns None then)."""
+        try:
+            return fn(*args)
+        except PowerLost:
+            self._die()
+            return None
 
     def _power_fail_save(self) -> None:
         """Mains loss: the supply's hold-up time is enough for one metrology snapshot.
         A cut injected into it leaves the snapshot before it (<= one interval lost)."""
-        if self._on and self._flash.powered:
+        if self.power.running and self._flash.powered:
             with contextlib.suppress(PowerLost):  # the power goes anyway
                 self._persist()
 
     def power_off(self) -> None:
         """Mains loss: the power-fail save, then the power goes."""
-        if self._flash.powered or self._on:
+        if self._flash.powered or self.power.running:
             self._power_fail_save()
             self._die()
 
@@ -275,43 +350,40 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         self.power_on()
 
     def _power_up(self, resume_clock: bool) -> None:
+        power = self.power
         self._flash.power_up()
-        self._lcd = ""
-        self._running = None
-        self._trial_deadline = None
-        self._dl = None
-        self._busy_until = None
-        self._pause_until = self.clock.now
-        self._boot = self._new_bootloader()  # RAM: record copy, verification cache
+        power.lcd = ""
+        power.pause_until = power.clock.now
         try:
             self._metro_ring.load()
             self._audit_ring.load()
-            self._closed.load()
-            self._progress_at = self.clock.now
-            self._candidate = None
-            self._closed_heard = set()
+            self.download.power_up()
             recs = self._metro_ring.records
             last = recs[-1] if recs else None
             self.metrology.energy_wh = Fraction(last.energy_uwh, 10**6) if last else Fraction(0)
             if resume_clock and last is not None:
-                self.clock.resume_at_least(last.clock)
-            self._state = BootState(last.boot_state) if last else BootState.IDLE
-            self._next_persist = self.clock.now + self.METROLOGY_INTERVAL
-            self._battery_refused = set()
-            self._battery = None
-            if self._battery_fitted is not None:
-                stored = last.battery_mj if last is not None else NO_BATTERY
-                self._battery = Reserve(self._battery_fitted,
-                                        None if stored == NO_BATTERY else stored,
-                                        self.BATTERY_DEBIT_FRAMES)
-                if stored == NO_BATTERY:
-                    self._persist()  # a battery just fitted: from now on a cut cannot refill it
-            self._on = True
-            self._start(cold=True)
-            if self._on:
-                self._restore_state()
+                power.clock.resume_at_least(last.clock)
+            self.lifecycle.state = BootState(last.boot_state) if last else BootState.IDLE
+            self.lifecycle.transfer_step(ImageTransferEvent.POWER_UP)
+            self._next_persist = power.clock.now + self.METROLOGY_INTERVAL
+            self.budget.power_up(last.battery_mj if last is not None else NO_BATTERY)
+            if not self.boot.start(cold=True):
+                return
+            self.download.attach()
+            rec = self.boot.record
+            self.lifecycle.restore(restored_state(rec.state, rec.outcome,
+                                                  self.download.open() is not None,
+                                                  self.lifecycle.state))
+            self.download.restore()
         except PowerLost:
             self._die()
+
+    def _restart(self) -> None:
+        """A reset with the power on (a bank swap, a revert): the bootloader runs."""
+        if self.boot.start(cold=False):
+            self.download.attach()
+        else:
+            self.download.power_down()
 
     # ---------------------------------------------------------------- audit and NVM
     def _log(self, line: str) -> None:
@@ -337,29 +409,17 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
             self._flash_fault(at=at, sector="all", persistence="stopped")
 
     def _flash_fault(self, **fields: object) -> None:
-        tail = _audit.err_line("", FLASH_FAULT, **fields)
+        tail = Refused(at="", t=Fraction(0), error=FLASH_FAULT,
+                       fields=tuple(fields.items())).line()
         if not any(line.endswith(tail) for line in self.audit_log):
-            self._err(FLASH_FAULT, **fields)
-
-    def _err(self, error: ErrorCode, **fields: object) -> ErrorCode:
-        """One ``FOTA_ERR`` record (and a counter) for ``error``; returns it."""
-        self.counters[f"err {error.code}"] += 1
-        self._refusal = error
-        self._log(_audit.err_line(self.clock.stamp(), error, **fields))
-        return error
-
-    def _ok(self, what: str, **fields: object) -> None:
-        self._log(_audit.ok_line(self.clock.stamp(), what, **fields))
-
-    def _evt(self, what: str, **fields: object) -> None:
-        self._log(_audit.evt_line(self.clock.stamp(), what, **fields))
+            self.emit_refused(FLASH_FAULT, **fields)
 
     def _persist(self) -> None:
         """Snapshot energy, clock, boot state and battery debit into the metrology ring."""
         uwh = int(self.metrology.energy_wh * 10**6)
-        clock = int(self.clock.epoch_seconds)
-        state = self._state.value
-        battery = NO_BATTERY if self._battery is None else self._battery.debited
+        clock = int(self.power.clock.epoch_seconds)
+        state = self.lifecycle.state.value
+        battery = self.budget.debit
         try:
             self._metro_ring.append(lambda seq: seal(
                 MetrologyRecord, boot_state=state, seq=seq, energy_uwh=uwh, clock=clock,
@@ -369,47 +429,133 @@ class VirtualMeter(CosemServices, DownloadServices, BootServices, BatteryService
         except (FlashError, NvmExhausted):
             self.counters["metrology_write_failed"] += 1
         self._nvm_faults(self._metro_ring, "metrology")
-
-    def _event(self, event: Event) -> None:
-        new = transition(self._state, event)
-        if new is not self._state:
-            self._state = new
-            self._persist()
+        self._nvm_faults(self.download.closed.ring, "sessions")
 
     # ---------------------------------------------------------------- time
     def advance(self, seconds: float | Fraction) -> None:
         """Let ``seconds`` of virtual time pass: metrology, NVM snapshots, trial window."""
-        end = self.clock.now + self.clock.checked_step(seconds)
+        power = self.power
+        clock = power.clock
+        end = clock.now + clock.checked_step(seconds)
         while True:
-            now = self.clock.now
+            now = clock.now
+            running = power.running
             marks = [end]
-            if self._on:
+            if running:
                 marks.append(self._next_persist)
-                if self._trial_deadline is not None:
-                    marks.append(self._trial_deadline)
+                if self.boot.trial_deadline is not None:
+                    marks.append(self.boot.trial_deadline)
             step = min(m for m in marks if m >= now)
-            if self._on:
-                start = max(now, self._pause_until)
+            if running:
+                start = max(now, power.pause_until)
                 if start < step:
                     self.metrology.integrate(start, step)
-            self.clock.advance_to(step)
-            if self._on:
+            clock.advance_to(step)
+            if running:
                 try:
                     if step >= self._next_persist:
                         self._next_persist = step + self.METROLOGY_INTERVAL
                         self._persist()
-                    if self._trial_deadline is not None and step >= self._trial_deadline:
+                    deadline = self.boot.trial_deadline
+                    if deadline is not None and step >= deadline:
                         self._trial_timeout()
                 except PowerLost:
                     self._die()
             if step >= end:
                 return
 
-    # ---------------------------------------------------------------- availability
-    def _require_available(self) -> None:
-        if not self._on:
-            raise MeterUnavailable("the meter is off" + (f" ({self._lcd})" if self._lcd else ""))
-        if self._busy_until is not None and self.clock.now < self._busy_until:
-            raise MeterUnavailable(
-                f"the meter is booting (slow boot) until +{float(self._busy_until):.0f} s")
+    def _trial_timeout(self) -> None:
+        """No heartbeat in the window: back to the previous image."""
+        self._persist()  # the energy floor before the swap
+        if not self.boot.trial_timeout():
+            return
+        self._restart()
+        if self.power.running and self.lifecycle.state is not BootState.REVERTED:
+            self.lifecycle.apply(rules.Event.REVERTED)
 
+    # ---------------------------------------------------------------- frames
+    def receive(self, frame: bytes) -> Receipt:
+        """A mesh fragment frame. Garbage is counted and dropped, never raised."""
+        r = self._guard(self.download.receive, bytes(frame))
+        if r is None:
+            r = Receipt.DROPPED_UNAVAILABLE
+        self.count(r)
+        if r is Receipt.WRITTEN:
+            dl = self.download.open()
+            if dl is not None:
+                self.emit(DownloadProgress, session=dl.session_id, received=dl.received,
+                          count=dl.fragment_count)
+        return r
+
+    def receive_many(self, frames: Iterable[bytes]) -> list[Receipt]:
+        """Mesh fragment frames as they arrive in a burst: exactly
+        ``[self.receive(f) for f in frames]`` -- the same receipts, counters,
+        audit log, flash and state -- for a fraction of the CPU (one
+        :class:`~.events.DownloadProgress` event for the burst)."""
+        return self.download.receive_many(frames, self.count, self._guarded)
+
+    def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
+        r = self._guard(fn, *args)
+        return Receipt.DROPPED_UNAVAILABLE if r is None else r
+
+    # ---------------------------------------------------------------- downloads
+    def download_session(self) -> int | None:
+        """The session ID of the open download (mesh or class 18); None without one."""
+        dl = self.download.open() if self.power.running else None
+        return None if dl is None else dl.session_id
+
+    def download_progress(self) -> tuple[int, int]:
+        """(fragments received, fragments in the session); (0, 0) without a session."""
+        dl = self.download.open() if self.power.running else None
+        return (0, 0) if dl is None else (dl.received, dl.fragment_count)
+
+    def missing_fragments(self) -> list[int]:
+        """Indexes still missing in the open session, for the concentrator's next round."""
+        return self.download.missing() if self.power.running else []
+
+    def inactive_package_sha256(self) -> bytes:
+        """SHA-256 of the complete package in the inactive bank; b"" when there is none."""
+        return self.download.inactive_sha256() if self.power.running else b""
+
+    def activate(self) -> ErrorCode | None:
+        """Seed step 6 (0.0.96.10.2.255 method 1 runs this): swap to the verified
+        bank. None on success, else the error (also in the audit log). A power cut
+        on the way propagates as :class:`~meteremu.errors.MeterUnavailable`."""
+        try:
+            return self.download.activate()
+        except PowerLost:
+            self._die()
+            raise MeterUnavailable("power lost during the activation") from None
+
+    def heartbeat(self) -> bool:
+        """The HES heartbeat (or first authenticated association). True if it confirmed."""
+        self.power.require()
+        try:
+            if not self.boot.confirm():
+                return False
+            self.download.attach()  # the previous image's bank is free now
+        except PowerLost:
+            self._die()
+        return True
+
+    # ---------------------------------------------------------------- COSEM
+    def get(self, obis: str | bytes, attr: int, client: Client | int) -> Any:
+        """Read attribute ``attr`` of object ``obis`` as ``client``."""
+        return self.cosem.get(obis, attr, client)
+
+    def set(self, obis: str | bytes, attr: int, value: Any, client: Client | int) -> None:
+        """Write attribute ``attr`` of object ``obis`` as ``client``."""
+        self.cosem.set(obis, attr, value, client)
+
+    def action(self, obis: str | bytes, method: int, param: Any, client: Client | int) -> Any:
+        """Invoke ``method``; returns its return parameters (None for all of ours).
+        A power cut during the action: :class:`~meteremu.errors.MeterUnavailable`."""
+        try:
+            return self.cosem.action(obis, method, param, client)
+        except PowerLost:
+            self._die()
+            raise MeterUnavailable("power lost during the action") from None
+
+    def object_list(self, client: Client | int) -> list[Any]:
+        """0.0.40.0.0.255 attribute 2 for ``client``: (class, version, OBIS, rights)."""
+        return self.cosem.object_list(client_of(client))

@@ -36,9 +36,8 @@ from typing import Any
 
 from construct import Bytes, Const, Int8ul, Int32ul, Int64ul, Struct
 
-from .._lowlevel.flash import FlashError, FlashPowerError
 from ..crypto import crc32
-from ..errors import MeteremuError
+from ..errors import FlashError, FlashPowerError, NvmExhausted
 from .layout import Region
 
 __all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "NvmExhausted", "RecordRing"]
@@ -82,10 +81,6 @@ def unseal(fmt: Any, raw: bytes) -> Any | None:
         return fmt.parse(raw)
     except Exception:  # a CRC-valid slot of another format: treat as foreign
         return None
-
-
-class NvmExhausted(MeteremuError):
-    """Every sector of a ring failed: nothing can be written until the next power-up."""
 
 
 class RecordRing:

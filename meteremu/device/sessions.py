@@ -29,9 +29,9 @@ from typing import Any
 
 from construct import Const, Int8ul, Int32ul, Int64ul, Padding, Struct
 
-from .._lowlevel.flash import FlashError, FlashPowerError
+from ..errors import FlashError, FlashPowerError, NvmExhausted
 from .layout import Region
-from .nvm import NvmExhausted, RecordRing, seal
+from .nvm import RecordRing, seal
 
 __all__ = ["KEEP", "CloseReason", "ClosedSessions", "SessionRecord"]
 

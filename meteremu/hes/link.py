@@ -172,12 +172,13 @@ _REFUSALS = frozenset({"refused", "dropped-closed", "dropped-battery"})
 
 
 def _session_of(frames: Sequence[bytes]) -> int | None:
-    from .._lowlevel.reasm import ReassemblyError, frame_fields
+    from .._lowlevel.reasm import frame_fields
+    from ..errors import PackageRefused
 
     for frame in frames:
         try:
             return int(frame_fields(bytes(frame))[0])
-        except ReassemblyError:
+        except PackageRefused:
             continue
     return None
 

@@ -254,11 +254,11 @@ def verify(
         )
     except PackageError as exc:
         err_name = getattr(exc, "err_name", "")
-        detail = _explain(exc.code, data, own, public_keys, meter_vendor, meter_hw,
+        detail = _explain(exc.error, data, own, public_keys, meter_vendor, meter_hw,
                           bank_size, min_security_counter)
         if err_name:
             detail = f"{detail} ({err_name})" if detail else err_name
-        raise PackageError(exc.code, detail) from None
+        raise PackageError(exc.error, detail) from None
     assert own is not None  # the C check passed, so the header parses
     return own
 

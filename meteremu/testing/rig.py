@@ -77,17 +77,19 @@ class MeterPair:
 
     def activate(self) -> None:
         """Method 1 of 0.0.96.10.2.255 with ``true``; a refusal raises
-        :class:`~meteremu.device.CosemError` (its ``error`` is the FOTA code)."""
-        self.meter.action(UPDATE_OBIS, 1, True)
+        :class:`~meteremu.errors.PackageError` (its ``error`` is the FOTA code)."""
+        from ..device import Client
+
+        self.meter.action(UPDATE_OBIS, 1, True, client=Client.MANAGEMENT)
 
     def heartbeat(self) -> bool:
         return bool(self.meter.heartbeat())
 
     def boot_state(self) -> Any:
         """Attribute 2 of 0.0.96.10.2.255 as the :class:`~meteremu.device.BootState`."""
-        from ..device import BootState
+        from ..device import BootState, Client
 
-        return BootState(self.meter.get(UPDATE_OBIS, 2))
+        return BootState(self.meter.get(UPDATE_OBIS, 2, client=Client.MANAGEMENT))
 
     def update(self, package: bytes) -> Delivery:
         """The whole story: send, check the copy, activate, heartbeat. Raises

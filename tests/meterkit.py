@@ -1,4 +1,5 @@
-"""Shared helpers for the VirtualMeter tests: keys, packages, meters, frame streams.
+"""Shared helpers for the VirtualMeter tests: keys, packages, meters, frame streams
+(a helper module, not a test module: ``test_meterkit.py`` tests it).
 
 Packages come from ``_pkg_build`` (struct/hashlib/cryptography, independent of
 the meter's own checks).
@@ -13,10 +14,14 @@ from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from meteremu._lowlevel.reasm import Frame, encode_frame
-from meteremu.device import Geometry, VirtualMeter
+from meteremu.device import Client, Geometry, VirtualMeter
+from meteremu.errors import PackageError, PeerError
 
 VENDOR = 0x4D455445
 HW_REV = 3
+MGMT, PUBLIC = Client.MANAGEMENT, Client.PUBLIC
+#: What a COSEM request the meter refuses raises (a peer's request, an update step).
+REFUSED = (PeerError, PackageError)
 SMALL = Geometry(bank_size=16 * 1024, sector_size=1024, align=8, audit_sectors=4)
 
 
@@ -67,9 +72,3 @@ def deliver(m: VirtualMeter, pkg: bytes, session: int = 0x5EED) -> None:
 
 def grep(m: VirtualMeter, needle: str) -> list[str]:
     return [line for line in m.audit_log if needle in line]
-
-
-def test_helpers_build_a_meter_that_runs_the_factory_image() -> None:
-    m = meter()
-    assert m.active_version == "1.0.0"
-    assert grep(m, "FOTA_EVT BOOT version=1.0.0")

@@ -1,0 +1,293 @@
+"""The meter's side of the bootloader: boot, trial, heartbeat, revert.
+
+The C bootloader (``_lowlevel.boot``) picks the bank, re-validates it, counts
+trial boots, confirms, reverts and falls back to the golden image. This part
+adds what the meter makes of each outcome: the events (BOOT, BOOT_FAIL,
+ROLLBACK, CONFIRMED, F.03/F.04 on the display), the emulation behaviours of
+the image that comes up (crash-on-boot, slow-boot, no-heartbeat) and the
+heartbeat window.
+
+The anti-rollback floor is kept by the C bootloader in the boot-control
+records and in the floor region (append-only, never erased: the meter's OTP).
+At power-up the meter reports when the two disagree (FLOOR_MISMATCH: a record
+lost or rolled back, or a cut between the record and the floor region; the
+higher wins) and when the floor region cannot be raised (0x9004 flash fault,
+0x9002 when it is full): the record still holds the floor then.
+
+The bootloader's RAM (its verification cache included) is kept across
+power-ups: every check it skips is keyed on the bytes it read and the bank's
+write generation, so a cut or a fault still forces a full check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .._lowlevel.boot import Bank, Bootloader, BootRecord, Outcome
+from .._lowlevel.boot import BootState as RecordState
+from .._lowlevel.flash import Flash
+from .._lowlevel.image import PackageHeader, check_package
+from ..errors import (
+    FLASH_FAULT,
+    INVALID_REQUEST,
+    MT_ERR,
+    NO_BOOTABLE_IMAGE,
+    SWAP_FAILURE,
+    BootError,
+    ErrorCode,
+    FlashPowerError,
+    PackageError,
+    StateError,
+    UsageError,
+)
+from ..wire.package import BEHAVIOURS
+from .events import Booted, BootFailed, Confirmed, FloorMismatch, Refused, RolledBack
+from .layout import Layout, Region
+from .lifecycle import Lifecycle
+from .power import Power
+from .rules import AvailabilityEvent, Event
+
+__all__ = ["BANK_NAMES", "Boot", "version_of"]
+
+BANK_NAMES = {Bank.A: "A", Bank.B: "B", Bank.GOLDEN: "golden"}
+_REGIONS = {Bank.A: "bank_a", Bank.B: "bank_b", Bank.GOLDEN: "golden"}
+_NO_HEARTBEAT = BEHAVIOURS["no-heartbeat"]
+_CRASH_ON_BOOT = BEHAVIOURS["crash-on-boot"]
+_SLOW_BOOT = BEHAVIOURS["slow-boot"]
+
+
+def version_of(h: PackageHeader) -> str:
+    major, minor, patch, build = h.version
+    return f"{major}.{minor}.{patch}" + (f"+{build}" if build else "")
+
+
+def _lost(at: str) -> FlashPowerError:
+    return FlashPowerError(MT_ERR["MT_E_FLASH_POWER"], at)
+
+
+@dataclass(frozen=True)
+class BootTimes:
+    heartbeat_window: Fraction  # a trial image's time to get its heartbeat
+    slow_boot: Fraction  # how long a slow-boot image keeps the meter silent
+    swap_pause: Fraction  # metrology pause for a bank swap
+    max_attempts: int  # unconfirmed boots of a trial image before revert
+
+
+class Boot:
+    """Boot, trial and heartbeat of one meter."""
+
+    def __init__(self, flash: Flash, layout: Layout, *, vendor_id: int, hw_revision: int,
+                 trusted_keys: Sequence[bytes], times: BootTimes, power: Power,
+                 lifecycle: Lifecycle, emit: Callable[..., object]) -> None:
+        self._flash = flash
+        self._layout = layout
+        self._identity = (vendor_id, hw_revision)
+        self._keys = list(trusted_keys)
+        self.times = times
+        self._power = power
+        self._lifecycle = lifecycle
+        self._emit = emit
+        areas = {name: (layout[name].offset, layout[name].size)
+                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1", "floor")}
+        self.loader = Bootloader(flash, areas, vendor_id=vendor_id, hw_revision=hw_revision,
+                                 trusted_keys=self._keys, max_attempts=times.max_attempts)
+        self.running: PackageHeader | None = None
+        self.trial_deadline: Fraction | None = None
+
+    # ---------------------------------------------------------------- views
+    @property
+    def bank(self) -> Bank | None:
+        """The bank running now, None when nothing runs."""
+        return self.loader.running if self.running is not None else None
+
+    def region(self, bank: Bank | int) -> Region:
+        return self._layout[_REGIONS[Bank(bank)]]
+
+    @property
+    def record(self) -> BootRecord:
+        return self.loader.record
+
+    @property
+    def floor(self) -> int:
+        return self.loader.floor
+
+    def inactive(self) -> Bank | None:
+        """The bank a download may go to now; None during a trial or with nothing running."""
+        try:
+            return self.loader.inactive()
+        except StateError:
+            return None
+
+    # ---------------------------------------------------------------- factory
+    def provision(self, package: bytes, bank_size: int) -> None:
+        """Factory: the golden image into the golden region and bank A, then the
+        first boot-control record (bank A, the image's counter as the floor)."""
+        vendor_id, hw_revision = self._identity
+        try:
+            check_package(package, vendor_id=vendor_id, hw_revision=hw_revision,
+                          bank_size=bank_size, trusted_keys=self._keys)
+        except PackageError as exc:
+            raise UsageError(f"factory package refused: {exc.error}") from None
+        pad = -len(package) % self._flash.align
+        for name in ("golden", "bank_a"):
+            self._flash.program(self._layout[name].offset, package + b"\xff" * pad)
+        self.loader.provision()
+
+    # ---------------------------------------------------------------- faults
+    def _refused(self, error: ErrorCode, **fields: object) -> None:
+        self._emit(Refused, error=error, fields=tuple(fields.items()))
+
+    def _lcd_fault(self, error: ErrorCode, **fields: object) -> ErrorCode:
+        """A fault the display shows (F.03, F.04): on the LCD and in the audit log."""
+        self._power.lcd = error.code
+        self._refused(error, **fields)
+        return error
+
+    def _boot_failure(self, exc: BootError, at: str) -> None:
+        """A bootloader error with the power on: F.04 or F.03; nothing runs."""
+        if not self._flash.powered:
+            raise _lost(at) from None
+        no_image = exc.err == MT_ERR["MT_E_NO_BOOTABLE"]
+        self._lcd_fault(NO_BOOTABLE_IMAGE if no_image else SWAP_FAILURE, at=at, rc=exc.err_name)
+        self._power.on(AvailabilityEvent.NO_IMAGE if no_image else AvailabilityEvent.SWAP_FAULT)
+        self.running = None
+
+    def _floor_fault(self, at: str) -> None:
+        """The floor region could not be raised (the record still holds the floor)."""
+        fault = self.loader.floor_fault
+        if fault is None:
+            return
+        if fault.err == MT_ERR["MT_E_FLASH_POWER"]:
+            raise _lost(at)
+        self._refused(fault.error or FLASH_FAULT, at="floor", rc=fault.err_name)
+
+    def _why_fallback(self, before: BootRecord) -> None:
+        """The C bootloader left the bank ``before`` named: say why. The floor is
+        the effective one (record or floor region), as the C check's."""
+        if before.state is not RecordState.CONFIRMED and (
+                before.attempts >= self.times.max_attempts):
+            reason = "boot-loop"
+        else:
+            reason = "invalid-bank"
+            region = self.region(before.active)
+            vendor_id, hw_revision = self._identity
+            try:
+                check_package(self._flash.read(region.offset, region.size),
+                              vendor_id=vendor_id, hw_revision=hw_revision,
+                              bank_size=region.size, trusted_keys=self._keys,
+                              installed_counter=0 if before.active is Bank.GOLDEN
+                              else self.loader.floor)
+            except PackageError as exc:
+                self._refused(exc.error, bank=BANK_NAMES[before.active], at="boot")
+        running = self.loader.running
+        assert running is not None
+        self._emit(RolledBack, reason=reason, bank=BANK_NAMES[running])
+
+    # ---------------------------------------------------------------- boot
+    def start(self, cold: bool) -> bool:
+        """Reset: the C bootloader picks the bank, re-validates it and counts a trial
+        boot; the image then comes up (boot ok) or crashes (boot failed: again).
+        True when an image runs; the life cycle hears of a revert."""
+        boot = self.loader
+        self.running = None
+        self.trial_deadline = None
+        before = boot.load()
+        if cold and boot.floor_record != boot.floor_otp:
+            self._emit(FloorMismatch, record=boot.floor_record, otp=boot.floor_otp,
+                       floor=boot.floor)
+        reverted = False
+        crashes = 0
+        while True:
+            try:
+                bank = boot.start() if crashes == 0 else boot.boot_failed()
+            except BootError as exc:
+                if cold and crashes == 0 and self._flash.powered:
+                    self._floor_fault("boot")
+                self._boot_failure(exc, "boot")
+                return False
+            if cold and crashes == 0:
+                self._floor_fault("boot")  # the repair of the floor region
+            if bank is not before.active:
+                self._why_fallback(before)
+                reverted = True
+            h = boot.running_header
+            assert h is not None
+            rec = boot.record
+            if h.behaviour != _CRASH_ON_BOOT:
+                break
+            # crash-on-boot: the watchdog resets, the bootloader counts the attempt
+            self._emit(BootFailed, version=version_of(h), attempt=rec.attempts)
+            crashes += 1
+            if crashes > 3 * self.times.max_attempts + 3:  # a confirmed image that crashes
+                self._boot_failure(BootError(MT_ERR["MT_E_NO_BOOTABLE"]), "boot-loop")
+                return False
+            before = rec
+        try:
+            boot.boot_ok()  # the image came up (a reverted one is confirmed again)
+        except BootError as exc:
+            if not self._flash.powered:
+                raise _lost("boot") from None
+            self._lcd_fault(SWAP_FAILURE, at="boot-ok", rc=exc.err_name)
+        self.running = h
+        power = self._power
+        power.on(AvailabilityEvent.BOOTED)
+        if not cold:
+            power.swap_pause(self.times.swap_pause)
+        if h.behaviour == _SLOW_BOOT:
+            power.slow_boot(self.times.slow_boot)
+        trial = rec.state is RecordState.TRIAL
+        if trial:
+            self.trial_deadline = power.clock.now + self.times.heartbeat_window
+        self._emit(Booted, version=version_of(h), bank=BANK_NAMES[bank], trial=trial,
+                   cold=cold)
+        if reverted:
+            self._lifecycle.apply(Event.REVERTED)
+        return True
+
+    def trial_timeout(self) -> bool:
+        """No heartbeat in the window: give the trial image up. True when the
+        revert was written (the caller restarts the meter)."""
+        running = self.running
+        assert running is not None
+        self.trial_deadline = None
+        self._emit(RolledBack, reason="no-heartbeat", version=version_of(running),
+                   bank=BANK_NAMES[self.loader.record.previous])
+        try:
+            self.loader.revert()
+        except BootError as exc:
+            if not self._flash.powered:
+                raise _lost("revert") from None
+            self._lcd_fault(SWAP_FAILURE, at="revert", rc=exc.err_name)
+            return False
+        return True
+
+    def confirm(self) -> bool:
+        """The heartbeat: a trial image (that does confirm) is confirmed and the
+        floor raised. False when there is nothing to confirm or it failed."""
+        if self._lifecycle.refusal(Event.HEARTBEAT) is not None or self.running is None:
+            return False
+        if self.running.behaviour == _NO_HEARTBEAT:  # this image never confirms
+            return False
+        try:
+            self.loader.confirm()  # C: state confirmed, counter raised
+        except (BootError, StateError) as exc:
+            if not self._flash.powered:
+                raise _lost("confirm") from None
+            swap = isinstance(exc, BootError) and exc.err == MT_ERR["MT_E_SWAP"]
+            if swap:
+                self._power.lcd = SWAP_FAILURE.code
+            self._refused(SWAP_FAILURE if self._power.lcd else INVALID_REQUEST, at="confirm",
+                          rc=getattr(exc, "err_name", None))
+            return False
+        rec = self.loader.record
+        self.trial_deadline = None
+        self._floor_fault("confirm")  # the record holds the new floor either way
+        self._emit(Confirmed, version=version_of(self.running), bank=BANK_NAMES[rec.active],
+                   counter=rec.counter)
+        self._lifecycle.apply(Event.CONFIRMED)
+        return True
+
+    def outcome(self) -> Outcome:
+        return self.loader.record.outcome
