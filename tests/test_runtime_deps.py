@@ -38,7 +38,8 @@ def test_no_meteremu_module_imports_ecdsa():
         import meteremu
         names = [m.name for m in pkgutil.walk_packages(meteremu.__path__, "meteremu.")]
         for name in names:
-            if name != "meteremu._build_ffi":
+            # the builder needs cffi's build side; a __main__ runs a command
+            if name != "meteremu._build_ffi" and not name.endswith(".__main__"):
                 importlib.import_module(name)
         print(len(names))
         """
