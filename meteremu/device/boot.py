@@ -95,6 +95,9 @@ class Boot:
                                  trusted_keys=self._keys, max_attempts=times.max_attempts)
         self.running: PackageHeader | None = None
         self.trial_deadline: Fraction | None = None
+        # the bank the boot-control record named when the last boot began: an
+        # image was activated there, whatever the boot then fell back to
+        self.named: Bank | None = None
 
     # ---------------------------------------------------------------- views
     @property
@@ -194,6 +197,7 @@ class Boot:
         self.running = None
         self.trial_deadline = None
         before = boot.load()
+        self.named = before.active
         if cold and boot.floor_record != boot.floor_otp:
             self._emit(FloorMismatch, record=boot.floor_record, otp=boot.floor_otp,
                        floor=boot.floor)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from .._lowlevel.boot import Bank
 from .._lowlevel.flash import Flash, Partition
 from .._lowlevel.image import parse_header
 from .._lowlevel.reasm import (
@@ -142,12 +143,14 @@ class Download:
 
     def attach(self) -> None:
         """The reassembler for the bank a download may go to now (none during a
-        trial), rebuilt from the progress partition. A session still open for the
-        bank that runs now was activated: it is closed here."""
+        trial), rebuilt from the progress partition. A session still open for a
+        bank the boot-control record named active -- the bank that runs now, or
+        the one the boot just fell back from (an activated image that never came
+        up) -- was activated: it is closed here (the cut fell between the
+        activation's record and the session's close)."""
         self.dl = None
-        running = self._boot.bank
-        if running is not None and running != 2:  # A or B (the golden image takes none)
-            r = self._reassembler(running)
+        for bank in {self._boot.bank, self._boot.named} - {None, Bank.GOLDEN}:
+            r = self._reassembler(bank)
             if r.resume():
                 self._remember(r.tag, r.session_id, CloseReason.ACTIVATED)
                 r.close()
