@@ -210,10 +210,15 @@ def _size_or_none(con: Construct) -> Any:
         return None
 
 
-def fields(con: Construct) -> list[Field]:
-    """Every field of the fixed-size definition ``con``, in byte order."""
+def fields(con: Construct, *, partial: bool = False) -> list[Field]:
+    """Every field of the fixed-size definition ``con``, in byte order.
+
+    A field without a fixed size raises ``SizeofError``; with ``partial`` the
+    list ends at it instead (its ``size`` None: nothing after it has a fixed
+    offset).
+    """
     out = list(_walk(con, 0))
-    if out and out[-1].size is None:
+    if out and out[-1].size is None and not partial:
         raise SizeofError(f"field {out[-1].name!r} has no fixed size")
     return out
 
