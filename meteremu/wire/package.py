@@ -65,6 +65,7 @@ __all__ = [
     "TLV_SIG_RAW",
     "TRAILER_DEFAULT",
     "TRAILER_MAX",
+    "Flags",
     "Header",
     "HeaderBody",
     "Package",
