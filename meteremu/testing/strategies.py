@@ -54,6 +54,7 @@ from ..wire.package import (
     SIG_DER_MIN,
     TLV_SIG_DER,
     TLV_SIG_RAW,
+    TRAILER_DEFAULT,
     Header,
     SignatureRecord,
     Trailer,
@@ -308,7 +309,7 @@ def hostile_packages(
         announced = len(pkg)
         pkg = pkg[: draw(st.integers(fs, len(pkg) - 1))]
     elif kind == "oversized":
-        trailer = 128
+        trailer = TRAILER_DEFAULT  # make_package's
         extra = draw(st.integers(1, 4096))
         big = image * (bank_size // len(image) + 1)
         pkg = build(img=big[: bank_size - HEADER_SIZE - trailer + extra],
