@@ -19,6 +19,7 @@ from meteremu.wire.nvm import (
     record_struct,
 )
 from meteremu.wire.package import Header
+from meteremu.wire.progress import ProgressRecord
 
 u8 = st.integers(0, 0xFF)
 u32 = st.integers(0, 0xFFFFFFFF)
@@ -110,3 +111,5 @@ def test_only_sealed_records_have_a_twin() -> None:
         record_struct(Header.body)
     with pytest.raises(TypeError):
         record_struct(Header)  # sealed, but its flags are a bit field
+    with pytest.raises(TypeError):
+        record_struct(ProgressRecord)  # its CRC is not over the bytes as they stand

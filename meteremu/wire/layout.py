@@ -128,6 +128,7 @@ class Sealed(Adapter):
         )
         self.body = body
         self.crc_name = crc_name
+        self.crc = crc
         self.hide = frozenset(hide)
         self.defaults = dict(defaults or {})
 

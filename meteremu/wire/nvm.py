@@ -28,7 +28,7 @@ from typing import Any
 
 from construct import Bytes, Const, Construct, Container, Int8ul, Int32ul, Int64ul, Padding, Struct
 
-from .layout import Sealed, struct_format
+from .layout import Sealed, crc32, struct_format
 
 __all__ = [
     "AUDIT_TEXT_MAX",
@@ -91,7 +91,8 @@ class RecordStruct:
     none); :meth:`pack_body` packs the bytes the CRC covers, :meth:`unpack`
     reads a whole record. Constant fields (magic, version) are filled in by
     :meth:`pack_body` and checked by :meth:`unpack`, as the definition does.
-    The CRC itself is the caller's (``meteremu.device.nvm.seal``/``unseal``).
+    The CRC itself (a plain CRC-32 over the body) is the caller's
+    (``meteremu.device.nvm.seal``/``unseal``).
     """
 
     __slots__ = ("_body_values", "_const_at", "_const_names", "body", "body_names", "consts",
@@ -102,6 +103,8 @@ class RecordStruct:
         body_fmt, body_names, _ = struct_format(definition.body)
         if names[:-1] != body_names or names[-1] != definition.crc_name:
             raise TypeError("the CRC must be the record's last field, after the whole body")
+        if definition.crc is not crc32:
+            raise TypeError("a record twin is for records sealed by a plain CRC-32")
         if len(body_names) < 2:
             raise TypeError("a record body of fewer than two fields")  # itemgetter gives a tuple
         self.definition = definition
