@@ -78,3 +78,22 @@ def test_struct_format_refuses_what_struct_cannot_say(field: object) -> None:
         struct_format(Struct("x" / field))  # type: ignore[operator]
     with pytest.raises(TypeError):
         struct_format(package.Header)  # flags is a bit field with an enum
+
+
+def test_wire_loads_without_the_compiled_core() -> None:
+    """The binding takes its constants and record types from wire, so wire must
+    not need the binding to load (its CRCs import the core when first used)."""
+    import json
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import importlib, json, pkgutil, sys",
+        "import meteremu.wire as w",
+        "for m in pkgutil.iter_modules(w.__path__):",
+        "    importlib.import_module('meteremu.wire.' + m.name)",
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('meteremu.'))))",
+    ])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout)
+    assert [m for m in loaded if not m.startswith(("meteremu.wire", "meteremu._version"))] == []
