@@ -7,16 +7,19 @@ Error policy (the meter's, too): a *malformed public key* or a digest of the
 wrong length is a caller error and raises ``ValueError``; a *bad signature* —
 wrong value, malformed DER, wrong length — is an expected outcome and returns
 ``False``, never raises.
+
+:func:`load_public_key` is :func:`meteremu.keys.load_public_key` (one loader
+of key files and points), offered here too beside :func:`key_id`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from ._lowlevel import crypto as _ll
+from ._lowlevel import image as _image
+from .keys import load_public_key
+from .wire.package import KEY_ID_LEN
 
 __all__ = [
     "KEY_ID_LEN",
@@ -32,7 +35,6 @@ __all__ = [
 ]
 
 Buffer = bytes | bytearray | memoryview
-KEY_ID_LEN = 8
 
 
 def crc32(data: Buffer, value: int = 0) -> int:
@@ -101,7 +103,8 @@ def verify_p256(
     """Verify an ECDSA P-256 signature over a 32-byte digest.
 
     ``public_key`` is a SEC1 point (65-byte uncompressed or 33-byte compressed);
-    use :func:`load_public_key` for PEM/DER files. ``encoding="der"`` takes the
+    use :func:`load_public_key` (:func:`meteremu.keys.load_public_key`) for
+    PEM/DER files. ``encoding="der"`` takes the
     strict DER that ``openssl dgst -sha256 -sign`` writes; ``"raw"`` takes r‖s.
     """
     if encoding not in ("der", "raw"):
@@ -110,36 +113,10 @@ def verify_p256(
     return _ll.p256_verify(public_key, digest, signature, encoding == "der")
 
 
-def load_public_key(data: bytes) -> bytes:
-    """Return the 65-byte SEC1 point of a P-256 public key.
-
-    Accepts what ``openssl ec -pubout`` writes (PEM), its DER form
-    (SubjectPublicKeyInfo), or a bare SEC1 point (33 or 65 bytes). Raises
-    ``ValueError`` for anything else, naming the curve when it is not P-256.
-    """
-    data = bytes(data)
-    if len(data) in (33, 65) and data[0] in (2, 3, 4):
-        return _ll.p256_parse_point(data)
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            key = serialization.load_pem_public_key(data)
-        else:
-            key = serialization.load_der_public_key(data)
-    except ValueError as exc:
-        raise ValueError(f"not a PEM or DER public key: {exc}") from None
-    except Exception as exc:  # unsupported algorithm, bad structure
-        raise ValueError(f"not a usable public key: {exc}") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError(f"not an EC public key ({type(key).__name__}); P-256 is required")
-    if not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError(f"public key is on curve {key.curve.name}; P-256 (prime256v1) is required")
-    point = key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    return _ll.p256_parse_point(point)
-
-
 def key_id(public_key: bytes) -> bytes:
-    """The package header's key ID: the first 8 bytes of SHA-256 of the uncompressed point."""
-    point = load_public_key(public_key)
-    return sha256(point)[:KEY_ID_LEN]
+    """The package header's key ID: the first 8 bytes of SHA-256 of the uncompressed point.
+
+    ``public_key`` is anything :func:`load_public_key` reads. The ID is the one
+    the C core computes when it matches a header against its trusted keys.
+    """
+    return _image.key_id(load_public_key(public_key))

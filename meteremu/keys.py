@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ._lowlevel.crypto import p256_parse_point
 from .errors import KeyFileError
 
 __all__ = [
@@ -112,14 +113,42 @@ def public_point(key: PrivateKey | ec.EllipticCurvePublicKey) -> bytes:
     )
 
 
+def _load_point(data: bytes) -> bytes:
+    """The 65-byte point of a public key: PEM or DER SubjectPublicKeyInfo, or a
+    bare SEC1 point. ``ValueError`` for anything else, naming the curve when it
+    is not P-256."""
+    if len(data) in (33, 65) and data[0] in (2, 3, 4):
+        return p256_parse_point(data)
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_public_key(data)
+        else:
+            key = serialization.load_der_public_key(data)
+    except ValueError as exc:
+        raise ValueError(f"not a PEM or DER public key: {exc}") from None
+    except Exception as exc:  # unsupported algorithm, bad structure
+        raise ValueError(f"not a usable public key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(f"not an EC public key ({type(key).__name__}); P-256 is required")
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"public key is on curve {key.curve.name}; P-256 (prime256v1) is required")
+    point = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return p256_parse_point(point)
+
+
 def load_public_key(data: bytes) -> bytes:
     """The 65-byte SEC1 point of a P-256 public key (or of a private key's public half).
 
-    Validation of the point is the C core's (``meteremu.crypto.load_public_key``),
-    so a key accepted here is a key the meter accepts.
+    Accepts what ``openssl ec -pubout`` writes (PEM), its DER form
+    (SubjectPublicKeyInfo), a bare SEC1 point (33 or 65 bytes), or a private
+    key in any form :func:`load_private_key` reads without a passphrase.
+    Anything else raises :class:`KeyFileError` (a ``ValueError``) saying why,
+    naming the curve when it is not P-256. The point is validated by the C
+    core, so a key accepted here is a key the meter accepts.
     """
-    from .crypto import load_public_key as _load_point
-
+    data = bytes(data)
     if data.lstrip().startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in data:
         return _load_point(public_point(load_private_key(data)))
     try:

@@ -120,7 +120,7 @@ def headers(draw: st.DrawFn) -> dict:
         "image_size": image_size,
         "fragment_size": fragment_size,
         "trailer_size": trailer_size,
-        "fragment_count": fmt.fragment_count(image_size, trailer_size, fragment_size),
+        "fragment_count": fmt.fragment_count(128 + image_size + trailer_size, fragment_size),
         "image_crc32": draw(u32),
         "image_sha256": draw(st.binary(min_size=32, max_size=32)),
         "key_id": draw(st.binary(min_size=8, max_size=8)),
@@ -188,7 +188,7 @@ def test_trailer_round_trip(records: list, padding: int) -> None:
 )
 def test_package_round_trip(h: dict, image: bytes, record: dict) -> None:
     h = dict(h, image_size=len(image), trailer_size=128,
-             fragment_count=fmt.fragment_count(len(image), 128, h["fragment_size"]))
+             fragment_count=fmt.fragment_count(128 + len(image) + 128, h["fragment_size"]))
     padding = 128 - 3 - len(record["value"])
     pkg = {"header": h, "image": image, "trailer": {"records": [record], "padding": padding}}
     data = fmt.Package.build(pkg)

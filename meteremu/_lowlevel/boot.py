@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_NAMES, BootError, MeteremuError, c_error
+from ..wire.boot import BOOT_RECORD_SIZE as RECORD_SIZE
+from ..wire.boot import FLOOR_SLOT_SIZE
 from . import ffi, lib
 from .flash import Flash
 from .image import PackageHeader, _header_from_c, _keys
@@ -39,10 +41,9 @@ __all__ = [
     "decode_floor_slot",
     "decode_record",
     "encode_floor_slot",
+    "encode_record",
 ]
 
-RECORD_SIZE = 32
-FLOOR_SLOT_SIZE = 16
 _NONE = 0xFF
 
 
@@ -94,6 +95,26 @@ def _record_from_c(r: object) -> BootRecord:
         counter=int(c.counter),
         outcome=Outcome(int(c.outcome)),
     )
+
+
+def encode_record(rec: BootRecord) -> bytes:
+    """The 32-byte on-flash form of ``rec`` (layout in csrc/mt_boot.h), as the
+    bootloader writes it. Fields are stored as given: the C encoder does not
+    check bank, state or outcome values (the decoder does)."""
+    for name in ("sequence", "counter"):
+        if not 0 <= getattr(rec, name) <= 0xFFFFFFFF:
+            raise ValueError(f"{name} must fit 32 bits")
+    for name in ("active", "state", "attempts", "previous", "outcome"):
+        if not 0 <= getattr(rec, name) <= 0xFF:
+            raise ValueError(f"{name} must fit 8 bits")
+    c = ffi.new("mt_boot_record *", {
+        "sequence": rec.sequence, "counter": rec.counter, "active": rec.active,
+        "state": rec.state, "attempts": rec.attempts, "previous": rec.previous,
+        "outcome": rec.outcome,
+    })
+    out = ffi.new("uint8_t[]", RECORD_SIZE)
+    lib.mt_boot_record_encode(c, out)
+    return bytes(ffi.buffer(out, RECORD_SIZE))
 
 
 def decode_record(raw: bytes) -> BootRecord | None:

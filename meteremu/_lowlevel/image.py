@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_NAMES, PackageRefused
+from ..wire.package import HEADER_SIZE
 from . import ffi, lib, nbytes
 from .crypto import SHA256_IMPL
 
 __all__ = [
-    "HEADER_SIZE",
     "MAX_KEYS",
     "PackageHeader",
     "TrailerSignature",
@@ -30,7 +30,6 @@ __all__ = [
     "parse_trailer",
 ]
 
-HEADER_SIZE = 128
 MAX_KEYS = 4
 _SEC1_LENGTHS = (33, 65)
 _U32 = 0xFFFFFFFF
@@ -109,6 +108,11 @@ def _buf(data: bytes | bytearray | memoryview):  # -> cdata, private to this mod
 def parse_header(data: bytes | bytearray | memoryview) -> PackageHeader:
     """Parse and sanity-check the first 128 bytes of ``data`` (the rest is ignored).
 
+    The C fast path of :func:`meteremu.package.parse_header` (the construct
+    definition :data:`meteremu.wire.package.Header`), for the meter: the two
+    accept the same headers and read the same fields
+    (``tests/test_package_verify.py``).
+
     Raises :class:`~meteremu.errors.PackageRefused` (MT_E_HDR_MAGIC, MT_E_HDR_CRC, MT_E_HDR_FIELD),
     or ``ValueError`` when fewer than 128 bytes are given.
     """
@@ -151,7 +155,8 @@ def _keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
 
 
 def key_id(point: bytes) -> bytes:
-    """The 8-byte key ID of a SEC1 public key, as the header carries it."""
+    """The 8-byte key ID of a SEC1 public key, as the header carries it: the
+    C core's computation, which :func:`meteremu.crypto.key_id` runs."""
     keys, _ = _keys([point])
     return bytes(ffi.buffer(keys[0].key_id))
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import MT_ERR, FlashError, PackageRefused, c_error
+from ..wire.frames import FRAME_OVERHEAD, FRAME_TYPE
+from ..wire.frames import FrameRecord as Frame  # the C codec's record, named as its callers know it
 from . import ffi, lib, nbytes
 from .flash import Flash, Partition
 
@@ -37,9 +39,6 @@ __all__ = [
     "progress_bytes",
 ]
 
-FRAME_TYPE = 0xF1
-FRAME_OVERHEAD = 19
-FRAGMENT_MAX = 1024
 _U32 = 0xFFFFFFFF
 _U16 = 0xFFFF
 #: What Reassembler.frames did with a frame it took (csrc/mt_reasm.h).
@@ -80,18 +79,6 @@ class ReassemblyStats:
     bad_length: int
     refused: int
     flash_errors: int
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One mesh fragment frame (wire layout in csrc/mt_frame.h)."""
-
-    session_id: int
-    package_size: int
-    fragment_size: int
-    fragment_index: int
-    fragment_count: int
-    payload: bytes
 
 
 def encode_frame(frame: Frame) -> bytes:

@@ -9,24 +9,9 @@ so a ring of N sectors always keeps at least N-1 sectors of history. A sector
 that fails (worn out, bits stuck) is skipped until the next power-up, so the
 ring writes on, with less history, while any sector works.
 
-Formats (little-endian, defined once here in construct):
-
-Metrology record, 32 bytes::
-
-    0  2 magic "MR"        8  8 energy, micro-watt-hours (floor)
-    2  1 version = 1      16  8 meter clock, seconds since 1970 UTC
-    3  1 boot state       24  4 battery reserve debit, mJ (0xFFFFFFFF: no battery)
-    4  4 sequence         28  4 CRC-32 of bytes 0..27
-
-The battery field was reserved (0xFF) before meters had batteries, so older
-records read as "no battery" unchanged.
-
-Audit record, 128 bytes::
-
-    0  2 magic "AL"        8 116 text (ASCII), padded with 0xFF
-    2  1 version = 1     124  4 CRC-32 of bytes 0..123
-    3  1 text length
-    4  4 sequence
+The record formats are :mod:`meteremu.wire.nvm` (documented field by field
+in docs/FORMAT.md); :func:`seal` and :func:`unseal` write and read them
+through their ``struct`` twins, derived from the construct definitions.
 """
 
 from __future__ import annotations
@@ -34,53 +19,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from construct import Bytes, Const, Int8ul, Int32ul, Int64ul, Struct
-
 from ..crypto import crc32
 from ..errors import FlashError, FlashPowerError, NvmExhausted
+from ..wire.nvm import AUDIT_TEXT_MAX, AuditRecord, MetrologyRecord, record_struct
 from .layout import Region
 
-__all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "NvmExhausted", "RecordRing"]
-
-MetrologyRecord = Struct(
-    "magic" / Const(b"MR"),
-    "version" / Const(1, Int8ul),
-    "boot_state" / Int8ul,
-    "seq" / Int32ul,
-    "energy_uwh" / Int64ul,
-    "clock" / Int64ul,
-    "battery_mj" / Int32ul,
-    "crc" / Int32ul,
-)
-assert MetrologyRecord.sizeof() == 32
-
-AUDIT_TEXT_MAX = 116
-AuditRecord = Struct(
-    "magic" / Const(b"AL"),
-    "version" / Const(1, Int8ul),
-    "length" / Int8ul,
-    "seq" / Int32ul,
-    "text" / Bytes(AUDIT_TEXT_MAX),
-    "crc" / Int32ul,
-)
-assert AuditRecord.sizeof() == 128
+__all__ = ["AUDIT_TEXT_MAX", "AuditRecord", "MetrologyRecord", "NvmExhausted", "RecordRing",
+           "seal", "unseal"]
 
 
 def seal(fmt: Any, **fields: Any) -> bytes:
-    """Build a record with its trailing CRC-32 over everything before it."""
-    raw = fmt.build(dict(fields, crc=0))
-    body = raw[:-4]
+    """The record ``fields`` in the sealed format ``fmt`` (a definition of
+    :mod:`meteremu.wire.nvm`), its trailing CRC-32 over everything before it."""
+    body = record_struct(fmt).pack_body(fields)
     return body + crc32(body).to_bytes(4, "little")
 
 
 def unseal(fmt: Any, raw: bytes) -> Any | None:
     """The parsed record, or None for a free, torn or foreign slot."""
-    if crc32(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+    twin = record_struct(fmt)
+    n = twin.body.size
+    if crc32(raw[:n]) != int.from_bytes(raw[n:], "little"):
         return None
-    try:
-        return fmt.parse(raw)
-    except Exception:  # a CRC-valid slot of another format: treat as foreign
-        return None
+    return twin.unpack(raw)  # None: a CRC-valid slot of another format (foreign)
 
 
 class RecordRing:
@@ -108,7 +69,7 @@ class RecordRing:
         self.flash = flash
         self.region = region
         self.fmt = fmt
-        self.slot = fmt.sizeof()
+        self.slot = record_struct(fmt).size
         self.per_sector = sector_size // self.slot
         self.sector_size = sector_size
         self.sectors = region.size // sector_size

@@ -7,14 +7,8 @@ frame would open that session again and erase the bank. The meter keeps the
 IDs of the last :data:`KEEP` closed sessions: in RAM for the per-frame check,
 and as records in a ring of NVM sectors, read back at every power-up.
 
-Session record, 32 bytes, little-endian::
-
-    0  2 magic "SC"        8  4 session ID
-    2  1 version = 1      12  1 why it closed (CloseReason)
-    3  1 kind (0 mesh,    13  3 reserved, 0
-         1 DLMS)          16  8 meter clock, seconds since 1970 UTC
-    4  4 sequence         24  4 reserved, 0
-                          28  4 CRC-32 of bytes 0..27
+The record is :data:`meteremu.wire.nvm.SessionRecord` (32 bytes: kind,
+session ID, why it closed, the meter clock; docs/FORMAT.md).
 
 Only the newest :data:`KEEP` matter: an ID is not dead forever, so a head-end
 that reuses IDs long after is heard again.
@@ -27,9 +21,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from construct import Const, Int8ul, Int32ul, Int64ul, Padding, Struct
-
 from ..errors import FlashError, FlashPowerError, NvmExhausted
+from ..wire.nvm import SessionRecord
 from .layout import Region
 from .nvm import RecordRing, seal
 
@@ -37,20 +30,6 @@ __all__ = ["KEEP", "CloseReason", "ClosedSessions", "SessionRecord"]
 
 #: How many closed sessions the meter remembers.
 KEEP = 16
-
-SessionRecord = Struct(
-    "magic" / Const(b"SC"),
-    "version" / Const(1, Int8ul),
-    "kind" / Int8ul,
-    "seq" / Int32ul,
-    "session_id" / Int32ul,
-    "reason" / Int8ul,
-    Padding(3),
-    "clock" / Int64ul,
-    Padding(4),
-    "crc" / Int32ul,
-)
-assert SessionRecord.sizeof() == 32
 
 
 class CloseReason(enum.IntEnum):

@@ -4,9 +4,8 @@ With a file, every program and erase lands in the mapping as it happens, so a
 process killed with ``kill -9`` leaves exactly the cells a power cut would, and
 the next meter made on the same file resumes from them. The file is::
 
-    0   64  header: magic "METEREMU-FLASH01", then u32 LE: flash size, sector
-            size, write alignment, bank size, metrology sectors, audit
-            sectors; the rest 0
+    0   64  head (:data:`meteremu.wire.storage.StateFileHead`): magic, then the
+            geometry the cells were made for
     64  .   the flash cells
     .   .   one u32 LE erase counter per sector
 """
@@ -15,16 +14,13 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 from typing import Any
 
+from ..wire.storage import STATE_FILE_HEAD_SIZE as _HEAD_SIZE
+from ..wire.storage import StateFileHead
 from .layout import Layout
 
 __all__ = ["Storage"]
-
-_MAGIC = b"METEREMU-FLASH02"
-_HEAD = struct.Struct("<16s6I")
-_HEAD_SIZE = 64
 
 
 class Storage:
@@ -34,8 +30,11 @@ class Storage:
         g = layout.geometry
         size = layout.size
         sectors = size // g.sector_size
-        head = _HEAD.pack(_MAGIC, size, g.sector_size, g.align, g.bank_size,
-                          g.metrology_sectors, g.audit_sectors).ljust(_HEAD_SIZE, b"\0")
+        head = StateFileHead.build({
+            "flash_size": size, "sector_size": g.sector_size, "align": g.align,
+            "bank_size": g.bank_size, "metrology_sectors": g.metrology_sectors,
+            "audit_sectors": g.audit_sectors,
+        })
         self._mmap: mmap.mmap | None = None
         self._views: list[memoryview] = []
         if path is None:

@@ -8,15 +8,18 @@ construct definition (:mod:`meteremu.wire.frames`) builds.
 
 Nothing here checks that the package is valid: a head-end test bench must be
 able to send broken packages too. The one thing read from the package is the
-header's fragment size (bytes 32..33), when the caller does not give one.
+header's fragment size (where :data:`meteremu.wire.package.Header` puts it),
+when the caller does not give one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .._lowlevel.reasm import Frame, encode_frame
-from ..wire.package import FRAGMENT_MAX, FRAGMENT_MIN
+from .._lowlevel.reasm import encode_frame
+from ..wire.frames import FrameRecord
+from ..wire.layout import offset_of, size_of
+from ..wire.package import FRAGMENT_MAX, FRAGMENT_MIN, Header, fragment_count
 
 __all__ = [
     "fragment_count",
@@ -26,21 +29,17 @@ __all__ = [
     "retransmission",
 ]
 
-_FRAGMENT_SIZE_AT = 32  # header offset of fragment_size (u16 LE, mt_pkg.h)
+_FRAGMENT_SIZE_AT = offset_of(Header, "fragment_size")
+_FRAGMENT_SIZE_END = _FRAGMENT_SIZE_AT + size_of(Header, "fragment_size")
 _U16 = 0xFFFF
 _U32 = 0xFFFFFFFF
 
 
 def header_fragment_size(package: bytes | bytearray | memoryview) -> int:
     """The fragment size the package header announces (not otherwise checked)."""
-    if len(package) < _FRAGMENT_SIZE_AT + 2:
+    if len(package) < _FRAGMENT_SIZE_END:
         raise ValueError(f"{len(package)} bytes is too short to hold a package header")
-    return int.from_bytes(package[_FRAGMENT_SIZE_AT : _FRAGMENT_SIZE_AT + 2], "little")
-
-
-def fragment_count(package_size: int, fragment_size: int) -> int:
-    """ceil(package_size / fragment_size): what every frame of the session announces."""
-    return -(-package_size // fragment_size)
+    return int.from_bytes(package[_FRAGMENT_SIZE_AT : _FRAGMENT_SIZE_END], "little")
 
 
 def fragment_package(
@@ -69,7 +68,8 @@ def fragment_package(
             f"{count} fragments of {size} bytes: a frame's 16-bit count cannot say so"
         )
     return [
-        encode_frame(Frame(session_id, len(data), size, i, count, data[i * size : (i + 1) * size]))
+        encode_frame(FrameRecord(session_id, len(data), size, i, count,
+                                 data[i * size : (i + 1) * size]))
         for i in range(count)
     ]
 

@@ -169,7 +169,9 @@ class PackageConfig:
         )
 
     def fragment_count(self, image_size: int) -> int:
-        return fmt.fragment_count(image_size, self.trailer_size, self.fragment_size)
+        """The header's fragment_count for an image of ``image_size`` bytes."""
+        return fmt.fragment_count(fmt.HEADER_SIZE + image_size + self.trailer_size,
+                                  self.fragment_size)
 
 
 def load_config(path: str | pathlib.Path) -> PackageConfig:

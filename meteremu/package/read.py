@@ -152,7 +152,7 @@ def describe(data: bytes) -> dict[str, Any]:
     h = p.header
     image_crc = crc32(p.image)
     image_sha = sha256(p.image)
-    flags = (h["flags"]["reserved"] << 4) | fmt.BEHAVIOURS[str(h["flags"]["behaviour"])]
+    flags = int.from_bytes(fmt.Flags.build(h["flags"]), "little")  # the word as stored
     return {
         "header": {
             "magic": h["magic"].decode("ascii"),

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import strategies as st
 
-from .._lowlevel.reasm import Frame, encode_frame
+from .._lowlevel.reasm import encode_frame
 from ..errors import (
     CRC_MISMATCH,
     DOWNGRADE,
@@ -43,7 +43,22 @@ from ..errors import (
 )
 from ..hes.fragments import fragment_count, fragment_package
 from ..package import BANK_SIZE_DEFAULT, PackageConfig
-from ..wire.package import FRAGMENT_ALIGN, FRAGMENT_MAX, FRAGMENT_MIN, HEADER_SIZE, Trailer
+from ..wire.frames import FrameRecord
+from ..wire.layout import offset_of, size_of
+from ..wire.package import (
+    FRAGMENT_ALIGN,
+    FRAGMENT_MAX,
+    FRAGMENT_MIN,
+    HEADER_CRC_OFFSET,
+    HEADER_SIZE,
+    SIG_DER_MIN,
+    TLV_SIG_DER,
+    TLV_SIG_RAW,
+    TRAILER_DEFAULT,
+    Header,
+    SignatureRecord,
+    Trailer,
+)
 from .factory import (
     HW_REVISION,
     VENDOR_ID,
@@ -71,8 +86,20 @@ FRAGMENT_SIZES: st.SearchStrategy[int] = st.integers(
     lambda n: FRAGMENT_ALIGN * n)
 _TRAILER_MIN = PackageConfig.TRAILER_MIN  # a DER signature record is at most 3 + 72 bytes
 
-# header offsets (csrc/mt_pkg.h)
-_TRAILER_SIZE, _CRC32, _SHA, _RESERVED, _HCRC = 34, 40, 44, 84, 124
+
+
+def _span(con: object, name: str) -> slice:
+    """Where field ``name`` of definition ``con`` lies (a slice of its bytes)."""
+    at = offset_of(con, name)  # type: ignore[arg-type]
+    return slice(at, at + size_of(con, name))  # type: ignore[arg-type]
+
+
+# header fields, where the definition puts them
+_TRAILER_SIZE, _CRC32, _SHA = (
+    _span(Header, name) for name in ("trailer_size", "image_crc32", "image_sha256"))
+_RESERVED, _HCRC = offset_of(Header, "reserved"), HEADER_CRC_OFFSET
+# the signature record's length field, and where its value starts
+_SIG_LEN, _SIG_VALUE = _span(SignatureRecord, "length"), offset_of(SignatureRecord, "value")
 
 
 @dataclass(frozen=True)
@@ -100,7 +127,8 @@ class HostilePackage:
         fs, size = self.fragment_size, self.announced_size
         count = fragment_count(size, fs)
         whole = len(self.data) // fs  # fragments the sender holds in full
-        return [encode_frame(Frame(session_id, size, fs, i, count, self.data[i * fs:(i + 1) * fs]))
+        return [encode_frame(FrameRecord(session_id, size, fs, i, count,
+                                         self.data[i * fs:(i + 1) * fs]))
                 for i in range(min(whole, count))]
 
 
@@ -174,8 +202,8 @@ def _resign(unsigned: bytes, signer: KeyPair, *, raw: bool = False) -> bytes:
         record = {"type": "sig_raw", "value": r.to_bytes(32, "big") + s.to_bytes(32, "big")}
     else:
         record = {"type": "sig_der", "value": der}
-    size = int.from_bytes(unsigned[_TRAILER_SIZE : _TRAILER_SIZE + 2], "little")
-    pad = size - 3 - len(record["value"])
+    size = int.from_bytes(unsigned[_TRAILER_SIZE], "little")
+    pad = size - _SIG_VALUE - len(record["value"])
     return unsigned + Trailer.build({"records": [record], "padding": pad})
 
 
@@ -258,8 +286,8 @@ def hostile_packages(
         # The header lies about the image and is signed as it stands: only the
         # digest check can catch it.
         head = bytearray(unsigned[:HEADER_SIZE])
-        at, width = (_CRC32, 4) if kind == "lying-crc" else (_SHA, 32)
-        head[at:at + width] = _flip(bytes(head[at:at + width]), 0, width, draw)
+        at = _CRC32 if kind == "lying-crc" else _SHA
+        head[at] = _flip(bytes(head[at]), 0, at.stop - at.start, draw)
         pkg = _resign(_reseal(head) + image, k)
     elif kind == "header-bit-flip":
         pkg = _flip(pkg, 0, HEADER_SIZE, draw)
@@ -281,29 +309,31 @@ def hostile_packages(
         announced = len(pkg)
         pkg = pkg[: draw(st.integers(fs, len(pkg) - 1))]
     elif kind == "oversized":
-        trailer = 128
+        trailer = TRAILER_DEFAULT  # make_package's
         extra = draw(st.integers(1, 4096))
         big = image * (bank_size // len(image) + 1)
         pkg = build(img=big[: bank_size - HEADER_SIZE - trailer + extra],
                     fragment_size=max(fs, 128))
         fs = max(fs, 128)
     elif kind == "signature-bit-flip":
-        length = int.from_bytes(pkg[trailer_at + 1 : trailer_at + 3], "little")
-        pkg = _flip(pkg, trailer_at + 3, trailer_at + 3 + length, draw)
+        value_at = trailer_at + _SIG_VALUE
+        length = int.from_bytes(pkg[trailer_at:][_SIG_LEN], "little")
+        pkg = _flip(pkg, value_at, value_at + length, draw)
     elif kind == "no-signature":
         pkg = unsigned + b"\xff" * (len(pkg) - trailer_at)
     elif kind == "trailer-padding":
-        length = int.from_bytes(pkg[trailer_at + 1 : trailer_at + 3], "little")
-        pad_at = trailer_at + 3 + length
+        length = int.from_bytes(pkg[trailer_at:][_SIG_LEN], "little")
+        pad_at = trailer_at + _SIG_VALUE + length
         pos = draw(st.integers(pad_at, len(pkg) - 1))
         pkg = pkg[:pos] + bytes([draw(st.integers(0, 254))]) + pkg[pos + 1 :]
     elif kind == "trailer-unknown-record":
-        t = draw(st.integers(0, 254).filter(lambda v: v not in (1, 2)))
-        pkg = pkg[:trailer_at] + bytes([t]) + pkg[trailer_at + 1 :]
+        t = draw(st.integers(0, 254).filter(lambda v: v not in (TLV_SIG_DER, TLV_SIG_RAW)))
+        pkg = pkg[:trailer_at] + bytes([t]) + pkg[trailer_at + 1 :]  # the type byte
     elif kind == "trailer-bad-length":
-        room = len(pkg) - trailer_at - 3
-        bad = draw(st.one_of(st.integers(0, 7), st.integers(room + 1, 0xFFFF)))
-        pkg = pkg[: trailer_at + 1] + struct.pack("<H", bad) + pkg[trailer_at + 3 :]
+        room = len(pkg) - trailer_at - _SIG_VALUE
+        bad = draw(st.one_of(st.integers(0, SIG_DER_MIN - 1), st.integers(room + 1, 0xFFFF)))
+        pkg = (pkg[: trailer_at + _SIG_LEN.start] + struct.pack("<H", bad)
+               + pkg[trailer_at + _SIG_LEN.stop :])
     else:  # pragma: no cover - HOSTILE_KINDS and this chain are kept in step
         raise AssertionError(kind)
     return HostilePackage(pkg, code, kind, fs, len(pkg) if announced is None else announced)

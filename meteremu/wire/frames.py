@@ -26,24 +26,23 @@ for bulk work; ``tests/test_frames.py`` checks the two agree byte for byte.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 from construct import (
-    Adapter,
     Bytes,
-    Checksum,
     Const,
     Container,
     Int8ul,
     Int16ul,
     Int32ul,
-    RawCopy,
     Rebuild,
     Struct,
-    Terminated,
     len_,
     this,
 )
+
+from .layout import Sealed, offset_of
 
 __all__ = [
     "FRAME_HEAD",
@@ -51,13 +50,13 @@ __all__ = [
     "FRAME_TYPE",
     "Frame",
     "FrameBody",
+    "FrameRecord",
     "build_frame",
     "parse_frame",
 ]
 
 FRAME_TYPE = 0xF1
-FRAME_HEAD = 17  # bytes before the payload
-FRAME_OVERHEAD = 19  # head + FCS
+_FCS = Int16ul
 
 
 def _crc16_x25(data: bytes) -> int:
@@ -71,48 +70,50 @@ def _crc16_x25(data: bytes) -> int:
 # on the receiving side; payload_len is bounded by the bytes present (construct
 # raises StreamError when fewer follow, Terminated when more do).
 FrameBody = Struct(
-    "type" / Const(FRAME_TYPE, Int8ul),
-    "session_id" / Int32ul,
-    "package_size" / Int32ul,
-    "fragment_size" / Int16ul,
-    "fragment_index" / Int16ul,
-    "fragment_count" / Int16ul,
-    "payload_len" / Rebuild(Int16ul, len_(this.payload)),
-    "payload" / Bytes(this.payload_len),
+    "type" / Const(FRAME_TYPE, Int8ul) * "0xF1: fragment frame, version 1",
+    "session_id" / Int32ul * "download session / image ID chosen by the head-end",
+    "package_size" / Int32ul * "bytes of the whole package",
+    "fragment_size" / Int16ul * "payload bytes of every fragment but the last",
+    "fragment_index" / Int16ul * "0-based",
+    "fragment_count" / Int16ul * "fragments in the session",
+    "payload_len" / Rebuild(Int16ul, len_(this.payload)) * "n",
+    "payload" / Bytes(this.payload_len) * "the fragment",
 )
-
-_FrameRaw = Struct(
-    "body" / RawCopy(FrameBody),
-    "fcs" / Checksum(Int16ul, _crc16_x25, this.body.data),
-    Terminated,
-)
-
-_FIELDS = ("session_id", "package_size", "fragment_size", "fragment_index",
-           "fragment_count", "payload")
-
-
-class _Flat(Adapter):
-    """Presents a frame as one flat record: the fields, ``payload`` and ``fcs``.
-
-    Underneath, the FCS is a ``Checksum`` over a ``RawCopy`` of the body; the
-    adapter only lifts the fields one level up. ``type`` and ``payload_len``
-    are derived, so they are left out of the record (build computes them).
-    """
-
-    def _decode(self, obj: Any, context: Any, path: str) -> Container:
-        body = obj.body.value
-        out = Container({k: body[k] for k in _FIELDS})
-        out.fcs = obj.fcs
-        return out
-
-    def _encode(self, obj: Any, context: Any, path: str) -> dict[str, Any]:
-        fields = {k: obj[k] for k in _FIELDS}
-        fields["payload"] = bytes(fields["payload"])
-        return {"body": {"value": fields}, "fcs": None}
-
 
 #: The mesh fragment frame: parse bytes to a record, build a record to bytes.
-Frame = _Flat(_FrameRaw)
+#: The record is the fields, ``payload`` and ``fcs`` (``type`` and
+#: ``payload_len`` are derived: build computes them, parse checks them).
+Frame = Sealed(
+    FrameBody,
+    crc_name="fcs",
+    crc_field=_FCS,
+    crc=_crc16_x25,
+    crc_doc="CRC-16/X-25 over bytes 0 .. 16+n",
+    hide=("type", "payload_len"),
+    terminated=True,
+)
+
+FRAME_HEAD = offset_of(Frame, "payload")  # bytes before the payload
+FRAME_OVERHEAD = FRAME_HEAD + _FCS.sizeof()  # head + FCS
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One mesh fragment frame's fields: what :data:`Frame` parses to, less the
+    FCS, as a plain record (the C codec in ``meteremu._lowlevel.reasm`` takes
+    and gives this type)."""
+
+    session_id: int
+    package_size: int
+    fragment_size: int
+    fragment_index: int
+    fragment_count: int
+    payload: bytes
+
+
+# The record and the definition name the same fields, in the same order.
+assert tuple(f.name for f in dataclass_fields(FrameRecord)) == tuple(
+    sc.name for sc in FrameBody.subcons if sc.name not in Frame.hide)
 
 
 def build_frame(
@@ -132,7 +133,7 @@ def build_frame(
             "fragment_size": fragment_size,
             "fragment_index": fragment_index,
             "fragment_count": fragment_count,
-            "payload": payload,
+            "payload": bytes(payload),
         }
     )
 

@@ -21,36 +21,31 @@ from __future__ import annotations
 from typing import Any
 
 from construct import (
-    Adapter,
     BitsInteger,
     BitStruct,
     Bytes,
     ByteSwapped,
-    Check,
-    CheckError,
-    Checksum,
     Const,
     Construct,
-    Container,
     Enum,
     FixedSized,
     GreedyRange,
     Int8ul,
     Int16ul,
     Int32ul,
-    RawCopy,
     Rebuild,
     SizeofError,
     Struct,
     Terminated,
     ValidationError,
-    evaluate,
     len_,
     stream_read_entire,
     stream_tell,
     stream_write,
     this,
 )
+
+from .layout import Require, Sealed, offset_of
 
 __all__ = [
     "BEHAVIOURS",
@@ -70,6 +65,7 @@ __all__ = [
     "TLV_SIG_RAW",
     "TRAILER_DEFAULT",
     "TRAILER_MAX",
+    "Flags",
     "Header",
     "HeaderBody",
     "Package",
@@ -82,8 +78,8 @@ __all__ = [
 # mt_pkg.h
 MAGIC = b"MTRP"
 FORMAT_VERSION = 1
+#: The header's size; a field of the header too (checked against the definition below).
 HEADER_SIZE = 128
-HEADER_CRC_OFFSET = 124
 KEY_ID_LEN = 8
 FRAGMENT_MIN = 16
 FRAGMENT_MAX = 1024
@@ -108,32 +104,11 @@ BEHAVIOURS: dict[str, int] = {
 }
 
 
-def fragment_count(image_size: int, trailer_size: int, fragment_size: int) -> int:
-    """Fragments needed for the whole package: ceil((128 + image + trailer) / fragment)."""
-    return -(-(HEADER_SIZE + image_size + trailer_size) // fragment_size)
-
-
-def _crc32(data: bytes) -> int:
-    # Imported here so the format module loads before the compiled core does.
-    from ..crypto import crc32
-
-    return crc32(data)
-
-
-class Require(Check):
-    """``Check`` that says which rule failed (construct's own says only 'check failed')."""
-
-    def __init__(self, func: Any, message: str) -> None:
-        super().__init__(func)
-        self.message = message
-
-    def _parse(self, stream: Any, context: Any, path: str) -> None:
-        if not evaluate(self.func, context):
-            raise CheckError(self.message, path=path)
-
-    def _build(self, obj: Any, stream: Any, context: Any, path: str) -> None:
-        if not evaluate(self.func, context):
-            raise CheckError(self.message, path=path)
+def fragment_count(package_size: int, fragment_size: int) -> int:
+    """Fragments a package of ``package_size`` bytes is cut into: ceil(package /
+    fragment). What the header's ``fragment_count`` says (for a package of
+    128 + image_size + trailer_size bytes) and what every frame announces."""
+    return -(-package_size // fragment_size)
 
 
 class PadFF(Construct):
@@ -200,10 +175,6 @@ HeaderBody = Struct(
 )
 
 
-def _body(ctx: Any) -> Any:
-    return ctx.body.value
-
-
 def _behaviour_known(value: Any) -> bool:
     # Parsed: a name (construct's enum string) for 0..3, a bare int otherwise.
     # Built: whatever the caller passed, name or number.
@@ -212,59 +183,40 @@ def _behaviour_known(value: Any) -> bool:
     return value in BEHAVIOURS.values()
 
 
-def _rule(pred: Any, message: str) -> Require:
-    return Require(lambda ctx: pred(_body(ctx)), message)
-
-
-_HeaderRaw = Struct(
-    "body" / RawCopy(HeaderBody),
-    "header_crc32" / Checksum(Int32ul, _crc32, this.body.data),
-    # The field rules of mt_pkg_header_parse, checked after the CRC as C does.
-    _rule(lambda h: h.flags.reserved == 0, "flags: bits 4-15 are reserved and must be 0"),
-    _rule(
-        lambda h: _behaviour_known(h.flags.behaviour),
-        "flags: behaviour (bits 0-3) must be 0..3",
-    ),
-    _rule(lambda h: h.image_size >= 1, "image_size must be at least 1"),
-    _rule(
-        lambda h: FRAGMENT_MIN <= h.fragment_size <= FRAGMENT_MAX
-        and h.fragment_size % FRAGMENT_ALIGN == 0,
-        f"fragment_size must be a multiple of {FRAGMENT_ALIGN} in {FRAGMENT_MIN}..{FRAGMENT_MAX}",
-    ),
-    _rule(lambda h: h.trailer_size <= TRAILER_MAX, f"trailer_size must be <= {TRAILER_MAX}"),
-    _rule(
-        lambda h: HEADER_SIZE + h.image_size + h.trailer_size <= 0xFFFFFFFF,
-        "package size does not fit 32 bits",
-    ),
-    _rule(
-        lambda h: h.fragment_count
-        == fragment_count(h.image_size, h.trailer_size, h.fragment_size),
-        "fragment_count must be ceil((128 + image_size + trailer_size) / fragment_size)",
-    ),
-    _rule(lambda h: h.reserved == bytes(40), "reserved bytes 84..123 must be 0"),
+#: The header as one flat record: the fields of :data:`HeaderBody` plus
+#: ``header_crc32``, a ``Checksum`` over a ``RawCopy`` of bytes 0..123. The
+#: field rules of mt_pkg_header_parse are checked after the CRC, as C does.
+Header = Sealed(
+    HeaderBody,
+    crc_name="header_crc32",
+    rules=[
+        (lambda h: h.flags.reserved == 0, "flags: bits 4-15 are reserved and must be 0"),
+        (lambda h: _behaviour_known(h.flags.behaviour), "flags: behaviour (bits 0-3) must be 0..3"),
+        (lambda h: h.image_size >= 1, "image_size must be at least 1"),
+        (
+            lambda h: FRAGMENT_MIN <= h.fragment_size <= FRAGMENT_MAX
+            and h.fragment_size % FRAGMENT_ALIGN == 0,
+            f"fragment_size must be a multiple of {FRAGMENT_ALIGN} in "
+            f"{FRAGMENT_MIN}..{FRAGMENT_MAX}",
+        ),
+        (lambda h: h.trailer_size <= TRAILER_MAX, f"trailer_size must be <= {TRAILER_MAX}"),
+        (
+            lambda h: HEADER_SIZE + h.image_size + h.trailer_size <= 0xFFFFFFFF,
+            "package size does not fit 32 bits",
+        ),
+        (
+            lambda h: h.fragment_count
+            == fragment_count(HEADER_SIZE + h.image_size + h.trailer_size, h.fragment_size),
+            "fragment_count must be ceil((128 + image_size + trailer_size) / fragment_size)",
+        ),
+        (lambda h: h.reserved == bytes(40), "reserved bytes 84..123 must be 0"),
+    ],
+    defaults={"reserved": bytes(40)},
 )
 
-
-class _Flat(Adapter):
-    """Presents the header as one flat record: the fields plus ``header_crc32``.
-
-    Underneath, the CRC is a ``Checksum`` over a ``RawCopy`` of bytes 0..123;
-    the adapter only moves the fields up one level so callers write
-    ``header.vendor_id`` rather than ``header.body.value.vendor_id``.
-    """
-
-    def _decode(self, obj: Any, context: Any, path: str) -> Container:
-        out = Container({k: v for k, v in obj.body.value.items() if not k.startswith("_")})
-        out.header_crc32 = obj.header_crc32
-        return out
-
-    def _encode(self, obj: Any, context: Any, path: str) -> dict[str, Any]:
-        fields = {k: v for k, v in dict(obj).items() if k != "header_crc32"}
-        fields.setdefault("reserved", bytes(40))
-        return {"body": {"value": fields}, "header_crc32": None}
-
-
-Header = _Flat(_HeaderRaw)
+#: Where the header CRC sits: right after the bytes it covers.
+HEADER_CRC_OFFSET = offset_of(Header, "header_crc32")
+assert Header.sizeof() == HEADER_SIZE
 
 # ---------------------------------------------------------------------------
 # Trailer
