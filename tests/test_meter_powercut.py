@@ -75,3 +75,25 @@ def test_cut_at_every_flash_operation_of_an_update(tear: str) -> None:
         assert (m.boot_state, m.active_version) == (BootState.CONFIRMED, "2.0.0"), (
             k, m.audit_log[-5:])
         assert m.energy_wh >= floor
+
+
+def test_a_heartbeat_cut_before_its_record_lands_does_not_report_a_confirm() -> None:
+    m = meter()
+    for f in frames(package(2)):
+        m.receive(f)
+    m.action("0.0.96.10.2.255", 1, True, client=MGMT)
+    m.flash.cut_after(0)  # the confirm's boot-control record is hit
+    assert m.heartbeat() is False
+    m.power_on()
+    assert m.boot_state is BootState.TRIAL and m.anti_rollback_floor == 1
+
+
+def test_a_heartbeat_cut_after_its_record_lands_reports_the_confirm() -> None:
+    m = meter()
+    for f in frames(package(2)):
+        m.receive(f)
+    m.action("0.0.96.10.2.255", 1, True, client=MGMT)
+    m.flash.cut_after(1)  # the record lands, the floor region's slot is hit
+    assert m.heartbeat() is True
+    m.power_on()
+    assert m.boot_state is BootState.CONFIRMED and m.anti_rollback_floor == 2

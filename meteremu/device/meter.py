@@ -28,6 +28,7 @@ from fractions import Fraction
 from typing import Any
 
 from .._lowlevel.boot import BootRecord
+from .._lowlevel.boot import BootState as RecordState
 from .._lowlevel.flash import Flash
 from ..crypto import load_public_key
 from ..errors import (
@@ -533,6 +534,12 @@ class VirtualMeter:
         try:
             if not self.boot.confirm():
                 return False
+        except PowerLost:
+            # the confirm landed only if its record was written before the cut
+            landed = self.boot.record.state is RecordState.CONFIRMED
+            self._die()
+            return landed
+        try:
             self.download.attach()  # the previous image's bank is free now
         except PowerLost:
             self._die()
