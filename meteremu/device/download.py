@@ -143,18 +143,23 @@ class Download:
 
     def attach(self) -> None:
         """The reassembler for the bank a download may go to now (none during a
-        trial), rebuilt from the progress partition. A session still open for a
-        bank the boot-control record named active -- the bank that runs now, or
-        the one the boot just fell back from (an activated image that never came
-        up) -- was activated: it is closed here (the cut fell between the
-        activation's record and the session's close)."""
+        trial), rebuilt from the progress partition. A session open on flash is
+        over, and closed here, when the boot-control record named its bank (it
+        runs now, or the boot just fell back from it: the cut fell between the
+        activation's record and the session's close) -- activated; or when its
+        bank is not where downloads go now (the meter fell back to the golden
+        image) -- abandoned."""
         self.dl = None
-        for bank in {self._boot.bank, self._boot.named} - {None, Bank.GOLDEN}:
+        target = self._boot.inactive()
+        named = {self._boot.bank, self._boot.named}
+        for bank in (Bank.A, Bank.B):
+            if bank is target and bank not in named:
+                continue
             r = self._reassembler(bank)
             if r.resume():
-                self._remember(r.tag, r.session_id, CloseReason.ACTIVATED)
+                why = CloseReason.ACTIVATED if bank in named else CloseReason.REPLACED
+                self._remember(r.tag, r.session_id, why)
                 r.close()
-        target = self._boot.inactive()
         if target is None:
             return
         self.dl = self._reassembler(target)
