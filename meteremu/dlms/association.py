@@ -325,7 +325,7 @@ class Association:
         except Exception as exc:
             outcome = dlms_outcome(exc)
             if isinstance(outcome, AareRejection):
-                return self._reject(outcome.diagnostic, str(exc))
+                return self._reject(outcome.diagnostic, getattr(exc, "detail", "") or str(exc))
             raise _Close(f"AARQ: {type(exc).__name__}: {exc}") from None
         self._n = _Negotiated(conformance, ini.max_receive_pdu, access, granted)
         if granted.pending:
