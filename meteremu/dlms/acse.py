@@ -161,9 +161,11 @@ Diagnostic = Struct("source" / Int8ub, "value" / Prefixed(BerLength, BerInteger)
 
 
 def _unsigned(raw: bytes) -> int:
-    if not 1 <= len(raw) <= 4:
-        raise AxdrFormatError(f"INTEGER of {len(raw)} bytes")
-    return int.from_bytes(raw, "big")
+    """A small BER INTEGER (a result, diagnostic or reason: 0..255)."""
+    value = int.from_bytes(raw, "big")
+    if not 1 <= len(raw) <= 2 or value > 255:
+        raise AxdrFormatError(f"INTEGER {raw.hex()} out of range")
+    return value
 
 
 def _user_information(raw: bytes, kinds: tuple[type, ...]) -> Any:
@@ -295,8 +297,7 @@ def _decode_aare(e: dict[int, bytes]) -> Aare:
         result=_enum(AssociationResult, result),
         diagnostic=_unsigned(diag.value.value),
         application_context_name=BerOid.parse(e[0xA1]).value,
-        diagnostic_source={0xA1: ACSE_SERVICE_USER, 0xA2: ACSE_SERVICE_PROVIDER}.get(
-            diag.source, diag.source),
+        diagnostic_source=_diagnostic_source(diag.source),
         user_information=_user_information(
             e[0xBE], (InitiateResponse, ConfirmedServiceError)) if 0xBE in e else None,
         responding_ap_title=BerOctets.parse(e[0xA4]).value if 0xA4 in e else None,
@@ -305,6 +306,13 @@ def _decode_aare(e: dict[int, bytes]) -> Aare:
         else BerGraphicString.parse(auth).value,
         responder_acse_requirements=_bitstring_first(e.get(0x88, b"")),
     )
+
+
+def _diagnostic_source(tag: int) -> int:
+    source = {0xA1: ACSE_SERVICE_USER, 0xA2: ACSE_SERVICE_PROVIDER}.get(tag)
+    if source is None:
+        raise AxdrFormatError(f"result-source-diagnostic choice {tag:#04x}")
+    return source
 
 
 def _encode_aare(a: Aare) -> list[tuple[int, bytes]]:
