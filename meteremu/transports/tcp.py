@@ -144,6 +144,7 @@ class _Protocol(asyncio.Protocol):
         self._report(self.conn.close("peer closed" if exc is None else f"lost: {exc}"))
 
     def pause_writing(self) -> None:  # the peer does not read: stop taking requests
+        self.server.pauses += 1
         if self.transport is not None:
             self.transport.pause_reading()
 
@@ -223,6 +224,7 @@ class MeterServer:
         self.max_receive_pdu = max_receive_pdu
         self.connections: set[_Protocol] = set()
         self.events_seen = 0
+        self.pauses = 0  # times a connection's reading was paused (its peer did not read)
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.host = ""
