@@ -8,7 +8,9 @@ SET or ACTION, an SN service) raises :class:`UnsupportedApdu`, an ``ApduError``
 that says so, so a server can answer "service not supported" rather than
 "malformed". :func:`encode_apdu` builds any of the dataclasses; a value that
 does not fit its field is the caller's bug
-(:class:`~meteremu.errors.UsageError`).
+(:class:`~meteremu.errors.UsageError`). The common requests and responses take
+a ``struct`` fast path first (:mod:`.fast`), which agrees with the construct
+definitions byte for byte and leaves everything unusual to them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ from construct import Construct, ConstructError
 from ..errors import UsageError
 from . import acse, xdlms
 from .errors import ApduError
+from .fast import decode_apdu_fast, encode_apdu_fast
 
-__all__ = ["APDU_TYPES", "UnsupportedApdu", "decode_apdu", "encode_apdu"]
+__all__ = [
+    "APDU_TYPES",
+    "UnsupportedApdu",
+    "decode_apdu",
+    "decode_with_construct",
+    "encode_apdu",
+    "encode_with_construct",
+]
 
 _CONSTRUCTS: dict[type, Construct] = {**acse.CONSTRUCTS, **xdlms.CONSTRUCTS}
 APDU_TYPES: tuple[type, ...] = tuple(_CONSTRUCTS)
@@ -98,6 +108,16 @@ def _class_of(raw: bytes) -> type:
 def decode_apdu(raw: bytes) -> Any:
     """One whole APDU as its dataclass; :class:`ApduError` when it is not one."""
     raw = bytes(raw)
+    fast = decode_apdu_fast(raw)  # the common requests and responses, by struct
+    if fast is not None:
+        return fast
+    return decode_with_construct(raw)
+
+
+def decode_with_construct(raw: bytes) -> Any:
+    """:func:`decode_apdu` by the construct definitions alone (the fast path's
+    reference: tests check the two agree)."""
+    raw = bytes(raw)
     cls = _class_of(raw)
     stream = io.BytesIO(raw)
     try:
@@ -111,6 +131,14 @@ def decode_apdu(raw: bytes) -> Any:
 
 def encode_apdu(apdu: Any) -> bytes:
     """The bytes of ``apdu`` (one of :data:`APDU_TYPES`)."""
+    fast = encode_apdu_fast(apdu)
+    if fast is not None:
+        return fast
+    return encode_with_construct(apdu)
+
+
+def encode_with_construct(apdu: Any) -> bytes:
+    """:func:`encode_apdu` by the construct definitions alone."""
     con = _CONSTRUCTS.get(type(apdu))
     if con is None:
         raise UsageError(f"not an APDU: {apdu!r}")

@@ -158,11 +158,11 @@ class _Close(Exception):
         self.reason = reason
 
 
+_RESULT_NAMES = {int(r): r.name.lower().replace("_", "-") for r in AccessResult}
+
+
 def _result_name(result: int) -> str:
-    try:
-        return AccessResult(result).name.lower().replace("_", "-")
-    except ValueError:
-        return str(result)
+    return _RESULT_NAMES.get(int(result), str(result))
 
 
 @dataclass

@@ -327,6 +327,11 @@ AxdrData = _DataConstruct()
 
 def decode_data(raw: bytes) -> Data:
     """One whole ``Data`` encoding; :class:`ApduError` for anything else."""
+    from .fast import decode_data_fast  # the struct fast path (it agrees with AxdrData)
+
+    fast = decode_data_fast(bytes(raw))
+    if fast is not None:
+        return fast
     stream = io.BytesIO(raw)
     try:
         value = AxdrData.parse_stream(stream)
@@ -339,6 +344,11 @@ def decode_data(raw: bytes) -> Data:
 
 def encode_data(value: Data) -> bytes:
     """The A-XDR encoding of ``value``; :class:`UsageError` when it does not fit its type."""
+    from .fast import encode_data_fast
+
+    fast = encode_data_fast(value)
+    if fast is not None:
+        return fast
     stream = io.BytesIO()
     try:
         AxdrData.build_stream(value, stream)

@@ -171,7 +171,7 @@ def to_data(value: Any, schema: Schema) -> Data:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise UsageError(f"{t.name} takes an integer {low}..{high}, not {value!r}")
-        return Data(t, value)
+        return Data(t, int(value))  # a plain int, not an IntEnum member
     if t is _T.BOOLEAN:
         if not isinstance(value, bool):
             raise UsageError(f"a boolean takes a bool, not {value!r}")
