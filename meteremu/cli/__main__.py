@@ -1,0 +1,7 @@
+"""``python -m meteremu.cli``: the ``meteremu`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,266 @@
+"""The DLMS/COSEM TCP wrapper server (IEC 62056-47) in asyncio: sockets and the real clock.
+
+One :class:`asyncio.Protocol` per connection feeds a sans-I/O
+:class:`~meteremu.dlms.connection.ServerConnection`; nothing is shared between
+connections but the meters. Per connection:
+
+* the receive side holds at most one partial frame (the connection consumes
+  every whole frame at once); a frame over the server's max receive PDU ends
+  the connection;
+* a peer that sends requests and does not read the responses fills the
+  transport's write buffer past :data:`WRITE_HIGH_WATER`; the protocol then
+  pauses reading from it until the buffer drains (``pause_reading``);
+* one idle timeout: no whole frame within ``idle_timeout`` seconds (a client
+  that stalls mid-frame, or never sends its RLRQ) and the connection closes.
+  Bytes that do not complete a frame do not count as activity.
+
+Time: the meters' clocks are moved only from here (:class:`MeterClock`): a
+monotonic clock scaled by ``time_scale`` (1.0 real time, 60 a minute per
+second, 0 frozen), applied to a meter just before anything asks it something
+(:class:`ClockedMeter`) and to every meter once a second, so a heartbeat
+window or a 15-minute snapshot falls due with no traffic too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from ..device.cosem import Client
+from ..dlms.association import DEFAULT_MAX_RECEIVE_PDU
+from ..dlms.connection import ServerConnection
+from ..dlms.events import (
+    ApduRefused,
+    Associated,
+    AssociationRejected,
+    ConnectionClosed,
+    Event,
+    Released,
+)
+from ..dlms.security import SecurityPolicy
+from ..errors import UsageError
+
+__all__ = ["WRITE_HIGH_WATER", "ClockedMeter", "MeterClock", "MeterServer"]
+
+log = logging.getLogger("meteremu.serve")
+
+WRITE_HIGH_WATER = 64 * 1024  # bytes queued for a peer before its reading is paused
+TICK = 1.0  # seconds between advancing every meter
+
+
+class MeterClock:
+    """Virtual seconds since the server started: ``(monotonic - start) * scale``,
+    kept in whole microseconds so every meter's sum of advances is exact."""
+
+    def __init__(self, scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if not scale >= 0 or scale > 1e6:
+            raise UsageError(f"time scale must be 0..1000000, not {scale!r}")
+        self.scale = scale
+        self._clock = clock
+        self._start = clock()
+
+    def now_us(self) -> int:
+        return int((self._clock() - self._start) * self.scale * 1_000_000)
+
+
+class ClockedMeter:
+    """A meter as an association sees it: every call first brings the meter's clock
+    up to the server's (the meter itself never reads a clock)."""
+
+    def __init__(self, meter: Any, clock: MeterClock) -> None:
+        self.meter = meter
+        self._clock = clock
+        self._done_us = 0
+
+    def sync(self) -> None:
+        target = self._clock.now_us()
+        if target > self._done_us:
+            self.meter.advance(Fraction(target - self._done_us, 1_000_000))
+            self._done_us = target
+
+    @property
+    def available(self) -> bool:
+        self.sync()
+        return bool(self.meter.available)
+
+    def get(self, obis: bytes, attr: int, client: Client) -> Any:
+        self.sync()
+        return self.meter.get(obis, attr, client)
+
+    def set(self, obis: bytes, attr: int, value: Any, client: Client) -> None:
+        self.sync()
+        self.meter.set(obis, attr, value, client)
+
+    def action(self, obis: bytes, method: int, param: Any, client: Client) -> Any:
+        self.sync()
+        return self.meter.action(obis, method, param, client)
+
+    def heartbeat(self) -> bool:
+        self.sync()
+        return bool(self.meter.heartbeat())
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, server: MeterServer) -> None:
+        self.server = server
+        self.conn = ServerConnection(server.meters, server.policy,
+                                     max_receive_pdu=server.max_receive_pdu)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._idle: asyncio.TimerHandle | None = None
+        self._frames = 0
+
+    # ---------------------------------------------------------------- asyncio
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.server.connections.add(self)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.conn.receive_data(data)
+        except Exception:  # never happens by design; a bug closes this connection only
+            log.exception("%s: connection failed", self.peer)
+            self._abort()
+            return
+        if self.conn.frames > self._frames:  # a whole frame: activity
+            self._frames = self.conn.frames
+            self._arm()
+        self._flush(events)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+        self._report(self.conn.close("peer closed" if exc is None else f"lost: {exc}"))
+
+    def pause_writing(self) -> None:  # the peer does not read: stop taking requests
+        self.server.pauses += 1
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    # ---------------------------------------------------------------- helpers
+    def _arm(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle = loop.call_later(self.server.idle_timeout, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._flush(self.conn.close("idle timeout"))
+
+    def _flush(self, events: list[Event]) -> None:
+        assert self.transport is not None
+        out = self.conn.data_to_send()
+        if out and not self.transport.is_closing():
+            self.transport.write(out)
+        self._report(events)
+        if self.conn.closing is not None and not self.transport.is_closing():
+            self.transport.close()  # after the buffered replies are written
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self, reason: str) -> None:
+        """Server shutdown: end this connection (the association is closed)."""
+        self._flush(self.conn.close(reason))
+
+    def _report(self, events: list[Event]) -> None:
+        for e in events:
+            self.server.events_seen += 1
+            if isinstance(e, Associated):
+                log.info("%s: client %d associated with meter %d%s", self.peer, e.client,
+                         e.meter, " (heartbeat: trial image confirmed)" if e.heartbeat else "")
+            elif isinstance(e, AssociationRejected):
+                log.info("%s: client %d rejected (diagnostic %d): %s", self.peer, e.client,
+                         e.diagnostic, e.reason)
+            elif isinstance(e, Released):
+                log.info("%s: client %d released", self.peer, e.client)
+            elif isinstance(e, ConnectionClosed) and e.reason not in ("released",
+                                                                     "peer closed"):
+                log.info("%s: closed: %s", self.peer, e.reason)
+            elif isinstance(e, ApduRefused):
+                log.debug("%s: refused: %s", self.peer, e.reason)
+            else:
+                log.debug("%s: %s", self.peer, e)
+
+
+class MeterServer:
+    """The meters behind one TCP listener: ``meters[wPort]`` (1 for a single meter).
+
+    ``await start(host, port)`` listens (port 0: any free port, see
+    :attr:`port`); ``await stop()`` closes the listener and every connection,
+    brings the meters' clocks up to date and closes the meters (their
+    power-fail save).
+    """
+
+    def __init__(self, meters: Mapping[int, Any], policy: SecurityPolicy, *,
+                 time_scale: float = 1.0, idle_timeout: float = 120.0,
+                 max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not meters:
+            raise UsageError("a server needs at least one meter")
+        if not idle_timeout > 0:
+            raise UsageError(f"idle timeout must be positive, not {idle_timeout!r}")
+        self.clock = MeterClock(time_scale, clock)
+        self.raw_meters = dict(meters)
+        self.meters = {addr: ClockedMeter(m, self.clock) for addr, m in meters.items()}
+        self.policy = policy
+        self.idle_timeout = idle_timeout
+        self.max_receive_pdu = max_receive_pdu
+        self.connections: set[_Protocol] = set()
+        self.events_seen = 0
+        self.pauses = 0  # times a connection's reading was paused (its peer did not read)
+        self._server: asyncio.Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.host = ""
+        self.port = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 4059) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Protocol(self), host, port)
+        sock = self._server.sockets[0].getsockname()
+        self.host, self.port = sock[0], sock[1]
+        self._ticker = asyncio.create_task(self._tick())
+
+    def sync_all(self) -> None:
+        for m in self.meters.values():
+            m.sync()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                self.sync_all()
+            except Exception:  # a meter that fails to advance must not stop the others
+                log.exception("advancing the meters failed")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._server is not None:
+            self._server.close()
+        for c in list(self.connections):
+            c.close("server shutdown")
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+        self.sync_all()
+        for meter in self.raw_meters.values():
+            meter.close()  # the power-fail save; the state file is flushed
