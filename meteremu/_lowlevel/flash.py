@@ -25,6 +25,7 @@ from ..errors import (
     FlashRangeError,
     FlashWornError,
     MeteremuError,
+    UsageError,
     c_error,
 )
 from . import ffi, lib, nbytes
@@ -125,6 +126,22 @@ class Flash:
             )
         if buffer is None:
             lib.mt_flash_factory_erase(self._f)
+        self._closed = False
+
+    def close(self) -> None:
+        """Let go of the cells and wear buffers (an mmap's views can then be
+        released): the power is cut for good, every later operation fails as
+        unpowered, and :meth:`power_up` refuses."""
+        if self._closed:
+            return
+        self._closed = True
+        lib.mt_flash_power_cut(self._f)
+        ffi.release(self._cmem)
+        ffi.release(self._cwear)
+
+    def _live(self) -> None:
+        if self._closed:
+            raise UsageError("this flash was closed (its meter was closed)")
 
     # -- geometry and counters -------------------------------------------------
     @property
@@ -154,6 +171,7 @@ class Flash:
 
     def wear(self, addr: int) -> int:
         """Erase count of the sector holding ``addr``."""
+        self._live()
         return int(lib.mt_flash_wear(self._f, _u32("addr", addr)))
 
     # -- operations ------------------------------------------------------------
@@ -169,6 +187,7 @@ class Flash:
     def peek(self, addr: int, length: int) -> memoryview | None:
         """Zero-copy read-only view of the cells, or ``None`` when out of range or
         the power is cut (as the C ``mt_flash_peek``)."""
+        self._live()
         _u32("addr", addr)
         _u32("length", length)
         if lib.mt_flash_peek(self._f, addr, length) == ffi.NULL:
@@ -192,13 +211,16 @@ class Flash:
 
     def factory_erase(self) -> None:
         """Every byte 0xFF, every wear counter 0 (not a flash operation)."""
+        self._live()
         lib.mt_flash_factory_erase(self._f)
 
     def dump(self) -> bytes:
         """The raw cells, readable even with the power cut (a test-bench view)."""
+        self._live()
         return bytes(self._mem)
 
     def wear_counters(self) -> list[int]:
+        self._live()
         return [int(self._cwear[i]) for i in range(self.size // self.sector_size)]
 
     # -- power and faults ------------------------------------------------------
@@ -216,6 +238,7 @@ class Flash:
         lib.mt_flash_power_cut(self._f)
 
     def power_up(self) -> None:
+        self._live()
         lib.mt_flash_power_up(self._f)
 
     def set_tear(self, mode: Tear, length: int | None = None) -> None:
@@ -225,9 +248,11 @@ class Flash:
         raise_for(lib.mt_flash_set_tear(self._f, int(Tear(mode)), param), "tear mode")
 
     def flip_bits(self, addr: int, mask: int) -> None:
+        self._live()
         raise_for(lib.mt_flash_flip_bits(self._f, _u32("addr", addr), mask & 0xFF), "flip")
 
     def stick_bits(self, addr: int, zero: int = 0, one: int = 0) -> None:
+        self._live()
         if zero & one & 0xFF:
             raise ValueError("a bit cannot be stuck at 0 and at 1")
         raise_for(

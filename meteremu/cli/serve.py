@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
 import pathlib
 import sys
 from typing import Any
 
 from ..errors import UsageError
-from .common import U16, U32, number, public_keys, read_file, uint, warn
+from .common import EXIT_OK, U16, U32, number, public_keys, read_file, uint, warn
 
 __all__ = ["COMMANDS", "MAX_METERS", "state_file"]
 
@@ -164,14 +163,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         logger.removeHandler(handler)
         if lock is not None:
             lock.close()
-    # Every meter is closed: its registers saved, its state file flushed. A closed
-    # meter whose flash model still holds a view of the mapped file can crash the
-    # garbage collector when the interpreter tears down (the order it frees the
-    # view, the mapping and the C buffer in), so the server process ends here,
-    # without that teardown. Nothing is left to write.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    return EXIT_OK
 
 
 async def _serve(args: argparse.Namespace, meters: dict[int, Any], policy: Any) -> None:
