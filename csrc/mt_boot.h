@@ -145,6 +145,10 @@
  *   - every further record operation returns MT_E_SWAP until the power
  *     cycle: mt_boot_start re-reads the flash, takes the newest valid record
  *     and boots by the rules above (the rollback, if the swap did not land).
+ *
+ * Files: mt_boot_record.c the record codec and the boot-control areas
+ * (load, placement, write), mt_boot.c the boot flow and the operations,
+ * mt_boot_floor.c the floor area; mt_boot_impl.h what they share.
  */
 #ifndef MT_BOOT_H
 #define MT_BOOT_H

@@ -70,6 +70,10 @@
  *                        MT_FLASH_ENDUR_MAX overrides).
  *
  * Everything is deterministic given the seed and the call sequence.
+ *
+ * Files: mt_flash.c the NOR semantics (init, read, program, erase, wear,
+ * counters), mt_flash_fault.c the power cut, tears and cell faults,
+ * mt_flash_area.c the partitions; mt_flash_impl.h what they share.
  */
 #ifndef MT_FLASH_H
 #define MT_FLASH_H

@@ -22,6 +22,10 @@
  * At operator level (meteremu/errors.py) MT_E_SIGNATURE is 0xE04 "signature
  * verification failed", MT_E_NO_SIGNATURE 0xE05 and MT_E_TRAILER 0xE06: the
  * same 0xE0x family, so `grep 0xE0` finds every signature-side refusal.
+ *
+ * Files: mt_image_parse.c the header and trailer parsers, mt_image_key.c the
+ * trusted keys, mt_image.c the acceptance check; mt_image_impl.h what they
+ * share.
  */
 #ifndef MT_IMAGE_H
 #define MT_IMAGE_H
