@@ -2,8 +2,8 @@
  * The NOR flash model's semantics (see mt_flash.h): binding to caller memory,
  * read, program (only clears bits, whole write units) and erase (whole
  * sectors, one wear cycle each), the operation counters, and wear. What a
- * power cut leaves behind and the injected cell faults are mt_flash_fault.c;
- * the partition view is mt_flash_area.c.
+ * power cut leaves behind and the injected cell faults are mt_flash_fault.c,
+ * the write generations mt_flash_gen.c, the partition view mt_flash_area.c.
  */
 #include "mt_flash.h"
 
@@ -78,6 +78,7 @@ void mt_flash_factory_erase(mt_flash *f)
     memset(f->mem, 0xFF, f->size);
     for (uint32_t s = 0; s < f->sector_count; s++) f->wear[s] = 0;
     mt_flash_apply_stuck(f, 0, f->size);
+    mt_flash_touch(f, 0, f->size);
 }
 
 uint32_t mt_flash_size(const mt_flash *f) { return f->size; }
@@ -113,6 +114,7 @@ int mt_flash_program(mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t l
         if (want_one != 0 && (want_one & (uint8_t)~mt_flash_stuck_zero_at(f, addr + i)) != 0)
             return MT_E_FLASH_ONE;
     }
+    mt_flash_touch(f, addr, len); /* from here the cells may change, cut or not */
     if (mt_flash_cut_hits(f)) {
         count_op(f);
         mt_flash_tear_program(f, addr, data, len);
@@ -133,6 +135,7 @@ int mt_flash_erase(mt_flash *f, uint32_t addr, uint32_t len)
     if (len == 0) return MT_OK;
     if (range_worn(f, addr, len)) return MT_E_FLASH_WORN;
     for (uint32_t base = addr; base - addr < len; base += f->sector_size) {
+        mt_flash_touch(f, base, f->sector_size);
         if (mt_flash_cut_hits(f)) {
             count_op(f);
             mt_flash_tear_erase(f, base);

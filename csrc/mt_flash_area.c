@@ -52,3 +52,8 @@ int mt_flash_area_erase(const mt_flash_area *fa, uint32_t off, uint32_t len)
     if (!area_in_range(fa, off, len)) return MT_E_FLASH_RANGE;
     return mt_flash_erase(fa->dev, fa->off + off, len);
 }
+
+uint32_t mt_flash_area_generation(const mt_flash_area *fa)
+{
+    return mt_flash_generation(fa->dev, fa->off, fa->size);
+}

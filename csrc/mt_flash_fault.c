@@ -140,6 +140,7 @@ int mt_flash_set_tear(mt_flash *f, unsigned mode, uint32_t param)
 int mt_flash_flip_bits(mt_flash *f, uint32_t addr, uint8_t mask)
 {
     if (addr >= f->size) return MT_E_FLASH_RANGE;
+    mt_flash_touch(f, addr, 1);
     f->mem[addr] ^= mask;
     return MT_OK;
 }
@@ -161,6 +162,7 @@ int mt_flash_stick_bits(mt_flash *f, uint32_t addr, uint8_t stuck0, uint8_t stuc
     /* a bit newly stuck one way is no longer stuck the other way */
     f->stuck[i].zero = (uint8_t)((f->stuck[i].zero & (uint8_t)~stuck1) | stuck0);
     f->stuck[i].one = (uint8_t)((f->stuck[i].one & (uint8_t)~stuck0) | stuck1);
+    mt_flash_touch(f, addr, 1);
     mt_flash_apply_stuck(f, addr, 1);
     return MT_OK;
 }

@@ -25,6 +25,10 @@ void mt_flash_apply_stuck(mt_flash *f, uint32_t addr, uint32_t len);
 /* Called once the operation is known to be valid: 1 when the armed cut hits it. */
 int mt_flash_cut_hits(mt_flash *f);
 
+/* Stamps the sectors of [addr, addr + len) (len > 0, range checked) with a
+ * new write generation, when a generation array is bound. */
+void mt_flash_touch(mt_flash *f, uint32_t addr, uint32_t len);
+
 /* One more erase cycle on the sector (saturating). */
 void mt_flash_wear_sector(mt_flash *f, uint32_t sector);
 
