@@ -15,6 +15,9 @@
 #include "mt_err.h"
 #include "mt_sha256.h"
 
+/* The flash model's "cannot say" is the check's (never taken as unchanged). */
+typedef char mt_boot_gen_unknown_agrees[MT_FLASH_GEN_UNKNOWN == MT_IMAGE_GEN_UNKNOWN ? 1 : -1];
+
 /* At most: one boot-loop fallback, one validation fallback to the other
  * bank or previous image, one to golden, then golden validates or not. */
 #define MT_BOOT_MAX_STEPS 4
@@ -73,6 +76,9 @@ static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
     pol.keys = b->cfg.keys;
     pol.key_count = b->cfg.key_count;
     pol.sha_impl = b->sha_impl;
+    /* The bank's write generation: unchanged since the cache's last full
+     * check means no pass over the image and no ECDSA (mt_image.h). */
+    pol.gen = mt_flash_area_generation(fa);
     return mt_image_check(out, &pol, p, fa->size, complete, &b->cache[bank]);
 }
 
@@ -117,6 +123,15 @@ int mt_boot_provision(mt_boot *b)
     rc = mt_boot_write_record(b, &n);
     if (rc != MT_OK) return rc;
     raise_floor_area(b); /* record first, then the area (mt_boot.h) */
+    return MT_OK;
+}
+
+int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from)
+{
+    if (b == NULL || from == NULL || bank < 0 || bank > MT_BOOT_BANK_GOLDEN || !from->valid)
+        return MT_E_ARG;
+    memcpy(b->cache[bank].digest, from->digest, sizeof from->digest);
+    b->cache[bank].valid = 1;
     return MT_OK;
 }
 

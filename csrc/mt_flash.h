@@ -80,8 +80,9 @@
  *   operation hit by a power cut whatever its tear mode, mt_flash_flip_bits
  *   and mt_flash_stick_bits (the byte's sector), mt_flash_factory_erase
  *   (every sector). Calls refused before reaching the cells stamp nothing.
- *   The generation of a range (mt_flash_generation, mt_flash_area_generation)
- *   is the newest stamp among its sectors, so it changes whenever any of its
+ *   Stamps are never 0 (the counter starts at 0 and moves on before each
+ *   stamp). The generation of a range (mt_flash_generation,
+ *   mt_flash_area_generation) is the newest stamp among its sectors, so it changes whenever any of its
  *   cells may have: a reader that recorded it may skip reading the range
  *   again while it is unchanged. MT_FLASH_GEN_UNKNOWN means "cannot say"
  *   and must never be taken as unchanged: it is the answer without a

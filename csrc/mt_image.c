@@ -50,11 +50,34 @@ static void cache_key(mt_sha256_ctx *ctx, const uint8_t signed_digest[32], const
     mt_sha256_final(ctx, out);
 }
 
-int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
-                   const uint8_t *pkg, size_t available, int complete,
-                   mt_image_cache *cache)
+/* 0 and MT_IMAGE_GEN_UNKNOWN: the caller cannot say (mt_image_policy). */
+static int gen_known(uint32_t gen)
 {
-    mt_pkg_header h;
+    return gen != 0 && gen != MT_IMAGE_GEN_UNKNOWN;
+}
+
+/* 1 when steps 6, 7 and 9 are known to pass without running them: the bytes
+ * are unchanged since they passed (the write generation recorded then) and
+ * the header's key ID still names the key they verified with (the lookup of
+ * step 8). Nothing else is read; see mt_image_cache. */
+static int generation_hit(const mt_image_cache *cache, const mt_image_policy *policy,
+                          const mt_pkg_header *h)
+{
+    const mt_image_key *key;
+
+    if (cache == NULL || !cache->gen_valid || !gen_known(policy->gen) || policy->gen != cache->gen)
+        return 0;
+    key = mt_image_find_key(policy, h->key_id);
+    return key != NULL && memcmp(&key->key, &cache->signer, sizeof key->key) == 0;
+}
+
+/* Steps 6 to 9 on a package whose header h passed steps 1 to 5, so that
+ * [pkg, pkg + h->package_size) is readable. With a cache: the content key is
+ * tried and kept, and the generation recorded when they pass (forgotten
+ * otherwise: it is not these bytes'). */
+static int check_contents(const mt_pkg_header *h, const mt_image_policy *policy,
+                          const uint8_t *pkg, mt_image_cache *cache)
+{
     mt_pkg_signature sig;
     mt_sha256_ctx img_ctx, signed_ctx;
     uint8_t img_digest[32], signed_digest[32];
@@ -63,6 +86,87 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
     uint32_t crc = 0;
     size_t off;
     int rc, cached, impl;
+
+    if (cache != NULL) {
+        cache->gen_valid = 0;
+        cache->hashed++;
+    }
+
+    /* 6, 7. One streaming pass: CRC-32 and SHA-256 of the image, and the
+     * signed digest SHA-256(header || image). With a cache entry the image
+     * SHA-256 is deferred: a hit implies it (see mt_image_cache). */
+    image = pkg + MT_PKG_HEADER_SIZE;
+    trailer = image + h->image_size; /* package_size = 128 + image + trailer <= available */
+    cached = cache != NULL && cache->valid;
+    impl = policy->sha_impl < 0 ? mt_sha256_accelerated() : policy->sha_impl;
+    mt_sha256_init_impl(&img_ctx, impl);
+    mt_sha256_init_impl(&signed_ctx, impl);
+    mt_sha256_update(&signed_ctx, pkg, MT_PKG_HEADER_SIZE);
+    for (off = 0; off < h->image_size;) {
+        size_t n = h->image_size - off < MT_IMAGE_CHUNK ? h->image_size - off : MT_IMAGE_CHUNK;
+        crc = mt_crc32(crc, image + off, n);
+        if (!cached) mt_sha256_update(&img_ctx, image + off, n);
+        mt_sha256_update(&signed_ctx, image + off, n);
+        off += n;
+    }
+    mt_sha256_final(&signed_ctx, signed_digest);
+    if (crc != h->image_crc32) return MT_E_IMAGE_CRC;
+    /* The key is looked up here (its check, step 8, still comes after step
+     * 7) because the cache key needs it: without a trusted key no hit. */
+    key = mt_image_find_key(policy, h->key_id);
+    if (cached) {
+        if (key != NULL) {
+            /* img_digest is scratch here: on a miss it is computed below */
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h->trailer_size, key, img_digest);
+            cached = memcmp(cache->digest, img_digest, 32) == 0;
+        } else {
+            cached = 0;
+        }
+        if (!cached) hash_stream(&img_ctx, image, h->image_size); /* a miss: hash it now */
+    }
+    if (!cached) {
+        mt_sha256_final(&img_ctx, img_digest);
+        if (memcmp(img_digest, h->image_sha256, 32) != 0) return MT_E_IMAGE_SHA;
+    }
+
+    /* 8. Signed by a key the meter trusts. */
+    if (key == NULL) return MT_E_UNKNOWN_KEY;
+
+    /* 9. The trailer holds exactly one well-formed signature, and it verifies
+     * over SHA-256(header || image). A cache hit means these very header,
+     * image, trailer and key have verified before: the trailer is still
+     * parsed, ECDSA is skipped. */
+    rc = mt_pkg_trailer_parse(&sig, trailer, h->trailer_size);
+    if (rc != MT_OK) return rc;
+    if (!cached) {
+        if (cache != NULL) cache->verified++;
+        if (sig.type == MT_PKG_TLV_SIG_RAW)
+            rc = mt_ecdsa_verify_raw(&key->key, signed_digest, sig.sig);
+        else
+            rc = mt_ecdsa_verify_der(&key->key, signed_digest, sig.sig, sig.len);
+        if (rc != MT_OK) return MT_E_SIGNATURE;
+        if (cache != NULL) {
+            mt_sha256_init_impl(&signed_ctx, impl);
+            cache_key(&signed_ctx, signed_digest, trailer, h->trailer_size, key, cache->digest);
+            cache->valid = 1;
+        }
+    }
+    if (cache != NULL && gen_known(policy->gen)) {
+        /* these bytes, at this generation, passed 6 to 9 with this key */
+        cache->gen = policy->gen;
+        cache->signer = key->key;
+        cache->gen_valid = 1;
+    }
+    return MT_OK;
+}
+
+int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
+                   const uint8_t *pkg, size_t available, int complete,
+                   mt_image_cache *cache)
+{
+    mt_pkg_header h;
+    int rc;
 
     if (policy == NULL || (pkg == NULL && available != 0)) return MT_E_ARG;
     if (policy->key_count > MT_IMAGE_MAX_KEYS || (policy->keys == NULL && policy->key_count))
@@ -85,64 +189,11 @@ int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
      * here on [pkg, pkg + package_size) is readable. */
     if (!complete || h.package_size > available) return MT_E_INCOMPLETE;
 
-    /* 6, 7. One streaming pass: CRC-32 and SHA-256 of the image, and the
-     * signed digest SHA-256(header || image). With a cache entry the image
-     * SHA-256 is deferred: a hit implies it (see mt_image_cache). */
-    image = pkg + MT_PKG_HEADER_SIZE;
-    trailer = image + h.image_size; /* package_size = 128 + image + trailer <= available */
-    cached = cache != NULL && cache->valid;
-    impl = policy->sha_impl < 0 ? mt_sha256_accelerated() : policy->sha_impl;
-    mt_sha256_init_impl(&img_ctx, impl);
-    mt_sha256_init_impl(&signed_ctx, impl);
-    mt_sha256_update(&signed_ctx, pkg, MT_PKG_HEADER_SIZE);
-    for (off = 0; off < h.image_size;) {
-        size_t n = h.image_size - off < MT_IMAGE_CHUNK ? h.image_size - off : MT_IMAGE_CHUNK;
-        crc = mt_crc32(crc, image + off, n);
-        if (!cached) mt_sha256_update(&img_ctx, image + off, n);
-        mt_sha256_update(&signed_ctx, image + off, n);
-        off += n;
-    }
-    mt_sha256_final(&signed_ctx, signed_digest);
-    if (crc != h.image_crc32) return MT_E_IMAGE_CRC;
-    /* The key is looked up here (its check, step 8, still comes after step
-     * 7) because the cache key needs it: without a trusted key no hit. */
-    key = mt_image_find_key(policy, h.key_id);
-    if (cached) {
-        if (key != NULL) {
-            /* img_digest is scratch here: on a miss it is computed below */
-            mt_sha256_init_impl(&signed_ctx, impl);
-            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, img_digest);
-            cached = memcmp(cache->digest, img_digest, 32) == 0;
-        } else {
-            cached = 0;
-        }
-        if (!cached) hash_stream(&img_ctx, image, h.image_size); /* a miss: hash it now */
-    }
-    if (!cached) {
-        mt_sha256_final(&img_ctx, img_digest);
-        if (memcmp(img_digest, h.image_sha256, 32) != 0) return MT_E_IMAGE_SHA;
-    }
-
-    /* 8. Signed by a key the meter trusts. */
-    if (key == NULL) return MT_E_UNKNOWN_KEY;
-
-    /* 9. The trailer holds exactly one well-formed signature, and it verifies
-     * over SHA-256(header || image). A cache hit means these very header,
-     * image, trailer and key have verified before: the trailer is still
-     * parsed, ECDSA is skipped. */
-    rc = mt_pkg_trailer_parse(&sig, trailer, h.trailer_size);
-    if (rc != MT_OK) return rc;
-    if (!cached) {
-        if (sig.type == MT_PKG_TLV_SIG_RAW)
-            rc = mt_ecdsa_verify_raw(&key->key, signed_digest, sig.sig);
-        else
-            rc = mt_ecdsa_verify_der(&key->key, signed_digest, sig.sig, sig.len);
-        if (rc != MT_OK) return MT_E_SIGNATURE;
-        if (cache != NULL) {
-            mt_sha256_init_impl(&signed_ctx, impl);
-            cache_key(&signed_ctx, signed_digest, trailer, h.trailer_size, key, cache->digest);
-            cache->valid = 1;
-        }
+    /* 6 to 9: integrity, key, signature, unless these bytes passed them
+     * before and have not been written since. */
+    if (!generation_hit(cache, policy, &h)) {
+        rc = check_contents(&h, policy, pkg, cache);
+        if (rc != MT_OK) return rc;
     }
 
     /* 10. Anti-rollback. */

@@ -34,7 +34,17 @@ static mt_image_policy policy(void)
     p.installed_counter = 0;
     p.keys = keys;
     p.key_count = 1;
+    p.gen = 0;
     return p;
+}
+
+/* mt_image_check with the policy's write generation set to gen. */
+static int check_at(mt_pkg_header *out, const mt_image_policy *p, const uint8_t *pkg, size_t len,
+                    int complete, mt_image_cache *c, uint32_t gen)
+{
+    mt_image_policy q = *p;
+    q.gen = gen;
+    return mt_image_check(out, &q, pkg, len, complete, c);
 }
 
 /* Checks a copy of pkg in a heap block of exactly len bytes, so ASan sees
@@ -361,6 +371,116 @@ static void test_cache_key(void)
     }
 }
 
+/* The generation path (mt_image_check_gen). A package that passed steps 6 to
+ * 9 under a write generation is not read again while the caller says the
+ * bytes are unchanged -- shown by changing them behind its back: still OK,
+ * nothing hashed, which is why every write and fault must move the
+ * generation. Steps 1 to 5, the key lookup and step 10 still run against the
+ * policy of the moment. Another generation, MT_IMAGE_GEN_UNKNOWN, or another
+ * key behind the key ID runs every step. */
+static void test_cache_generation(void)
+{
+    mt_image_policy p = policy();
+    mt_image_cache c;
+    mt_pkg_header h;
+    const size_t n = sizeof pkg_a;
+
+    memset(&c, 0, sizeof c);
+    memcpy(buf, pkg_a, n);
+    CHECK_EQ(check_at(&h, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK(c.gen_valid == 1u && c.gen == 5u && c.hashed == 1u && c.verified == 1u);
+    CHECK_MEM(&c.signer, &keys[0].key, sizeof c.signer);
+    /* the same generation: no pass over the image, no ECDSA, the same header */
+    memset(&h, 0, sizeof h);
+    CHECK_EQ(check_at(&h, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK(c.hashed == 1u && c.verified == 1u);
+    CHECK(h.security_counter == 1u && h.image_size == 300u && h.package_size == n);
+    /* the image is not read on a hit: a change nobody reported goes unseen */
+    buf[200] ^= 1;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK_EQ(c.hashed, 1u);
+    /* reported (a new generation): every step; refused; the generation forgotten */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 6), MT_E_IMAGE_CRC);
+    CHECK(c.hashed == 2u && c.gen_valid == 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 6), MT_E_IMAGE_CRC);
+    CHECK_EQ(c.hashed, 3u);
+    buf[200] ^= 1;
+    /* the good bytes under yet another generation: one pass (the content key
+     * hits: no ECDSA), and that generation recorded */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    CHECK(c.hashed == 4u && c.verified == 1u && c.gen_valid == 1u && c.gen == 7u);
+
+    /* on a hit, steps 1 to 5 and 10 still run, against the policy given */
+    p.vendor_id ^= 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_VENDOR);
+    p = policy();
+    p.hw_revision ^= 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_HW_REV);
+    p = policy();
+    p.bank_size = (uint32_t)n - 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_TOO_BIG);
+    p = policy();
+    CHECK_EQ(check_at(NULL, &p, buf, n, 0, &c, 7), MT_E_INCOMPLETE);
+    CHECK_EQ(check_at(NULL, &p, buf, n - 1, 1, &c, 7), MT_E_INCOMPLETE);
+    p.installed_counter = 2;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_DOWNGRADE);
+    p.installed_counter = 1;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    buf[100] ^= 1; /* a reserved header byte: the header is parsed again */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_HDR_CRC);
+    buf[100] ^= 1;
+    CHECK(c.hashed == 4u && c.gen_valid == 1u);
+
+    /* the key ID no longer trusted: every step, and the step-8 refusal */
+    p.key_count = 0;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_UNKNOWN_KEY);
+    CHECK(c.hashed == 5u && c.gen_valid == 0u);
+    p = policy();
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    CHECK(c.hashed == 6u && c.gen_valid == 1u);
+    /* another key behind the same key ID: every step, ECDSA refuses */
+    {
+        mt_image_key swapped = keys[1];
+        memcpy(swapped.key_id, keys[0].key_id, MT_PKG_KEY_ID_LEN);
+        p.keys = &swapped;
+        CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_SIGNATURE);
+        CHECK(c.hashed == 7u && c.verified == 2u && c.gen_valid == 0u);
+        p = policy();
+    }
+    /* a downgrade passed 6 to 9: the generation is kept, step 10 decides */
+    p.installed_counter = 5;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 8), MT_E_DOWNGRADE);
+    CHECK(c.hashed == 8u && c.gen_valid == 1u && c.gen == 8u);
+    p.installed_counter = 0;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 8), MT_OK);
+    CHECK_EQ(c.hashed, 8u);
+
+    /* 0 (a zeroed policy) and MT_IMAGE_GEN_UNKNOWN are never recorded and
+     * never hit */
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK_EQ(c.gen_valid, 0u);
+    c.gen_valid = 1; /* even if a caller set it so */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK_EQ(c.hashed, 2u);
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.gen_valid, 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.hashed, 2u);
+    c.gen_valid = 1;
+    c.gen = MT_IMAGE_GEN_UNKNOWN; /* even if a caller set it so */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.hashed, 3u);
+    /* a check without a generation forgets the one recorded */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 9), MT_OK);
+    CHECK_EQ(c.gen_valid, 1u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK(c.hashed == 5u && c.gen_valid == 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 9), MT_OK);
+    CHECK_EQ(c.hashed, 6u);
+}
+
 /* The SHA-256 implementation a policy names changes no outcome: detect at
  * every check (-1), the detected answer, the portable code (0, and any value
  * but 1). A cache entry made on one path hits on the other. */
@@ -427,6 +547,7 @@ int main(void)
     test_cache();
     test_cache_refuses_changed_signature();
     test_cache_key();
+    test_cache_generation();
     test_sha_impl();
     test_mutations();
     printf("sizeof(mt_pkg_header)=%zu sizeof(mt_image_key)=%zu sizeof(mt_image_cache)=%zu\n",
