@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mt_boot_impl.h"
+#include "mt_crc.h"
 #include "mt_err.h"
 #include "mt_sha256.h"
 
@@ -23,6 +24,12 @@ typedef char mt_boot_gen_unknown_agrees[MT_FLASH_GEN_UNKNOWN == MT_IMAGE_GEN_UNK
 #define MT_BOOT_MAX_STEPS 4
 
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
+{
+    /* Once here, not at every validation: CPUID traps under a hypervisor. */
+    return mt_boot_init_impl(b, cfg, mt_sha256_accelerated(), mt_crc_accelerated());
+}
+
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl)
 {
     int i;
 
@@ -45,8 +52,8 @@ int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
     b->rec.active = MT_BOOT_BANK_A;
     b->rec.previous = MT_BOOT_BANK_GOLDEN;
     b->running = MT_BOOT_NONE;
-    /* Once here, not at every validation: CPUID traps under a hypervisor. */
-    b->sha_impl = (int8_t)mt_sha256_accelerated();
+    b->sha_impl = (int8_t)(sha_impl == 1);
+    b->crc_impl = (int8_t)(crc_impl == 1);
     return MT_OK;
 }
 
@@ -76,6 +83,7 @@ static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
     pol.keys = b->cfg.keys;
     pol.key_count = b->cfg.key_count;
     pol.sha_impl = b->sha_impl;
+    pol.crc_impl = b->crc_impl;
     /* The bank's write generation: unchanged since the cache's last full
      * check means no pass over the image and no ECDSA (mt_image.h). */
     pol.gen = mt_flash_area_generation(fa);

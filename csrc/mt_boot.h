@@ -256,16 +256,22 @@ typedef struct mt_boot {
     uint32_t floor_record;       /* what the current record said at the last load */
     uint32_t floor_otp;          /* what the floor area said at the last load */
     int floor_rc;                /* the last raise of the floor area: 0, or why it failed */
-    int8_t sha_impl;             /* mt_sha256_accelerated(), asked once by mt_boot_init */
+    int8_t sha_impl;             /* mt_sha256_accelerated(), asked once (mt_boot_init) */
+    int8_t crc_impl;             /* mt_crc_accelerated(), asked once (mt_boot_init) */
     mt_pkg_header running_header;
     mt_image_cache cache[3];     /* per bank: content key and write generation */
 } mt_boot;
 
 /* Binds the state to a config (copied) and asks the CPU once which SHA-256
- * code the validations use. MT_E_ARG on a bad config: control areas smaller
- * than a record or not a multiple of it, a floor area that fails
- * mt_boot_floor_area_ok, too many keys. */
+ * and CRC-32 code the validations use. MT_E_ARG on a bad config: control
+ * areas smaller than a record or not a multiple of it, a floor area that
+ * fails mt_boot_floor_area_ok, too many keys. */
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+/* The same with the CPU's answers from the caller, who asked once for many
+ * meters: sha_impl as mt_sha256_accelerated(), crc_impl as
+ * mt_crc_accelerated() returned on this CPU (0 for the portable code). No
+ * CPUID. */
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl);
 
 /* Factory provisioning of a blank meter: validates bank A (the factory
  * image; the floor is the floor area's, 0 on a blank meter) and writes the

@@ -85,7 +85,7 @@ static int check_contents(const mt_pkg_header *h, const mt_image_policy *policy,
     const uint8_t *image, *trailer;
     uint32_t crc = 0;
     size_t off;
-    int rc, cached, impl;
+    int rc, cached, impl, crc_impl;
 
     if (cache != NULL) {
         cache->gen_valid = 0;
@@ -99,12 +99,13 @@ static int check_contents(const mt_pkg_header *h, const mt_image_policy *policy,
     trailer = image + h->image_size; /* package_size = 128 + image + trailer <= available */
     cached = cache != NULL && cache->valid;
     impl = policy->sha_impl < 0 ? mt_sha256_accelerated() : policy->sha_impl;
+    crc_impl = policy->crc_impl < 0 ? mt_crc_accelerated() : policy->crc_impl;
     mt_sha256_init_impl(&img_ctx, impl);
     mt_sha256_init_impl(&signed_ctx, impl);
     mt_sha256_update(&signed_ctx, pkg, MT_PKG_HEADER_SIZE);
     for (off = 0; off < h->image_size;) {
         size_t n = h->image_size - off < MT_IMAGE_CHUNK ? h->image_size - off : MT_IMAGE_CHUNK;
-        crc = mt_crc32(crc, image + off, n);
+        crc = mt_crc32_impl(crc, image + off, n, crc_impl);
         if (!cached) mt_sha256_update(&img_ctx, image + off, n);
         mt_sha256_update(&signed_ctx, image + off, n);
         off += n;

@@ -120,6 +120,10 @@ typedef struct mt_image_policy {
      * what mt_sha256_accelerated() returned, asked once by the caller; -1
      * asks the CPU at every check. 0 (a zeroed struct) is the portable code. */
     int sha_impl;
+    /* CRC-32 implementation for the image CRC (mt_crc32_impl): what
+     * mt_crc_accelerated() returned, asked once by the caller; -1 asks the
+     * CPU at every check. 0 (a zeroed struct) is the table code. */
+    int crc_impl;
     /* The write generation of the bytes checked, [pkg, pkg + available), from
      * the flash model they live in (mt_flash_area_generation), for the cache
      * (mt_image_cache). 0 (a zeroed struct) and MT_IMAGE_GEN_UNKNOWN say

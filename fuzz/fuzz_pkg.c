@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pol.installed_counter = (uint32_t)(data[0] >> 4);
     pol.keys = &key;
     pol.key_count = 1;
-    pol.sha_impl = 0; /* portable SHA-256: no CPUID per input */
+    pol.sha_impl = 0; /* portable SHA-256 and CRC-32: no CPUID per input */
+    pol.crc_impl = 0;
     pol.gen = (data[0] & 8) ? 1u : 0u; /* with a cache: the bytes' write generation */
     memset(&cache, 0, sizeof cache);
     rc = mt_image_check(&h, &pol, buf, n, (data[0] & 4) == 0, (data[0] & 8) ? &cache : NULL);

@@ -68,6 +68,7 @@ static void factory(mt_boot *b)
     cfg.key_count = 1;
     CHECK_EQ(mt_boot_init(b, &cfg), MT_OK);
     CHECK_EQ(b->sha_impl, mt_sha256_accelerated()); /* asked once, at init */
+    CHECK_EQ(b->crc_impl, mt_crc_accelerated());
 }
 
 /* The floor area's floor, read straight from the cells (power or not). */
@@ -1000,7 +1001,7 @@ static void sweep(mt_boot *b, enum op op)
                 else if (is_new) CHECK_EQ(bb.running, new_run);
                 else CHECK(bb.running == old_run || bb.running == new_run);
                 /* whatever runs passes the full check */
-                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, 0};
+                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, -1, 0};
                 CHECK_EQ(mt_image_check(NULL, &pol, mem + bank_off[bb.running], BANK, 1, NULL),
                          MT_OK);
                 sweep_cuts++;
@@ -1260,7 +1261,7 @@ static void test_generation_cache(void)
     /* the factory's check of the package file, adopted for bank A:
      * provisioning makes its one pass but runs no ECDSA */
     {
-        mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, 0};
+        mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, -1, 0};
         mt_image_cache fc;
 
         memset(&fc, 0, sizeof fc);
@@ -1289,6 +1290,28 @@ static void test_generation_cache(void)
         CHECK_EQ(mt_boot_adopt(&b, MT_BOOT_BANK_A, &fc), MT_OK);
         CHECK_EQ(mt_boot_provision(&b), MT_E_IMAGE_CRC);
         CHECK_EQ(b.writes, 0u);
+    }
+
+    /* the CPU's answers from the caller: the portable code, or anything but
+     * 1, boots the same */
+    {
+        const int impls[][2] = {{0, 0}, {7, -1}, {mt_sha256_accelerated(), mt_crc_accelerated()}};
+        for (size_t i = 0; i < 3; i++) {
+            factory(&b);
+            CHECK_EQ(mt_boot_init_impl(&b, &cfg, impls[i][0], impls[i][1]), MT_OK);
+            CHECK_EQ(b.sha_impl, impls[i][0] == 1);
+            CHECK_EQ(b.crc_impl, impls[i][1] == 1);
+            CHECK_EQ(mt_boot_provision(&b), MT_OK);
+            CHECK_EQ(mt_boot_start(&b), MT_OK);
+            update_to(&b, pkg_b, sizeof pkg_b);
+            CHECK(hashed(&b, MT_BOOT_BANK_B) == 1u && verified(&b, MT_BOOT_BANK_B) == 1u);
+            put_bank(MT_BOOT_BANK_A, pkg_nohb, sizeof pkg_nohb);
+            CHECK_EQ(mt_flash_flip_bits(&flash, OFF_A + 128u + 100u, 0x01), MT_OK);
+            CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+            CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+            CHECK_EQ(mt_boot_activate(&b, 1), MT_E_IMAGE_CRC);
+        }
+        CHECK_EQ(mt_boot_init_impl(&b, NULL, 0, 0), MT_E_ARG);
     }
 
     /* without write generations every validation makes its pass */

@@ -23,11 +23,13 @@ static void fix_crc(uint8_t *pkg)
 
 static mt_image_key keys[2];
 static int sha_impl; /* mt_sha256_accelerated(), asked once in main */
+static int crc_impl; /* mt_crc_accelerated(), asked once in main */
 
 static mt_image_policy policy(void)
 {
     mt_image_policy p;
     p.sha_impl = sha_impl;
+    p.crc_impl = crc_impl;
     p.vendor_id = VEC_VENDOR;
     p.hw_revision = VEC_HW_REV;
     p.bank_size = 2048;
@@ -481,12 +483,13 @@ static void test_cache_generation(void)
     CHECK_EQ(c.hashed, 6u);
 }
 
-/* The SHA-256 implementation a policy names changes no outcome: detect at
- * every check (-1), the detected answer, the portable code (0, and any value
- * but 1). A cache entry made on one path hits on the other. */
+/* The SHA-256 and CRC-32 implementations a policy names change no outcome:
+ * detect at every check (-1), the detected answer, the portable code (0, and
+ * any value but 1). A cache entry made on one path hits on the other. */
 static void test_sha_impl(void)
 {
     const int impls[] = {-1, sha_impl, 0, 7};
+    const int crcs[] = {crc_impl, -1, 0, 7};
     size_t n = sizeof pkg_a;
     mt_image_cache c;
     mt_pkg_header h;
@@ -495,6 +498,7 @@ static void test_sha_impl(void)
     for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
         mt_image_policy p = policy();
         p.sha_impl = impls[i];
+        p.crc_impl = crcs[i];
         CHECK_EQ(check_exact(pkg_a, n, &p, &h, NULL), MT_OK);
         CHECK_EQ(h.security_counter, 1u);
         CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, NULL), MT_OK);
@@ -536,6 +540,7 @@ static void test_mutations(void)
 int main(void)
 {
     sha_impl = mt_sha256_accelerated();
+    crc_impl = mt_crc_accelerated();
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
     CHECK_EQ(mt_image_key_init(&keys[1], vec_other_key, sizeof vec_other_key), MT_OK);
     CHECK_MEM(keys[0].key_id, pkg_a + 76, 8);

@@ -46,6 +46,7 @@ typedef struct mt_boot {
 } mt_boot;
 
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl);
 int mt_boot_provision(mt_boot *b);
 int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from);
 int mt_boot_load(mt_boot *b);

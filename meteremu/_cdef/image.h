@@ -45,6 +45,7 @@ typedef struct mt_image_policy {
     const mt_image_key *keys;
     uint32_t key_count;
     int sha_impl;
+    int crc_impl;
     uint32_t gen;
 } mt_image_policy;
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from ..errors import MT_NAMES, BootError, MeteremuError, c_error
 from . import ffi, lib
+from .crypto import CRC_IMPL, SHA256_IMPL
 from .flash import Flash
 from .image import ImageCache, PackageHeader, _header_from_c, _keys
 
@@ -171,7 +172,8 @@ class Bootloader:
         cfg.keys = self._keys
         cfg.key_count = count
         self._b = ffi.new("mt_boot *")
-        rc = lib.mt_boot_init(self._b, cfg)
+        # the CPU's answers, asked once per process at import (no CPUID per meter)
+        rc = lib.mt_boot_init_impl(self._b, cfg, SHA256_IMPL, CRC_IMPL)
         if rc != 0:
             raise ValueError(f"bad boot configuration ({MT_NAMES.get(rc, rc)})")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import MT_NAMES, PackageRefused
 from . import ffi, lib, nbytes
-from .crypto import SHA256_IMPL
+from .crypto import CRC_IMPL, SHA256_IMPL
 
 __all__ = [
     "HEADER_SIZE",
@@ -214,6 +214,7 @@ def check_package(
     policy.keys = keys
     policy.key_count = count
     policy.sha_impl = SHA256_IMPL  # the CPU asked once, at import
+    policy.crc_impl = CRC_IMPL
     out = ffi.new("mt_pkg_header *")
     if cache is not None and not isinstance(cache, ImageCache):
         raise TypeError(f"cache must be an ImageCache, not {cache!r:.60}")
