@@ -18,6 +18,11 @@ Two paths are measured:
   boot states, COSEM objects) that test benches drive, given each round's
   frames in one ``receive_many`` call as ``meteremu.hes.deliver`` does.
 
+``--against DIR`` measures this checkout and the one in ``DIR`` (an earlier
+commit, built in its own venv) side by side: two worker processes, each running
+its own checkout's code, take turns batch by batch in one session, and the
+medians per phase are printed in two columns (construction is the set-up line).
+
 Then a wave on each path: ``--meters`` meters one after another in this
 process (each built, updated, dropped; here set-up and link simulation
 count), timed and extrapolated to 10,000 (one seed wave; target <= 20 s on
@@ -27,7 +32,11 @@ one core). Target per meter: <= 2 ms of CPU.
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import platform
+import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -259,6 +268,96 @@ def wave(name: str, run: Callable[..., Phases], n: int, *case: object) -> None:
           f"CPU   target <= {WAVE_TARGET_S:g} s: {verdict}")
 
 
+# --------------------------------------------------------------------------- side by side
+
+# Run in a second interpreter inside a checkout (its working directory): that
+# checkout's own bench.meter measures batches of meters on request. Only
+# _case, run_core and run_device are used, which every version of this file has.
+_WORKER = """
+import json, sys
+from bench.meter import _case, run_core, run_device
+case = _case()
+for line in sys.stdin:
+    path, n = line.split()
+    ph = (run_core if path == "core" else run_device)(int(n), *case)
+    print(json.dumps({"meters": ph.meters, "times": ph.times}), flush=True)
+"""
+
+_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class _Worker:
+    def __init__(self, root: pathlib.Path, python: str) -> None:
+        self.root = root
+        self.proc = subprocess.Popen([python, "-c", _WORKER], cwd=root, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def batch(self, path: str, n: int) -> dict[str, float]:
+        """CPU ms per meter of each phase, for n meters on path ("core" or "vm")."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{path} {n}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the bench worker in {self.root} stopped")
+        got = json.loads(line)
+        return {k: 1e3 * v / got["meters"] for k, v in got["times"].items()}
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _python_of(root: pathlib.Path) -> str:
+    venv = root / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def compare(other: pathlib.Path, python: str | None, rounds: int, batch: int) -> None:
+    """This checkout against ``other`` (e.g. a build of an earlier commit), in one
+    session: two worker processes take turns, batch by batch, alternating which
+    goes first, so both see the same machine; per phase the median over rounds."""
+    sides = {"before": _Worker(other, python or _python_of(other)),
+             "after": _Worker(_ROOT, sys.executable)}
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        for w in sides.values():  # warm-up, not counted
+            w.batch("vm", 2)
+            w.batch("core", 2)
+        for r in range(rounds):
+            order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
+            for path in ("vm", "core"):
+                for name, w in order:
+                    runs.setdefault((name, path), []).append(w.batch(path, batch))
+    finally:
+        for w in sides.values():
+            w.close()
+    print(f"\nside by side, one session: before = {other}, after = {_ROOT}; {rounds} rounds "
+          f"of {batch} meters per path and side, turns alternating; CPU ms per meter, median "
+          f"of the rounds")
+    for path, title in (("vm", "VirtualMeter path"), ("core", "C core path")):
+        before, after = runs[("before", path)], runs[("after", path)]
+        names = list(dict.fromkeys([*before[0], *after[0]]))
+        print(f"\n{title:<46} {'before':>9} {'after':>9} {'after/before':>13}")
+
+        def med(rows: list[dict[str, float]], key: str) -> float | None:
+            vals = [row[key] for row in rows if key in row]
+            return statistics.median(vals) if vals else None
+
+        def show(label: str, b: float | None, a: float | None) -> None:
+            bs = "-" if b is None else f"{b:9.3f}"
+            as_ = "-" if a is None else f"{a:9.3f}"
+            ratio = f"{a / b:12.2f}x" if a is not None and b else ""
+            print(f"  {label:<44} {bs:>9} {as_:>9} {ratio:>13}")
+
+        for key in names:
+            show(key, med(before, key), med(after, key))
+        tot = [[sum(v for k, v in row.items() if k not in _NOT_COUNTED) for row in rows]
+               for rows in (before, after)]
+        show("update: total CPU per meter", statistics.median(tot[0]), statistics.median(tot[1]))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.meter", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -266,7 +365,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="meters for the per-meter split (default 200)")
     ap.add_argument("--meters", type=int, default=1000, metavar="N",
                     help=f"meters in the wave run, extrapolated to {WAVE:,} (default 1000)")
+    ap.add_argument("--against", type=pathlib.Path, metavar="DIR",
+                    help="instead: this checkout side by side with the checkout in DIR (built, "
+                    "with its venv in DIR/.venv), batches alternating in one session")
+    ap.add_argument("--against-python", metavar="PATH",
+                    help="the interpreter for --against (default DIR/.venv/bin/python)")
+    ap.add_argument("--rounds", type=int, default=15, metavar="N",
+                    help="--against: rounds (default 15)")
+    ap.add_argument("--batch", type=int, default=20, metavar="N",
+                    help="--against: meters per batch (default 20)")
     args = ap.parse_args(argv)
+    if args.against is not None:
+        compare(args.against.resolve(), args.against_python, args.rounds, args.batch)
+        return 0
     keys, pkg, factory, frames = _case()
     print(f"bench.meter on {platform.machine()}, Python {platform.python_version()}: "
           f"{len(pkg)}-byte package, {len(frames)} fragments of {FRAGMENT_SIZE}, "

@@ -1,62 +1,35 @@
 /*
- * The bootloader. Record layout, placement rule, boot flow, the floor area
- * and the F.03 state are documented in mt_boot.h; the floor area's slots are
- * read and appended by mt_boot_floor.c.
+ * The boot flow (mt_boot.h): init, provisioning, the power-up decision with
+ * its fallbacks, validation of a bank through its verification cache, and
+ * activate / confirm / revert / golden. Records are read and written by
+ * mt_boot_record.c; the floor area's slots by mt_boot_floor.c.
  *
  * Attacker-controlled: the bank contents (checked by mt_image_check before
- * anything runs). The boot-control areas are written only by this file, but
- * are read back defensively: a torn or flipped record fails its CRC or its
- * field checks and is ignored.
+ * anything runs).
  */
 #include "mt_boot.h"
 
 #include <string.h>
 
+#include "mt_boot_impl.h"
 #include "mt_crc.h"
-#include "mt_endian.h"
 #include "mt_err.h"
 #include "mt_sha256.h"
+
+/* The flash model's "cannot say" is the check's (never taken as unchanged). */
+typedef char mt_boot_gen_unknown_agrees[MT_FLASH_GEN_UNKNOWN == MT_IMAGE_GEN_UNKNOWN ? 1 : -1];
 
 /* At most: one boot-loop fallback, one validation fallback to the other
  * bank or previous image, one to golden, then golden validates or not. */
 #define MT_BOOT_MAX_STEPS 4
 
-void mt_boot_record_encode(const mt_boot_record *rec, uint8_t out[MT_BOOT_RECORD_SIZE])
-{
-    memset(out, 0, MT_BOOT_RECORD_SIZE);
-    memcpy(out, MT_BOOT_MAGIC, 4);
-    mt_st32le(out + 4, rec->sequence);
-    out[8] = rec->active;
-    out[9] = rec->state;
-    out[10] = rec->attempts;
-    out[11] = rec->previous;
-    mt_st32le(out + 12, rec->counter);
-    out[16] = rec->outcome;
-    mt_st32le(out + 28, mt_crc32(0, out, 28));
-}
-
-int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_SIZE])
-{
-    size_t i;
-
-    if (memcmp(in, MT_BOOT_MAGIC, 4) != 0) return MT_E_ARG;
-    if (mt_crc32(0, in, 28) != mt_ld32le(in + 28)) return MT_E_ARG;
-    if (in[8] > MT_BOOT_BANK_GOLDEN || in[9] > MT_BOOT_REVERTED || in[11] > MT_BOOT_BANK_GOLDEN ||
-        in[16] > MT_BOOT_OUTCOME_REVERTED)
-        return MT_E_ARG;
-    for (i = 17; i < 28; i++)
-        if (in[i] != 0) return MT_E_ARG;
-    out->sequence = mt_ld32le(in + 4);
-    out->active = in[8];
-    out->state = in[9];
-    out->attempts = in[10];
-    out->previous = in[11];
-    out->counter = mt_ld32le(in + 12);
-    out->outcome = in[16];
-    return MT_OK;
-}
-
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
+{
+    /* Once here, not at every validation: CPUID traps under a hypervisor. */
+    return mt_boot_init_impl(b, cfg, mt_sha256_accelerated(), mt_crc_accelerated());
+}
+
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl)
 {
     int i;
 
@@ -79,53 +52,8 @@ int mt_boot_init(mt_boot *b, const mt_boot_config *cfg)
     b->rec.active = MT_BOOT_BANK_A;
     b->rec.previous = MT_BOOT_BANK_GOLDEN;
     b->running = MT_BOOT_NONE;
-    /* Once here, not at every validation: CPUID traps under a hypervisor. */
-    b->sha_impl = (int8_t)mt_sha256_accelerated();
-    return MT_OK;
-}
-
-/* ---- boot-control areas ---- */
-
-static int slot_erased(const uint8_t *p)
-{
-    uint32_t i;
-    for (i = 0; i < MT_BOOT_RECORD_SIZE; i++)
-        if (p[i] != 0xFFu) return 0;
-    return 1;
-}
-
-/* The newest valid record of both areas into b->rec / b->rec_area (the
- * blank-meter default when there is none), and the floor readings. */
-int mt_boot_load(mt_boot *b)
-{
-    uint32_t otp;
-    int a, rc, found = 0;
-
-    if (b == NULL) return MT_E_ARG;
-    rc = mt_boot_floor_read(&b->cfg.floor, &otp);
-    if (rc != MT_OK) return rc;
-    b->rec_area = -1;
-    memset(&b->rec, 0, sizeof b->rec);
-    b->rec.active = MT_BOOT_BANK_A;
-    b->rec.previous = MT_BOOT_BANK_GOLDEN;
-    for (a = 0; a < 2; a++) {
-        const mt_flash_area *fa = &b->cfg.control[a];
-        const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);
-        uint32_t off;
-        if (p == NULL) return MT_E_FLASH_POWER;
-        for (off = 0; off < fa->size; off += MT_BOOT_RECORD_SIZE) {
-            mt_boot_record r;
-            if (mt_boot_record_decode(&r, p + off) != MT_OK) continue;
-            if (!found || r.sequence > b->rec.sequence) {
-                b->rec = r;
-                b->rec_area = (int8_t)a;
-                found = 1;
-            }
-        }
-    }
-    b->floor_record = b->rec.counter; /* 0 in the blank-meter default */
-    b->floor_otp = otp;
-    b->floor = otp > b->rec.counter ? otp : b->rec.counter;
+    b->sha_impl = (int8_t)(sha_impl == 1);
+    b->crc_impl = (int8_t)(crc_impl == 1);
     return MT_OK;
 }
 
@@ -136,71 +64,6 @@ static int raise_floor_area(mt_boot *b)
 {
     b->floor_rc = mt_boot_floor_raise(&b->cfg.floor, b->floor);
     return b->floor_rc;
-}
-
-/* Programs enc into the first erased slot after the last used one of area
- * a; erases the area first when it is full, if allowed. Reads it back. */
-static int put(mt_boot *b, int a, const uint8_t enc[MT_BOOT_RECORD_SIZE], int allow_erase)
-{
-    const mt_flash_area *fa = &b->cfg.control[a];
-    const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);
-    uint32_t off, next = 0;
-    int rc;
-
-    if (p == NULL) return MT_E_FLASH_POWER;
-    for (off = 0; off < fa->size; off += MT_BOOT_RECORD_SIZE)
-        if (!slot_erased(p + off)) next = off + MT_BOOT_RECORD_SIZE;
-    if (next >= fa->size) { /* full (size is a multiple of the slot size) */
-        if (!allow_erase) return MT_E_FLASH_WORN;
-        rc = mt_flash_area_erase(fa, 0, fa->size);
-        if (rc != MT_OK) return rc;
-        next = 0;
-    }
-    rc = mt_flash_area_program(fa, next, enc, MT_BOOT_RECORD_SIZE);
-    if (rc != MT_OK) return rc;
-    p = mt_flash_area_peek(fa, next, MT_BOOT_RECORD_SIZE);
-    if (p == NULL) return MT_E_FLASH_POWER;
-    if (memcmp(p, enc, MT_BOOT_RECORD_SIZE) != 0) return MT_E_SWAP; /* stuck bits */
-    return MT_OK;
-}
-
-/* Writes r as the next record (sequence + 1). On failure latches F.03 and
- * leaves b->rec as it was. */
-static int write_record(mt_boot *b, const mt_boot_record *r)
-{
-    uint8_t enc[MT_BOOT_RECORD_SIZE];
-    mt_boot_record n = *r;
-    int target, rc;
-
-    if (b->fault) return MT_E_SWAP;
-    if (b->rec.sequence == 0xFFFFFFFFu) { /* 2^32 records: beyond any endurance */
-        b->fault = 1;
-        return MT_E_SWAP;
-    }
-    n.sequence = b->rec.sequence + 1u;
-    /* Every record carries the effective floor: after the area won over a
-     * lost or rolled-back record, the records agree with it again. */
-    if (n.counter < b->floor) n.counter = b->floor;
-    mt_boot_record_encode(&n, enc);
-    /* Alternate: never the area holding the current record... */
-    target = b->rec_area < 0 ? 0 : 1 - b->rec_area;
-    rc = put(b, target, enc, 1);
-    if (rc != MT_OK && rc != MT_E_FLASH_POWER) {
-        /* ...unless that area cannot take it (worn, stuck bits): then append
-         * to the current area, which never erases the current record. With
-         * no record on flash either area is free to use. */
-        target = 1 - target;
-        rc = put(b, target, enc, b->rec_area < 0);
-    }
-    if (rc != MT_OK) {
-        b->fault = 1;
-        return MT_E_SWAP;
-    }
-    b->rec = n;
-    b->rec_area = (int8_t)target;
-    b->writes++;
-    if (n.counter > b->floor) b->floor = n.counter; /* confirm, provision */
-    return MT_OK;
 }
 
 /* ---- validation ---- */
@@ -220,6 +83,10 @@ static int validate(mt_boot *b, uint8_t bank, int complete, mt_pkg_header *out)
     pol.keys = b->cfg.keys;
     pol.key_count = b->cfg.key_count;
     pol.sha_impl = b->sha_impl;
+    pol.crc_impl = b->crc_impl;
+    /* The bank's write generation: unchanged since the cache's last full
+     * check means no pass over the image and no ECDSA (mt_image.h). */
+    pol.gen = mt_flash_area_generation(fa);
     return mt_image_check(out, &pol, p, fa->size, complete, &b->cache[bank]);
 }
 
@@ -261,9 +128,18 @@ int mt_boot_provision(mt_boot *b)
     if (rc != MT_OK) return rc;
     n = b->rec;
     n.counter = h.security_counter; /* write_record raises it to the floor */
-    rc = write_record(b, &n);
+    rc = mt_boot_write_record(b, &n);
     if (rc != MT_OK) return rc;
     raise_floor_area(b); /* record first, then the area (mt_boot.h) */
+    return MT_OK;
+}
+
+int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from)
+{
+    if (b == NULL || from == NULL || bank < 0 || bank > MT_BOOT_BANK_GOLDEN || !from->valid)
+        return MT_E_ARG;
+    memcpy(b->cache[bank].digest, from->digest, sizeof from->digest);
+    b->cache[bank].valid = 1;
     return MT_OK;
 }
 
@@ -296,7 +172,7 @@ int mt_boot_start(mt_boot *b)
         }
         if (r.state != MT_BOOT_CONFIRMED && r.attempts >= b->cfg.max_attempts) {
             mt_boot_record n = fallback(&r); /* boot loop */
-            rc = write_record(b, &n);
+            rc = mt_boot_write_record(b, &n);
             if (rc != MT_OK) return rc;
             continue;
         }
@@ -304,7 +180,7 @@ int mt_boot_start(mt_boot *b)
         if (rc == MT_E_FLASH_POWER) return rc;
         if (rc != MT_OK) {
             mt_boot_record n = fallback(&r); /* never run what fails */
-            rc = write_record(b, &n);
+            rc = mt_boot_write_record(b, &n);
             if (rc != MT_OK) return rc;
             continue;
         }
@@ -313,7 +189,7 @@ int mt_boot_start(mt_boot *b)
              * is counted even if it comes before anything else is written.
              * attempts < max_attempts <= 255 here, so no wrap. */
             r.attempts = (uint8_t)(r.attempts + 1u);
-            rc = write_record(b, &r);
+            rc = mt_boot_write_record(b, &r);
             if (rc != MT_OK) return rc;
         }
         b->running = r.active;
@@ -335,7 +211,7 @@ int mt_boot_boot_ok(mt_boot *b)
     n = b->rec;
     n.state = MT_BOOT_CONFIRMED;
     n.attempts = 0;
-    return write_record(b, &n);
+    return mt_boot_write_record(b, &n);
 }
 
 int mt_boot_boot_failed(mt_boot *b)
@@ -377,7 +253,7 @@ int mt_boot_activate(mt_boot *b, int complete)
     n.attempts = 0;
     n.previous = b->running;
     n.outcome = MT_BOOT_OUTCOME_NONE;
-    return write_record(b, &n);
+    return mt_boot_write_record(b, &n);
 }
 
 int mt_boot_confirm(mt_boot *b)
@@ -396,7 +272,7 @@ int mt_boot_confirm(mt_boot *b)
     n.outcome = MT_BOOT_OUTCOME_CONFIRMED;
     if (b->running_header.security_counter > n.counter)
         n.counter = b->running_header.security_counter;
-    rc = write_record(b, &n);
+    rc = mt_boot_write_record(b, &n);
     if (rc != MT_OK) return rc;
     /* The record is the commit; then the area (never before: mt_boot.h). */
     raise_floor_area(b);
@@ -411,7 +287,7 @@ int mt_boot_revert(mt_boot *b)
     if (b->fault) return MT_E_SWAP;
     if (b->running == MT_BOOT_NONE || b->rec.state == MT_BOOT_CONFIRMED) return MT_E_STATE;
     n = fallback(&b->rec);
-    return write_record(b, &n);
+    return mt_boot_write_record(b, &n);
 }
 
 int mt_boot_golden(mt_boot *b)
@@ -427,5 +303,5 @@ int mt_boot_golden(mt_boot *b)
     n.attempts = 0;
     n.previous = MT_BOOT_BANK_GOLDEN;
     n.outcome = MT_BOOT_OUTCOME_REVERTED;
-    return write_record(b, &n);
+    return mt_boot_write_record(b, &n);
 }

@@ -115,7 +115,7 @@
  *   3. Trial or reverted with attempts >= max_attempts (a boot loop): write
  *      the fallback record (below) and go to 2/4 with it.
  *   4. Validate the active bank (CRC + SHA-256 + signature, security
- *      counter >= the effective floor; cached per bank by content). If it
+ *      counter >= the effective floor; cached per bank, see below). If it
  *      fails, write the fallback record and start over with it.
  *   5. Trial or reverted: write the record with attempts + 1 BEFORE running
  *      the image (so a crash is counted), then run it.
@@ -127,6 +127,22 @@
  * A revert never raises the counter; only mt_boot_confirm does.
  * Outcome: activate writes none, confirm confirmed, every fallback and
  * mt_boot_golden reverted; boot_ok and the attempt count keep it.
+ *
+ * Verification cache. Every validation (provision, start, verify,
+ * activate) runs mt_image_check on the bank with the bank's cache and its
+ * write generation (mt_flash_area_generation, mt_flash.h; policy->gen). When nothing
+ * has programmed, erased, torn or faulted the bank since its last check
+ * that passed CRC, SHA-256 and signature, and the same trusted key stands
+ * behind its key ID, the validation reads the 128-byte header again and
+ * checks vendor, hardware revision, size, completeness and the security
+ * counter against the current floor, and nothing else: no pass over the
+ * image, no ECDSA. Otherwise every step runs (the content key may still
+ * spare the image SHA-256 and ECDSA, mt_image.h). The cache is RAM: it
+ * lives as long as this struct, across mt_boot_start calls (power-ups of
+ * an emulated meter whose bootloader state is kept), and mt_boot_init
+ * empties it. A flash device without write generations (none bound) never
+ * skips the pass. cache[i].hashed and .verified count, per bank, the
+ * validations that read the image and the ECDSA verifications run.
  *
  * After start, the caller "runs" the image: it reports mt_boot_boot_ok when
  * the image came up (a reverted image is then confirmed again), or
@@ -145,6 +161,10 @@
  *   - every further record operation returns MT_E_SWAP until the power
  *     cycle: mt_boot_start re-reads the flash, takes the newest valid record
  *     and boots by the rules above (the rollback, if the swap did not land).
+ *
+ * Files: mt_boot_record.c the record codec and the boot-control areas
+ * (load, placement, write), mt_boot.c the boot flow and the operations,
+ * mt_boot_floor.c the floor area; mt_boot_impl.h what they share.
  */
 #ifndef MT_BOOT_H
 #define MT_BOOT_H
@@ -236,16 +256,22 @@ typedef struct mt_boot {
     uint32_t floor_record;       /* what the current record said at the last load */
     uint32_t floor_otp;          /* what the floor area said at the last load */
     int floor_rc;                /* the last raise of the floor area: 0, or why it failed */
-    int8_t sha_impl;             /* mt_sha256_accelerated(), asked once by mt_boot_init */
+    int8_t sha_impl;             /* mt_sha256_accelerated(), asked once (mt_boot_init) */
+    int8_t crc_impl;             /* mt_crc_accelerated(), asked once (mt_boot_init) */
     mt_pkg_header running_header;
-    mt_image_cache cache[3];     /* per bank: last signature-verified digest */
+    mt_image_cache cache[3];     /* per bank: content key and write generation */
 } mt_boot;
 
 /* Binds the state to a config (copied) and asks the CPU once which SHA-256
- * code the validations use. MT_E_ARG on a bad config: control areas smaller
- * than a record or not a multiple of it, a floor area that fails
- * mt_boot_floor_area_ok, too many keys. */
+ * and CRC-32 code the validations use. MT_E_ARG on a bad config: control
+ * areas smaller than a record or not a multiple of it, a floor area that
+ * fails mt_boot_floor_area_ok, too many keys. */
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+/* The same with the CPU's answers from the caller, who asked once for many
+ * meters: sha_impl as mt_sha256_accelerated(), crc_impl as
+ * mt_crc_accelerated() returned on this CPU (0 for the portable code). No
+ * CPUID. */
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl);
 
 /* Factory provisioning of a blank meter: validates bank A (the factory
  * image; the floor is the floor area's, 0 on a blank meter) and writes the
@@ -255,6 +281,16 @@ int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
  * once), an acceptance code when A does not validate, MT_E_SWAP when the
  * record write fails. The floor area's outcome is in floor_rc. */
 int mt_boot_provision(mt_boot *b);
+
+/* Adopts the content key of a check the caller ran elsewhere on a package
+ * (mt_image_check with `from` as its cache: the factory's check of the
+ * package file, before writing it to the banks) for bank `bank`. The next
+ * validation of that bank skips the image SHA-256 and ECDSA if, and only
+ * if, the bank holds a package with that very content key (mt_image_cache:
+ * keyed on every byte the check reads); it still makes its one pass. Only
+ * the content key is taken: the write generation is the bank's own.
+ * MT_E_ARG for a bad bank or a cache without a content key. */
+int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from);
 
 /* Reads both boot-control areas into b->rec / b->rec_area and the floor
  * area into floor_record / floor_otp / floor (step 1 of the flow) without

@@ -1,6 +1,7 @@
 /*
  * CRC-32/ISO-HDLC and CRC-16/X-25: table-driven portable code, plus the
- * dispatch to the x86 folding path (mt_crc_x86.c) for large buffers.
+ * dispatch to the x86 folding path (mt_crc_x86.c): by the caller's word
+ * (the _impl entry points), or by asking the CPU for large buffers.
  *
  * Both CRCs are reflected: the register's low byte meets the next data byte,
  * and a register value R after some prefix equals R XORed into the first
@@ -89,33 +90,58 @@ uint16_t mt_crc16_x25_update_portable(uint16_t reg, const uint8_t *data, size_t 
     return (uint16_t)crc16_tables(reg, data, len);
 }
 
-uint32_t mt_crc32(uint32_t crc, const uint8_t *data, size_t len)
+uint32_t mt_crc32_impl(uint32_t crc, const uint8_t *data, size_t len, int impl)
 {
 #ifdef MT_CRC_HAVE_X86
-    if (len >= MT_CRC_ACCEL_MIN && mt_crc_x86_available()) {
+    if (impl == 1 && len >= MT_CRC_FOLD_MIN) {
         uint8_t rem[16];
         size_t done = mt_crc_fold_x86(~crc, data, len, mt_crc32_fold, rem);
         return ~crc32_tables(crc32_tables(0, rem, 16), data + done, len - done);
     }
+#else
+    (void)impl;
 #endif
     return mt_crc32_portable(crc, data, len);
 }
 
-uint16_t mt_crc16_x25_update(uint16_t reg, const uint8_t *data, size_t len)
+uint16_t mt_crc16_x25_update_impl(uint16_t reg, const uint8_t *data, size_t len, int impl)
 {
 #ifdef MT_CRC_HAVE_X86
-    if (len >= MT_CRC_ACCEL_MIN && mt_crc_x86_available()) {
+    if (impl == 1 && len >= MT_CRC_FOLD_MIN) {
         uint8_t rem[16];
         size_t done = mt_crc_fold_x86(reg, data, len, mt_crc16_x25_fold, rem);
         return (uint16_t)crc16_tables(crc16_tables(0, rem, 16), data + done, len - done);
     }
+#else
+    (void)impl;
 #endif
     return mt_crc16_x25_update_portable(reg, data, len);
 }
 
+uint16_t mt_crc16_x25_impl(const uint8_t *data, size_t len, int impl)
+{
+    return (uint16_t)(mt_crc16_x25_update_impl(MT_CRC16_X25_INIT, data, len, impl) ^ 0xFFFFu);
+}
+
+/* The entry points that ask: only where the answer pays for its CPUID. */
+static int ask(size_t len)
+{
+    return len >= MT_CRC_ACCEL_MIN ? mt_crc_accelerated() : 0;
+}
+
+uint32_t mt_crc32(uint32_t crc, const uint8_t *data, size_t len)
+{
+    return mt_crc32_impl(crc, data, len, ask(len));
+}
+
+uint16_t mt_crc16_x25_update(uint16_t reg, const uint8_t *data, size_t len)
+{
+    return mt_crc16_x25_update_impl(reg, data, len, ask(len));
+}
+
 uint16_t mt_crc16_x25(const uint8_t *data, size_t len)
 {
-    return (uint16_t)(mt_crc16_x25_update(MT_CRC16_X25_INIT, data, len) ^ 0xFFFFu);
+    return mt_crc16_x25_impl(data, len, ask(len));
 }
 
 int mt_crc_accelerated(void)

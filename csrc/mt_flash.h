@@ -69,7 +69,35 @@
  *   mt_flash_set_sector_endurance  a sector that wears out early (up to
  *                        MT_FLASH_ENDUR_MAX overrides).
  *
+ * Write generations (optional, RAM only)
+ *   So that a reader can tell "these cells have not changed since I last
+ *   looked" without reading them again, the model can keep a write
+ *   generation per sector in caller memory (one uint32_t per sector, as the
+ *   wear counters; bound with mt_flash_track). Every call that
+ *   can change a cell moves a device-wide counter on by one and stamps the
+ *   sectors it touches with the new value: a program (one stamp per call,
+ *   for every sector of its range), an erase (one per sector erased), the
+ *   operation hit by a power cut whatever its tear mode, mt_flash_flip_bits
+ *   and mt_flash_stick_bits (the byte's sector), mt_flash_factory_erase
+ *   (every sector). Calls refused before reaching the cells stamp nothing.
+ *   Stamps are never 0 (the counter starts at 0 and moves on before each
+ *   stamp). The generation of a range (mt_flash_generation,
+ *   mt_flash_area_generation) is the newest stamp among its sectors, so it changes whenever any of its
+ *   cells may have: a reader that recorded it may skip reading the range
+ *   again while it is unchanged. MT_FLASH_GEN_UNKNOWN means "cannot say"
+ *   and must never be taken as unchanged: it is the answer without a
+ *   generation array, and once the counter has run to the end (2^32 - 1
+ *   stamps) every sector stamped from then on says it too, for good.
+ *   Stores into `mem` that bypass this interface (a harness writing its own
+ *   buffer) are invisible to the generations: such a caller rebinds
+ *   (mt_flash_track again), which makes every recorded value stale.
+ *
  * Everything is deterministic given the seed and the call sequence.
+ *
+ * Files: mt_flash.c the NOR semantics (init, read, program, erase, wear,
+ * counters), mt_flash_fault.c the power cut, tears and cell faults,
+ * mt_flash_gen.c the write generations, mt_flash_area.c the partitions;
+ * mt_flash_impl.h what they share.
  */
 #ifndef MT_FLASH_H
 #define MT_FLASH_H
@@ -84,6 +112,8 @@
 #define MT_FLASH_ENDURANCE_UNLIMITED 0xFFFFFFFFu
 #define MT_FLASH_STUCK_MAX 8u
 #define MT_FLASH_ENDUR_MAX 4u
+/* A write generation that says nothing: never equal to a recorded one. */
+#define MT_FLASH_GEN_UNKNOWN 0xFFFFFFFFu
 
 /* Number of wear counters the caller must provide. */
 #define MT_FLASH_SECTORS(size, sector_size) ((size) / (sector_size))
@@ -109,6 +139,7 @@ typedef struct mt_flash_endur {
 typedef struct mt_flash {
     uint8_t *mem;      /* size bytes, caller memory */
     uint32_t *wear;    /* sector_count erase counters, caller memory */
+    uint32_t *gen;     /* sector_count write generations, caller memory, or NULL */
     uint32_t size;
     uint32_t sector_size;
     uint32_t sector_count;
@@ -119,6 +150,7 @@ typedef struct mt_flash {
     uint32_t cut_left;  /* operations still allowed while a cut is armed */
     uint32_t tear_param;
     uint32_t rng;       /* xorshift32 state, never 0 */
+    uint32_t gen_now;   /* the newest write generation stamped (with gen bound) */
     uint8_t cut_armed;
     uint8_t powered;
     uint8_t tear_mode;
@@ -130,14 +162,15 @@ typedef struct mt_flash {
 
 /*
  * Binds the model to caller memory. Does not touch mem or wear (they may hold
- * a previous run's state); size must be a non-zero multiple of sector_size,
+ * a previous run's state); no write generations (mt_flash_track); size must be a non-zero multiple of sector_size,
  * sector_size a power of two in [MT_FLASH_SECTOR_MIN, MT_FLASH_SECTOR_MAX],
  * align one of 1, 2, 4, 8, 16. Powered up, no faults, endurance default.
  * MT_E_ARG on bad geometry.
  */
 int mt_flash_init(mt_flash *f, uint8_t *mem, uint32_t size, uint32_t *wear,
                   uint32_t sector_size, uint32_t align);
-/* Factory state: every byte 0xFF, every wear counter 0. Not an operation. */
+/* Factory state: every byte 0xFF, every wear counter 0. Not an operation
+ * (every sector's write generation moves on). */
 void mt_flash_factory_erase(mt_flash *f);
 
 uint32_t mt_flash_size(const mt_flash *f);
@@ -154,6 +187,16 @@ int mt_flash_program(mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t l
 /* One operation per sector, in address order; stops at the first failure.
  * All sectors are checked (range, alignment, wear) before the first erase. */
 int mt_flash_erase(mt_flash *f, uint32_t addr, uint32_t len);
+
+/* Binds the per-sector write generations: sector_count uint32_t of caller
+ * memory (any content), every one stamped here with a generation newer than
+ * any the device handed out before, so nothing a reader recorded earlier
+ * matches; NULL unbinds. Not an operation. */
+void mt_flash_track(mt_flash *f, uint32_t *gen);
+/* The write generation of [addr, addr + len): the newest stamp among the
+ * sectors it touches (len 0: the sector holding addr). MT_FLASH_GEN_UNKNOWN
+ * without a generation array, out of range, or after the counter ran out. */
+uint32_t mt_flash_generation(const mt_flash *f, uint32_t addr, uint32_t len);
 
 /* Counters. */
 uint32_t mt_flash_ops(const mt_flash *f);
@@ -197,5 +240,7 @@ const uint8_t *mt_flash_area_peek(const mt_flash_area *fa, uint32_t off, uint32_
 int mt_flash_area_program(const mt_flash_area *fa, uint32_t off, const uint8_t *data,
                           uint32_t len);
 int mt_flash_area_erase(const mt_flash_area *fa, uint32_t off, uint32_t len);
+/* The write generation of the whole partition (mt_flash_generation). */
+uint32_t mt_flash_area_generation(const mt_flash_area *fa);
 
 #endif

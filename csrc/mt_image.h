@@ -22,6 +22,10 @@
  * At operator level (meteremu/errors.py) MT_E_SIGNATURE is 0xE04 "signature
  * verification failed", MT_E_NO_SIGNATURE 0xE05 and MT_E_TRAILER 0xE06: the
  * same 0xE0x family, so `grep 0xE0` finds every signature-side refusal.
+ *
+ * Files: mt_image_parse.c the header and trailer parsers, mt_image_key.c the
+ * trusted keys, mt_image.c the acceptance check; mt_image_impl.h what they
+ * share.
  */
 #ifndef MT_IMAGE_H
 #define MT_IMAGE_H
@@ -90,6 +94,11 @@ int mt_pkg_trailer_parse(mt_pkg_signature *out, const uint8_t *trailer, size_t l
 
 #define MT_IMAGE_MAX_KEYS 4u
 
+/* A write generation that says nothing (the flash model's
+ * MT_FLASH_GEN_UNKNOWN, which never stamps 0 either): never taken as
+ * "unchanged". */
+#define MT_IMAGE_GEN_UNKNOWN 0xFFFFFFFFu
+
 /* A trusted signer: the parsed key and its key ID (mt_pkg.h, offset 76). */
 typedef struct mt_image_key {
     mt_p256_pubkey key;
@@ -111,11 +120,24 @@ typedef struct mt_image_policy {
      * what mt_sha256_accelerated() returned, asked once by the caller; -1
      * asks the CPU at every check. 0 (a zeroed struct) is the portable code. */
     int sha_impl;
+    /* CRC-32 implementation for the image CRC (mt_crc32_impl): what
+     * mt_crc_accelerated() returned, asked once by the caller; -1 asks the
+     * CPU at every check. 0 (a zeroed struct) is the table code. */
+    int crc_impl;
+    /* The write generation of the bytes checked, [pkg, pkg + available), from
+     * the flash model they live in (mt_flash_area_generation), for the cache
+     * (mt_image_cache). 0 (a zeroed struct) and MT_IMAGE_GEN_UNKNOWN say
+     * nothing: the check then never skips a step on the generation's word. */
+    uint32_t gen;
 } mt_image_policy;
 
 /*
- * Verification cache for one bank. `digest` is the key of the last package
- * that passed signature verification:
+ * Verification cache for one bank: two ways of knowing that a package has
+ * passed steps 6 to 9 before, each keyed on every byte those steps read
+ * (header, image, trailer and signature, the key: SPEC section 5).
+ *
+ * By content. `digest` is the key of the last package that passed
+ * signature verification:
  *
  *   SHA-256( SHA-256(header || image)        the signed digest, 32 bytes
  *            || trailer                      all trailer_size bytes: the
@@ -123,18 +145,44 @@ typedef struct mt_image_policy {
  *            || 0x04 || X || Y )             the trusted key the key ID named,
  *                                            65-byte uncompressed SEC1 point
  *
- * i.e. every byte the check reads (SPEC section 5). It is keyed by content, so
- * a bank rewritten since, another signature or trailer, or another key behind
- * the same key ID simply misses and runs every step; only on a hit are the
- * image SHA-256 (implied: the header carries it) and ECDSA skipped. The key is
- * computed from bytes the check hashes anyway (the signed digest comes out of
- * the one streaming pass), so a hit costs no second pass over the image.
- * Zero it to empty it.
+ * A bank rewritten since, another signature or trailer, or another key
+ * behind the same key ID simply misses and runs every step; only on a hit
+ * are the image SHA-256 (implied: the header carries it) and ECDSA skipped.
+ * The key is computed from bytes the check hashes anyway (the signed digest
+ * comes out of the one streaming pass), so a hit costs no second pass over
+ * the image, but it still costs that pass.
+ *
+ * By write generation. When the caller's flash model says the bytes have not
+ * been written since (policy->gen: the write generation of [pkg, pkg +
+ * available), mt_flash.h), `gen` and `signer` record the
+ * generation at the last check that passed steps 6 to 9 and the key the
+ * signature verified with. A later check with the same generation and the
+ * same trusted key behind the header's key ID skips steps 6, 7 and 9
+ * entirely: no pass over the image, no ECDSA. Steps 1 to 5, the key lookup
+ * of step 8 and step 10 still run on every check, against the policy of the
+ * moment (vendor, hardware revision, bank size, `complete`, the installed
+ * counter): the header is re-parsed from the bytes, 128 of them. Any program,
+ * erase or injected fault on the bank moves its generation on, so the next
+ * check reads everything again; 0 and MT_IMAGE_GEN_UNKNOWN never match. A
+ * check that runs steps 6 to 9 and fails forgets the generation. Whatever
+ * the cache holds, the result is what a check without it would return on
+ * the same bytes; only the work differs.
+ *
+ * A cache belongs to one range of one device (a bank). `hashed` and
+ * `verified` count, for diagnostics and tests, the checks that read the
+ * image (the streaming pass of steps 6 and 7) and the ECDSA verifications
+ * run. Zero the struct to empty it.
  */
 typedef struct mt_image_cache {
-    uint8_t valid;
+    uint8_t valid;            /* digest is set */
+    uint8_t gen_valid;        /* gen and signer are set */
+    uint32_t gen;             /* the bytes' write generation when they passed */
+    uint32_t hashed;          /* checks that read the image (diagnostics) */
+    uint32_t verified;        /* ECDSA verifications run (diagnostics) */
+    mt_p256_pubkey signer;    /* the key the signature verified with */
     uint8_t digest[32];
 } mt_image_cache;
+
 
 /*
  * The acceptance check, in the order above. pkg points to `available` bytes
@@ -149,5 +197,4 @@ typedef struct mt_image_cache {
 int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,
                    const uint8_t *pkg, size_t available, int complete,
                    mt_image_cache *cache);
-
 #endif

@@ -158,15 +158,17 @@ void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN])
     memset(ctx, 0, sizeof *ctx); /* final consumes the context */
 }
 
-void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN])
+void mt_sha256_impl(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN], int impl)
 {
     mt_sha256_ctx ctx;
-    if (len >= MT_SHA256_ACCEL_MIN)
-        mt_sha256_init(&ctx);
-    else
-        mt_sha256_init_portable(&ctx);
+    mt_sha256_init_impl(&ctx, impl);
     mt_sha256_update(&ctx, data, len);
     mt_sha256_final(&ctx, out);
+}
+
+void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN])
+{
+    mt_sha256_impl(data, len, out, len >= MT_SHA256_ACCEL_MIN ? mt_sha256_accelerated() : 0);
 }
 
 int mt_sha256_accelerated(void)

@@ -38,7 +38,13 @@ void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl);
 void mt_sha256_init_portable(mt_sha256_ctx *ctx);
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len);
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN]);
+/* One-shot. Asks the CPU (mt_sha256_init) only for 16 KiB and more; a
+ * shorter message takes the portable code without asking. */
 void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN]);
+/* One-shot with the implementation chosen by the caller, as
+ * mt_sha256_init_impl: no CPUID, the accelerated path at every length when
+ * impl is 1. */
+void mt_sha256_impl(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN], int impl);
 /* 1 when the accelerated path is available on this CPU, else 0 (asks the
  * CPU on every call; nothing is cached). */
 int mt_sha256_accelerated(void);

@@ -16,7 +16,10 @@
  * The one-shot mt_sha256 asks the CPU for SHA extensions only from this many
  * bytes on: the three CPUID instructions of the check cost microseconds under
  * a hypervisor (about 12 us on the reference machine), more than the portable
- * code spends on a few KiB.
+ * code spends on a few KiB. mt_sha256_impl, told the answer, does not use it:
+ * the SHA extensions win from the first block (a one-block message in
+ * about 90 ns against 290 ns portable, 4 KiB in 3.2 us against 16.6 us;
+ * gcc 12 -O2, reference machine, loaded).
  */
 #define MT_SHA256_ACCEL_MIN 16384u
 

@@ -87,7 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pol.installed_counter = (uint32_t)(data[0] >> 4);
     pol.keys = &key;
     pol.key_count = 1;
-    pol.sha_impl = 0; /* portable SHA-256: no CPUID per input */
+    pol.sha_impl = 0; /* portable SHA-256 and CRC-32: no CPUID per input */
+    pol.crc_impl = 0;
+    pol.gen = (data[0] & 8) ? 1u : 0u; /* with a cache: the bytes' write generation */
     memset(&cache, 0, sizeof cache);
     rc = mt_image_check(&h, &pol, buf, n, (data[0] & 4) == 0, (data[0] & 8) ? &cache : NULL);
     expect(rc == MT_OK || rc == MT_E_HDR_MAGIC || rc == MT_E_HDR_CRC || rc == MT_E_HDR_FIELD ||
@@ -96,6 +98,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
            rc == MT_E_UNKNOWN_KEY || rc == MT_E_TRAILER || rc == MT_E_NO_SIGNATURE ||
            rc == MT_E_SIGNATURE || rc == MT_E_DOWNGRADE);
     if (rc == MT_OK) expect(h.package_size <= n && h.security_counter >= pol.installed_counter);
+    if (data[0] & 8) {
+        /* the same bytes at the same generation: the cache may skip work,
+         * never change the answer */
+        mt_pkg_header h2;
+        uint32_t hashed = cache.hashed;
+        expect(mt_image_check(&h2, &pol, buf, n, (data[0] & 4) == 0, &cache) == rc);
+        if (rc == MT_OK)
+            expect(cache.hashed == hashed && h2.package_size == h.package_size &&
+                   h2.security_counter == h.security_counter &&
+                   memcmp(h2.image_sha256, h.image_sha256, 32) == 0);
+    }
     free(buf);
     return 0;
 }

@@ -33,10 +33,11 @@ def test_crc32_matches_zlib(data, start):
     assert crypto.crc32(data, start) == zlib.crc32(data, start)
 
 
-@given(st.integers(32768, 70000), st.integers(0, 2**32), st.integers(0, 0xFFFFFFFF))
-@settings(max_examples=20)
+@given(st.integers(0, 70000), st.integers(0, 2**32), st.integers(0, 0xFFFFFFFF))
+@settings(max_examples=40)
 def test_crc32_accelerated_and_portable_paths_agree(size, seed, start):
-    """Large buffers take the PCLMULQDQ path where the CPU has it."""
+    """Buffers of 64 bytes and more take the PCLMULQDQ path where the CPU has it
+    (the binding asks the CPU once, at import)."""
     from meteremu._lowlevel.crypto import crc32_portable
 
     data = random.Random(seed).randbytes(size)

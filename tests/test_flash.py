@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meteremu._lowlevel.flash import (
+    GEN_UNKNOWN,
     Flash,
     FlashAlignError,
     FlashError,
@@ -149,6 +150,41 @@ def test_file_backed_state_survives_the_process(tmp_path) -> None:
         mm.close()
 
 
+def test_write_generations_follow_every_change() -> None:
+    """Programs, erases, torn operations and cell faults move the generation of
+    the sectors they touch (RAM only: a new Flash over the same cells stamps every
+    sector afresh); refused calls and reads move nothing."""
+    f = Flash(4 * SEC, SEC, 8)
+    g = [f.generation(i * SEC) for i in range(4)]
+    assert len(set(g)) == 1 and g[0] != GEN_UNKNOWN
+    f.program(SEC - 8, b"\x00" * 16)  # sectors 0 and 1
+    assert f.generation(0) > g[0] and f.generation(SEC) == f.generation(0)
+    assert f.generation(2 * SEC, 2 * SEC) == g[0]
+    assert f.generation(0, 4 * SEC) == f.generation(0)
+    top = f.generation(0, 4 * SEC)
+    f.read(0, 4 * SEC)
+    with pytest.raises(FlashOneError):
+        f.program(SEC - 8, b"\xff" * 8)
+    with pytest.raises(FlashAlignError):
+        f.erase(8)
+    assert f.generation(0, 4 * SEC) == top
+    f.flip_bits(3 * SEC + 5, 0x01)
+    assert f.generation(3 * SEC) > top and f.generation(2 * SEC) == g[0]
+    top = f.generation(0, 4 * SEC)
+    f.stick_bits(2 * SEC, zero=0x80)
+    assert f.generation(2 * SEC) > top
+    top = f.generation(0, 4 * SEC)
+    f.set_tear(Tear.PREFIX, 3)
+    f.cut_after(0)
+    with pytest.raises(FlashPowerError):
+        f.erase(SEC)
+    f.power_up()
+    assert f.generation(SEC) > top
+    assert f.generation(4 * SEC) == GEN_UNKNOWN
+    g2 = Flash(4 * SEC, SEC, 8, buffer=bytearray(f.dump()))
+    assert g2.generation(0, 4 * SEC) != GEN_UNKNOWN
+
+
 def test_layout_default_is_the_spec_map() -> None:
     lay = compute_layout()
     assert lay.used == 432 * 1024
@@ -240,11 +276,18 @@ def test_c_model_matches_python_model(align: int, endurance: int, data: st.DataO
                     for i, b in enumerate(raw)
                 )
             expect, op, args = m.program(addr, raw), c.program, (addr, raw)
+        before, gens = c.dump(), [c.generation(i * sector) for i in range(sectors)]
         if expect is None:
             op(*args)
         else:
             with pytest.raises(expect):
                 op(*args)
         assert c.dump() == bytes(m.mem)
+        # a sector whose cells changed has a newer write generation
+        after = c.dump()
+        for i in range(sectors):
+            span = slice(i * sector, (i + 1) * sector)
+            if before[span] != after[span]:
+                assert c.generation(i * sector) > gens[i]
     assert c.wear_counters() == m.wear
     assert c.ops == m.ops

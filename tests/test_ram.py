@@ -103,6 +103,11 @@ The seed gives the meter 16 KiB of RAM. Per meter the C core holds (by
 
 {state_table()}
 
+Not counted: the flash model's per-sector wear counters and write
+generations (4 bytes per sector each, in memory the binding owns). They model
+the flash device and the emulator's record of writes to it, not the meter's
+RAM.
+
 Verification stack peak, from GCC's `-fstack-usage -fcallgraph-info=su` over
 every core source at -O2, summed along the deepest call chain from the
 bootloader's power-up:

@@ -28,6 +28,8 @@
 
 static uint8_t mem[SIZE];
 static uint32_t wear[SIZE / SEC];
+static uint32_t gen[SIZE / SEC]; /* write generations, bound when `tracking` */
+static int tracking;
 static mt_flash flash;
 static mt_image_key keys[2]; /* the trusted key; the other signer, trusted where a test says */
 static mt_boot_config cfg;
@@ -50,6 +52,7 @@ static void put_bank(int bank, const uint8_t *pkg, uint32_t len)
 static void factory(mt_boot *b)
 {
     CHECK_EQ(mt_flash_init(&flash, mem, SIZE, wear, SEC, 8), MT_OK);
+    if (tracking) mt_flash_track(&flash, gen);
     mt_flash_factory_erase(&flash);
     put_bank(MT_BOOT_BANK_GOLDEN, pkg_golden, sizeof pkg_golden);
     put_bank(MT_BOOT_BANK_A, pkg_a, sizeof pkg_a);
@@ -65,6 +68,7 @@ static void factory(mt_boot *b)
     cfg.key_count = 1;
     CHECK_EQ(mt_boot_init(b, &cfg), MT_OK);
     CHECK_EQ(b->sha_impl, mt_sha256_accelerated()); /* asked once, at init */
+    CHECK_EQ(b->crc_impl, mt_crc_accelerated());
 }
 
 /* The floor area's floor, read straight from the cells (power or not). */
@@ -873,6 +877,7 @@ static void test_floor_repair(void)
 
 static uint8_t snap_mem[SIZE];
 static uint32_t snap_wear[SIZE / SEC];
+static uint32_t snap_gen[SIZE / SEC];
 static mt_flash snap_flash;
 static mt_boot snap_boot;
 
@@ -880,6 +885,7 @@ static void snapshot(const mt_boot *b)
 {
     memcpy(snap_mem, mem, SIZE);
     memcpy(snap_wear, wear, sizeof wear);
+    memcpy(snap_gen, gen, sizeof gen);
     snap_flash = flash;
     snap_boot = *b;
 }
@@ -888,6 +894,7 @@ static void restore(mt_boot *b)
 {
     memcpy(mem, snap_mem, SIZE);
     memcpy(wear, snap_wear, sizeof wear);
+    memcpy(gen, snap_gen, sizeof gen);
     flash = snap_flash;
     *b = snap_boot;
 }
@@ -994,7 +1001,7 @@ static void sweep(mt_boot *b, enum op op)
                 else if (is_new) CHECK_EQ(bb.running, new_run);
                 else CHECK(bb.running == old_run || bb.running == new_run);
                 /* whatever runs passes the full check */
-                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1};
+                mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, -1, 0};
                 CHECK_EQ(mt_image_check(NULL, &pol, mem + bank_off[bb.running], BANK, 1, NULL),
                          MT_OK);
                 sweep_cuts++;
@@ -1111,25 +1118,234 @@ static void test_floor_power_cut_sweep(void)
     printf("floor power-cut sweep: %u cuts\n", sweep_cuts - cuts);
 }
 
+/* ---- the verification cache by write generation ---- */
+
+static uint32_t hashed(const mt_boot *b, int bank) { return b->cache[bank].hashed; }
+static uint32_t verified(const mt_boot *b, int bank) { return b->cache[bank].verified; }
+
+/* With write generations bound, a bank nothing has written since its last
+ * full check is not read again (no pass over the image, no ECDSA) by
+ * provision, start, verify or activate, and the bootloader's RAM is kept
+ * across power-ups; the floor is checked every time; a flipped bit, a stuck
+ * bit, a torn program or erase, or another key behind the key ID forces the
+ * full check, which refuses what changed. */
+static void test_generation_cache(void)
+{
+    static const uint8_t zeros[16] = {0};
+    mt_boot b;
+    mt_image_key saved;
+
+    tracking = 1;
+    /* provisioning reads bank A once; the first boot does not */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK(hashed(&b, MT_BOOT_BANK_A) == 1u && verified(&b, MT_BOOT_BANK_A) == 1u);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_A);
+    CHECK_EQ(b.running_header.security_counter, 1u); /* the header is read again */
+    CHECK(hashed(&b, MT_BOOT_BANK_A) == 1u && verified(&b, MT_BOOT_BANK_A) == 1u);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+
+    /* an update: verify reads B once; activate and the trial boot do not */
+    put_bank(MT_BOOT_BANK_B, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK(hashed(&b, MT_BOOT_BANK_B) == 1u && verified(&b, MT_BOOT_BANK_B) == 1u);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.floor, 2u);
+    CHECK(hashed(&b, MT_BOOT_BANK_B) == 1u && verified(&b, MT_BOOT_BANK_B) == 1u);
+    /* power-ups with the bootloader's RAM kept: still no pass */
+    mt_flash_power_cut(&flash);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 1u);
+    /* a hit reads no image byte: a store behind the model's back goes unseen,
+     * which is why the model stamps every write and every injected fault */
+    mem[OFF_B + 200u] ^= 0x01;
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK(b.running == MT_BOOT_BANK_B && hashed(&b, MT_BOOT_BANK_B) == 1u);
+    mem[OFF_B + 200u] ^= 0x01;
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    /* the floor is checked on a hit: A (counter 1) under floor 2 */
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_DOWNGRADE);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_A), 1u);
+    /* one flipped bit in the verified running bank: the next boot reads it
+     * all and refuses it (A is below the floor: golden) */
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_B + 128u + 17u, 0x04), MT_OK);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 2u);
+    CHECK_EQ(b.running, MT_BOOT_BANK_GOLDEN);
+    CHECK_EQ(b.rec.outcome, MT_BOOT_OUTCOME_REVERTED);
+
+    /* activation: a verified bank, then one bit flips: activate reads it all
+     * and refuses; flipped back, one pass again, and the content key spares
+     * ECDSA */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    put_bank(MT_BOOT_BANK_B, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_B + 128u + 40u, 0x80), MT_OK);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_IMAGE_CRC);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 2u);
+    CHECK_EQ(b.writes, 1u); /* provisioning's record only */
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_B + 128u + 40u, 0x80), MT_OK);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK(hashed(&b, MT_BOOT_BANK_B) == 3u && verified(&b, MT_BOOT_BANK_B) == 1u);
+    /* a stuck bit: the same */
+    CHECK_EQ(mt_flash_stick_bits(&flash, OFF_B + 128u + 41u, 0x00, 0x01), MT_OK);
+    CHECK(mem[OFF_B + 128u + 41u] == (pkg_b[128 + 41] | 0x01u));
+    if (pkg_b[128 + 41] & 0x01u) { /* the bit was 1 already: nothing changed */
+        CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    } else {
+        CHECK_EQ(mt_boot_activate(&b, 1), MT_E_IMAGE_CRC);
+    }
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 4u);
+    mt_flash_clear_faults(&flash);
+    put_bank(MT_BOOT_BANK_B, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 5u);
+
+    /* a program into the verified bank torn by a cut: even one that left no
+     * cell changed is read again (it passes); one that left 8 bytes is
+     * refused, at activation and at the boot of that bank */
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_PREFIX, 0), MT_OK);
+    mt_flash_cut_after(&flash, 0);
+    CHECK_EQ(mt_flash_program(&flash, OFF_B + 256u, zeros, 16), MT_E_FLASH_POWER);
+    CHECK_MEM(mem + OFF_B, pkg_b, sizeof pkg_b); /* nothing landed */
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK(b.running == MT_BOOT_BANK_A && hashed(&b, MT_BOOT_BANK_A) == 1u);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK(hashed(&b, MT_BOOT_BANK_B) == 6u && verified(&b, MT_BOOT_BANK_B) == 1u);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_OK); /* a trial of B */
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 6u);
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_PREFIX, 8), MT_OK);
+    mt_flash_cut_after(&flash, 0);
+    CHECK_EQ(mt_flash_program(&flash, OFF_B + 256u, zeros, 16), MT_E_FLASH_POWER);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_boot_start(&b), MT_OK); /* the trial bank is read again: refused */
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 7u);
+    CHECK_EQ(b.running, MT_BOOT_BANK_A);
+    CHECK_EQ(b.rec.state, MT_BOOT_REVERTED);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_activate(&b, 1), MT_E_IMAGE_CRC);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 8u);
+    /* a torn erase of its second sector (the trailer): the same */
+    put_bank(MT_BOOT_BANK_B, pkg_b, sizeof pkg_b);
+    CHECK_EQ(mt_boot_verify(&b, NULL, 1), MT_OK);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 9u);
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_BITS, 40), MT_OK);
+    mt_flash_cut_after(&flash, 0);
+    CHECK_EQ(mt_flash_erase(&flash, OFF_B + SEC, SEC), MT_E_FLASH_POWER);
+    mt_flash_power_up(&flash);
+    CHECK_EQ(mt_flash_set_tear(&flash, MT_FLASH_TEAR_NONE, 0), MT_OK);
+    CHECK(mt_boot_activate(&b, 1) < 0);
+    CHECK_EQ(hashed(&b, MT_BOOT_BANK_B), 10u);
+
+    /* another key behind the trusted key ID: the next boot runs every step,
+     * and ECDSA refuses both A and golden */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    saved = keys[0];
+    keys[0].key = keys[1].key; /* the key ID stays */
+    CHECK_EQ(mt_boot_start(&b), MT_E_NO_BOOTABLE);
+    CHECK(hashed(&b, MT_BOOT_BANK_A) == 2u && verified(&b, MT_BOOT_BANK_A) == 2u);
+    keys[0] = saved;
+
+    /* the factory's check of the package file, adopted for bank A:
+     * provisioning makes its one pass but runs no ECDSA */
+    {
+        mt_image_policy pol = {VEC_VENDOR, VEC_HW_REV, BANK, 0, keys, 1, -1, -1, 0};
+        mt_image_cache fc;
+
+        memset(&fc, 0, sizeof fc);
+        factory(&b);
+        CHECK_EQ(mt_boot_adopt(&b, MT_BOOT_BANK_A, &fc), MT_E_ARG); /* empty */
+        CHECK_EQ(mt_image_check(NULL, &pol, pkg_a, sizeof pkg_a, 1, &fc), MT_OK);
+        CHECK_EQ(mt_boot_adopt(&b, 3, &fc), MT_E_ARG);
+        CHECK_EQ(mt_boot_adopt(&b, -1, &fc), MT_E_ARG);
+        CHECK_EQ(mt_boot_adopt(&b, MT_BOOT_BANK_A, &fc), MT_OK);
+        CHECK_EQ(mt_boot_provision(&b), MT_OK);
+        CHECK(hashed(&b, MT_BOOT_BANK_A) == 1u && verified(&b, MT_BOOT_BANK_A) == 0u);
+        CHECK_EQ(mt_boot_start(&b), MT_OK);
+        CHECK_EQ(hashed(&b, MT_BOOT_BANK_A), 1u);
+        /* a key adopted from another package does not hit: every step */
+        memset(&fc, 0, sizeof fc);
+        CHECK_EQ(mt_image_check(NULL, &pol, pkg_b, sizeof pkg_b, 1, &fc), MT_OK);
+        factory(&b);
+        CHECK_EQ(mt_boot_adopt(&b, MT_BOOT_BANK_A, &fc), MT_OK);
+        CHECK_EQ(mt_boot_provision(&b), MT_OK);
+        CHECK(hashed(&b, MT_BOOT_BANK_A) == 1u && verified(&b, MT_BOOT_BANK_A) == 1u);
+        /* nor for a bank holding a bad copy of the adopted package */
+        memset(&fc, 0, sizeof fc);
+        CHECK_EQ(mt_image_check(NULL, &pol, pkg_a, sizeof pkg_a, 1, &fc), MT_OK);
+        factory(&b);
+        CHECK_EQ(mt_flash_flip_bits(&flash, OFF_A + 128u + 5u, 0x02), MT_OK);
+        CHECK_EQ(mt_boot_adopt(&b, MT_BOOT_BANK_A, &fc), MT_OK);
+        CHECK_EQ(mt_boot_provision(&b), MT_E_IMAGE_CRC);
+        CHECK_EQ(b.writes, 0u);
+    }
+
+    /* the CPU's answers from the caller: the portable code, or anything but
+     * 1, boots the same */
+    {
+        const int impls[][2] = {{0, 0}, {7, -1}, {mt_sha256_accelerated(), mt_crc_accelerated()}};
+        for (size_t i = 0; i < 3; i++) {
+            factory(&b);
+            CHECK_EQ(mt_boot_init_impl(&b, &cfg, impls[i][0], impls[i][1]), MT_OK);
+            CHECK_EQ(b.sha_impl, impls[i][0] == 1);
+            CHECK_EQ(b.crc_impl, impls[i][1] == 1);
+            CHECK_EQ(mt_boot_provision(&b), MT_OK);
+            CHECK_EQ(mt_boot_start(&b), MT_OK);
+            update_to(&b, pkg_b, sizeof pkg_b);
+            CHECK(hashed(&b, MT_BOOT_BANK_B) == 1u && verified(&b, MT_BOOT_BANK_B) == 1u);
+            put_bank(MT_BOOT_BANK_A, pkg_nohb, sizeof pkg_nohb);
+            CHECK_EQ(mt_flash_flip_bits(&flash, OFF_A + 128u + 100u, 0x01), MT_OK);
+            CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+            CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+            CHECK_EQ(mt_boot_activate(&b, 1), MT_E_IMAGE_CRC);
+        }
+        CHECK_EQ(mt_boot_init_impl(&b, NULL, 0, 0), MT_E_ARG);
+    }
+
+    /* without write generations every validation makes its pass */
+    tracking = 0;
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK(hashed(&b, MT_BOOT_BANK_A) == 3u && verified(&b, MT_BOOT_BANK_A) == 1u);
+}
+
 int main(void)
 {
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
     CHECK_EQ(mt_image_key_init(&keys[1], vec_other_key, sizeof vec_other_key), MT_OK);
-    test_record_codec();
-    test_blank_and_update();
-    test_alternation_and_corruption();
-    test_bad_banks();
-    test_boot_loop();
-    test_revert_and_golden();
-    test_outcome_and_provision();
-    test_swap_fault();
-    test_floor_slot_codec();
-    test_floor_area();
-    test_floor_survives_erased_records();
-    test_floor_survives_flipped_record();
-    test_floor_repair();
-    test_power_cut_sweep();
-    test_floor_power_cut_sweep();
+    /* every test without write generations, then again with them bound */
+    for (tracking = 0; tracking < 2; tracking++) {
+        test_record_codec();
+        test_blank_and_update();
+        test_alternation_and_corruption();
+        test_bad_banks();
+        test_boot_loop();
+        test_revert_and_golden();
+        test_outcome_and_provision();
+        test_swap_fault();
+        test_floor_slot_codec();
+        test_floor_area();
+        test_floor_survives_erased_records();
+        test_floor_survives_flipped_record();
+        test_floor_repair();
+        test_power_cut_sweep();
+        test_floor_power_cut_sweep();
+    }
+    test_generation_cache();
     printf("RAM: sizeof(mt_boot)=%zu sizeof(mt_flash)=%zu sizeof(mt_image_key)*%u=%zu "
            "sizeof(mt_pkg_header)=%zu\n",
            sizeof(mt_boot), sizeof(mt_flash), MT_IMAGE_MAX_KEYS,

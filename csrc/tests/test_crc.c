@@ -174,6 +174,42 @@ static void check_paths(void)
 #endif
 }
 
+/* The _impl entry points: the caller's answer, every path, every length from
+ * 0 to past a few folding rounds, large buffers, every alignment mod 16;
+ * equal to the bitwise reference and to the asking entry points. */
+static void check_impl(void)
+{
+    int impls[] = {0, 7, mt_crc_accelerated()};
+    int bad = 0;
+    for (size_t k = 0; k < 3; k++) {
+        int impl = impls[k];
+        for (size_t n = 0; n <= 700; n++) {
+            for (size_t a = 0; a < 16; a += (n < 200 ? 1 : 5)) {
+                const uint8_t *p = big + a;
+                uint32_t init = (uint32_t)(n * 2654435761u);
+                if (mt_crc32_impl(init, p, n, impl) != ~ref_update(~init, 0xEDB88320u, p, n))
+                    bad++;
+                uint16_t reg = (uint16_t)init;
+                if (mt_crc16_x25_update_impl(reg, p, n, impl) != ref_update(reg, 0x8408u, p, n))
+                    bad++;
+                if (mt_crc16_x25_impl(p, n, impl) != ref_x25(p, n)) bad++;
+            }
+        }
+        size_t lens[] = {4096, MT_CRC_ACCEL_MIN - 1, MT_CRC_ACCEL_MIN, sizeof big - 3};
+        for (size_t i = 0; i < 4; i++) {
+            if (mt_crc32_impl(0, big + 3, lens[i], impl) != mt_crc32(0, big + 3, lens[i])) bad++;
+            if (mt_crc32_impl(0, big + 3, lens[i], impl) != ref_crc32(big + 3, lens[i])) bad++;
+            if (mt_crc16_x25_impl(big + 3, lens[i], impl) != mt_crc16_x25(big + 3, lens[i])) bad++;
+        }
+        /* incremental across the folding threshold */
+        uint32_t whole = mt_crc32_portable(0, big, 5000);
+        for (size_t cut = 0; cut <= 5000; cut += 37)
+            if (mt_crc32_impl(mt_crc32_impl(0, big, cut, impl), big + cut, 5000 - cut, impl) != whole)
+                bad++;
+    }
+    CHECK_EQ(bad, 0);
+}
+
 static void check_incremental(void)
 {
     uint8_t buf[1000];
@@ -204,5 +240,6 @@ int main(void)
     check_vectors();
     check_paths();
     check_incremental();
+    check_impl();
     return mt_test_done("test_crc");
 }

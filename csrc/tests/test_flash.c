@@ -1,5 +1,6 @@
 /* NOR flash model: semantics, alignment, wear, counters and every fault type. */
 #include <stdint.h>
+#include <string.h>
 
 #include "mt_err.h"
 #include "mt_flash.h"
@@ -389,6 +390,120 @@ static void test_area(void)
     CHECK_EQ(mt_flash_wear(&f, SEC), 1u);
 }
 
+/* Write generations: every call that can change a cell moves the generation
+ * of the sectors it touches on, and of nothing else; refused calls none. */
+static void test_generations(void)
+{
+    static uint32_t gen[NSEC];
+    mt_flash f;
+    mt_flash_area a;
+    uint8_t d[16];
+    uint32_t g0, g1, g2;
+
+    memset(d, 0x00, sizeof d);
+    fresh(&f, 8);
+    /* untracked: nothing to say */
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_area_init(&a, &f, SEC, 2 * SEC), MT_OK);
+    CHECK_EQ(mt_flash_area_generation(&a), MT_FLASH_GEN_UNKNOWN);
+    mt_flash_track(&f, gen);
+    g0 = mt_flash_generation(&f, 0, SIZE);
+    CHECK(g0 != MT_FLASH_GEN_UNKNOWN);
+    for (uint32_t s = 0; s < NSEC; s++) CHECK_EQ(mt_flash_generation(&f, s * SEC, 0), g0);
+    CHECK_EQ(mt_flash_generation(&f, SIZE, 0), MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_generation(&f, 8, SIZE), MT_FLASH_GEN_UNKNOWN);
+
+    /* a program stamps the sectors of its range only */
+    CHECK_EQ(mt_flash_program(&f, 2 * SEC - 8, d, 16), MT_OK); /* sectors 1 and 2 */
+    g1 = mt_flash_generation(&f, SEC, 0);
+    CHECK(g1 > g0 && g1 != MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_generation(&f, 2 * SEC, 0), g1);
+    CHECK_EQ(mt_flash_generation(&f, 0, SEC), g0);
+    CHECK_EQ(mt_flash_generation(&f, 3 * SEC, 5 * SEC), g0);
+    CHECK_EQ(mt_flash_area_generation(&a), g1);
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), g1);
+
+    /* refused calls reach no cell and stamp nothing */
+    CHECK_EQ(mt_flash_program(&f, 2 * SEC - 8, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff", 8),
+             MT_E_FLASH_ONE);
+    CHECK_EQ(mt_flash_program(&f, SEC + 1, d, 8), MT_E_FLASH_ALIGN);
+    CHECK_EQ(mt_flash_program(&f, SIZE - 8, d, 16), MT_E_FLASH_RANGE);
+    CHECK_EQ(mt_flash_erase(&f, SEC + 8, SEC), MT_E_FLASH_ALIGN);
+    CHECK_EQ(mt_flash_program(&f, SEC, d, 0), MT_OK); /* nothing to write */
+    CHECK_EQ(mt_flash_set_sector_endurance(&f, SEC, 0), MT_OK);
+    CHECK_EQ(mt_flash_erase(&f, SEC, SEC), MT_E_FLASH_WORN);
+    mt_flash_clear_faults(&f);
+    mt_flash_power_cut(&f);
+    CHECK_EQ(mt_flash_program(&f, SEC, d, 8), MT_E_FLASH_POWER);
+    mt_flash_power_up(&f);
+    CHECK_EQ(mt_flash_area_generation(&a), g1);
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), g1);
+
+    /* an erase stamps each sector it erases, one after the other */
+    CHECK_EQ(mt_flash_area_erase(&a, 0, 2 * SEC), MT_OK);
+    g2 = mt_flash_generation(&f, 2 * SEC, 0);
+    CHECK(mt_flash_generation(&f, SEC, 0) > g1 && g2 > mt_flash_generation(&f, SEC, 0));
+    CHECK_EQ(mt_flash_area_generation(&a), g2);
+
+    /* cell faults: a flip and a stuck bit stamp the byte's sector */
+    g0 = mt_flash_generation(&f, 5 * SEC, SEC);
+    CHECK_EQ(mt_flash_flip_bits(&f, 5 * SEC + 3, 0x10), MT_OK);
+    g1 = mt_flash_generation(&f, 5 * SEC, SEC);
+    CHECK(g1 > g0 && g1 > g2);
+    CHECK_EQ(mt_flash_area_generation(&a), g2); /* not the area's sectors */
+    CHECK_EQ(mt_flash_stick_bits(&f, 6 * SEC, 0x01, 0), MT_OK);
+    CHECK(mt_flash_generation(&f, 6 * SEC, 0) > g1);
+    mt_flash_clear_faults(&f);
+
+    /* the operation a cut hits stamps its range, whatever its tear mode */
+    for (unsigned mode = MT_FLASH_TEAR_NONE; mode <= MT_FLASH_TEAR_BITS; mode++) {
+        g0 = mt_flash_area_generation(&a);
+        CHECK_EQ(mt_flash_set_tear(&f, mode, MT_FLASH_TEAR_RANDOM), MT_OK);
+        mt_flash_cut_after(&f, 0);
+        CHECK_EQ(mt_flash_area_program(&a, 16u * mode, d, 16), MT_E_FLASH_POWER);
+        mt_flash_power_up(&f);
+        g1 = mt_flash_area_generation(&a);
+        CHECK(g1 > g0);
+        mt_flash_cut_after(&f, 0);
+        CHECK_EQ(mt_flash_area_erase(&a, SEC, SEC), MT_E_FLASH_POWER);
+        mt_flash_power_up(&f);
+        CHECK(mt_flash_area_generation(&a) > g1);
+        CHECK_EQ(mt_flash_generation(&f, SEC, 0), g1); /* the erase's first sector only */
+    }
+    mt_flash_clear_faults(&f);
+
+    /* factory erase: every sector */
+    g0 = mt_flash_generation(&f, 0, SIZE);
+    mt_flash_factory_erase(&f);
+    for (uint32_t s = 0; s < NSEC; s++) CHECK(mt_flash_generation(&f, s * SEC, 0) > g0);
+
+    /* rebinding stamps every sector anew: nothing recorded before matches */
+    g0 = mt_flash_generation(&f, 0, SIZE);
+    mt_flash_track(&f, gen);
+    g1 = mt_flash_generation(&f, 0, SIZE);
+    CHECK(g1 > g0);
+    for (uint32_t s = 0; s < NSEC; s++) CHECK_EQ(mt_flash_generation(&f, s * SEC, 0), g1);
+    /* the counter saturates and then says nothing */
+    f.gen_now = MT_FLASH_GEN_UNKNOWN - 2u;
+    CHECK_EQ(mt_flash_program(&f, 0, d, 8), MT_OK);
+    CHECK_EQ(mt_flash_generation(&f, 0, 8), MT_FLASH_GEN_UNKNOWN - 1u);
+    CHECK_EQ(mt_flash_program(&f, 8, d, 8), MT_OK);
+    CHECK_EQ(mt_flash_generation(&f, 0, 8), MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_program(&f, 16, d, 8), MT_OK);
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_generation(&f, SEC, SEC), g1); /* untouched since the rebind */
+    mt_flash_track(&f, gen); /* a saturated counter stays so */
+    CHECK_EQ(mt_flash_generation(&f, SEC, SEC), MT_FLASH_GEN_UNKNOWN);
+
+    /* unbinding; a later binding carries the counter on */
+    mt_flash_track(&f, NULL);
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), MT_FLASH_GEN_UNKNOWN);
+    CHECK_EQ(mt_flash_program(&f, SEC, d, 8), MT_OK);
+    f.gen_now = 7u;
+    mt_flash_track(&f, gen);
+    CHECK_EQ(mt_flash_generation(&f, 0, SIZE), 8u);
+}
+
 int main(void)
 {
     test_init();
@@ -400,6 +515,7 @@ int main(void)
     test_torn_erase();
     test_cell_faults();
     test_area();
+    test_generations();
     printf("sizeof(mt_flash) = %u bytes\n", (unsigned)sizeof(mt_flash));
     return mt_test_done("test_flash");
 }

@@ -23,18 +23,30 @@ static void fix_crc(uint8_t *pkg)
 
 static mt_image_key keys[2];
 static int sha_impl; /* mt_sha256_accelerated(), asked once in main */
+static int crc_impl; /* mt_crc_accelerated(), asked once in main */
 
 static mt_image_policy policy(void)
 {
     mt_image_policy p;
     p.sha_impl = sha_impl;
+    p.crc_impl = crc_impl;
     p.vendor_id = VEC_VENDOR;
     p.hw_revision = VEC_HW_REV;
     p.bank_size = 2048;
     p.installed_counter = 0;
     p.keys = keys;
     p.key_count = 1;
+    p.gen = 0;
     return p;
+}
+
+/* mt_image_check with the policy's write generation set to gen. */
+static int check_at(mt_pkg_header *out, const mt_image_policy *p, const uint8_t *pkg, size_t len,
+                    int complete, mt_image_cache *c, uint32_t gen)
+{
+    mt_image_policy q = *p;
+    q.gen = gen;
+    return mt_image_check(out, &q, pkg, len, complete, c);
 }
 
 /* Checks a copy of pkg in a heap block of exactly len bytes, so ASan sees
@@ -361,12 +373,123 @@ static void test_cache_key(void)
     }
 }
 
-/* The SHA-256 implementation a policy names changes no outcome: detect at
- * every check (-1), the detected answer, the portable code (0, and any value
- * but 1). A cache entry made on one path hits on the other. */
+/* The generation path (mt_image_check_gen). A package that passed steps 6 to
+ * 9 under a write generation is not read again while the caller says the
+ * bytes are unchanged -- shown by changing them behind its back: still OK,
+ * nothing hashed, which is why every write and fault must move the
+ * generation. Steps 1 to 5, the key lookup and step 10 still run against the
+ * policy of the moment. Another generation, MT_IMAGE_GEN_UNKNOWN, or another
+ * key behind the key ID runs every step. */
+static void test_cache_generation(void)
+{
+    mt_image_policy p = policy();
+    mt_image_cache c;
+    mt_pkg_header h;
+    const size_t n = sizeof pkg_a;
+
+    memset(&c, 0, sizeof c);
+    memcpy(buf, pkg_a, n);
+    CHECK_EQ(check_at(&h, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK(c.gen_valid == 1u && c.gen == 5u && c.hashed == 1u && c.verified == 1u);
+    CHECK_MEM(&c.signer, &keys[0].key, sizeof c.signer);
+    /* the same generation: no pass over the image, no ECDSA, the same header */
+    memset(&h, 0, sizeof h);
+    CHECK_EQ(check_at(&h, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK(c.hashed == 1u && c.verified == 1u);
+    CHECK(h.security_counter == 1u && h.image_size == 300u && h.package_size == n);
+    /* the image is not read on a hit: a change nobody reported goes unseen */
+    buf[200] ^= 1;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 5), MT_OK);
+    CHECK_EQ(c.hashed, 1u);
+    /* reported (a new generation): every step; refused; the generation forgotten */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 6), MT_E_IMAGE_CRC);
+    CHECK(c.hashed == 2u && c.gen_valid == 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 6), MT_E_IMAGE_CRC);
+    CHECK_EQ(c.hashed, 3u);
+    buf[200] ^= 1;
+    /* the good bytes under yet another generation: one pass (the content key
+     * hits: no ECDSA), and that generation recorded */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    CHECK(c.hashed == 4u && c.verified == 1u && c.gen_valid == 1u && c.gen == 7u);
+
+    /* on a hit, steps 1 to 5 and 10 still run, against the policy given */
+    p.vendor_id ^= 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_VENDOR);
+    p = policy();
+    p.hw_revision ^= 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_HW_REV);
+    p = policy();
+    p.bank_size = (uint32_t)n - 1u;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_TOO_BIG);
+    p = policy();
+    CHECK_EQ(check_at(NULL, &p, buf, n, 0, &c, 7), MT_E_INCOMPLETE);
+    CHECK_EQ(check_at(NULL, &p, buf, n - 1, 1, &c, 7), MT_E_INCOMPLETE);
+    p.installed_counter = 2;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_DOWNGRADE);
+    p.installed_counter = 1;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    buf[100] ^= 1; /* a reserved header byte: the header is parsed again */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_HDR_CRC);
+    buf[100] ^= 1;
+    CHECK(c.hashed == 4u && c.gen_valid == 1u);
+
+    /* the key ID no longer trusted: every step, and the step-8 refusal */
+    p.key_count = 0;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_UNKNOWN_KEY);
+    CHECK(c.hashed == 5u && c.gen_valid == 0u);
+    p = policy();
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_OK);
+    CHECK(c.hashed == 6u && c.gen_valid == 1u);
+    /* another key behind the same key ID: every step, ECDSA refuses */
+    {
+        mt_image_key swapped = keys[1];
+        memcpy(swapped.key_id, keys[0].key_id, MT_PKG_KEY_ID_LEN);
+        p.keys = &swapped;
+        CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 7), MT_E_SIGNATURE);
+        CHECK(c.hashed == 7u && c.verified == 2u && c.gen_valid == 0u);
+        p = policy();
+    }
+    /* a downgrade passed 6 to 9: the generation is kept, step 10 decides */
+    p.installed_counter = 5;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 8), MT_E_DOWNGRADE);
+    CHECK(c.hashed == 8u && c.gen_valid == 1u && c.gen == 8u);
+    p.installed_counter = 0;
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 8), MT_OK);
+    CHECK_EQ(c.hashed, 8u);
+
+    /* 0 (a zeroed policy) and MT_IMAGE_GEN_UNKNOWN are never recorded and
+     * never hit */
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK_EQ(c.gen_valid, 0u);
+    c.gen_valid = 1; /* even if a caller set it so */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK_EQ(c.hashed, 2u);
+    memset(&c, 0, sizeof c);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.gen_valid, 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.hashed, 2u);
+    c.gen_valid = 1;
+    c.gen = MT_IMAGE_GEN_UNKNOWN; /* even if a caller set it so */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, MT_IMAGE_GEN_UNKNOWN), MT_OK);
+    CHECK_EQ(c.hashed, 3u);
+    /* a check without a generation forgets the one recorded */
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 9), MT_OK);
+    CHECK_EQ(c.gen_valid, 1u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 0), MT_OK);
+    CHECK(c.hashed == 5u && c.gen_valid == 0u);
+    CHECK_EQ(check_at(NULL, &p, buf, n, 1, &c, 9), MT_OK);
+    CHECK_EQ(c.hashed, 6u);
+}
+
+/* The SHA-256 and CRC-32 implementations a policy names change no outcome:
+ * detect at every check (-1), the detected answer, the portable code (0, and
+ * any value but 1). A cache entry made on one path hits on the other. */
 static void test_sha_impl(void)
 {
     const int impls[] = {-1, sha_impl, 0, 7};
+    const int crcs[] = {crc_impl, -1, 0, 7};
     size_t n = sizeof pkg_a;
     mt_image_cache c;
     mt_pkg_header h;
@@ -375,6 +498,7 @@ static void test_sha_impl(void)
     for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
         mt_image_policy p = policy();
         p.sha_impl = impls[i];
+        p.crc_impl = crcs[i];
         CHECK_EQ(check_exact(pkg_a, n, &p, &h, NULL), MT_OK);
         CHECK_EQ(h.security_counter, 1u);
         CHECK_EQ(check_exact(pkg_b, sizeof pkg_b, &p, NULL, NULL), MT_OK);
@@ -416,6 +540,7 @@ static void test_mutations(void)
 int main(void)
 {
     sha_impl = mt_sha256_accelerated();
+    crc_impl = mt_crc_accelerated();
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
     CHECK_EQ(mt_image_key_init(&keys[1], vec_other_key, sizeof vec_other_key), MT_OK);
     CHECK_MEM(keys[0].key_id, pkg_a + 76, 8);
@@ -427,6 +552,7 @@ int main(void)
     test_cache();
     test_cache_refuses_changed_signature();
     test_cache_key();
+    test_cache_generation();
     test_sha_impl();
     test_mutations();
     printf("sizeof(mt_pkg_header)=%zu sizeof(mt_image_key)=%zu sizeof(mt_image_cache)=%zu\n",

@@ -131,6 +131,22 @@ static void check_paths(void)
         hash_with(mt_sha256_init_portable, big + 1, lens[i], lens[i], p);
         CHECK_MEM(d, p, 32);
     }
+    /* the one-shot with the caller's answer: every path, every length */
+    {
+        const int impls[] = {0, 7, accel};
+        int bad = 0;
+        for (size_t k = 0; k < 3; k++) {
+            for (size_t n = 0; n < 300; n++) {
+                mt_sha256_impl(big + 5, n, d, impls[k]);
+                hash_with(mt_sha256_init_portable, big + 5, n, n ? n : 1, p);
+                if (memcmp(d, p, 32) != 0) bad++;
+            }
+            mt_sha256_impl(big, sizeof big, d, impls[k]);
+            if (!digest_is(d, "bbfad4f95f90d384d555f3df407b8abd654b51131434e1bdca5cda29038f40d1"))
+                bad++;
+        }
+        CHECK_EQ(bad, 0);
+    }
 #ifdef MT_SHA256_HAVE_X86
     if (accel) {
         /* the compression functions agree block for block on many states */

@@ -41,11 +41,14 @@ typedef struct mt_boot {
     uint32_t floor_otp;
     int floor_rc;
     mt_pkg_header running_header;
+    mt_image_cache cache[3];
     ...;
 } mt_boot;
 
 int mt_boot_init(mt_boot *b, const mt_boot_config *cfg);
+int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int crc_impl);
 int mt_boot_provision(mt_boot *b);
+int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from);
 int mt_boot_load(mt_boot *b);
 int mt_boot_start(mt_boot *b);
 int mt_boot_boot_ok(mt_boot *b);

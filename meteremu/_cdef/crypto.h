@@ -5,6 +5,9 @@ uint16_t mt_crc16_x25(const uint8_t *data, size_t len);
 uint32_t mt_crc32_portable(uint32_t crc, const uint8_t *data, size_t len);
 uint16_t mt_crc16_x25_update_portable(uint16_t reg, const uint8_t *data, size_t len);
 int mt_crc_accelerated(void);
+uint32_t mt_crc32_impl(uint32_t crc, const uint8_t *data, size_t len, int impl);
+uint16_t mt_crc16_x25_update_impl(uint16_t reg, const uint8_t *data, size_t len, int impl);
+uint16_t mt_crc16_x25_impl(const uint8_t *data, size_t len, int impl);
 
 typedef struct mt_sha256_ctx {
     uint32_t state[8];
@@ -19,4 +22,5 @@ void mt_sha256_init_portable(mt_sha256_ctx *ctx);
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len);
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[32]);
 void mt_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
+void mt_sha256_impl(const uint8_t *data, size_t len, uint8_t out[32], int impl);
 int mt_sha256_accelerated(void);

@@ -31,7 +31,10 @@ int mt_flash_stick_bits(mt_flash *f, uint32_t addr, uint8_t stuck0, uint8_t stuc
 void mt_flash_set_endurance(mt_flash *f, uint32_t endurance);
 int mt_flash_set_sector_endurance(mt_flash *f, uint32_t addr, uint32_t endurance);
 void mt_flash_clear_faults(mt_flash *f);
+void mt_flash_track(mt_flash *f, uint32_t *gen);
+uint32_t mt_flash_generation(const mt_flash *f, uint32_t addr, uint32_t len);
 int mt_flash_area_init(mt_flash_area *fa, mt_flash *dev, uint32_t off, uint32_t size);
+uint32_t mt_flash_area_generation(const mt_flash_area *fa);
 
 typedef struct mt_layout_params {
     uint32_t sector_size;

@@ -45,10 +45,17 @@ typedef struct mt_image_policy {
     const mt_image_key *keys;
     uint32_t key_count;
     int sha_impl;
+    int crc_impl;
+    uint32_t gen;
 } mt_image_policy;
 
 typedef struct mt_image_cache {
     uint8_t valid;
+    uint8_t gen_valid;
+    uint32_t gen;
+    uint32_t hashed;
+    uint32_t verified;
+    mt_p256_pubkey signer;
     uint8_t digest[32];
 } mt_image_cache;
 

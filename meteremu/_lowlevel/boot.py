@@ -28,8 +28,9 @@ from ..errors import MT_NAMES, BootError, MeteremuError, c_error
 from ..wire.boot import BOOT_RECORD_SIZE as RECORD_SIZE
 from ..wire.boot import FLOOR_SLOT_SIZE
 from . import ffi, lib
+from .crypto import CRC_IMPL, SHA256_IMPL
 from .flash import Flash
-from .image import PackageHeader, _header_from_c, _keys
+from .image import ImageCache, PackageHeader, _header_from_c, _keys
 
 __all__ = [
     "Bank",
@@ -192,7 +193,8 @@ class Bootloader:
         cfg.keys = self._keys
         cfg.key_count = count
         self._b = ffi.new("mt_boot *")
-        rc = lib.mt_boot_init(self._b, cfg)
+        # the CPU's answers, asked once per process at import (no CPUID per meter)
+        rc = lib.mt_boot_init_impl(self._b, cfg, SHA256_IMPL, CRC_IMPL)
         if rc != 0:
             raise ValueError(f"bad boot configuration ({MT_NAMES.get(rc, rc)})")
 
@@ -254,7 +256,26 @@ class Bootloader:
         rc = int(self._b.floor_rc)
         return None if rc == 0 else c_error(rc, "floor area")
 
+    def checks(self, bank: Bank) -> tuple[int, int]:
+        """Diagnostics of the bank's verification cache since this bootloader was
+        built: (validations that read the bank's image, ECDSA verifications run).
+        A validation of a bank nothing has written since its last full check
+        reads neither (csrc/mt_boot.h, "Verification cache")."""
+        c = self._b.cache[int(Bank(bank))]
+        return int(c.hashed), int(c.verified)
+
     # ---- operations ----
+
+    def adopt(self, bank: Bank, cache: ImageCache) -> None:
+        """Take the content key of a package that passed :func:`check_package`
+        with ``cache`` for ``bank``: the bank's next validation spares the image
+        SHA-256 and ECDSA if the bank holds those very bytes (it still reads
+        them once). The factory's check of its package, before writing it."""
+        if not isinstance(cache, ImageCache):
+            raise TypeError(f"cache must be an ImageCache, not {cache!r:.60}")
+        if not cache.filled:
+            raise ValueError("the cache holds no verified package")
+        _raise(lib.mt_boot_adopt(self._b, int(Bank(bank)), cache._c))
 
     def provision(self) -> BootRecord:
         """Factory: write the first record (bank A, confirmed, A's security

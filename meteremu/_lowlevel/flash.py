@@ -6,6 +6,13 @@ default, or an ``mmap`` of a file so that a process killed with ``kill -9`` leav
 exactly the flash state a power cut would. The per-sector erase counters live in a
 second writable buffer (4 bytes per sector, native byte order) for the same reason.
 
+Each :class:`Flash` also keeps the per-sector write generations (csrc/mt_flash.h)
+in memory of its own: RAM only, never in a state file. Every program, erase and
+injected fault moves the generation of the sectors it touches on, which lets the
+bootloader skip re-checking a bank nothing has written since its last full check;
+a new ``Flash`` (a new process over a state file) starts with every sector
+stamped afresh, so nothing is skipped on its strength.
+
 Every failing C call raises a :class:`FlashError` subclass; nothing here returns
 cdata.
 """
@@ -34,6 +41,7 @@ __all__ = [
     "ALIGN_DEFAULT",
     "ENDURANCE_DEFAULT",
     "ENDURANCE_UNLIMITED",
+    "GEN_UNKNOWN",
     "SECTOR_DEFAULT",
     "Flash",
     "FlashAlignError",
@@ -56,6 +64,7 @@ STUCK_MAX = 8
 ENDUR_MAX = 4
 _TEAR_RANDOM = 0xFFFFFFFF
 _U32 = 0xFFFFFFFF
+GEN_UNKNOWN = 0xFFFFFFFF  # MT_FLASH_GEN_UNKNOWN: a generation that says nothing
 
 
 def flash_error(rc: int, detail: str = "") -> MeteremuError:
@@ -124,6 +133,8 @@ class Flash:
                 f"bad geometry: sector_size {sector_size} (power of two, 16..65536), "
                 f"align {align} (1, 2, 4, 8 or 16)"
             )
+        self._gen = ffi.new("uint32_t[]", sectors)  # write generations, RAM only
+        lib.mt_flash_track(self._f, self._gen)
         if buffer is None:
             lib.mt_flash_factory_erase(self._f)
         self._closed = False
@@ -173,6 +184,13 @@ class Flash:
         """Erase count of the sector holding ``addr``."""
         self._live()
         return int(lib.mt_flash_wear(self._f, _u32("addr", addr)))
+
+    def generation(self, addr: int, length: int = 0) -> int:
+        """Write generation of ``[addr, addr + length)`` (the sector holding ``addr``
+        when ``length`` is 0): the newest among its sectors, moved on by every
+        program, erase and injected fault that touches them. :data:`GEN_UNKNOWN`
+        out of range."""
+        return int(lib.mt_flash_generation(self._f, _u32("addr", addr), _u32("length", length)))
 
     # -- operations ------------------------------------------------------------
     def read(self, addr: int, length: int) -> bytes:

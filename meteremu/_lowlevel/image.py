@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from ..errors import MT_NAMES, PackageRefused
 from ..wire.package import HEADER_SIZE
 from . import ffi, lib, nbytes
-from .crypto import SHA256_IMPL
+from .crypto import CRC_IMPL, SHA256_IMPL
 
 __all__ = [
     "MAX_KEYS",
+    "ImageCache",
     "PackageHeader",
     "TrailerSignature",
     "check_package",
@@ -161,6 +162,28 @@ def key_id(point: bytes) -> bytes:
     return bytes(ffi.buffer(keys[0].key_id))
 
 
+class ImageCache:
+    """A verification cache of the C check (``mt_image_cache``, csrc/mt_image.h).
+
+    Handed to :func:`check_package`, it keeps the content key of the package
+    that passed: SHA-256 over the signed digest, the whole trailer and the
+    signer's key, i.e. every byte the check read. A :class:`~.boot.Bootloader`
+    can adopt that key for a bank (:meth:`~.boot.Bootloader.adopt`): the bank's
+    next validation then spares the image SHA-256 and ECDSA if, and only if,
+    the bank holds those very bytes.
+    """
+
+    __slots__ = ("_c",)
+
+    def __init__(self) -> None:
+        self._c = ffi.new("mt_image_cache *")
+
+    @property
+    def filled(self) -> bool:
+        """True once a package passed signature verification with this cache."""
+        return bool(self._c.valid)
+
+
 def _u(value: int, mask: int, name: str) -> int:
     if not 0 <= value <= mask:
         raise ValueError(f"{name} out of range: {value}")
@@ -176,11 +199,14 @@ def check_package(
     trusted_keys: Sequence[bytes],
     installed_counter: int = 0,
     complete: bool = True,
+    cache: ImageCache | None = None,
 ) -> PackageHeader:
     """Run the full acceptance check on ``pkg`` (a file, or a whole bank).
 
     ``trusted_keys`` are SEC1 points (65 or 33 bytes), at most four.
     ``complete`` is the caller's word that every fragment was received.
+    ``cache`` (an :class:`ImageCache`) keeps the content key of a package that
+    passes, and spares the image SHA-256 and ECDSA for one it already holds.
     Returns the parsed header; raises :class:`~meteremu.errors.PackageRefused` at the first failing
     check, ``ValueError`` for bad arguments.
     """
@@ -193,8 +219,12 @@ def check_package(
     policy.keys = keys
     policy.key_count = count
     policy.sha_impl = SHA256_IMPL  # the CPU asked once, at import
+    policy.crc_impl = CRC_IMPL
     out = ffi.new("mt_pkg_header *")
-    rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0, ffi.NULL)
+    if cache is not None and not isinstance(cache, ImageCache):
+        raise TypeError(f"cache must be an ImageCache, not {cache!r:.60}")
+    c = ffi.NULL if cache is None else cache._c
+    rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0, c)
     if rc != 0:
         raise PackageRefused(rc)
     return _header_from_c(out)

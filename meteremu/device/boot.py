@@ -28,7 +28,7 @@ from fractions import Fraction
 from .._lowlevel.boot import Bank, Bootloader, BootRecord, Outcome
 from .._lowlevel.boot import BootState as RecordState
 from .._lowlevel.flash import Flash
-from .._lowlevel.image import PackageHeader, check_package
+from .._lowlevel.image import ImageCache, PackageHeader, check_package
 from ..errors import (
     FLASH_FAULT,
     INVALID_REQUEST,
@@ -126,16 +126,23 @@ class Boot:
     # ---------------------------------------------------------------- factory
     def provision(self, package: bytes, bank_size: int) -> None:
         """Factory: the golden image into the golden region and bank A, then the
-        first boot-control record (bank A, the image's counter as the floor)."""
+        first boot-control record (bank A, the image's counter as the floor).
+        The package is checked in full once, before anything is written; the
+        bootloader adopts that check's content key, so its own check of bank A
+        makes one pass and no ECDSA, and the first boot (the bank unwritten
+        since) none."""
         vendor_id, hw_revision = self._identity
+        cache = ImageCache()
         try:
             check_package(package, vendor_id=vendor_id, hw_revision=hw_revision,
-                          bank_size=bank_size, trusted_keys=self._keys)
+                          bank_size=bank_size, trusted_keys=self._keys, cache=cache)
         except PackageError as exc:
             raise UsageError(f"factory package refused: {exc.error}") from None
         pad = -len(package) % self._flash.align
         for name in ("golden", "bank_a"):
             self._flash.program(self._layout[name].offset, package + b"\xff" * pad)
+        for bank in (Bank.GOLDEN, Bank.A):
+            self.loader.adopt(bank, cache)
         self.loader.provision()
 
     # ---------------------------------------------------------------- faults
