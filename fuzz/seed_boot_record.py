@@ -8,10 +8,11 @@ Standard library only.
 
 from __future__ import annotations
 
-import pathlib
 import struct
 import sys
 import zlib
+
+import corpus
 
 MAGIC = b"MTBC"
 
@@ -46,13 +47,5 @@ def seeds() -> dict[str, bytes]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    path = pathlib.Path(argv[1] if len(argv) > 1 else "corpus-boot_record")
-    path.mkdir(parents=True, exist_ok=True)
-    for name, data in seeds().items():
-        (path / f"seed-{name}").write_bytes(data)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(corpus.write(seeds(), "corpus-boot_record"))

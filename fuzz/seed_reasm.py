@@ -4,8 +4,9 @@ encoding is described at the top of fuzz_reasm.c)."""
 
 from __future__ import annotations
 
-import pathlib
 import sys
+
+import corpus
 
 SEEDS = {
     # synthesized, fragment size 128: one retransmission round completes it
@@ -21,12 +22,5 @@ SEEDS = {
 }
 
 
-def main(out: str) -> None:
-    path = pathlib.Path(out)
-    path.mkdir(parents=True, exist_ok=True)
-    for name, data in SEEDS.items():
-        (path / f"seed-{name}").write_bytes(data)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "corpus-reasm")
+    sys.exit(corpus.write(SEEDS, "corpus-reasm"))

@@ -8,8 +8,9 @@ small fragments out of order. Standard library only.
 
 from __future__ import annotations
 
-import pathlib
 import sys
+
+import corpus
 
 SIZES = (16, 24, 32, 64, 128, 200, 256, 512)
 BANK = 16 * 256
@@ -49,13 +50,5 @@ def seeds() -> dict[str, bytes]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    path = pathlib.Path(argv[1] if len(argv) > 1 else "corpus-reasm_frames")
-    path.mkdir(parents=True, exist_ok=True)
-    for name, data in seeds().items():
-        (path / f"seed-{name}").write_bytes(data)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(corpus.write(seeds(), "corpus-reasm_frames"))
