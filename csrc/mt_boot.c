@@ -50,7 +50,7 @@ int mt_boot_init_impl(mt_boot *b, const mt_boot_config *cfg, int sha_impl, int c
     if (b->cfg.max_attempts == 0) b->cfg.max_attempts = MT_BOOT_ATTEMPTS_DEFAULT;
     b->rec_area = -1;
     b->rec.active = MT_BOOT_BANK_A;
-    b->rec.previous = MT_BOOT_BANK_GOLDEN;
+    b->rec.previous = MT_BOOT_BANK_B; /* no record: either bank may hold the image */
     b->running = MT_BOOT_NONE;
     b->sha_impl = (int8_t)(sha_impl == 1);
     b->crc_impl = (int8_t)(crc_impl == 1);
@@ -100,8 +100,13 @@ static mt_boot_record fallback(const mt_boot_record *r)
         target = r->previous == r->active ? (uint8_t)MT_BOOT_BANK_GOLDEN : r->previous;
     else if (r->state == MT_BOOT_REVERTED || r->active == MT_BOOT_BANK_GOLDEN)
         target = MT_BOOT_BANK_GOLDEN;
+    else if (r->previous <= MT_BOOT_BANK_B && r->previous != r->active)
+        /* confirmed: back to the image confirmed before it, while the record
+         * still names it (mt_boot_forget_fallback drops it when a download
+         * takes that bank, a revert never sets it) */
+        target = r->previous;
     else
-        target = r->active == MT_BOOT_BANK_A ? (uint8_t)MT_BOOT_BANK_B : (uint8_t)MT_BOOT_BANK_A;
+        target = MT_BOOT_BANK_GOLDEN;
     n.active = target;
     n.state = target == MT_BOOT_BANK_GOLDEN ? (uint8_t)MT_BOOT_CONFIRMED : (uint8_t)MT_BOOT_REVERTED;
     n.attempts = 0;
@@ -127,6 +132,7 @@ int mt_boot_provision(mt_boot *b)
     rc = validate(b, MT_BOOT_BANK_A, 1, &h);
     if (rc != MT_OK) return rc;
     n = b->rec;
+    n.previous = MT_BOOT_BANK_GOLDEN; /* bank B holds nothing yet */
     n.counter = h.security_counter; /* write_record raises it to the floor */
     rc = mt_boot_write_record(b, &n);
     if (rc != MT_OK) return rc;
@@ -287,6 +293,19 @@ int mt_boot_revert(mt_boot *b)
     if (b->fault) return MT_E_SWAP;
     if (b->running == MT_BOOT_NONE || b->rec.state == MT_BOOT_CONFIRMED) return MT_E_STATE;
     n = fallback(&b->rec);
+    return mt_boot_write_record(b, &n);
+}
+
+int mt_boot_forget_fallback(mt_boot *b)
+{
+    mt_boot_record n;
+
+    if (b == NULL) return MT_E_ARG;
+    if (b->fault) return MT_E_SWAP;
+    if (b->rec.state == MT_BOOT_TRIAL) return MT_E_STATE; /* the trial's fallback stays */
+    if (b->rec.previous > MT_BOOT_BANK_B || b->rec.previous == b->rec.active) return MT_OK;
+    n = b->rec;
+    n.previous = MT_BOOT_BANK_GOLDEN;
     return mt_boot_write_record(b, &n);
 }
 

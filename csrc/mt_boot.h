@@ -32,8 +32,10 @@
  *    28    4 crc32         CRC-32/ISO-HDLC of bytes 0..27
  *
  * A record is valid when magic, CRC, field ranges and reserved bytes check.
- * No valid record at all (a blank meter) reads as {sequence 0, active A,
- * confirmed, previous golden, counter 0, outcome none}; nothing is written
+ * No valid record at all (a blank meter, or one whose records were all lost)
+ * reads as {sequence 0, active A, confirmed, previous B, counter 0, outcome
+ * none} -- with no record, either bank may hold the confirmed image, so a
+ * fallback from A may try B; nothing is written
  * until a change. The factory writes the first record with mt_boot_provision
  * so that the factory image's security counter is the floor from day one
  * (in the record and in the floor area).
@@ -123,7 +125,12 @@
  * outcome reverted:
  *      trial     -> previous bank, state reverted (golden: confirmed)
  *      reverted  -> golden, confirmed
- *      confirmed -> the other of A/B, state reverted
+ *      confirmed -> the record's previous bank when it names the other of
+ *                   A/B (the image confirmed before this one, kept there
+ *                   since its activation), state reverted; else golden
+ * `previous` is set by activation only; every fallback and
+ * mt_boot_forget_fallback set it to golden, so a fallback never boots an
+ * image that a revert gave up nor a download nobody activated.
  * A revert never raises the counter; only mt_boot_confirm does.
  * Outcome: activate writes none, confirm confirmed, every fallback and
  * mt_boot_golden reverted; boot_ok and the attempt count keep it.
@@ -327,6 +334,12 @@ int mt_boot_confirm(mt_boot *b);
  * fallback record. MT_E_STATE when the running state is confirmed. Takes
  * effect at the next mt_boot_start. */
 int mt_boot_revert(mt_boot *b);
+/* A download is about to take the bank the record names as the confirmed
+ * image's fallback (`previous`): write the record again with previous =
+ * golden, so that a fallback never boots whatever that bank holds next. A
+ * no-op when the record names no such bank; MT_E_STATE during a trial (the
+ * other bank is the trial's fallback: nothing may be written there). */
+int mt_boot_forget_fallback(mt_boot *b);
 /* Manual recovery: golden, confirmed. Counter unchanged. */
 int mt_boot_golden(mt_boot *b);
 

@@ -74,7 +74,7 @@ int mt_boot_load(mt_boot *b)
     b->rec_area = -1;
     memset(&b->rec, 0, sizeof b->rec);
     b->rec.active = MT_BOOT_BANK_A;
-    b->rec.previous = MT_BOOT_BANK_GOLDEN;
+    b->rec.previous = MT_BOOT_BANK_B; /* no record: either bank may hold the image */
     for (a = 0; a < 2; a++) {
         const mt_flash_area *fa = &b->cfg.control[a];
         const uint8_t *p = mt_flash_area_peek(fa, 0, fa->size);

@@ -1323,6 +1323,68 @@ static void test_generation_cache(void)
     CHECK(hashed(&b, MT_BOOT_BANK_A) == 3u && verified(&b, MT_BOOT_BANK_A) == 1u);
 }
 
+/* A confirmed bank that stops validating falls back to the image confirmed
+ * before it while the record names it; a revert or mt_boot_forget_fallback
+ * drops that, and the fallback is golden. pkg_nohb and pkg_crash share
+ * counter 3, so the floor admits either. */
+static void test_fallback_previous(void)
+{
+    mt_boot b;
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(b.rec.previous, MT_BOOT_BANK_GOLDEN); /* B holds nothing yet */
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_nohb, sizeof pkg_nohb); /* into B */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    update_to(&b, pkg_crash, sizeof pkg_crash); /* into A */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.rec.previous, MT_BOOT_BANK_B);
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_A + 300u, 0x01), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B); /* the image confirmed before */
+    CHECK_EQ(b.rec.state, MT_BOOT_REVERTED);
+    CHECK_EQ(b.rec.previous, MT_BOOT_BANK_GOLDEN);
+
+    /* a download takes the fallback's bank: forgotten, then golden */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_nohb, sizeof pkg_nohb);
+    CHECK_EQ(mt_boot_forget_fallback(&b), MT_E_STATE); /* on trial: the fallback stays */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    CHECK_EQ(b.rec.previous, MT_BOOT_BANK_A);
+    CHECK_EQ(mt_boot_forget_fallback(&b), MT_OK);
+    CHECK_EQ(b.rec.previous, MT_BOOT_BANK_GOLDEN);
+    {
+        uint32_t writes = b.writes;
+        CHECK_EQ(mt_boot_forget_fallback(&b), MT_OK); /* nothing left to forget */
+        CHECK_EQ(b.writes, writes);
+    }
+    put_bank(MT_BOOT_BANK_A, pkg_crash, sizeof pkg_crash); /* a download nobody activated */
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_B + 300u, 0x01), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_GOLDEN);
+
+    /* a revert gives the trial image up: it never comes back */
+    factory(&b);
+    CHECK_EQ(mt_boot_provision(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    update_to(&b, pkg_nohb, sizeof pkg_nohb); /* B, confirmed */
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_boot_confirm(&b), MT_OK);
+    update_to(&b, pkg_crash, sizeof pkg_crash); /* A on trial */
+    CHECK_EQ(mt_boot_revert(&b), MT_OK);
+    CHECK_EQ(mt_boot_start(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_B);
+    CHECK_EQ(mt_boot_boot_ok(&b), MT_OK);
+    CHECK_EQ(mt_flash_flip_bits(&flash, OFF_B + 300u, 0x01), MT_OK);
+    CHECK_EQ(power_cycle(&b), MT_OK);
+    CHECK_EQ(b.running, MT_BOOT_BANK_GOLDEN);
+}
+
 int main(void)
 {
     CHECK_EQ(mt_image_key_init(&keys[0], vec_trusted_key, sizeof vec_trusted_key), MT_OK);
@@ -1344,6 +1406,7 @@ int main(void)
         test_floor_repair();
         test_power_cut_sweep();
         test_floor_power_cut_sweep();
+        test_fallback_previous();
     }
     test_generation_cache();
     printf("RAM: sizeof(mt_boot)=%zu sizeof(mt_flash)=%zu sizeof(mt_image_key)*%u=%zu "

@@ -58,4 +58,5 @@ int mt_boot_verify(mt_boot *b, mt_pkg_header *out, int complete);
 int mt_boot_activate(mt_boot *b, int complete);
 int mt_boot_confirm(mt_boot *b);
 int mt_boot_revert(mt_boot *b);
+int mt_boot_forget_fallback(mt_boot *b);
 int mt_boot_golden(mt_boot *b);

@@ -327,5 +327,10 @@ class Bootloader:
     def revert(self) -> None:
         _raise(lib.mt_boot_revert(self._b))
 
+    def forget_fallback(self) -> None:
+        """A download is about to take the bank the record names as the confirmed
+        image's fallback: the record stops naming it (one record write, or none)."""
+        _raise(lib.mt_boot_forget_fallback(self._b))
+
     def golden(self) -> None:
         _raise(lib.mt_boot_golden(self._b))

@@ -322,6 +322,17 @@ class Download:
         old = self.open()
         replaced = None if old is None else (old.tag, old.session_id, old.header_ok)
         try:
+            # The bank is about to be taken: the record stops naming the image
+            # there as the confirmed one's fallback (a fallback must never boot
+            # a download nobody activated).
+            self._boot.loader.forget_fallback()
+        except BootError as exc:
+            if not self._flash.powered:
+                raise FlashPowerError(_E["MT_E_FLASH_POWER"], "download start") from None
+            self._power.lcd = SWAP_FAILURE.code
+            self._refused(SWAP_FAILURE, at="download-start", rc=exc.err_name)
+            return exc.err
+        try:
             dl.begin(sid, package_size, fsize, count, tag=kind)
         except PackageRefused as exc:
             if exc.err == _E["MT_E_TOO_BIG"]:
@@ -382,7 +393,7 @@ class Download:
             self.battery_refused(sid)
             return Receipt.REFUSED
         rc = self.begin(KIND_MESH, sid, package_size, fsize, count)
-        if rc == _E["MT_E_TOO_BIG"]:
+        if rc in (_E["MT_E_TOO_BIG"], _E["MT_E_SWAP"]):
             return Receipt.REFUSED
         if rc:
             self.reject_once("geometry")
