@@ -186,16 +186,16 @@ class Broadcast:
         self.topology = topology
         self.group = group
         self.config = cfg = config or MeshConfig()
+        self.members = topology.group(group)
+        if not self.members:
+            known = ", ".join(sorted(g or "''" for g in topology.groups())[:10])
+            raise UsageError(f"group {group!r} has no meters in this topology (groups: {known})")
         self.frames = [bytes(f) for f in frames]
         if not self.frames:
             raise ValueError("no frames to broadcast")
         self.count = len(self.frames)
         self.everything = (1 << self.count) - 1
         self.session = session_of(self.frames) if session is None else session
-        self.members = topology.group(group)
-        if not self.members:
-            known = ", ".join(sorted(g or "''" for g in topology.groups())[:10])
-            raise UsageError(f"group {group!r} has no meters in this topology (groups: {known})")
         self.agents = as_agents(meters, self.members)
         self.q = EventQueue()
         self.medium = Medium(self.q, cap=cfg.cap, window_ns=ns(cfg.window_s))
@@ -473,13 +473,15 @@ class Broadcast:
             self._start_round()
 
     def _outcome(self, m: str) -> str:
+        """complete (reported), refused (whether reported or not), pending (holds the
+        image, unreported), incomplete -- by the member's last status."""
         known = self.known_final.get(m)
         if known is not None and known.kind == "complete":
             return "complete"
-        if self.agents[m].refused or (known is not None and known.kind == "refused"):
-            return "refused"
         st = self.truth.get(m)
-        return "pending" if st is not None and st.kind == "complete" else "incomplete"
+        if st is None:
+            return "incomplete"
+        return {"refused": "refused", "complete": "pending"}.get(st.kind, "incomplete")
 
     def _finish(self) -> None:
         self.finished = True
@@ -491,12 +493,15 @@ class Broadcast:
             received, count = (meter.download_progress()
                                if meter.download_session() == self.session else (0, self.count))
             refusal = agent.refusal
+            refused = self.truth[m].kind == "refused"
             self._emit(MeterFinal(
                 member=m, outcome=self._outcome(m), reported=m in self.known_final,
                 received=received, count=count,
                 boot_state=getattr(meter.boot_state, "name", str(meter.boot_state)).lower(),
-                code=agent.code, audit=None if refusal is None else refusal.line(),
-                receipt=agent.refusal_receipt, battery_start_mj=agent.battery_start,
+                code=agent.code if refused else None,
+                audit=refusal.line() if refused and refusal is not None else None,
+                receipt=agent.refusal_receipt if refused else None,
+                battery_start_mj=agent.battery_start,
                 battery_end_mj=meter.battery_mj, frames_heard=agent.frames_heard,
                 depth=self.topology.depth[m]))
         self._emit(BroadcastEnded(now, self.round))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import FRAGMENT_REJECTED
 from .clock import NS
 from .topology import Node
 
@@ -33,8 +34,9 @@ __all__ = [
     "virtual_meters",
 ]
 
-#: Receipts that say the meter will not take the session (``meteremu.hes.deliver``'s set).
-REFUSAL_RECEIPTS = frozenset({"refused", "dropped-closed", "dropped-battery"})
+#: Receipts that say the meter will not take the session (``meteremu.hes.deliver``'s set),
+#: the most telling first.
+REFUSAL_RECEIPTS = ("refused", "dropped-battery", "dropped-closed")
 _TAKEN = frozenset({"written", "duplicate"})
 
 
@@ -81,7 +83,13 @@ class Status:
 
 
 class MeterAgent:
-    """A group member's radio stack around its meter."""
+    """A group member's radio stack around its meter.
+
+    The meter refused the session when it no longer holds it open and said so:
+    a ``Refused`` event (its FOTA_ERR record) other than 0x8009 -- a dropped
+    frame, logged once per session while the download goes on -- or a burst
+    whose receipts refused frames and took none.
+    """
 
     __slots__ = ("battery_start", "frames_heard", "meter", "refusal", "refusal_receipt",
                  "synced", "verified")
@@ -107,20 +115,20 @@ class MeterAgent:
         receipts = self.meter.receive_many(frames)
         self.frames_heard += len(frames)
         said = {str(getattr(r, "value", r)) for r in receipts}
-        if self.refusal_receipt is None and not (said & _TAKEN) and (said & REFUSAL_RECEIPTS):
-            self.refusal_receipt = sorted(said & REFUSAL_RECEIPTS)[0]
+        if self.refusal_receipt is None and not (said & _TAKEN):
+            self.refusal_receipt = next((r for r in REFUSAL_RECEIPTS if r in said), None)
         self._read_events()
 
     def _read_events(self) -> None:
         for e in self.meter.drain_events():
             kind = type(e).__name__
-            if kind == "Refused" and self.refusal is None:
+            if kind == "Refused" and self.refusal is None and e.error != FRAGMENT_REJECTED:
                 self.refusal = e
             elif kind == "Verified":
                 self.verified = True
 
     @property
-    def refused(self) -> bool:
+    def said_no(self) -> bool:
         return self.refusal is not None or self.refusal_receipt is not None
 
     @property
@@ -131,10 +139,10 @@ class MeterAgent:
         """What the meter has of ``session``, as it reports it at ``now``."""
         self.sync(now)
         self._read_events()
-        if self.refused:
-            return Status("refused", code=self.code)
         m = self.meter
         if m.download_session() != session:
+            if self.said_no:
+                return Status("refused", code=self.code)
             return Status("missing", everything)
         received, count = m.download_progress()
         if received == count:
