@@ -130,9 +130,10 @@ def test_outcomes_match_what_the_meters_hold(seed: int) -> None:
         received, count = meters[row["id"]].download_progress()
         has_image = count > 0 and received == count
         if row["outcome"] == "complete":
-            assert has_image and row["reported"] and row["boot_state"] == "verified"
+            assert has_image and row["reported"] == "complete"
+            assert row["boot_state"] == "verified"
         elif row["outcome"] == "pending":
-            assert has_image and not row["reported"]
+            assert has_image and row["reported"] is None
             assert row["cause"] in ("queue", "path")
             assert row["stuck_at"] in topo.path(row["id"])
         else:
@@ -146,11 +147,11 @@ def test_a_refused_meter_is_reported_with_its_code_and_not_waited_for() -> None:
     rep, _ = run(topo, MeshConfig(seed=1))
     assert rep.rounds[-1]["round"] == 1  # nobody left to wait for after round 1
     x = rep.meter("X")
-    assert x["outcome"] == "refused" and x["code"] == "0x8004" and x["reported"]
+    assert x["outcome"] == "refused" and x["code"] == "0x8004" and x["reported"] == "refused"
     assert x["boot_state"] == "failed"
     assert "FOTA_ERR 0x8004 hardware revision mismatch" in x["audit"]
     assert rep.failed == [{"id": "X", "code": "0x8004", "audit": x["audit"],
-                           "receipt": "refused", "boot_state": "failed", "reported": True}]
+                           "receipt": "refused", "boot_state": "failed", "reported": "refused"}]
     assert rep.meter("Y")["outcome"] == "complete"  # X refused, but still relays
     assert rep.outcome == {"complete": 3, "pending": 0, "incomplete": 0, "refused": 1}
 
@@ -199,6 +200,21 @@ def test_a_battery_that_cannot_pay_for_the_download_refuses_it() -> None:
     assert "0x9003 battery reserve" in b["audit"]
     assert rep.battery["refused_0x9003"] == 1
     assert rep.meter("A")["outcome"] == "complete"
+
+
+def test_a_battery_meter_can_lose_what_it_reported_complete() -> None:
+    """Its parent keeps re-sending for a sibling on a bad link; every frame heard costs
+    the battery meter, which at its minimum refuses the session it had completed."""
+    nodes = [Node("R", "DC", group=G), Node("B", "R", group=G, battery=True),
+             Node("S", "R", group=G, quality=0.4)]
+    topo = Topology(nodes, concentrator="DC")
+    rep, meters = run(topo, MeshConfig(seed=2, max_rounds=20),
+                      battery=BatterySpec(spare_mj=3 * 30, rx_frame_mj=3))
+    b = rep.meter("B")
+    assert b["reported"] == "complete"  # what the head-end was told
+    assert b["outcome"] == "refused" and b["code"] == "0x9003"  # what the meter holds now
+    assert b["boot_state"] == "failed" and meters["B"].download_session() is None
+    assert rep.meter("S")["outcome"] == "complete"
 
 
 def test_non_members_relay_for_the_group_and_get_no_meter() -> None:

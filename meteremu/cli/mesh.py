@@ -369,11 +369,11 @@ def _render(console: Any, report: Any) -> None:
                   markup=False)
     if d["failed"]:
         t = Table(title="refused meters (audit log)")
-        for col in ("meter", "code", "boot state", "audit record"):
+        for col in ("meter", "code", "boot state", "head-end was told", "audit record"):
             t.add_column(col)
         for f in d["failed"][:_SHOWN]:
             t.add_row(f["id"], f["code"] or f["receipt"] or "-", f["boot_state"],
-                      f["audit"] or "-")
+                      f["reported"] or "nothing", f["audit"] or "-")
         console.print(t)
         if len(d["failed"]) > _SHOWN:
             console.print(f"... and {len(d['failed']) - _SHOWN} more (--json lists all)")

@@ -463,6 +463,9 @@ class Broadcast:
             else:
                 r.need = everything
             r.seen = {}
+        now = self.q.now
+        for m in self.known_final:  # a meter done with the session may still lose it
+            self.truth[m] = self.agents[m].status(now, self.session, everything)
         counts = {"complete": 0, "pending": 0, "incomplete": 0, "refused": 0}
         for m in self.members:
             counts[self._outcome(m)] += 1
@@ -473,15 +476,17 @@ class Broadcast:
             self._start_round()
 
     def _outcome(self, m: str) -> str:
-        """complete (reported), refused (whether reported or not), pending (holds the
-        image, unreported), incomplete -- by the member's last status."""
-        known = self.known_final.get(m)
-        if known is not None and known.kind == "complete":
-            return "complete"
+        """By what the meter holds (its last status) and what the concentrator knows:
+        refused (whatever was reported: a battery meter can lose an image it
+        reported complete), complete (holds it, reported), pending (holds it,
+        unreported), incomplete (lacks fragments)."""
         st = self.truth.get(m)
-        if st is None:
+        if st is None or st.kind == "missing":
             return "incomplete"
-        return {"refused": "refused", "complete": "pending"}.get(st.kind, "incomplete")
+        if st.kind == "refused":
+            return "refused"
+        known = self.known_final.get(m)
+        return "complete" if known is not None and known.kind == "complete" else "pending"
 
     def _finish(self) -> None:
         self.finished = True
@@ -495,7 +500,8 @@ class Broadcast:
             refusal = agent.refusal
             refused = self.truth[m].kind == "refused"
             self._emit(MeterFinal(
-                member=m, outcome=self._outcome(m), reported=m in self.known_final,
+                member=m, outcome=self._outcome(m),
+                reported=None if m not in self.known_final else self.known_final[m].kind,
                 received=received, count=count,
                 boot_state=getattr(meter.boot_state, "name", str(meter.boot_state)).lower(),
                 code=agent.code if refused else None,

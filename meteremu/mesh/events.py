@@ -113,7 +113,7 @@ class MeterFinal(MeshEvent):
 
     member: str
     outcome: str  # complete, pending, incomplete, refused
-    reported: bool  # the concentrator received its final status
+    reported: str | None  # the final status the concentrator received (complete, refused)
     received: int
     count: int
     boot_state: str

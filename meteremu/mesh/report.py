@@ -17,7 +17,10 @@ Outcomes of a member (what the seed's CMS would show, and why):
   report went no further, ``cause`` why;
 * ``incomplete`` -- the meter still lacks fragments;
 * ``refused`` -- the meter refused the session (its FOTA_ERR code and audit
-  line), whether or not its report got through (``reported``).
+  line), whether or not its report got through. ``reported`` says what the
+  concentrator last heard as final: a battery meter that reported complete
+  and then spent its reserve on its siblings' retransmissions refuses the
+  session it had (0x9003) and shows ``refused`` with ``reported`` "complete".
 """
 
 from __future__ import annotations
