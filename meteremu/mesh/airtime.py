@@ -61,7 +61,8 @@ class WindowPeak:
         self._sum = 0
         self.peak = 0
 
-    def add(self, start: int, end: int) -> None:
+    def add(self, start: int, end: int) -> int:
+        """Add a transmission; the airtime in the window that ends with it."""
         w = self.window
         self._open.append((start, end))
         self._sum += end - start
@@ -73,6 +74,7 @@ class WindowPeak:
         busy = self._sum - max(0, edge - q[0][0])
         if busy > self.peak:
             self.peak = busy
+        return busy
 
 
 class Medium:
@@ -96,6 +98,7 @@ class Medium:
         self.budget = int(cap * window_ns)  # FOTA ns allowed in any window (floor)
         self.on_air = on_air
         self.busy = False
+        self._finishing = False  # inside a callback: dispatch once it returns
         self._fota: deque[tuple[int, int, Callable[..., Any], tuple[Any, ...]]] = deque()
         self._other: deque[tuple[int, int, Callable[..., Any], tuple[Any, ...]]] = deque()
         self._seq = 0
@@ -117,7 +120,7 @@ class Medium:
                              f"{self.budget} ns the cap allows per window: widen the window")
         self._seq += 1
         (self._fota if fota else self._other).append((self._seq, duration_ns, callback, args))
-        if not self.busy:
+        if not self.busy and not self._finishing:
             self._dispatch()
 
     def earliest_fota(self, t: int, d: int) -> int:
@@ -188,11 +191,14 @@ class Medium:
     def _done(self, start: int, end: int, fota: bool, callback: Callable[..., Any],
               args: tuple[Any, ...]) -> None:
         self.busy = False
-        if self.on_air is not None:
-            self.on_air(start, end, fota)
-        callback(start, end, *args)
-        if not self.busy:
-            self._dispatch()
+        self._finishing = True
+        try:
+            if self.on_air is not None:
+                self.on_air(start, end, fota)
+            callback(start, end, *args)
+        finally:
+            self._finishing = False
+        self._dispatch()
 
     @property
     def idle(self) -> bool:

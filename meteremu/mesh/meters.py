@@ -114,7 +114,7 @@ class MeterAgent:
         self.sync(now)
         receipts = self.meter.receive_many(frames)
         self.frames_heard += len(frames)
-        said = {str(getattr(r, "value", r)) for r in receipts}
+        said = {str(getattr(r, "value", r)) for r in set(receipts)}
         if self.refusal_receipt is None and not (said & _TAKEN):
             self.refusal_receipt = next((r for r in REFUSAL_RECEIPTS if r in said), None)
         self._read_events()

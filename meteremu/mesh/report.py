@@ -94,7 +94,7 @@ class _Round:
     fota_ns: int = 0
     billing_ns: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    peak: WindowPeak | None = None
+    peak: int = 0  # the busiest window ending with one of the round's transmissions
 
     def as_dict(self, window: int) -> dict[str, Any]:
         duration = self.end - self.start
@@ -111,7 +111,7 @@ class _Round:
             "airtime_s": self.fota_ns / NS,
             "duration_s": duration / NS,
             "share": self.fota_ns / duration if duration else 0.0,
-            "peak_share": (self.peak.peak / window) if self.peak else 0.0,
+            "peak_share": self.peak / window,
             **{k: self.counts.get(k, 0) for k in OUTCOMES},
         }
 
@@ -169,7 +169,7 @@ class Recorder:
         self.kinds[e.kind] += d
         cur = self.rounds[-1] if self.rounds else None
         if e.fota:
-            self.peak.add(e.start, e.end)
+            busy = self.peak.add(e.start, e.end)
             a = self._node(e.node)
             a.transmit(e.start, e.end, self.window)
             rx = self.rx
@@ -179,8 +179,8 @@ class Recorder:
                 a.retries += 1
             if cur is not None:
                 cur.fota_ns += d
-                assert cur.peak is not None
-                cur.peak.add(e.start, e.end)
+                if busy > cur.peak:
+                    cur.peak = busy
                 if e.kind == "relay":
                     cur.relayed += 1
                 elif e.kind == "report":
@@ -190,8 +190,7 @@ class Recorder:
             cur.billing_ns += d
 
     def _round_started(self, e: RoundStarted) -> None:
-        self.rounds.append(_Round(e.round, e.t, e.fragments, e.waiting,
-                                  peak=WindowPeak(self.window)))
+        self.rounds.append(_Round(e.round, e.t, e.fragments, e.waiting))
 
     def _round_ended(self, e: RoundEnded) -> None:
         r = self.rounds[-1]
