@@ -147,7 +147,8 @@ def test_text_report(work: pathlib.Path) -> None:
                           "--meters", 10, "--other-hw-share", 0.3, "--plain")
     assert code == 1
     for text in ("rounds", "outcome", "refused meters (audit log)", "FOTA_ERR 0x8004",
-                 "boot states:", "airtime: FOTA", "billing:", "hottest radios"):
+                 "boot states:", "airtime: FOTA", "billing:", "hottest radios", "meters",
+                 "MTR00000010", "verified", "failed"):
         assert text in out
     assert err == ""  # no progress bar off a terminal
 

@@ -44,6 +44,7 @@ __all__ = ["COMMANDS", "MAX_METERS"]
 
 MAX_METERS = 10_000  # a seed wave; each VirtualMeter holds about 0.5 MB (docs/MESH.md)
 _SHOWN = 20  # rows of failed / pending meters in the text report
+_EACH = 30  # a group this small gets a row per meter in the text report
 
 
 def _add_mesh(sub: Any) -> None:
@@ -367,6 +368,16 @@ def _render(console: Any, report: Any) -> None:
     console.print(t)
     console.print("boot states: " + ", ".join(f"{k} {v}" for k, v in d["boot_states"].items()),
                   markup=False)
+    if len(d["meters"]) <= _EACH:
+        t = Table(title="meters")
+        for col in ("meter", "hops", "power", "outcome", "boot state", "fragments", "code",
+                    "frames heard", "duty"):
+            t.add_column(col, justify="right" if col in ("hops", "frames heard") else "left")
+        for m in d["meters"]:
+            t.add_row(m["id"], str(m["depth"]), m["power"], m["outcome"], m["boot_state"],
+                      f"{m['received']}/{m['count']}", m["code"] or "-",
+                      str(m["frames_heard"]), f"{m['duty']:.1%}")
+        console.print(t)
     if d["failed"]:
         t = Table(title="refused meters (audit log)")
         for col in ("meter", "code", "boot state", "head-end was told", "audit record"):

@@ -6,8 +6,8 @@ memory-cheap fleet of meters can stand in later behind the same methods
 (docs/MESH.md, "Scale"). :class:`MeterAgent` is the node's radio stack
 around its meter: it moves the meter's clock to the event queue's, hands it
 each round's frames in one burst, reads what it will report upstream, and
-keeps what the meter said about the session (its refusal, its verification)
-from the meter's own events.
+keeps what the meter said about the session (its refusal) from the meter's
+own events.
 
 :func:`virtual_meters` builds :class:`~meteremu.device.VirtualMeter` s for a
 topology's group members, each running the built-in factory image (signed by
@@ -92,7 +92,7 @@ class MeterAgent:
     """
 
     __slots__ = ("battery_start", "frames_heard", "meter", "refusal", "refusal_receipt",
-                 "synced", "verified")
+                 "synced")
 
     def __init__(self, meter: MeshMeter) -> None:
         self.meter = meter
@@ -100,7 +100,6 @@ class MeterAgent:
         self.frames_heard = 0
         self.refusal: Any = None  # the meter's first Refused event of this broadcast
         self.refusal_receipt: str | None = None
-        self.verified = False
         self.battery_start = meter.battery_mj
         self.meter.drain_events()  # what happened before the broadcast is not its story
 
@@ -121,11 +120,9 @@ class MeterAgent:
 
     def _read_events(self) -> None:
         for e in self.meter.drain_events():
-            kind = type(e).__name__
-            if kind == "Refused" and self.refusal is None and e.error != FRAGMENT_REJECTED:
+            if (self.refusal is None and type(e).__name__ == "Refused"
+                    and e.error != FRAGMENT_REJECTED):
                 self.refusal = e
-            elif kind == "Verified":
-                self.verified = True
 
     @property
     def said_no(self) -> bool:

@@ -53,10 +53,10 @@ HOTTEST = 5
 class _NodeAir:
     """A node's radio time (ns) and its busiest fixed window of transmitting."""
 
-    __slots__ = ("peak", "retries", "rx", "sent", "tx", "win", "win_k")
+    __slots__ = ("peak", "retries", "sent", "tx", "win", "win_k")
 
     def __init__(self) -> None:
-        self.tx = self.rx = self.sent = self.retries = 0
+        self.tx = self.sent = self.retries = 0
         self.win_k = -1
         self.win = 0
         self.peak = 0
@@ -132,7 +132,6 @@ class Recorder:
         self.last_loss: dict[str, tuple[str, str, int]] = {}
         self.finals: list[MeterFinal] = []
         self.billing: list[tuple[int, int]] = []  # (latency, service) ns
-        self.billing_during = 0
         self.started: BroadcastStarted | None = None
         self.ended: BroadcastEnded | None = None
         self._handlers: dict[type, Callable[[Any], None]] = {
