@@ -2,6 +2,7 @@
 
 * :mod:`.package` -- ``keygen``, ``package``, ``attach-signature``, ``inspect``, ``verify``;
 * :mod:`.serve` -- ``serve``, virtual meters behind a DLMS/COSEM TCP server;
+* :mod:`.mesh` -- ``mesh broadcast``, seed step 4 on a simulated RF mesh;
 * :mod:`.demo` -- ``demo``, the whole story on one in-process meter;
 * :mod:`.common` -- what they share: exit codes (0 success, 1 a package failed
   a check, 2 usage/configuration/key errors), argument types, file helpers.
@@ -20,7 +21,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError, KeyFileError, PackageError, UsageError
-from . import demo, package, serve
+from . import demo, mesh, package, serve
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
@@ -37,6 +38,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     *package.COMMANDS,
     *serve.COMMANDS,
+    *mesh.COMMANDS,
     *demo.COMMANDS,
 )
 

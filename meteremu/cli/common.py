@@ -5,7 +5,9 @@ README):
 
 * 0 -- success;
 * 1 -- a package failed a check (the one-line error names the code, e.g.
-  ``0xE04 signature verification failed: ...``);
+  ``0xE04 signature verification failed: ...``); for ``mesh broadcast``, some
+  meter of the group did not end complete (refused, pending or incomplete:
+  the report says which);
 * 2 -- usage, configuration or key file errors, argument errors included;
 * 130 -- interrupted (Ctrl-C) where a command does not handle it itself
   (``meteremu serve`` does: Ctrl-C and SIGTERM stop it cleanly, exit 0);
