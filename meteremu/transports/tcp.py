@@ -41,6 +41,7 @@ from ..dlms.events import (
     ConnectionClosed,
     Event,
     Released,
+    Served,
 )
 from ..dlms.security import SecurityPolicy
 from ..errors import UsageError
@@ -210,9 +211,12 @@ class _Protocol(asyncio.BufferedProtocol):
         self._flush(self.conn.close(reason))
 
     def _report(self, events: list[Event]) -> None:
+        self.server.events_seen += len(events)
         for e in events:
-            self.server.events_seen += 1
-            if isinstance(e, Associated):
+            if type(e) is Served:  # one a request: logged with -v only
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s: %s", self.peer, e)
+            elif isinstance(e, Associated):
                 log.info("%s: client %d associated with meter %d%s", self.peer, e.client,
                          e.meter, " (heartbeat: trial image confirmed)" if e.heartbeat else "")
             elif isinstance(e, AssociationRejected):
