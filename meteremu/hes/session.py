@@ -34,7 +34,7 @@ from ..device.rules import BootState, ImageTransferStatus
 from ..dlms.acse import SourceDiagnostic
 from ..dlms.client import ActionResult, ExceptionReceived, GetListResult, GetResult, Result
 from ..dlms.xdlms import AccessResult, Conformance, ServiceError, StateError
-from ..errors import NEW_IMAGE_FAILED, ErrorCode, MeteremuError
+from ..errors import NEW_IMAGE_FAILED, ErrorCode, MeteremuError, PeerError
 from ..transports.client import TcpClient
 
 __all__ = [
@@ -93,11 +93,12 @@ def _exception_name(r: ExceptionReceived) -> str:
     return f"exception-response {state}, {service}"
 
 
-class MeterRefused(MeteremuError):
-    """The meter answered, and said no. ``what`` names the request, ``result`` is
-    the Data-Access-Result (None for an AARE or an exception-response), ``error``
-    the FOTA record when the refusal is known to be one, ``context`` what was read
-    around it (JSON-ready)."""
+class MeterRefused(PeerError):
+    """The meter answered, and said no: on the error model's peer branch, seen from
+    the head-end (the peer is the meter). ``what`` names the request,
+    ``dlms_result`` is the Data-Access-Result (None for an AARE or an
+    exception-response), ``error`` the FOTA record when the refusal is known to
+    be one, ``context`` what was read around it (JSON-ready)."""
 
     def __init__(self, what: str, reason: str, *, result: int | None = None,
                  error: ErrorCode | None = None, context: dict[str, Any] | None = None,
@@ -108,7 +109,11 @@ class MeterRefused(MeteremuError):
         self.error = error
         self.context = dict(context or {})
         self.hint = hint
-        super().__init__(self.message)
+        self.detail = reason
+        Exception.__init__(self, self.message)
+
+    def __str__(self) -> str:  # the message follows what is added to the refusal
+        return self.message
 
     @property
     def message(self) -> str:
