@@ -440,6 +440,8 @@ def render(f: dict[str, Figures]) -> list[str]:
          f"{ref.multi_get_per_s / ref.get_per_s:.2f}", "-", "-", "info"),
         ("ceiling: no-DLMS asyncio server, GET/s", f"{top.get_per_s:,.0f}", "-",
          f"{top.get_per_s / ref.get_per_s:.2f}x", "-", "bound"),
+        (f"ceiling, {CONNECTIONS} connections, GET/s", f"{top.multi_get_per_s:,.0f}", "-",
+         f"{top.multi_get_per_s / ref.multi_get_per_s:.2f}x", "-", "bound"),
     ]
     head = ("case", "meteremu", "gurux", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
@@ -462,7 +464,7 @@ def run(budget: Budget) -> tuple[dict[str, Figures], dict[str, str]]:
         try:
             measure_get(servers, frames, budget, figures)
             measure_transfer(servers, frames, package, budget, figures)
-            for name in ("meteremu", "gurux"):
+            for name in ("meteremu", "gurux", "ceiling"):
                 figures[name].multi_get_per_s = max(
                     measure_multi(servers[name], frames, budget.multi_seconds)
                     for _ in range(2 if budget is FULL else 1))
