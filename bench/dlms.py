@@ -199,15 +199,27 @@ class Server:
             self.proc.wait()
 
 
+def _has_gurux_net() -> bool:
+    try:
+        import gurux_net  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _start(tmp: pathlib.Path, pub: pathlib.Path) -> dict[str, Server]:
     py = sys.executable
-    return {
+    servers = {
         "meteremu": Server("meteremu", [
             py, "-m", "meteremu.cli", "serve", "--port", "0", "--state", str(tmp / "state"),
             "--password", PASSWORD, "--trusted-key", str(pub), "-q"]),
         "gurux": Server("gurux", [py, "-m", "bench.gurux_server", "--password", PASSWORD]),
         "ceiling": Server("ceiling", [py, "-m", "bench.dlms", "--ceiling-server"]),
     }
+    if _has_gurux_net():  # the bench extra: the reference on Gurux's own media too
+        servers["gurux-net"] = Server("gurux-net", [
+            py, "-m", "bench.gurux_server", "--media", "gurux-net", "--password", PASSWORD])
+    return servers
 
 
 # ---------------------------------------------------------------------------
@@ -443,6 +455,14 @@ def render(f: dict[str, Figures]) -> list[str]:
         (f"ceiling, {CONNECTIONS} connections, GET/s", f"{top.multi_get_per_s:,.0f}", "-",
          f"{top.multi_get_per_s / ref.multi_get_per_s:.2f}x", "-", "bound"),
     ]
+    net = f.get("gurux-net")
+    if net is not None and net.get_per_s:
+        rows += [
+            ("reference on gurux-net media, GET/s", f"{ours.get_per_s:,.0f}",
+             f"{net.get_per_s:,.0f}", f"{ours.get_per_s / net.get_per_s:.2f}x", "-", "info"),
+            ("reference on gurux-net media, transfer (s)", f"{ours.transfer_s:.3f}",
+             f"{net.transfer_s:.3f}", f"{ours.transfer_s / net.transfer_s:.2f}x", "-", "info"),
+        ]
     head = ("case", "meteremu", "gurux", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
 
@@ -454,7 +474,7 @@ def render(f: dict[str, Figures]) -> list[str]:
 
 
 def run(budget: Budget) -> tuple[dict[str, Figures], dict[str, str]]:
-    figures = {name: Figures() for name in ("meteremu", "gurux", "ceiling")}
+    figures = {name: Figures() for name in ("meteremu", "gurux", "ceiling", "gurux-net")}
     with tempfile.TemporaryDirectory(prefix="bench-dlms-") as tmp_name:
         tmp = pathlib.Path(tmp_name)
         package, pub = _package(tmp)
@@ -463,6 +483,7 @@ def run(budget: Budget) -> tuple[dict[str, Figures], dict[str, str]]:
         servers = _start(tmp, pub)
         try:
             measure_get(servers, frames, budget, figures)
+            figures = {name: figures[name] for name in servers}
             measure_transfer(servers, frames, package, budget, figures)
             for name in ("meteremu", "gurux", "ceiling"):
                 figures[name].multi_get_per_s = max(

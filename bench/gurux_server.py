@@ -225,14 +225,67 @@ def serve(host: str, port: int, password: bytes) -> None:
                 conn.sendall(out)
 
 
+def serve_gurux_net(host: str, port: int, password: bytes) -> None:
+    """The same servers behind Gurux's own network media (gurux-net: a thread per
+    connection, its received-data events), as Gurux's example server runs."""
+    import threading
+
+    from gurux_common import IGXMediaListener
+    from gurux_net import GXNet
+    from gurux_net.enums import NetworkType
+
+    if port == 0:  # GXNet takes a port number: find a free one
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    servers: dict[str, ReferenceServer] = {}
+
+    class Listener(IGXMediaListener):
+        def onError(self, sender: Any, ex: Any) -> None:
+            pass
+
+        def onReceived(self, sender: Any, e: Any) -> None:
+            server = servers.get(e.senderInformation)
+            if server is None:
+                server = servers[e.senderInformation] = ReferenceServer(password)
+            out = server.answer(bytes(e.data))
+            if out:
+                sender.send(out, e)
+
+        def onMediaStateChange(self, sender: Any, e: Any) -> None:
+            pass
+
+        def onTrace(self, sender: Any, e: Any) -> None:
+            pass
+
+        def onPropertyChanged(self, sender: Any, e: Any) -> None:
+            pass
+
+        def onClientConnected(self, sender: Any, e: Any) -> None:
+            pass
+
+        def onClientDisconnected(self, sender: Any, e: Any) -> None:
+            servers.pop(e.senderInformation, None)
+
+    media = GXNet(NetworkType.TCP, host, port)
+    media.server = True
+    media.addListener(Listener())
+    media.open()
+    print(f"gurux reference (gurux-net) on {host}:{port}", flush=True)
+    threading.Event().wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.gurux_server", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--password", default="secret")
+    p.add_argument("--media", choices=("selectors", "gurux-net"), default="selectors",
+                   help="the socket loop: ours (selectors) or Gurux's own gurux-net")
     args = p.parse_args(argv)
+    run = serve_gurux_net if args.media == "gurux-net" else serve
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.host, args.port, args.password.encode())
+        run(args.host, args.port, args.password.encode())
     return 0
 
 
