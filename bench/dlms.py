@@ -10,7 +10,10 @@ this run:
   library's and what is ours);
 * **ceiling** -- an asyncio server that does no DLMS at all: it answers every
   frame with a canned response. It shows what this client, asyncio and the
-  loopback allow on this machine, the bound of any ratio.
+  loopback allow on this machine, the bound of any ratio;
+* **gurux-net** (when the ``bench`` extra installed gurux-net) -- the same
+  reference on Gurux's own network media, a thread per connection, as
+  Gurux's example server runs it.
 
 One client drives all three: a raw socket sending frames built once before
 timing (invoke byte 0xC1, TCP_NODELAY) and checking each response's tag and

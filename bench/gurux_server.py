@@ -1,6 +1,6 @@
 """The reference for ``python -m bench.dlms``: a DLMS/COSEM server built on gurux-dlms.
 
-``python -m bench.gurux_server [--port 0] [--password secret]`` serves the
+``python -m bench.gurux_server [--port 0] [--password secret] [--media M]`` serves the
 objects of SPEC section 7 (Association LN, logical device name, serial,
 firmware identifier, clock, energy register, class 18 image transfer with
 128-byte blocks, 0.0.96.10.1.255 and 0.0.96.10.2.255) over the TCP wrapper
@@ -10,7 +10,8 @@ line on stdout says where it listens.
 
 The library does the protocol: AARQ/AARE, GET, ACTION, A-XDR, the object
 model. What is ours is only what a server built on it must add: the socket
-loop (one thread, ``selectors``: the cheapest I/O we could give it), the
+loop (one thread, ``selectors``: the cheapest I/O we could give it; or
+``--media gurux-net``, Gurux's own network media), the
 authentication callback, and the image transfer methods, handled in
 ``onPreAction`` as Gurux's own example server does (the library's default
 ``GXDLMSImageTransfer.invoke`` fails on a block in this version). Verify
