@@ -42,6 +42,9 @@ PASSWORD_ENV = "METEREMU_PASSWORD"
 CLASS_NAMES = {1: "Data", 3: "Register", 8: "Clock", 15: "Association LN",
                18: "Image transfer"}
 _MODES = {0: "-", 1: "R", 2: "W", 3: "RW"}
+_TRIAL = 3  # boot state: the new image runs on trial
+_TRIAL_HINT = ("on trial: the next management association confirms it within the heartbeat "
+               "window (meteremu dlms --password PW status)")
 
 
 # ---------------------------------------------------------------------------
@@ -363,6 +366,8 @@ def _method(args: argparse.Namespace, s: Any) -> int:
         if firmware is not None:
             lines.append(f"firmware {_text(firmware)}"
                          + (f", boot state {doc['boot_state']}" if state is not None else ""))
+        if state == _TRIAL:
+            lines.append(_TRIAL_HINT)
     _emit(args, doc, lines)
     return EXIT_OK
 
@@ -421,7 +426,7 @@ def _status(args: argparse.Namespace, s: Any) -> int:
     width = max(len(label) for label, _, _ in STATUS)
     for (label, obis, attr), r in zip(STATUS, results, strict=True):
         d = _describe(obis, attr, r)
-        doc[label.replace(" ", "_").replace("/", "_").replace("-", "")] = d
+        doc[label.lower().replace(" ", "_").replace("/", "_").replace("-", "")] = d
         text = _human(obis, attr, r)
         if label == "energy" and getattr(r, "ok", False):
             text = f"{r.value} Wh"
@@ -471,6 +476,8 @@ def _push(args: argparse.Namespace, s: Any) -> int:
             f", boot state {_named('0.0.96.10.2.255', 2, report.boot_state)}"
         firmware = "(not readable)" if report.firmware is None else _text(report.firmware)
         lines.append(f"activated: firmware {firmware}{state}")
+        if report.boot_state == _TRIAL:
+            lines.append(_TRIAL_HINT)
     _emit(args, {"ok": True, **report.as_dict()}, lines)
     return EXIT_OK
 
