@@ -3,6 +3,8 @@ not a test module): start it on a free loopback port, talk to it, kill it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import pathlib
 import re
@@ -10,7 +12,10 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from meteremu.transports.client import TcpClient
 
@@ -68,3 +73,33 @@ class Served:
         out, _ = self.proc.communicate(timeout=WAIT)
         self.log.close()
         return self.proc.returncode, out
+
+
+@contextlib.contextmanager
+def in_process(meters: dict, password: bytes = PW.encode(), **kw: object) -> Iterator[Any]:
+    """A :class:`~meteremu.transports.tcp.MeterServer` on 127.0.0.1:<free port>, its
+    asyncio loop in a thread (stopped, and the meters closed, after the block)."""
+    from meteremu.dlms.security import SecurityPolicy
+    from meteremu.transports.tcp import MeterServer
+
+    started = threading.Event()
+    box: dict = {}
+
+    async def main() -> None:
+        server = MeterServer(meters, SecurityPolicy.default(password), **kw)  # type: ignore[arg-type]
+        await server.start("127.0.0.1", 0)
+        box["server"], box["loop"], box["stop"] = server, asyncio.get_running_loop(), \
+            asyncio.Event()
+        started.set()
+        await box["stop"].wait()
+        await server.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert started.wait(WAIT), "the in-process server did not start"
+    try:
+        yield box["server"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(WAIT)
+        assert not thread.is_alive()

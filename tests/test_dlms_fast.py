@@ -94,3 +94,49 @@ def test_what_the_fast_path_refuses_construct_decides(raw):
     assert decode_apdu_fast(raw) is None
     with pytest.raises(ApduError):
         decode_with_construct(raw)
+
+
+@given(invokes, datas.filter(lambda d: not _has_bit_string(d)))
+def test_get_response_from_encoded_data_agrees_with_construct(invoke, data):
+    from meteremu.dlms.axdr import encode_data
+    from meteremu.dlms.fast import get_response_normal
+
+    assert get_response_normal(invoke, encode_data(data)) == encode_with_construct(
+        xdlms.GetResponseNormal(invoke, data))
+
+
+_requests = st.one_of(
+    apdus,
+    st.builds(lambda r: encode_with_construct(r), st.one_of(
+        st.builds(xdlms.GetRequestNormal, invokes, st.builds(
+            xdlms.AttributeDescriptor, st.sampled_from([1, 3, 8, 15, 18]),
+            st.sampled_from([bytes((1, 0, 0, 2, 0, 255)), bytes((0, 0, 1, 0, 0, 255)),
+                             bytes((0, 0, 40, 0, 0, 255)), bytes((1, 0, 1, 8, 0, 255))]),
+            st.integers(1, 4))),
+        st.builds(xdlms.ActionRequestNormal, invokes, methods, st.none() | datas))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_requests, min_size=1, max_size=4), st.booleans())
+def test_a_whole_frame_at_once_is_served_as_the_reader_serves_it(raws, associate):
+    """The connection's fast path for one whole frame per read gives the bytes and
+    events the wrapper reader gives when the same frames come a byte at a time
+    (after an AARQ, so requests reach the association)."""
+    from meteremu.dlms.client import DlmsClient
+    from meteremu.dlms.connection import ServerConnection
+    from meteremu.dlms.security import SecurityPolicy
+    from meteremu.dlms.wrapper import wrap
+    from meteremu.testing.factory import make_keys, make_meter
+
+    frames = ([DlmsClient().associate()] if associate else []) + [wrap(16, 1, r) for r in raws]
+    outs = []
+    for chunked in (False, True):
+        conn = ServerConnection({1: make_meter(make_keys(0))}, SecurityPolicy.default(b"s"))
+        out, events = b"", []
+        for frame in frames:
+            pieces = [frame[i:i + 1] for i in range(len(frame))] if chunked else [frame]
+            for piece in pieces:
+                events += conn.receive_data(piece)
+                out += conn.data_to_send()
+        outs.append((out, events, conn.closing, conn.frames))
+    assert outs[0] == outs[1]

@@ -3,9 +3,12 @@
 * :mod:`.package` -- ``keygen``, ``package``, ``attach-signature``, ``inspect``, ``verify``;
 * :mod:`.serve` -- ``serve``, virtual meters behind a DLMS/COSEM TCP server;
 * :mod:`.mesh` -- ``mesh broadcast``, seed step 4 on a simulated RF mesh;
+* :mod:`.dlms` -- ``dlms``, a DLMS/COSEM client: ``read``, ``method``, ``push``,
+  ``objects``, ``status``;
 * :mod:`.demo` -- ``demo``, the whole story on one in-process meter;
 * :mod:`.common` -- what they share: exit codes (0 success, 1 a package failed
-  a check, 2 usage/configuration/key errors), argument types, file helpers.
+  a check or the meter refused, 2 usage/configuration/key/connection errors),
+  argument types, file helpers.
 
 Each group module lists its ``_add_<name>`` functions in ``COMMANDS``;
 :data:`COMMANDS` here is their concatenation, in help order.
@@ -21,7 +24,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError, KeyFileError, PackageError, UsageError
-from . import demo, mesh, package, serve
+from . import demo, dlms, mesh, package, serve
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
@@ -39,6 +42,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     *package.COMMANDS,
     *serve.COMMANDS,
     *mesh.COMMANDS,
+    *dlms.COMMANDS,
     *demo.COMMANDS,
 )
 

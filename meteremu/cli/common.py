@@ -5,10 +5,14 @@ README):
 
 * 0 -- success;
 * 1 -- a package failed a check (the one-line error names the code, e.g.
-  ``0xE04 signature verification failed: ...``); for ``mesh broadcast``, some
-  meter of the group did not end complete (refused, pending or incomplete:
-  the report says which);
+  ``0xE04 signature verification failed: ...``), or a meter refused a
+  request (``meteremu dlms``: the request, its DLMS result, and the FOTA
+  code first when there is one); for ``mesh broadcast``, some meter of the
+  group did not end complete (refused, pending or incomplete: the report
+  says which);
 * 2 -- usage, configuration or key file errors, argument errors included;
+  for ``meteremu dlms`` also a meter that cannot be reached, does not
+  answer in time, or closes the connection;
 * 130 -- interrupted (Ctrl-C) where a command does not handle it itself
   (``meteremu serve`` does: Ctrl-C and SIGTERM stop it cleanly, exit 0);
 * 141 -- the reader of stdout went away (``meteremu inspect x | head``).

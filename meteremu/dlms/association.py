@@ -34,6 +34,7 @@ byte.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -63,6 +64,7 @@ from .events import (
     Released,
     Served,
 )
+from .fast import get_response_normal
 from .security import ClientAccess, Granted, SecurityPolicy
 from .values import attribute_schema, from_data, method_schema, python_value, to_data
 from .xdlms import AccessResult, Conformance, ServiceError, StateError
@@ -182,6 +184,36 @@ class _Negotiated:
     client_max_pdu: int
     access: ClientAccess
     granted: Granted = field(default_factory=Granted)
+    negotiated: frozenset[type] = frozenset()  # the requests whose conformance bits it has
+
+    def __post_init__(self) -> None:
+        c = int(self.conformance)
+        self.negotiated = frozenset(kind for kind, need in _NEEDS.items()
+                                    if c & int(need) == int(need))
+
+
+@functools.lru_cache(maxsize=256)
+def _obis_name(instance: bytes) -> str:
+    return obis_str(instance)
+
+
+_SCHEMAS: dict[tuple[str, str, int], Any] = {}  # the table's schemas, looked up once
+
+
+def _attribute_schema(obj: CosemObject, attr: int) -> Any:
+    key = ("attribute", obj.obis, attr)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = _SCHEMAS[key] = attribute_schema(obj, attr)  # KeyError: no such attribute
+    return schema
+
+
+def _method_schema(obj: CosemObject, method: int) -> Any:
+    key = ("method", obj.obis, method)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = _SCHEMAS[key] = method_schema(obj, method)
+    return schema
 
 
 class Association:
@@ -264,8 +296,7 @@ class Association:
             if self.state is State.AUTHENTICATING:
                 return self._hls_reply(apdu)
             assert self._n is not None
-            need = _NEEDS[kind]
-            if self._n.conformance & need != need:
+            if kind not in self._n.negotiated:
                 return self._refuse(f"{kind.__name__} was not negotiated",
                                     StateError.SERVICE_NOT_ALLOWED,
                                     ServiceError.SERVICE_NOT_SUPPORTED)
@@ -399,7 +430,11 @@ class Association:
         if kind is xdlms.GetRequestNormal:
             result = self._get(apdu.attribute, apdu.access)
             if isinstance(result, Data):
-                return self._get_response(apdu.invoke, encode_data(result),
+                payload = encode_data(result)
+                whole = get_response_normal(apdu.invoke, payload)
+                if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
+                    return whole
+                return self._get_response(apdu.invoke, payload,
                                           xdlms.GetResponseNormal(apdu.invoke, result))
             return encode_apdu(xdlms.GetResponseNormal(apdu.invoke, result))
         if kind is xdlms.GetRequestNext:
@@ -440,7 +475,7 @@ class Association:
         return obj
 
     def _served(self, service: str, instance: bytes, index: int, result: int) -> None:
-        self._events.append(Served(service, obis_str(instance), index, _result_name(result)))
+        self._events.append(Served(service, _obis_name(instance), index, _result_name(result)))
 
     def _get(self, d: xdlms.AttributeDescriptor, access: Any) -> Data | AccessResult:
         assert self._n is not None
@@ -449,7 +484,7 @@ class Association:
             if access is not None:
                 raise PeerError("selective access is not supported")
             value = self.meter.get(d.instance, d.attribute, self._n.access.client)
-            data = to_data(value, attribute_schema(obj, d.attribute))
+            data = to_data(value, _attribute_schema(obj, d.attribute))
         except _Close:
             raise
         except Exception as exc:
@@ -474,7 +509,7 @@ class Association:
             obj = self._object(d.instance, d.class_id)
             if access is not None:
                 raise PeerError("selective access is not supported")
-            py = self._peer_value(value, lambda: attribute_schema(obj, d.attribute))
+            py = self._peer_value(value, lambda: _attribute_schema(obj, d.attribute))
             self.meter.set(d.instance, d.attribute, py, self._n.access.client)
             result = AccessResult.SUCCESS
         except _Close:
@@ -489,7 +524,7 @@ class Association:
         try:
             obj = self._object(m.instance, m.class_id)
             py = None if param is None else self._peer_value(
-                param, lambda: method_schema(obj, m.method))
+                param, lambda: _method_schema(obj, m.method))
             self.meter.action(m.instance, m.method, py, self._n.access.client)
             result = AccessResult.SUCCESS
         except _Close:

@@ -28,7 +28,15 @@ from .association import DEFAULT_MAX_RECEIVE_PDU, Association, MeterLike
 from .errors import ApduError
 from .events import ConnectionClosed, Event
 from .security import SecurityPolicy
-from .wrapper import Frame, FrameTooLong, WrapperReader, wrap
+from .wrapper import (
+    HEADER_SIZE,
+    HEADER_STRUCT,
+    WRAPPER_VERSION,
+    Frame,
+    FrameTooLong,
+    WrapperReader,
+    wrap,
+)
 from .xdlms import ExceptionResponse, ServiceError, StateError
 
 __all__ = ["ServerConnection"]
@@ -88,6 +96,15 @@ class ServerConnection:
         they are written."""
         if self.closing is not None:
             return []
+        if not self._reader.pending and len(data) >= HEADER_SIZE:
+            # the usual case: exactly one whole, well-formed frame (anything else,
+            # errors included, takes the reader's path below)
+            version, source, destination, length = HEADER_STRUCT.unpack_from(data)
+            if version == WRAPPER_VERSION and length == len(data) - HEADER_SIZE \
+                    and length <= self.max_receive_pdu:
+                self.frames += 1
+                self._frame(Frame(source, destination, bytes(data[HEADER_SIZE:])))
+                return self._drain()
         self._reader.feed(data)
         while self.closing is None:
             try:

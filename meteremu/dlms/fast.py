@@ -33,7 +33,13 @@ from .xdlms import (
     _result,
 )
 
-__all__ = ["decode_apdu_fast", "decode_data_fast", "encode_apdu_fast", "encode_data_fast"]
+__all__ = [
+    "decode_apdu_fast",
+    "decode_data_fast",
+    "encode_apdu_fast",
+    "encode_data_fast",
+    "get_response_normal",
+]
 
 
 class _Slow(Exception):
@@ -283,3 +289,10 @@ def _encode(apdu: Any) -> bytes | None:
             _put(apdu.parameters, out, 0)
         return bytes(out)
     return None
+
+
+def get_response_normal(invoke: int, payload: bytes) -> bytes:
+    """GET-Response-Normal carrying data whose A-XDR encoding is ``payload``:
+    ``C4 01 invoke 00 payload`` (what ``encode_apdu(GetResponseNormal(invoke,
+    data))`` builds, without encoding the data a second time)."""
+    return bytes((0xC4, 1, _byte(invoke), 0)) + payload

@@ -101,6 +101,11 @@ def _leaf(schema: Schema) -> Schema:
     return _T(schema.value) if isinstance(schema, Axdr) else schema
 
 
+def _leaf_type(schema: Schema) -> DataType:
+    """The DataType of a leaf schema (the common case, a DataType, first)."""
+    return schema if type(schema) is DataType else _T(_leaf(schema))
+
+
 def attribute_schema(obj: CosemObject, attr: int) -> Schema:
     """The schema of attribute ``attr`` of ``obj`` (KeyError when it has none)."""
     if attr == 1:
@@ -160,7 +165,7 @@ def to_data(value: Any, schema: Schema) -> Data:
             raise UsageError(f"a structure of {len(schema.fields)} fields, not {value!r}")
         return Data(_T.STRUCTURE, tuple(to_data(v, s) for v, s in zip(value, schema.fields,
                                                                        strict=True)))
-    t = _T(_leaf(schema))
+    t = _leaf_type(schema)
     if t is _T.DATE_TIME:
         if not isinstance(value, _dt.datetime):
             raise UsageError(f"a date-time takes a datetime, not {value!r}")
@@ -238,7 +243,7 @@ def from_data(data: Data, schema: Schema) -> Any:
             raise TypeUnmatched(f"expected a structure of {len(schema.fields)} fields, "
                                 f"got {data.type.name} of {_count(data)}")
         return tuple(from_data(d, s) for d, s in zip(data.value, schema.fields, strict=True))
-    t = _T(_leaf(schema))
+    t = _leaf_type(schema)
     if t is _T.DATE_TIME:
         if data.type not in (_T.OCTET_STRING, _T.DATE_TIME):
             raise TypeUnmatched(f"expected a date-time, got {data.type.name}")

@@ -31,6 +31,7 @@ from .errors import ApduError
 
 __all__ = [
     "HEADER_SIZE",
+    "HEADER_STRUCT",
     "WRAPPER_VERSION",
     "Frame",
     "FrameTooLong",
@@ -78,6 +79,7 @@ WrapperFrame = _FrameAdapter(Struct(
 ))
 
 _HEADER = struct.Struct(">HHHH")  # the fast path of WrapperHeader (a test checks they agree)
+HEADER_STRUCT = _HEADER  # for a reader that takes a whole frame at once (connection.py)
 
 
 def wrap(source: int, destination: int, apdu: bytes) -> bytes:
