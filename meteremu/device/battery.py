@@ -140,12 +140,14 @@ class RadioBudget:
     def affordable(self, frames: int) -> bool:
         return self.reserve is None or self.reserve.affordable(frames)
 
-    def pay(self, sid: int | None) -> Receipt | None:
+    def pay(self, sid: int | None, complete: int | None = None) -> Receipt | None:
         """Pay for one received download frame of session ``sid`` (None: a frame too
         damaged to name one). None when paid (or mains powered); else the frame
         is dropped: the meter left a session it refused, or the reserve is at
         its minimum (then the session is refused: :meth:`refuse`, and
-        :attr:`just_refused` names it for the caller to stop)."""
+        :attr:`just_refused` names it for the caller to stop) -- unless it is
+        ``complete``, the session whose every fragment the meter already holds:
+        its frame is dropped, and the package it holds is kept."""
         self.just_refused = None
         reserve = self.reserve
         if reserve is None:
@@ -153,7 +155,7 @@ class RadioBudget:
         if sid in self.refused:
             return Receipt.DROPPED_BATTERY  # no longer listening to that session
         if not reserve.affordable():
-            if sid is not None:
+            if sid is not None and sid != complete:
                 self.refuse(sid)
                 self.just_refused = sid
             return Receipt.DROPPED_BATTERY

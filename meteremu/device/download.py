@@ -227,7 +227,9 @@ class Download:
         except PackageRefused:
             sid = None
         if self._budget.reserve is not None:  # the radio pays for every frame it hears
-            dropped = self._budget.pay(sid)
+            dl = self.open()
+            dropped = self._budget.pay(sid, dl.session_id if dl is not None and dl.complete
+                                        else None)
             if self._budget.just_refused is not None:
                 self.battery_refused(self._budget.just_refused)
             if dropped is not None:

@@ -256,9 +256,12 @@ class CosemServer:
             raise TemporaryFailure("no image transfer initiated")
         number, value = param
         if m.budget.reserve is not None:
-            dropped = m.budget.pay(s.session_id)
+            dropped = m.budget.pay(s.session_id, s.session_id if s.complete else None)
             if m.budget.just_refused is not None:
                 m.download.battery_refused(m.budget.just_refused)
+            if dropped is not None and s.complete:
+                raise TemporaryFailure(f"block {number}: the battery reserve is at its "
+                                       "minimum; the image is complete and kept")
             if dropped is not None:
                 raise _refused(BATTERY_RESERVE, f"block {number}: the battery reserve is at "
                                "its minimum; the transfer is stopped")
