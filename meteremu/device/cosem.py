@@ -177,6 +177,12 @@ OBJECTS: tuple[CosemObject, ...] = (
         1: ("logical_name", _R, _R, _OS),
         2: ("inactive_package_sha256", _R, _R, _OS),
     }),
+    # The audit log (SPEC section 4: readable through the API, the CLI and
+    # DLMS): attribute 2, its lines oldest first, as octet-strings.
+    _obj("0.0.96.10.3.255", 1, 0, {
+        1: ("logical_name", _NO, _R, _OS),
+        2: ("audit_log", _NO, _R, _T.ARRAY),
+    }),
     _obj("0.0.96.10.2.255", 1, 0, {
         1: ("logical_name", _NO, _R, _OS),
         2: ("boot_state", _NO, _R, _T.ENUM),

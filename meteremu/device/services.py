@@ -165,6 +165,9 @@ class CosemServer:
     def get_inactive_package_sha256(self, client: Client) -> bytes:
         return self.m.download.inactive_sha256()
 
+    def get_audit_log(self, client: Client) -> list[bytes]:
+        return [line.encode("ascii") for line in self.m.audit_log]
+
     def get_boot_state(self, client: Client) -> int:
         return self.m.boot_state.value
 

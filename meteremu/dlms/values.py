@@ -85,6 +85,7 @@ _OBJECT_LIST_ELEMENT = StructOf(
 SCHEMAS: dict[str, Schema] = {
     "object_list": ArrayOf(_OBJECT_LIST_ELEMENT),
     "energy_scaler_unit": StructOf(_T.INTEGER, _T.ENUM),  # scaler, unit
+    "audit_log": ArrayOf(_T.OCTET_STRING),  # 0.0.96.10.3.255: the lines, oldest first
     # class 18 attribute 7: array of {size, identification, signature}
     "image_to_activate_info": ArrayOf(StructOf(_T.DOUBLE_LONG_UNSIGNED, _T.OCTET_STRING,
                                                _T.OCTET_STRING)),

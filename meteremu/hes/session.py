@@ -34,7 +34,7 @@ from ..device.rules import BootState, ImageTransferStatus
 from ..dlms.acse import SourceDiagnostic
 from ..dlms.client import ActionResult, ExceptionReceived, GetListResult, GetResult, Result
 from ..dlms.xdlms import AccessResult, Conformance, ServiceError, StateError
-from ..errors import NEW_IMAGE_FAILED, ErrorCode, MeteremuError, PeerError
+from ..errors import NEW_IMAGE_FAILED, ErrorCode, MeteremuError, PeerError, by_code
 from ..transports.client import TcpClient
 
 __all__ = [
@@ -56,6 +56,7 @@ IMAGE_TRANSFER = "0.0.44.0.0.255"
 FIRMWARE_ID = "1.0.0.2.0.255"
 INACTIVE_SHA256 = "0.0.96.10.1.255"
 BOOT_STATE = "0.0.96.10.2.255"
+AUDIT_LOG = "0.0.96.10.3.255"  # the meter's audit log, management only
 POLL_INTERVAL = 0.1  # seconds between reads of the status of an asynchronous step
 MAX_ROUNDS = 3  # rounds of re-sending blocks the meter reports missing
 
@@ -243,14 +244,31 @@ class MeterSession:
         else:
             state = None
         if exc.dlms_result == AccessResult.OTHER_REASON:
-            if step in ("verify", "activate") and local_error is not None:
+            exc.error = self.last_fota_error()
+            if exc.error is None and step in ("verify", "activate") and local_error is not None:
                 exc.error = local_error
-            elif step == "activate" and state == BootState.REVERTED.value:
+            elif exc.error is None and step == "activate" and state == BootState.REVERTED.value:
                 exc.error = NEW_IMAGE_FAILED
             if exc.error is None:
                 exc.hint = "the meter's audit log has the FOTA code"
         exc.what = f"{step}: {exc.what}" if step else exc.what
         return exc
+
+    def last_fota_error(self) -> ErrorCode | None:
+        """The code of the newest ``FOTA_ERR`` line of the meter's audit log
+        (0.0.96.10.3.255 attribute 2, management client only), None when it
+        cannot be read or holds none."""
+        if self.client_sap == Client.PUBLIC:
+            return None
+        lines = self.read_value(AUDIT_LOG, 2)
+        for line in reversed(lines or []):
+            parts = bytes(line).decode("ascii", "replace").split()
+            if len(parts) > 2 and parts[1] == "FOTA_ERR":
+                try:
+                    return by_code(parts[2])
+                except KeyError:
+                    return None
+        return None
 
     def read_value(self, obis: str, attribute: int) -> Any:
         """The value of a readable attribute, None when the meter does not give it
