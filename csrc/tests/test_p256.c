@@ -596,8 +596,24 @@ static void test_verify(void)
     CHECK_EQ(mt_ecdsa_verify_der(&bad, d, NULL, 0), MT_E_ARG);
 }
 
+/* Which limb primitives this build runs, on what: 32-bit targets have no
+ * unsigned __int128 and must land on the portable ones by themselves. */
+static void print_target(void)
+{
+    const uint16_t one = 1;
+    const char *order = *(const uint8_t *)&one ? "little" : "big";
+#ifdef MT_P256_HAVE_INT128
+    const char *mul = "unsigned __int128";
+#else
+    const char *mul = "portable (32-bit halves)";
+#endif
+    printf("test_p256: %u-bit pointers, %s-endian, 64x64 multiply: %s\n",
+           (unsigned)(8 * sizeof(void *)), order, mul);
+}
+
 int main(void)
 {
+    print_target();
     test_limbs();
     test_field();
     test_scalar();
