@@ -17,9 +17,9 @@ CSRC = ROOT / "csrc"
 
 #: each profile's own files; everything else is shared
 FAST_ONLY = {"mt_crc.c", "mt_crc_tables.c", "mt_crc_x86.c", "mt_sha256_fast.c",
-             "mt_sha256_x86.c", "mt_p256_table.c"}
+             "mt_sha256_x86.c", "mt_p256_sqr.c", "mt_p256_table.c"}
 SMALL_ONLY = {"mt_crc_small.c", "mt_crc_small_tables.c", "mt_sha256_small.c",
-              "mt_p256_table_small.c"}
+              "mt_p256_sqr_small.c", "mt_p256_table_small.c"}
 
 
 def listed(name: str) -> list[str]:
