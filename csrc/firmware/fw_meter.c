@@ -9,7 +9,7 @@
 #include "mt_pkg.h"
 
 /* The external NOR flash, memory-mapped (meter.ld). */
-extern uint8_t __meter_nor[];
+extern uint8_t fw_nor[];
 
 /* System control block: the vector table offset register. */
 #define FW_SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
@@ -33,7 +33,7 @@ int fw_meter_init(fw_meter *m)
     mt_layout_default_params(&params);
     rc = mt_layout_compute(&m->layout, &params, FW_NOR_SIZE);
     if (rc == MT_OK)
-        rc = mt_flash_init(&m->flash, __meter_nor, FW_NOR_SIZE, m->wear,
+        rc = mt_flash_init(&m->flash, fw_nor, FW_NOR_SIZE, m->wear,
                            MT_FLASH_SECTOR_DEFAULT, MT_FLASH_ALIGN_DEFAULT);
     if (rc == MT_OK)
         rc = mt_layout_area(&m->layout, &m->flash, MT_PART_BANK_A, &cfg.bank[MT_BOOT_BANK_A]);
@@ -62,7 +62,7 @@ int fw_meter_init(fw_meter *m)
 
 const uint8_t *fw_image(const fw_meter *m, int bank)
 {
-    return __meter_nor + m->boot.cfg.bank[bank].off + MT_PKG_HEADER_SIZE;
+    return fw_nor + m->boot.cfg.bank[bank].off + MT_PKG_HEADER_SIZE;
 }
 
 __attribute__((noinline)) void fw_jump(const uint8_t *image)

@@ -15,7 +15,7 @@ as tests/test_ram.py: csrc/tools/stackgraph.py) plus what the chain calls in
 newlib (memcpy, memset, ...: leaf functions whose prologue the disassembly
 shows) plus one exception entry (8 words: a fault taken at the deepest
 point). The jump into the image (fw_jump) leaves this stack: the image starts
-on its own. The link reserves __stack_size for the stack (meter.ld); the
+on its own. The link reserves fw_stack_size for the stack (meter.ld); the
 worst case must fit it.
 
 Budgets (the small profile; the fast one is reported, not judged):
@@ -61,7 +61,7 @@ class Link:
     bss: int
     stack: int            # worst chain + library leaves + exception entry
     chain: list[str]
-    reserve: int          # __stack_size
+    reserve: int          # fw_stack_size
 
     @property
     def flash(self) -> int:
@@ -154,7 +154,7 @@ def measure(build: pathlib.Path, program: str, prefix: str) -> Link:
                                          leaves_stack=LEAVES_STACK)
     profile = build.name.removeprefix("fw-")
     return Link(profile, program, text, data, bss, depth + EXCEPTION_FRAME,
-                STACKGRAPH["shown"](chain), symbol(prefix, elf, "__stack_size"))
+                STACKGRAPH["shown"](chain), symbol(prefix, elf, "fw_stack_size"))
 
 
 def _n(v: int) -> str:
