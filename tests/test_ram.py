@@ -118,6 +118,10 @@ frames). Total **{_n(total)} B of {_n(BUDGET)} B ({100 * total / BUDGET:.0f} %)*
 `pytest tests/test_ram.py -s` prints these figures; the test fails above
 16 KiB, and when this page differs from what it measures. Without GCC it
 skips the stack part, saying so, and checks the struct table alone.
+
+The same budget on the meter itself, a Cortex-M4 (the core's small profile
+linked as a bootloader and as the whole core, the state in `.bss` and the
+worst stack from reset), is in [FIRMWARE.md](FIRMWARE.md).
 """
 
 
