@@ -37,7 +37,9 @@ uint16_t mt_crc16_x25_impl(const uint8_t *data, size_t len, int impl);
 /*
  * The table-driven code alone, on every CPU. mt_crc32 and
  * mt_crc16_x25_update return the same values; on x86-64 they fold large
- * buffers with PCLMULQDQ when the CPU has it. Tests compare the two paths.
+ * buffers with PCLMULQDQ when the CPU has it (fast profile; the small one
+ * has the byte-table code alone, and mt_crc_accelerated() is 0 there:
+ * mt_crc_impl.h). Tests compare the two paths.
  */
 uint32_t mt_crc32_portable(uint32_t crc, const uint8_t *data, size_t len);
 uint16_t mt_crc16_x25_update_portable(uint16_t reg, const uint8_t *data, size_t len);

@@ -1,6 +1,13 @@
 /*
- * Internal to the CRC subsystem: the generated tables (mt_crc_tables.c) and
- * the x86 carry-less-multiply folding path (mt_crc_x86.c). Not public API.
+ * Internal to the CRC subsystem. Not public API. The code is the profile's,
+ * chosen by the build's source list:
+ *   fast  (sources.txt)        mt_crc.c: slicing by 8 over braided streams
+ *                              with the generated tables (mt_crc_tables.c,
+ *                              33 KiB), and the x86 carry-less-multiply
+ *                              folding path (mt_crc_x86.c);
+ *   small (sources-small.txt)  mt_crc_small.c: one lookup per byte in the
+ *                              byte tables (mt_crc_small_tables.c, 1.5 KiB).
+ * Both implement all of mt_crc.h with the same results.
  */
 #ifndef MT_CRC_IMPL_H
 #define MT_CRC_IMPL_H
@@ -21,6 +28,10 @@ extern const uint32_t mt_crc32_slice[8][256];
 extern const uint32_t mt_crc16_x25_slice[8][256];
 extern const uint32_t mt_crc32_braid[8][256];
 extern const uint32_t mt_crc16_x25_braid[8][256];
+
+/* The small profile's: register after byte i, from 0 (slice[0] above). */
+extern const uint32_t mt_crc32_table[256];
+extern const uint16_t mt_crc16_x25_table[256];
 
 /* [k-1] = {x^(128k+63) mod P, x^(128k-1) mod P}, coefficient x^j at bit 63-j. */
 extern const uint64_t mt_crc32_fold[8][2];

@@ -3,7 +3,7 @@
  * Slicing tables (entry [k][i] = register after byte i and k zero bytes),
  * braid tables (the same with 8*5 + k zero bytes)
  * and x86 carry-less folding constants ([k-1] folds 128*k bits).
- * csrc/tests/test_crc.c recomputes every value bit by bit.
+ * csrc/tests/fast/test_crc_tables.c recomputes every value bit by bit.
  */
 #include "mt_crc_impl.h"
 

@@ -18,7 +18,8 @@
 int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len)
 {
     mt_pkg_header h;
-    uint64_t package_size, expect_count;
+    uint64_t package_size;
+    uint32_t expect_count;
     size_t i;
 
     if (out == NULL || buf == NULL) return MT_E_ARG;
@@ -68,8 +69,10 @@ int mt_pkg_header_parse(mt_pkg_header *out, const uint8_t *buf, size_t len)
     package_size = (uint64_t)h.header_size + h.image_size + h.trailer_size;
     if (package_size > 0xFFFFFFFFu) return MT_E_HDR_FIELD;
     h.package_size = (uint32_t)package_size;
-    /* fragment_size >= 16, so the quotient is < 2^32 and the sum no wrap. */
-    expect_count = (package_size + h.fragment_size - 1u) / h.fragment_size;
+    /* ceil(package_size / fragment_size) in 32 bits (a 64-bit division
+     * would pull a software divide into a 32-bit target's image); the
+     * quotient plus one cannot wrap, fragment_size being >= 16. */
+    expect_count = h.package_size / h.fragment_size + (h.package_size % h.fragment_size != 0);
     if (expect_count != h.fragment_count) return MT_E_HDR_FIELD;
 
     *out = h;

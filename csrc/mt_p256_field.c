@@ -9,6 +9,9 @@
  * Invariant: every input and output is < p. Variable-time code paths depend
  * only on carries (the final conditional subtraction); the verifier handles
  * public data only.
+ *
+ * Squaring is the profile's (mt_p256_field.h): mt_p256_sqr.c or
+ * mt_p256_sqr_small.c.
  */
 #include "mt_p256_field.h"
 #include "mt_p256_limb.h"
@@ -25,85 +28,12 @@ const uint64_t mt_p256_fe_b[4] = {0xd89cdf6229c4bddfu, 0xacf005cd78843090u,
 static const uint64_t fe_r2[4] = {0x0000000000000003u, 0xfffffffbffffffffu,
                                   0xfffffffffffffffeu, 0x00000004fffffffdu};
 
-/*
- * Montgomery reduction, one round. With m = t0 (the low limb), adding
- * m * p * 2^(64i) clears limb i; limbs i+1..i+4 (t1..t4) receive:
- *   limb i+1: m * P1 + m (the carry of t0 + m * (2^64 - 1) = m * 2^64),
- *             which is exactly m * 2^32: add m << 32, carry m >> 32;
- *   limb i+2: only the carry (p's limb 2 is zero);
- *   limb i+3: m * P3;
- *   limb i+4: the carry, plus `hc`, the carry out of the previous round's
- *             top limb (0 or 1); this round's carry out goes to `hc`.
- * Every carry word is below 2^64: (m >> 32) + 1 < 2^33, and the mac bound.
- */
-#define RED_ROUND(t0, t1, t2, t3, t4)                          \
-    do {                                                       \
-        uint64_t m_ = (t0), c_;                                \
-        (t1) = mt_p256_adc((t1), m_ << 32, 0, &c_);            \
-        c_ += m_ >> 32;                                        \
-        (t2) = mt_p256_adc((t2), c_, 0, &c_);                  \
-        (t3) = mt_p256_mac(m_, P3, (t3), c_, &c_);             \
-        (t4) = mt_p256_adc((t4), c_, hc, &hc);                 \
-    } while (0)
-
-/*
- * r = t / 2^256 mod p for t = t0..t7 < p * 2^256 (any product of two
- * elements < p). The value before the final subtraction is
- * (t + M p) / 2^256 < (p 2^256 + 2^256 p) / 2^256 = 2p.
- */
-#define MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7) \
-    do {                                               \
-        uint64_t hc = 0;                               \
-        RED_ROUND(t0, t1, t2, t3, t4);                 \
-        RED_ROUND(t1, t2, t3, t4, t5);                 \
-        RED_ROUND(t2, t3, t4, t5, t6);                 \
-        RED_ROUND(t3, t4, t5, t6, t7);                 \
-        mt_p256_fe_final_sub(r, t4, t5, t6, t7, hc);           \
-    } while (0)
-
 void mt_p256_fe_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4])
 {
     uint64_t t[8];
 
     mt_p256_mul_wide(t, a, b);
-    MONT_REDUCE(r, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
-}
-
-void mt_p256_fe_sqr(uint64_t r[4], const uint64_t a[4])
-{
-    uint64_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    uint64_t t0, t1, t2, t3, t4, t5, t6, t7, c, hi;
-
-    /* Off-diagonal products a_i * a_j, i < j, into t1..t6. */
-    t1 = mt_p256_mac(a0, a1, 0, 0, &c);
-    t2 = mt_p256_mac(a0, a2, 0, c, &c);
-    t3 = mt_p256_mac(a0, a3, 0, c, &c);
-    t4 = c;
-    t3 = mt_p256_mac(a1, a2, t3, 0, &c);
-    t4 = mt_p256_mac(a1, a3, t4, c, &c);
-    t5 = c;
-    t5 = mt_p256_mac(a2, a3, t5, 0, &c);
-    t6 = c;
-
-    /* Double them (the off-diagonal sum is < 2^511, so t7 gets one bit). */
-    t7 = t6 >> 63;
-    t6 = (t6 << 1) | (t5 >> 63);
-    t5 = (t5 << 1) | (t4 >> 63);
-    t4 = (t4 << 1) | (t3 >> 63);
-    t3 = (t3 << 1) | (t2 >> 63);
-    t2 = (t2 << 1) | (t1 >> 63);
-    t1 = t1 << 1;
-
-    /* Add the squares a_i^2 at limb 2i; the total is a^2 < 2^512, no carry out. */
-    t0 = mt_p256_mac(a0, a0, 0, 0, &hi);
-    t1 = mt_p256_adc(t1, hi, 0, &c);
-    t2 = mt_p256_mac(a1, a1, t2, c, &hi);
-    t3 = mt_p256_adc(t3, hi, 0, &c);
-    t4 = mt_p256_mac(a2, a2, t4, c, &hi);
-    t5 = mt_p256_adc(t5, hi, 0, &c);
-    t6 = mt_p256_mac(a3, a3, t6, c, &hi);
-    t7 = t7 + hi;
-    MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7);
+    MT_P256_MONT_REDUCE(r, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
 }
 
 void mt_p256_fe_to_mont(uint64_t r[4], const uint64_t a[4])
@@ -114,7 +44,7 @@ void mt_p256_fe_to_mont(uint64_t r[4], const uint64_t a[4])
 void mt_p256_fe_from_mont(uint64_t r[4], const uint64_t a[4])
 {
     uint64_t t0 = a[0], t1 = a[1], t2 = a[2], t3 = a[3], t4 = 0, t5 = 0, t6 = 0, t7 = 0;
-    MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7);
+    MT_P256_MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7);
 }
 
 /* r = a^(2^k) */

@@ -25,6 +25,9 @@ void mt_p256_fe_to_mont(uint64_t r[4], const uint64_t a[4]);
 void mt_p256_fe_from_mont(uint64_t r[4], const uint64_t a[4]);
 
 void mt_p256_fe_mul(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]);
+/* r = a^2: the profile's (mt_p256_sqr.c in the fast profile, a dedicated
+ * squaring with 10 limb products instead of 16; mt_p256_sqr_small.c in the
+ * small one, mt_p256_fe_mul(r, a, a), a kilobyte less on a Cortex-M4). */
 void mt_p256_fe_sqr(uint64_t r[4], const uint64_t a[4]);
 
 /* r = a^((p+1)/4); r is a square root of a exactly when r^2 == a. */
@@ -94,6 +97,42 @@ static inline int mt_p256_fe_eq(const uint64_t a[4], const uint64_t b[4])
 {
     return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
 }
+
+/*
+ * Montgomery reduction, one round. With m = t0 (the low limb), adding
+ * m * p * 2^(64i) clears limb i; limbs i+1..i+4 (t1..t4) receive:
+ *   limb i+1: m * P1 + m (the carry of t0 + m * (2^64 - 1) = m * 2^64),
+ *             which is exactly m * 2^32: add m << 32, carry m >> 32;
+ *   limb i+2: only the carry (p's limb 2 is zero);
+ *   limb i+3: m * P3;
+ *   limb i+4: the carry, plus `hc`, the carry out of the previous round's
+ *             top limb (0 or 1); this round's carry out goes to `hc`.
+ * Every carry word is below 2^64: (m >> 32) + 1 < 2^33, and the mac bound.
+ */
+#define MT_P256_RED_ROUND(t0, t1, t2, t3, t4)                          \
+    do {                                                       \
+        uint64_t m_ = (t0), c_;                                \
+        (t1) = mt_p256_adc((t1), m_ << 32, 0, &c_);            \
+        c_ += m_ >> 32;                                        \
+        (t2) = mt_p256_adc((t2), c_, 0, &c_);                  \
+        (t3) = mt_p256_mac(m_, MT_P256_P3, (t3), c_, &c_);             \
+        (t4) = mt_p256_adc((t4), c_, hc, &hc);                 \
+    } while (0)
+
+/*
+ * r = t / 2^256 mod p for t = t0..t7 < p * 2^256 (any product of two
+ * elements < p). The value before the final subtraction is
+ * (t + M p) / 2^256 < (p 2^256 + 2^256 p) / 2^256 = 2p.
+ */
+#define MT_P256_MONT_REDUCE(r, t0, t1, t2, t3, t4, t5, t6, t7) \
+    do {                                               \
+        uint64_t hc = 0;                               \
+        MT_P256_RED_ROUND(t0, t1, t2, t3, t4);                 \
+        MT_P256_RED_ROUND(t1, t2, t3, t4, t5);                 \
+        MT_P256_RED_ROUND(t2, t3, t4, t5, t6);                 \
+        MT_P256_RED_ROUND(t3, t4, t5, t6, t7);                 \
+        mt_p256_fe_final_sub(r, t4, t5, t6, t7, hc);   \
+    } while (0)
 
 /* y^2 == x^3 - 3x + b for Montgomery-form x, y. */
 int mt_p256_fe_on_curve(const uint64_t x[4], const uint64_t y[4]);

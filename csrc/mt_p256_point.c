@@ -207,7 +207,8 @@ static int scalar_wnaf(int8_t naf[NAF_LEN], const uint64_t k[4], int w)
  * Interleaved (Shamir) evaluation: one chain of doublings from the top digit
  * of either scalar; at each position add the signed table entry for u2's
  * width-5 digit (odd multiples Q..15Q, Jacobian, built here) and for u1's
- * width-7 digit (odd multiples G..63G, affine, precomputed).
+ * digit of the profile's width (odd multiples of G, affine, precomputed:
+ * width 7, G..63G, in the fast profile; mt_p256_point.h).
  * Stack: the two digit strings (2 x 257 bytes) and 8 Jacobian points (768 bytes).
  */
 void mt_p256_mul2(mt_p256_jac *r, const uint64_t u1[4], const uint64_t u2[4],
@@ -216,7 +217,7 @@ void mt_p256_mul2(mt_p256_jac *r, const uint64_t u1[4], const uint64_t u2[4],
     int8_t naf1[NAF_LEN], naf2[NAF_LEN];
     mt_p256_jac qt[Q_TABLE_LEN], q2;
 
-    int top1 = scalar_wnaf(naf1, u1, MT_P256_G_WINDOW);
+    int top1 = scalar_wnaf(naf1, u1, mt_p256_g_window);
     int top2 = scalar_wnaf(naf2, u2, Q_WINDOW);
 
     /* qt[i] = (2i+1) Q */

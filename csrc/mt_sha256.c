@@ -1,8 +1,10 @@
 /*
- * SHA-256 (FIPS 180-4): portable compression with fully unrolled rounds, the
- * buffering of update/final, and the choice of compression function, made
- * once per context in mt_sha256_init / mt_sha256_init_impl (mt_sha256_x86.c
- * has the SHA-NI path).
+ * SHA-256 (FIPS 180-4): the round constants, and the buffering of
+ * update/final around the profile's block function (mt_sha256_impl.h):
+ * mt_sha256_fast.c (unrolled rounds, and SHA-NI from mt_sha256_x86.c where
+ * the CPU has it) or mt_sha256_small.c (rolled rounds, nothing else). The
+ * choice of compression function is made once per context, in
+ * mt_sha256_init / mt_sha256_init_impl.
  */
 #include <string.h>
 
@@ -23,68 +25,9 @@ const uint32_t mt_sha256_k[64] = {
     0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
 };
 
-#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-#define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
-#define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
-#define SSIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
-#define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
-#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
-#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
-
-/* Schedule word i in a 16-word ring: rounds 0..15 read the block, later ones extend it. */
-#define W_IN(i) w[i]
-#define W_EXT(i) (w[(i) & 15] += SSIG1(w[((i) - 2) & 15]) + w[((i) - 7) & 15] + SSIG0(w[((i) - 15) & 15]))
-
-/* One round; the caller renames the eight variables instead of moving them. */
-#define ROUND(a, b, c, d, e, f, g, h, i, W)                          \
-    do {                                                             \
-        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + mt_sha256_k[i] + W(i);      \
-        d += t1;                                                     \
-        h = t1 + BSIG0(a) + MAJ(a, b, c);                            \
-    } while (0)
-
-#define ROUND8(i, W)                                                 \
-    do {                                                             \
-        ROUND(a, b, c, d, e, f, g, h, (i) + 0, W);                   \
-        ROUND(h, a, b, c, d, e, f, g, (i) + 1, W);                   \
-        ROUND(g, h, a, b, c, d, e, f, (i) + 2, W);                   \
-        ROUND(f, g, h, a, b, c, d, e, (i) + 3, W);                   \
-        ROUND(e, f, g, h, a, b, c, d, (i) + 4, W);                   \
-        ROUND(d, e, f, g, h, a, b, c, (i) + 5, W);                   \
-        ROUND(c, d, e, f, g, h, a, b, (i) + 6, W);                   \
-        ROUND(b, c, d, e, f, g, h, a, (i) + 7, W);                   \
-    } while (0)
-
-void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *p, size_t nblocks)
-{
-    while (nblocks--) {
-        uint32_t w[16];
-        for (int i = 0; i < 16; i++) w[i] = mt_ld32be(p + 4 * i);
-        uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
-        uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
-        ROUND8(0, W_IN);
-        ROUND8(8, W_IN);
-        ROUND8(16, W_EXT);
-        ROUND8(24, W_EXT);
-        ROUND8(32, W_EXT);
-        ROUND8(40, W_EXT);
-        ROUND8(48, W_EXT);
-        ROUND8(56, W_EXT);
-        state[0] += a; state[1] += b; state[2] += c; state[3] += d;
-        state[4] += e; state[5] += f; state[6] += g; state[7] += h;
-        p += 64;
-    }
-}
-
 static void compress(mt_sha256_ctx *ctx, const uint8_t *p, size_t nblocks)
 {
-#ifdef MT_SHA256_HAVE_X86
-    if (ctx->impl == MT_SHA256_IMPL_X86) {
-        mt_sha256_compress_x86(ctx->state, p, nblocks);
-        return;
-    }
-#endif
-    mt_sha256_compress_portable(ctx->state, p, nblocks);
+    mt_sha256_blocks(ctx->impl, ctx->state, p, nblocks);
 }
 
 void mt_sha256_init_portable(mt_sha256_ctx *ctx)
@@ -102,11 +45,7 @@ void mt_sha256_init_portable(mt_sha256_ctx *ctx)
 void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl)
 {
     mt_sha256_init_portable(ctx);
-#ifdef MT_SHA256_HAVE_X86
-    if (impl == 1) ctx->impl = MT_SHA256_IMPL_X86;
-#else
-    (void)impl;
-#endif
+    ctx->impl = mt_sha256_select(impl);
 }
 
 void mt_sha256_init(mt_sha256_ctx *ctx)
@@ -169,13 +108,4 @@ void mt_sha256_impl(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN],
 void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN])
 {
     mt_sha256_impl(data, len, out, len >= MT_SHA256_ACCEL_MIN ? mt_sha256_accelerated() : 0);
-}
-
-int mt_sha256_accelerated(void)
-{
-#ifdef MT_SHA256_HAVE_X86
-    return mt_sha256_x86_available();
-#else
-    return 0;
-#endif
 }

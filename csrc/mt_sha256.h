@@ -1,7 +1,9 @@
 /*
  * SHA-256 (FIPS 180-4), incremental and one-shot. The caller owns the context.
- * A runtime-detected SHA-extension path may be used on x86; the portable
- * compression function is always compiled and selectable for tests.
+ * In the fast profile a runtime-detected SHA-extension path may be used on
+ * x86-64; the portable compression function is always compiled and
+ * selectable for tests. The small profile has the portable code alone
+ * (mt_sha256_impl.h): mt_sha256_accelerated() is 0 there.
  */
 #ifndef MT_SHA256_H
 #define MT_SHA256_H

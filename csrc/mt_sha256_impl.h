@@ -1,7 +1,13 @@
 /*
- * Internal to SHA-256: the block compression functions behind mt_sha256.c.
- * Not public API. Both functions process nblocks consecutive 64-byte blocks
- * and give identical results; a context may switch between them at any block.
+ * Internal to SHA-256: what the buffering (mt_sha256.c) and the profile's
+ * block function share. Not public API.
+ *
+ * The block function is the profile's, chosen by the build's source list:
+ *   mt_sha256_fast.c   (sources.txt)        fully unrolled rounds, and SHA-NI
+ *                                           (mt_sha256_x86.c) on x86-64;
+ *   mt_sha256_small.c  (sources-small.txt)  one round in a loop, no other path.
+ * Either defines the four functions below, with identical results; a context
+ * may switch between implementations at any block.
  */
 #ifndef MT_SHA256_IMPL_H
 #define MT_SHA256_IMPL_H
@@ -26,7 +32,23 @@
 /* The 64 round constants (mt_sha256.c). */
 extern const uint32_t mt_sha256_k[64];
 
+/* FIPS 180-4, 4.1.2: the functions of the rounds and of the schedule. */
+#define MT_SHA256_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+#define BSIG0(x) (MT_SHA256_ROTR(x, 2) ^ MT_SHA256_ROTR(x, 13) ^ MT_SHA256_ROTR(x, 22))
+#define BSIG1(x) (MT_SHA256_ROTR(x, 6) ^ MT_SHA256_ROTR(x, 11) ^ MT_SHA256_ROTR(x, 25))
+#define SSIG0(x) (MT_SHA256_ROTR(x, 7) ^ MT_SHA256_ROTR(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (MT_SHA256_ROTR(x, 17) ^ MT_SHA256_ROTR(x, 19) ^ ((x) >> 10))
+#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
+
+/* The portable compression of nblocks consecutive 64-byte blocks. */
 void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+/* The same with the implementation a context chose (its impl field). */
+void mt_sha256_blocks(uint32_t impl, uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+/* The impl field for the caller's word (mt_sha256_init_impl): X86 for 1
+ * where the profile has that path, PORTABLE otherwise. */
+uint32_t mt_sha256_select(int impl);
+/* int mt_sha256_accelerated(void), public (mt_sha256.h), is the profile's too. */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MT_SHA256_HAVE_X86 1

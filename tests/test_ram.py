@@ -25,6 +25,7 @@ from __future__ import annotations
 import pathlib
 import platform
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,8 @@ CSRC = ROOT / "csrc"
 DOC = ROOT / "docs" / "RAM.md"
 REGENERATE = "python tests/test_ram.py > docs/RAM.md"
 BUDGET = 16 * 1024
+#: the call-graph reader and the deepest-chain walk (shared with csrc/firmware/size.py)
+STACKGRAPH = runpy.run_path(str(CSRC / "tools" / "stackgraph.py"))
 
 #: What one meter keeps in RAM for its whole life (count of each), and what is in it.
 HELD = {
@@ -69,12 +72,7 @@ def _n(value: int) -> str:
 
 def _shown(chain: list[str]) -> list[str]:
     """A chain without GCC's clones (``f.part.0`` right after ``f``)."""
-    out: list[str] = []
-    for name in chain:
-        base = name.split(".", 1)[0]
-        if not out or out[-1] != base:
-            out.append(base)
-    return out
+    return STACKGRAPH["shown"](chain)
 
 
 def state_table() -> str:
@@ -120,6 +118,10 @@ frames). Total **{_n(total)} B of {_n(BUDGET)} B ({100 * total / BUDGET:.0f} %)*
 `pytest tests/test_ram.py -s` prints these figures; the test fails above
 16 KiB, and when this page differs from what it measures. Without GCC it
 skips the stack part, saying so, and checks the struct table alone.
+
+The same budget on the meter itself, a Cortex-M4 (the core's small profile
+linked as a bootloader and as the whole core, the state in `.bss` and the
+worst stack from reset), is in [FIRMWARE.md](FIRMWARE.md).
 """
 
 
@@ -134,11 +136,6 @@ def _compiler() -> str | None:
     return None
 
 
-_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
-_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
-_BYTES = re.compile(r"\\n(\d+) bytes \((static|dynamic[^)]*)\)")
-
-
 def call_graph(out: pathlib.Path, cc: str) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Compile every core source; return frame sizes and calls, keyed by function."""
     sources = [s.strip() for s in (CSRC / "sources.txt").read_text().splitlines()
@@ -148,54 +145,13 @@ def call_graph(out: pathlib.Path, cc: str) -> tuple[dict[str, int], dict[str, se
             [cc, "-std=c99", "-O2", "-I", str(CSRC), "-fstack-usage", "-fcallgraph-info=su",
              "-c", str(CSRC / src), "-o", str(out / (src[:-2] + ".o"))],
             check=True, cwd=out, capture_output=True)
-    frames: dict[str, int] = {}
-    calls: dict[str, set[str]] = {}
-    for ci in out.glob("*.ci"):
-        text = ci.read_text()
-        for title, label in _NODE.findall(text):
-            m = _BYTES.search(label)
-            if m is None:
-                continue  # a declaration of a function defined elsewhere
-            assert m.group(2) == "static", f"{title}: dynamic stack ({m.group(2)})"
-            frames[title] = int(m.group(1))
-        for src, dst in _EDGE.findall(text):
-            calls.setdefault(src, set()).add(dst)
-    return frames, calls
+    return STACKGRAPH["read_graph"](sorted(out.glob("*.ci")))
 
 
 def deepest(frames: dict[str, int], calls: dict[str, set[str]], root: str,
             through: str | None = None) -> tuple[int, list[str]]:
     """The heaviest chain from ``root`` (optionally one passing ``through``)."""
-    by_name: dict[str, str] = {}
-    for title in frames:
-        by_name.setdefault(title.rsplit(":", 1)[-1], title)
-
-    def resolve(name: str) -> str:
-        if name in frames:
-            return name
-        assert name != "__indirect_call", "indirect call: the chain cannot be bounded"
-        return by_name.get(name, name)  # a library call (memcpy, ...) has no node
-
-    def walk(node: str, seen: tuple[str, ...], need: str | None) -> tuple[int, list[str]] | None:
-        assert node not in seen, f"recursion: {' -> '.join((*seen, node))}"
-        short = node.rsplit(":", 1)[-1]
-        if need is not None and short == need:
-            need = None
-        best: tuple[int, list[str]] | None = None
-        for callee in sorted(calls.get(node, ())):  # ties: the first by name, every run
-            target = resolve(callee)
-            if target not in frames:
-                continue
-            sub = walk(target, (*seen, node), need)
-            if sub is not None and (best is None or sub[0] > best[0]):
-                best = sub
-        if best is None:
-            return None if need is not None else (frames[node], [short])
-        return frames[node] + best[0], [short, *best[1]]
-
-    result = walk(resolve(root), (), through)
-    assert result is not None, f"no chain from {root} through {through}"
-    return result
+    return STACKGRAPH["deepest"](frames, calls, root, through)
 
 
 def measure_stack(out: pathlib.Path, cc: str) -> tuple[int, list[str], int, list[str]]:
