@@ -6,13 +6,12 @@ No timing is asserted: waits are bounded, never measured."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from servekit import in_process
 
 from meteremu.device.cosem import OBJECTS
 from meteremu.dlms import xdlms
@@ -27,32 +26,6 @@ PW = b"secret"
 H = bytes.fromhex
 FIRMWARE = xdlms.GetRequestNormal(0xC1, xdlms.AttributeDescriptor(1, H("0100000200FF"), 2))
 WAIT = 20.0  # seconds any single socket wait may take before the test fails
-
-
-@contextlib.contextmanager
-def serving(meters: dict, **kw) -> Iterator[MeterServer]:
-    """A MeterServer on 127.0.0.1:<free port>, its loop in a thread; stopped after."""
-    started = threading.Event()
-    box: dict = {}
-
-    async def main() -> None:
-        server = MeterServer(meters, SecurityPolicy.default(PW), **kw)
-        await server.start("127.0.0.1", 0)
-        box["server"], box["loop"], box["stop"] = server, asyncio.get_running_loop(), \
-            asyncio.Event()
-        started.set()
-        await box["stop"].wait()
-        await server.stop()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert started.wait(WAIT)
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(WAIT)
-        assert not thread.is_alive()
 
 
 @pytest.fixture
@@ -86,7 +59,7 @@ def associate_public(s: socket.socket) -> None:
 
 def test_fifty_concurrent_associations_read(meters):
     dumps = {k: m.flash.dump() for k, m in meters.items()}
-    with serving(meters, time_scale=0) as server:
+    with in_process(meters, time_scale=0) as server:
 
         def session(i: int) -> tuple[bytes, bytes, int]:
             wport = 1 + i % 2
@@ -114,7 +87,7 @@ def test_fifty_concurrent_associations_read(meters):
 
 def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters):
     m = meters[1]
-    with serving(meters, time_scale=0, idle_timeout=60) as server:
+    with in_process(meters, time_scale=0, idle_timeout=60) as server:
         before = m.flash.dump()
         # truncated: half a frame, then the client leaves
         s = raw_socket(server)
@@ -151,7 +124,7 @@ def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters):
 
 
 def test_stalled_and_silent_clients_time_out_and_block_nobody(meters):
-    with serving(meters, time_scale=0, idle_timeout=0.5) as server:
+    with in_process(meters, time_scale=0, idle_timeout=0.5) as server:
         stalled = raw_socket(server)
         stalled.sendall(wrap(16, 1, encode_apdu(FIRMWARE))[:5])  # mid-frame, then nothing
         silent = raw_socket(server)
@@ -174,7 +147,7 @@ def test_stalled_and_silent_clients_time_out_and_block_nobody(meters):
 def test_a_flooding_client_is_paused_not_buffered_without_bound(meters):
     n = 6000
     request = wrap(16, 1, encode_apdu(FIRMWARE))
-    with serving(meters, time_scale=0) as server:
+    with in_process(meters, time_scale=0) as server:
         flood = socket.socket()
         flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it hardly reads
         flood.settimeout(WAIT)
@@ -245,7 +218,7 @@ def test_protocol_pauses_reading_while_its_peer_does_not_read(meters):
 
 
 def test_meters_behind_one_port_are_addressed_by_wport(meters):
-    with serving(meters, time_scale=0) as server:
+    with in_process(meters, time_scale=0) as server:
         for wport, serial in ((1, b"MTR00000001"), (2, b"MTR00000002")):
             with TcpClient("127.0.0.1", server.port, server_sap=wport, timeout=WAIT) as c:
                 assert c.associate().accepted
@@ -259,7 +232,7 @@ def test_meters_behind_one_port_are_addressed_by_wport(meters):
 def test_the_server_moves_the_meters_clock():
     m = make_meter(make_keys(0))
     ticks = iter(range(0, 10**6, 10))  # a fake monotonic clock: 10 s a call
-    with serving({1: m}, time_scale=1.0, clock=lambda: float(next(ticks))) as server, \
+    with in_process({1: m}, time_scale=1.0, clock=lambda: float(next(ticks))) as server, \
             TcpClient("127.0.0.1", server.port, timeout=WAIT) as c:
         assert c.associate().accepted
         first = c.get("1.0.1.8.0.255", 2).value
