@@ -1,0 +1,167 @@
+"""Acknowledgements: what a meter says about an update, on its way from the
+concentrator to the head-end (docs/CAMPAIGN.md, "Acknowledgements").
+
+An :class:`Ack` is one status report of one meter. A bus carries acks; it may
+lose, delay or repeat them (an MQTT broker under load does all three), so the
+head-end treats an ack as a hint, never as the truth: before it records a
+failure it reads the meter (:mod:`meteremu.campaign` reconciles). ``seq``
+grows per meter, so a repeated or reordered ack is recognised and ignored.
+
+:func:`open_bus` picks the transport from a URL: ``None`` is the in-process
+bus (nothing to install), ``mqtt://HOST:PORT`` and ``mqtts://HOST:PORT`` a
+real broker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from ..errors import UsageError
+
+__all__ = ["ACK_STATES", "Ack", "AckBus", "InProcessBus", "open_bus", "topic_for"]
+
+#: What a meter can say, in the order an update goes through them.
+ACK_STATES = ("downloaded", "verified", "activated", "confirmed", "reverted", "refused")
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """One meter's status. ``code`` is its FOTA_ERR code (``"0x8004"``) when it
+    refused or reverted with one; ``at`` the meter's virtual time (seconds
+    since the Unix epoch); ``seq`` grows by one per ack of a meter."""
+
+    campaign: str
+    concentrator: str
+    meter: str
+    state: str
+    seq: int
+    at: float
+    version: str | None = None
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ACK_STATES:
+            raise UsageError(f"unknown ack state {self.state!r} (one of {', '.join(ACK_STATES)})")
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Ack:
+        """Decode a payload; anything malformed is a :class:`UsageError` (a bus
+        drops it and counts it, it never stops the head-end)."""
+        try:
+            obj: Any = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UsageError(f"ack payload is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise UsageError("ack payload is not a JSON object")
+        try:
+            ack = cls(
+                campaign=_text(obj, "campaign"),
+                concentrator=_text(obj, "concentrator"),
+                meter=_text(obj, "meter"),
+                state=_text(obj, "state"),
+                seq=_int(obj, "seq"),
+                at=float(_number(obj, "at")),
+                version=_opt_text(obj, "version"),
+                code=_opt_text(obj, "code"),
+            )
+        except KeyError as exc:
+            raise UsageError(f"ack payload lacks {exc.args[0]!r}") from None
+        return ack
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.campaign, self.concentrator, self.meter)
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    v = obj[key]
+    if not isinstance(v, str) or not v or "/" in v or "+" in v or "#" in v:
+        raise UsageError(f"ack field {key!r} must be a non-empty name without / + #")
+    return v
+
+
+def _opt_text(obj: dict[str, Any], key: str) -> str | None:
+    v = obj.get(key)
+    if v is not None and not isinstance(v, str):
+        raise UsageError(f"ack field {key!r} must be a string or null")
+    return v
+
+
+def _int(obj: dict[str, Any], key: str) -> int:
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**63:
+        raise UsageError(f"ack field {key!r} must be an integer in 0..2^63-1")
+    return v
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        raise UsageError(f"ack field {key!r} must be a number")
+    return v
+
+
+def topic_for(campaign: str, concentrator: str, meter: str) -> str:
+    """``meteremu/<campaign>/<concentrator>/<meter>/status`` (docs/CAMPAIGN.md)."""
+    return f"meteremu/{campaign}/{concentrator}/{meter}/status"
+
+
+class AckBus(Protocol):
+    """Carries acks from concentrators to the head-end.
+
+    ``publish`` may lose an ack (the head-end must not care); ``poll`` returns
+    the acks that have arrived since the last poll, waiting up to ``timeout``
+    seconds of wall time for the first one.
+    """
+
+    def publish(self, ack: Ack) -> None: ...
+
+    def poll(self, timeout: float = 0.0) -> list[Ack]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessBus:
+    """The default bus: a queue in the head-end's own process. It loses
+    nothing unless told to: ``drop`` is a callable that says, per ack, whether
+    this one is lost (tests and ``--ack-loss`` use it to rehearse a broker that
+    drops under load)."""
+
+    def __init__(self, drop: Any = None) -> None:
+        self._q: deque[bytes] = deque()
+        self._drop = drop
+        self.published = 0
+        self.dropped = 0
+
+    def publish(self, ack: Ack) -> None:
+        self.published += 1
+        if self._drop is not None and self._drop(ack):
+            self.dropped += 1
+            return
+        self._q.append(ack.to_json())  # the wire form, as a broker would carry it
+
+    def poll(self, timeout: float = 0.0) -> list[Ack]:
+        out = [Ack.from_json(p) for p in self._q]
+        self._q.clear()
+        return out
+
+    def close(self) -> None:
+        self._q.clear()
+
+
+def open_bus(url: str | None, **options: Any) -> AckBus:
+    """The bus for ``url``: ``None`` the in-process one; ``mqtt://HOST:PORT`` or
+    ``mqtts://HOST:PORT`` a broker (see :mod:`meteremu.campaign.mqtt`)."""
+    if url is None:
+        return InProcessBus(**options)
+    if url.startswith(("mqtt://", "mqtts://")):
+        from .mqtt import MqttBus  # the broker client is only imported when asked for
+
+        return MqttBus.from_url(url, **options)
+    raise UsageError(f"unknown bus URL {url!r}: mqtt://HOST:PORT or mqtts://HOST:PORT")
