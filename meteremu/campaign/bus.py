@@ -15,11 +15,12 @@ real broker.
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from ..errors import UsageError
+from ..errors import UsageError, short_repr
 
 __all__ = ["ACK_STATES", "Ack", "AckBus", "InProcessBus", "open_bus", "topic_for"]
 
@@ -43,8 +44,18 @@ class Ack:
     code: str | None = None
 
     def __post_init__(self) -> None:
+        # Checked here, not only when decoding: an ack built with a meter ID
+        # such as "a/b" would be published on another meter's topic.
+        for key in ("campaign", "concentrator", "meter"):
+            _check_name(key, getattr(self, key))
         if self.state not in ACK_STATES:
             raise UsageError(f"unknown ack state {self.state!r} (one of {', '.join(ACK_STATES)})")
+        _check_int("seq", self.seq)
+        _check_number("at", self.at)
+        for key in ("version", "code"):
+            v = getattr(self, key)
+            if v is not None and not isinstance(v, str):
+                raise UsageError(f"ack field {key!r} must be a string or null")
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
@@ -55,56 +66,64 @@ class Ack:
         drops it and counts it, it never stops the head-end)."""
         try:
             obj: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(f"ack payload is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            # RecursionError: "[[[[..." nested deeper than the interpreter's stack
+            raise UsageError(f"ack payload is not JSON: {short_repr(str(exc), 80)}") from None
         if not isinstance(obj, dict):
             raise UsageError("ack payload is not a JSON object")
-        try:
-            ack = cls(
-                campaign=_text(obj, "campaign"),
-                concentrator=_text(obj, "concentrator"),
-                meter=_text(obj, "meter"),
-                state=_text(obj, "state"),
-                seq=_int(obj, "seq"),
-                at=float(_number(obj, "at")),
-                version=_opt_text(obj, "version"),
-                code=_opt_text(obj, "code"),
-            )
-        except KeyError as exc:
-            raise UsageError(f"ack payload lacks {exc.args[0]!r}") from None
-        return ack
+        missing = [k for k in ("campaign", "concentrator", "meter", "state", "seq", "at")
+                   if k not in obj]
+        if missing:
+            raise UsageError(f"ack payload lacks {missing[0]!r}")
+        at = obj["at"]
+        _check_number("at", at)
+        return cls(
+            campaign=obj["campaign"],
+            concentrator=obj["concentrator"],
+            meter=obj["meter"],
+            state=obj["state"],
+            seq=obj["seq"],
+            at=float(at),
+            version=obj.get("version"),
+            code=obj.get("code"),
+        )
 
     @property
     def topic(self) -> str:
         return topic_for(self.campaign, self.concentrator, self.meter)
 
 
-def _text(obj: dict[str, Any], key: str) -> str:
-    v = obj[key]
-    if not isinstance(v, str) or not v or "/" in v or "+" in v or "#" in v:
-        raise UsageError(f"ack field {key!r} must be a non-empty name without / + #")
-    return v
+#: The longest campaign, concentrator or meter name (in characters).
+NAME_MAX = 128
 
 
-def _opt_text(obj: dict[str, Any], key: str) -> str | None:
-    v = obj.get(key)
-    if v is not None and not isinstance(v, str):
-        raise UsageError(f"ack field {key!r} must be a string or null")
-    return v
+def _check_name(key: str, v: object) -> None:
+    """A name is one MQTT topic level any broker accepts: not empty, no ``/ + #``,
+    no control characters, surrogates or Unicode noncharacters (MQTT forbids
+    them in topics; mosquitto drops a client that sends one)."""
+    if not isinstance(v, str) or not 0 < len(v) <= NAME_MAX:
+        raise UsageError(f"ack field {key!r} must be a name of 1 to {NAME_MAX} characters")
+    for c in v:
+        o = ord(c)
+        if (c in "/+#" or o < 0x20 or 0x7F <= o <= 0x9F or 0xD800 <= o <= 0xDFFF
+                or 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE):
+            raise UsageError(f"ack field {key!r} must not hold {c!r} ({short_repr(v)})")
 
 
-def _int(obj: dict[str, Any], key: str) -> int:
-    v = obj[key]
+def _check_int(key: str, v: object) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**63:
         raise UsageError(f"ack field {key!r} must be an integer in 0..2^63-1")
-    return v
 
 
-def _number(obj: dict[str, Any], key: str) -> float:
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+def _check_number(key: str, v: object) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise UsageError(f"ack field {key!r} must be a number")
-    return v
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an integer beyond a float's range
+        finite = False
+    if not finite:
+        raise UsageError(f"ack field {key!r} must be a finite number of seconds")
 
 
 def topic_for(campaign: str, concentrator: str, meter: str) -> str:
