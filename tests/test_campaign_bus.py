@@ -8,6 +8,7 @@ any broker carries (a name is one clean topic level) and decodes to itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -99,6 +100,7 @@ def test_an_ack_that_can_be_built_round_trips(campaign, conc, meter, state, seq,
         return
     back = Ack.from_json(ack.to_json())
     assert back == ack
+    assert json.loads(ack.to_json()) == dataclasses.asdict(ack)  # every field, none more
     assert back.topic.split("/") == ["meteremu", campaign, conc, meter, "status"]
     assert math.isfinite(back.at)
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import UsageError, short_repr
@@ -58,7 +59,10 @@ class Ack:
                 raise UsageError(f"ack field {key!r} must be a string or null")
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        # the fields by hand: asdict() deep-copies, three times the cost of the dump
+        return _dumps({"at": self.at, "campaign": self.campaign, "code": self.code,
+                       "concentrator": self.concentrator, "meter": self.meter,
+                       "seq": self.seq, "state": self.state, "version": self.version}).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Ack:
@@ -97,17 +101,24 @@ class Ack:
 NAME_MAX = 128
 
 
+# What a name may not hold: the topic separators and wildcards, C0 and C1
+# controls, surrogates and the Unicode noncharacters (U+FDD0..U+FDEF and the
+# last two code points of every plane).
+_NOT_IN_NAME = re.compile(
+    "[/+#\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
+    + "]")
+
+
 def _check_name(key: str, v: object) -> None:
     """A name is one MQTT topic level any broker accepts: not empty, no ``/ + #``,
     no control characters, surrogates or Unicode noncharacters (MQTT forbids
     them in topics; mosquitto drops a client that sends one)."""
     if not isinstance(v, str) or not 0 < len(v) <= NAME_MAX:
         raise UsageError(f"ack field {key!r} must be a name of 1 to {NAME_MAX} characters")
-    for c in v:
-        o = ord(c)
-        if (c in "/+#" or o < 0x20 or 0x7F <= o <= 0x9F or 0xD800 <= o <= 0xDFFF
-                or 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE):
-            raise UsageError(f"ack field {key!r} must not hold {c!r} ({short_repr(v)})")
+    bad = _NOT_IN_NAME.search(v)
+    if bad is not None:
+        raise UsageError(f"ack field {key!r} must not hold {bad.group()!r} ({short_repr(v)})")
 
 
 def _check_int(key: str, v: object) -> None:
@@ -124,6 +135,9 @@ def _check_number(key: str, v: object) -> None:
         finite = False
     if not finite:
         raise UsageError(f"ack field {key!r} must be a finite number of seconds")
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def topic_for(campaign: str, concentrator: str, meter: str) -> str:
