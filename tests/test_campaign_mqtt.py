@@ -7,7 +7,9 @@ the head-end reconciles by reading the meters instead of trusting acks."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from mosquittokit import MOSQUITTO, SKIP_REASON, Broker, Certs, free_port, make_certs
 
 from meteremu.campaign.bus import ACK_STATES, Ack, open_bus
-from meteremu.campaign.mqtt import MqttBus
+from meteremu.campaign.mqtt import MAX_PENDING, MqttBus
 from meteremu.errors import BusError, UsageError
 
 broker_needed = pytest.mark.skipif(MOSQUITTO is None, reason=SKIP_REASON)
@@ -120,6 +122,29 @@ def test_concentrators_and_head_end_apart_and_one_campaign_only(plain):
             head_end.publish(fleet("mine", 1)[0])
 
 
+@broker_needed
+def test_one_bus_for_both_sides_keeps_within_the_brokers_queue(plain):
+    """A campaign simulating its concentrators in the head-end's process sends
+    bursts: publish keeps at most ``window`` acks ahead of what the head-end
+    received, so mosquitto (at its default 1,000 queued per client) has no
+    reason to drop any."""
+    acks = fleet("burst2", 5_000)
+    with open_bus(plain.url, campaign="burst2") as bus:
+        for ack in acks:
+            bus.publish(ack)
+        assert len(collect(bus, len(acks))) == len(acks)
+
+
+@broker_needed
+def test_pacing_writes_off_acks_the_head_end_never_sees(plain):
+    """Acks outside the head-end's campaign never come back: publish waits a
+    little for them, then carries on."""
+    with open_bus(plain.url, campaign="mine2", window=50) as bus:
+        for ack in fleet("theirs2", 200) + fleet("mine2", 10):
+            bus.publish(ack)
+        assert collect(bus, 10) == fleet("mine2", 10)
+
+
 # ------------------------------------------------------------------ TLS refusals
 @broker_needed
 def test_a_client_certificate_the_broker_does_not_trust_is_refused(tls, certs):
@@ -198,6 +223,45 @@ def test_losing_the_broker_is_a_bus_error_not_a_hang(tmp_path):
     finally:
         bus.close()  # never raises
         broker.stop()
+
+
+@broker_needed
+def test_a_broker_that_stops_confirming_stops_publish_with_an_error(tmp_path):
+    """Back-pressure: at ``pending`` unconfirmed acks publish waits for the
+    broker, at most ``timeout``, then says so (a frozen broker: SIGSTOP)."""
+    with Broker(tmp_path / "frozen") as broker:
+        assert broker.proc is not None
+        bus = MqttBus.from_url(broker.url, role="concentrator", inflight=5, pending=5,
+                               timeout=1.0, keepalive=60)
+        try:
+            os.kill(broker.proc.pid, signal.SIGSTOP)
+            try:
+                for ack in fleet("frozen", 5):
+                    bus.publish(ack)
+                with pytest.raises(BusError, match="confirmed none of the 5 acks waiting"):
+                    bus.publish(fleet("frozen", 6)[5])
+                with pytest.raises(BusError, match="did not confirm 5 acks"):
+                    bus.flush(timeout=0.2)
+            finally:
+                os.kill(broker.proc.pid, signal.SIGCONT)
+            bus.flush(WAIT)  # the broker back: everything confirmed
+            assert bus.confirmed == bus.published == 5
+        finally:
+            bus.close()
+
+
+@broker_needed
+@pytest.mark.slow
+def test_more_acks_than_packet_identifiers(plain):
+    """70,000 acks in one burst: more than MQTT's 65,535 packet identifiers, so
+    publish must hold back until the broker confirms (a client that did not
+    stopped at the 65,536th with "message queue full")."""
+    acks = fleet("burst1", 70_000)
+    with open_bus(plain.url, campaign="burst1", pending=MAX_PENDING) as bus:  # mosquitto defaults
+        for ack in acks:
+            bus.publish(ack)
+        got = collect(bus, len(acks))
+        assert len(got) == len(acks) and bus.malformed == 0
 
 
 def test_no_broker_listening_is_a_bus_error():
@@ -326,6 +390,8 @@ def test_bad_urls_are_usage_errors(url, match):
     ({"role": "observer"}, "unknown role"),
     ({"campaign": "a/b"}, "campaign"),
     ({"timeout": 0}, "must be positive"),
+    ({"pending": 70_000}, "pending must be in"),
+    ({"window": 0}, "window must be positive"),
 ])
 def test_bad_options_are_usage_errors(options, match):
     with pytest.raises(UsageError, match=match):

@@ -45,6 +45,10 @@ __all__ = ["DEFAULT_PORTS", "ROLES", "MqttBus"]
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 ROLES = ("both", "concentrator", "head-end")
 QOS = 1
+# An MQTT packet identifier has 16 bits: the client cannot hold more QoS 1
+# publishes awaiting their PUBACK than that (paho refuses the next one).
+MAX_PENDING = 60_000
+PACE_WAIT = 0.5  # seconds publish waits for the head-end to catch up (role both)
 
 
 def _level(name: str, what: str) -> str:
@@ -169,7 +173,10 @@ class MqttBus:
     ``tls`` (``mqtts://``) checks the broker against ``ca`` and presents the
     client certificate ``cert`` with its ``key``; ``timeout`` bounds every
     wait for the broker (seconds), ``keepalive`` is the MQTT keepalive and
-    ``inflight`` how many QoS 1 publishes may await their PUBACK at once.
+    ``inflight`` how many QoS 1 publishes may await their PUBACK at once on the
+    wire, ``pending`` how many in all before :meth:`publish` waits for the
+    broker (at most ``timeout``), ``window`` how far the concentrators may
+    run ahead of the head-end when one bus holds both (:meth:`_pace`).
     Counters: :attr:`published`, :attr:`confirmed` (PUBACK received),
     :attr:`received` (acks handed to :meth:`poll`'s queue), :attr:`malformed`.
     """
@@ -177,19 +184,27 @@ class MqttBus:
     def __init__(self, host: str, port: int, *, tls: bool = False, ca: str | None = None,
                  cert: str | None = None, key: str | None = None,
                  campaign: str | None = None, role: str = "both", session: str | None = None,
-                 timeout: float = 10.0, keepalive: int = 30, inflight: int = 100) -> None:
+                 timeout: float = 10.0, keepalive: int = 30, inflight: int = 100,
+                 pending: int = 10_000, window: int = 500) -> None:
         if role not in ROLES:
             raise UsageError(f"mqtt: unknown role {role!r} (one of {', '.join(ROLES)})")
         if not 0 < port < 65536:
             raise UsageError(f"mqtt: port {port} is not in 1..65535")
         if not timeout > 0 or keepalive < 1 or inflight < 1:
             raise UsageError("mqtt: timeout, keepalive and inflight must be positive")
+        if not inflight <= pending <= MAX_PENDING:
+            raise UsageError(f"mqtt: pending must be in inflight..{MAX_PENDING}")
         if not tls and (ca or cert or key):
             raise UsageError("mqtt: ca, cert and key need an mqtts:// URL")
         self.host, self.port, self.where = host, port, f"{host}:{port}"
         self.campaign = None if campaign is None else _level(campaign, "campaign")
         self.role = role
         self.timeout, self.keepalive, self.inflight = float(timeout), int(keepalive), int(inflight)
+        self.pending = int(pending)
+        if window < 1:
+            raise UsageError("mqtt: window must be positive")
+        self.window = int(window)
+        self._written_off = 0  # acks the pacing gave up waiting for (lost, or not ours)
         self.tls = _tls_context(ca, cert, key) if tls else None
         self._has_cert = cert is not None
         self.filter = topic_for(self.campaign or "+", "+", "+")
@@ -268,13 +283,23 @@ class MqttBus:
 
     # -- AckBus
     def publish(self, ack: Ack) -> None:
-        """Send ``ack`` at QoS 1; returns at once (:meth:`flush` waits for the
-        broker's PUBACKs)."""
+        """Send ``ack`` at QoS 1; returns at once unless ``pending`` acks await
+        the broker's PUBACK (:meth:`flush` waits for them all)."""
         side = self._side(self._pub, "publish")
-        side.raise_if_failed()
         with side.cond:
+            if side.unconfirmed >= self.pending:  # back-pressure: let the broker catch up
+                side.cond.wait_for(
+                    lambda: side.unconfirmed < self.pending or side.failure is not None,
+                    self.timeout)
+                side.raise_if_failed()
+                if side.unconfirmed >= self.pending:
+                    raise BusError(f"mqtt: the broker {self.where} confirmed none of the "
+                                   f"{side.unconfirmed} acks waiting within {self.timeout:g} s")
+            side.raise_if_failed()
             side.unconfirmed += 1
             self.published += 1
+        if self._sub is not None:
+            self._pace(self._sub)
         info = side.client.publish(ack.topic, ack.to_json(), qos=QOS)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             with side.cond:
@@ -283,6 +308,23 @@ class MqttBus:
                 side.raise_if_failed()
             raise BusError(f"mqtt: cannot publish to the broker {self.where}: "
                            f"{mqtt.error_string(info.rc)}")
+
+    def _pace(self, sub: _Side) -> None:
+        """Both sides in one process: keep the concentrators at most ``window``
+        acks ahead of the head-end. Publishing is cheaper than receiving, and a
+        broker queues only so many messages for a subscriber that falls behind
+        (mosquitto: 1,000) before it drops them. An ack that never comes (lost,
+        or outside the head-end's campaign) is written off after a short wait,
+        so pacing never stalls for long."""
+        with sub.cond:
+            lag = self.published - self.received - self._written_off
+            if lag <= self.window:
+                return
+            sub.cond.wait_for(lambda: self.published - self.received - self._written_off
+                              <= self.window // 2 or sub.failure is not None, PACE_WAIT)
+            lag = self.published - self.received - self._written_off
+            if lag > self.window // 2:
+                self._written_off += lag
 
     def poll(self, timeout: float = 0.0) -> list[Ack]:
         """The acks that arrived since the last poll, waiting up to ``timeout``
