@@ -161,3 +161,17 @@ def test_open_bus_picks_the_transport():
     assert isinstance(open_bus(None), InProcessBus)
     with pytest.raises(UsageError, match="unknown bus URL"):
         open_bus("amqp://127.0.0.1:5672")
+
+
+def test_open_bus_takes_the_same_options_for_every_transport():
+    """A command passes its options alike; the in-process bus drops what only a
+    broker uses, and refuses TLS files without a broker."""
+    bus = open_bus(None, campaign="c1", session="he", ca=None, cert=None, key=None, drop=None)
+    assert isinstance(bus, InProcessBus)
+    lossy = open_bus(None, campaign="c1", drop=lambda ack: True)
+    lossy.publish(Ack(**GOOD))
+    assert lossy.poll() == [] and lossy.dropped == 1
+    with pytest.raises(UsageError, match="needs an mqtts:// bus URL"):
+        open_bus(None, ca="ca.pem")
+    with pytest.raises(UsageError, match="a broker loses acks on its own"):
+        open_bus("mqtt://127.0.0.1:1883", drop=lambda ack: True)

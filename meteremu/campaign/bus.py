@@ -188,13 +188,31 @@ class InProcessBus:
         self._q.clear()
 
 
+#: Options that mean something to a broker only; the in-process bus ignores
+#: them when they are None or naming (so a caller can pass its options alike).
+_BROKER_NAMING = ("campaign", "session")
+_BROKER_TLS = ("ca", "cert", "key")
+
+
 def open_bus(url: str | None, **options: Any) -> AckBus:
     """The bus for ``url``: ``None`` the in-process one; ``mqtt://HOST:PORT`` or
-    ``mqtts://HOST:PORT`` a broker (see :mod:`meteremu.campaign.mqtt`)."""
+    ``mqtts://HOST:PORT`` a broker (see :mod:`meteremu.campaign.mqtt`).
+
+    One call for every transport: ``campaign`` and ``session`` (what the
+    head-end subscribes to, its broker session) mean nothing in process and are
+    dropped there, as are ``ca``/``cert``/``key`` and ``drop`` left at None. A
+    TLS file without a broker URL, or ``drop`` with one (a broker loses acks on
+    its own), is a :class:`UsageError`."""
+    given = {k: v for k, v in options.items() if v is not None}
     if url is None:
-        return InProcessBus(**options)
+        tls = [k for k in _BROKER_TLS if k in given]
+        if tls:
+            raise UsageError(f"{tls[0]}= (--mqtt-{tls[0]}) needs an mqtts:// bus URL (--mqtt)")
+        return InProcessBus(**{k: v for k, v in given.items() if k not in _BROKER_NAMING})
     if url.startswith(("mqtt://", "mqtts://")):
         from .mqtt import MqttBus  # the broker client is only imported when asked for
 
-        return MqttBus.from_url(url, **options)
+        if "drop" in given:
+            raise UsageError("drop= is for the in-process bus: a broker loses acks on its own")
+        return MqttBus.from_url(url, **given)
     raise UsageError(f"unknown bus URL {url!r}: mqtt://HOST:PORT or mqtts://HOST:PORT")
