@@ -112,7 +112,10 @@ def _done(pub: subprocess.Popen[bytes]) -> float:
     assert pub.stdout is not None
     done = pub.stdout.readline().split()
     pub.wait(WAIT)
-    return float(done[1]) if done[:1] == [b"done"] else float("nan")
+    if done[:1] != [b"done"]:
+        raise RuntimeError(f"the publisher failed (exit status {pub.returncode}); "
+                           "its error is above")
+    return float(done[1])
 
 
 def _absorb(head_end: MqttBus, n: int) -> tuple[int, float]:
