@@ -146,6 +146,23 @@ def test_pacing_writes_off_acks_the_head_end_never_sees(plain):
         assert collect(bus, 10) == fleet("mine2", 10)
 
 
+@broker_needed
+def test_a_head_end_session_keeps_the_acks_sent_while_it_was_away(plain):
+    """``session``: a head-end killed between ``run`` and ``resume`` gets, when
+    it is back, what the concentrators sent meanwhile (within the broker's
+    limits: 1,000 queued by default)."""
+    sent = fleet("away1", 300)
+    MqttBus.from_url(plain.url, role="head-end", campaign="away1", session="he-away1").close()
+    with MqttBus.from_url(plain.url, role="concentrator") as concentrators:
+        for ack in sent:
+            concentrators.publish(ack)
+    with MqttBus.from_url(plain.url, role="head-end", campaign="away1",
+                          session="he-away1") as head_end:
+        assert collect(head_end, len(sent)) == sent
+    with MqttBus.from_url(plain.url, role="head-end", campaign="away1") as fresh:
+        assert fresh.poll(timeout=0.5) == []  # no session: nothing kept for it
+
+
 # ------------------------------------------------------------------ TLS refusals
 @broker_needed
 def test_a_client_certificate_the_broker_does_not_trust_is_refused(tls, certs):
