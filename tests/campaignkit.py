@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "CAMPAIGN.md"
 T0 = 1_780_336_800.0  # 2026-06-01 18:00 UTC, the canary's start
 HOUR = 3600.0
+#: Markup an honest engine never writes: a report must show it as text.
+HOSTILE = ('<script>document.body.dataset.pwned="1"</script>'
+           '<img src=x onerror="document.body.dataset.pwned=2">"\'&amp;')
 
 
 def schema() -> str:
