@@ -78,7 +78,8 @@ dl.facts dt { color: #5b6670; } dl.facts dd { margin: 0; word-break: break-all; 
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
   margin-right: 5px; vertical-align: -1px; }
 .legend span { margin-right: 14px; white-space: nowrap; } .muted { color: #6b7680; }
-.codes { font-size: 12px; color: #5b6670; } .codes span { display: block; white-space: nowrap; }
+.codes { font-size: 12px; color: #5b6670; } .codes span { display: block; }
+td code, .codes span, dd { overflow-wrap: anywhere; }
 td.when, td.wave, th.when { white-space: nowrap; }
 svg.plot { display: block; margin: 4px 0 10px; background: #fcfcfd; }
 svg .grid { stroke: #e6e9ec; } svg .axis { stroke: #8a949c; }

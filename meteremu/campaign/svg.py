@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["esc", "hbars", "share_bars", "stacked_area", "ticks"]
+__all__ = ["clip", "esc", "hbars", "share_bars", "stacked_area", "ticks"]
 
 # Characters XML 1.0 forbids (and HTML renders as garbage): C0 controls other
 # than tab, LF and CR, lone surrogates, and the two non-characters U+FFFE/FFFF.
@@ -42,6 +42,12 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         out.append(round(first + k * step, 12))
         k += 1
     return out
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis last): a label must
+    fit beside its plot whatever the database holds."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _num(v: float) -> str:
@@ -166,7 +172,7 @@ def hbars(rows: Sequence[tuple[str, Mapping[str, int]]], colors: Mapping[str, st
     for i, (name, parts) in enumerate(rows):
         y0 = top + i * row_height
         out.append(f'<text class="row-label" x="{left - 6}" y="{y0 + row_height * 0.65:g}" '
-                   f'text-anchor="end">{esc(name)}</text>')
+                   f'text-anchor="end">{esc(clip(name, 40))}<title>{esc(name)}</title></text>')
         x0 = float(left)
         for part, count in parts.items():
             if count <= 0:
