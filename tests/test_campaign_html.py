@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
-from campaignkit import HOSTILE, make_campaign_db
+from campaignkit import HOSTILE, make_campaign_db, schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meteremu.campaign.html import render_html
-from meteremu.campaign.reportdb import FAILED_LIMIT, METER_STATES, read_report
+from meteremu.campaign.reportdb import FAILED_LIMIT, METER_STATES, read_report, state_events
 from meteremu.errors import UsageError
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -270,3 +271,59 @@ def test_bad_databases_are_usage_errors_and_stay_unchanged(tmp_path):
         conn.execute("DELETE FROM campaign")
     with pytest.raises(UsageError, match="holds no campaign yet"):
         render_html(db.path)
+
+
+_DETAILS = st.one_of(
+    st.none(), st.just("{not json"), st.just("[1, 2]"), st.just("17"),
+    st.sampled_from([*METER_STATES, "bogus"]).map(lambda s: json.dumps({"state": s})),
+    st.just('{"state": ["confirmed"]}'), st.just('{"code": "0x8004"}'))
+_EVENTS = st.lists(st.tuples(
+    st.one_of(st.floats(allow_nan=False), st.integers(-10**6, 10**6), st.none(), st.just("x")),
+    st.one_of(st.none(), st.integers(0, 3), st.just("w")),
+    st.sampled_from(["M1", "M2", "M3", "M-unknown"]),
+    st.sampled_from([*METER_STATES[:4], "ack", "read", "bogus"]),
+    _DETAILS), max_size=30)
+
+
+@settings(max_examples=60)
+@given(_EVENTS)
+def test_state_events_in_sql_are_the_python_rule(events):
+    """The events' states read by SQL's JSON functions (the fast path) are
+    those :func:`event_state` reads in Python, event for event."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(schema())
+    conn.executemany("INSERT INTO meters (campaign, meter, wave, state) VALUES ('c', ?, ?, "
+                     "'waiting')", [("M1", 1), ("M2", 2), ("M3", None)])
+    conn.executemany("INSERT INTO events (campaign, at_virtual, wave, meter, kind, detail) "
+                     "VALUES ('c', ?, ?, ?, ?, ?)", events)
+    assert conn.execute("SELECT json_valid('{}')").fetchone() == (1,)  # the fast path runs
+    fast = [tuple(r) for r in state_events(conn, "c")]
+    slow = [tuple(r) for r in state_events(conn, "c", use_json_sql=False)]
+    assert fast == slow
+    assert all(s in METER_STATES for *_, s in fast)
+
+
+def test_text_that_is_not_utf8_shows_as_replacement(tmp_path):
+    db = make_campaign_db(tmp_path / "c.sqlite")
+    with sqlite3.connect(db.path) as conn:
+        conn.execute("UPDATE meters SET meter = CAST(x'4dff41' AS TEXT) WHERE meter = 'M01-0003'")
+    root = parse(render_html(db.path))
+    failed = {r.get("data-meter") for r in by_id(root, "failed-table").iter("tr")}
+    assert "M\ufffdA" in failed
+
+
+def test_report_while_the_campaign_writes(tmp_path):
+    """WAL mode, a writer in the middle of a transaction: the report shows what
+    was committed, and the writer carries on."""
+    db = make_campaign_db(tmp_path / "c.sqlite")
+    writer = sqlite3.connect(db.path)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("UPDATE campaign SET state = 'paused', paused_reason = 'error rate'")
+    writer.commit()
+    writer.execute("BEGIN")
+    writer.execute("UPDATE campaign SET state = 'done'")
+    root = parse(render_html(db.path))
+    assert text(by_id(root, "campaign-state")) == "paused"
+    writer.commit()
+    writer.close()
+    assert text(by_id(parse(render_html(db.path)), "campaign-state")) == "done"

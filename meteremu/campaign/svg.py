@@ -25,7 +25,8 @@ def esc(value: object) -> str:
 
     Everything the report shows from the database goes through here: meter
     IDs, codes and event details are untrusted."""
-    return html.escape(_BAD_CHARS.sub("\ufffd", str(value)), quote=True)
+    text = html.escape(_BAD_CHARS.sub("\ufffd", str(value)), quote=True)
+    return text.replace("\r", "&#13;")  # a bare CR would be read back as a line feed
 
 
 def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
