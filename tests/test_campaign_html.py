@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from meteremu.campaign.html import render_html
 from meteremu.campaign.reportdb import FAILED_LIMIT, METER_STATES, read_report, state_events
+from meteremu.campaign.svg import ticks
 from meteremu.errors import UsageError
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -327,3 +329,25 @@ def test_report_while_the_campaign_writes(tmp_path):
     writer.commit()
     writer.close()
     assert text(by_id(parse(render_html(db.path)), "campaign-state")) == "done"
+
+
+@given(st.floats(-1e6, 1e6), st.floats(1e-3, 1e6), st.integers(2, 8))
+def test_ticks_are_round_and_cover_the_range(lo, span, count):
+    hi = lo + span
+    values = ticks(lo, hi, count)
+    assert values and all(lo - 1e-6 * span <= v <= hi + 1e-6 * span for v in values)
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+    assert len(values) <= 2 * count + 1 and len(steps) <= 2  # float rounding aside
+    assert ticks(5.0, 5.0) == [5.0]
+
+
+def test_a_wave_of_one_instant_and_a_wave_without_airtime(tmp_path):
+    db = make_campaign_db(tmp_path / "c.sqlite", waves=1)
+    with sqlite3.connect(db.path) as conn:
+        conn.execute("UPDATE events SET at_virtual = 1.8e9 WHERE wave = 1")
+        conn.execute("UPDATE waves SET fota_share = NULL")
+    hours, _ = read_report(db.path).timelines[1]
+    assert hours[-1] > hours[0]
+    root = parse(render_html(db.path))
+    assert "airtime" not in {s.get("data-plot") for s in root.iter(SVG + "svg")}
+    assert "No wave has an airtime figure yet." in text(by_id(root, "airtime"))

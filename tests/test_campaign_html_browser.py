@@ -138,6 +138,17 @@ def test_the_policy_stops_a_script_that_got_in(tmp_path, chromium):
 
 
 @needs_chromium
+def test_a_plot_drawn_empty_is_reported(tmp_path, chromium):
+    """The script's check is not a formality: a plot whose marks are gone (here
+    the airtime bars lose their class) leaves the report marked incomplete."""
+    page, _ = write_report(tmp_path)
+    doc = page.read_text(encoding="utf-8")
+    page.write_text(doc.replace('class="share mark', 'class="share'), encoding="utf-8")
+    out, _ = chromium(page, "--dump-dom")
+    assert dom(out).body.get("data-rendered") == "incomplete"
+
+
+@needs_chromium
 def test_a_campaign_without_waves_renders(tmp_path, chromium):
     page, _ = write_report(tmp_path, canary=0, waves=0)
     out, err = chromium(page, "--dump-dom")

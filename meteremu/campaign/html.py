@@ -10,9 +10,10 @@ Policy lets only the report's own script run (by its hash) and loads nothing.
 The markup is well-formed XML as well as HTML, so tests parse the whole
 document with :mod:`xml.etree.ElementTree`.
 
-The inline script checks that every plot was laid out (``getBBox`` of a
-non-empty size) and records it on ``<body>``: ``data-rendered="ok"`` and
-``data-plots`` -- what a headless browser check reads back.
+The inline script checks that every plot was laid out -- each has a data
+mark whose ``getBBox`` has a non-empty size -- and records it on ``<body>``:
+``data-rendered="ok"`` and ``data-plots`` (what a headless browser check
+reads back).
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ _SCRIPT = """
   var plots = document.querySelectorAll("svg.plot");
   var drawn = 0;
   plots.forEach(function (svg) {
-    var box = svg.getBBox();
-    if (box.width > 0) { if (box.height > 0) { drawn += 1; } }
+    var shown = 0;
+    svg.querySelectorAll(".mark").forEach(function (mark) {
+      var box = mark.getBBox();
+      if (box.width > 0) { if (box.height > 0) { shown += 1; } }
+    });
+    if (shown > 0) { drawn += 1; }
   });
   document.body.setAttribute("data-plots", String(plots.length));
   document.body.setAttribute("data-rendered", drawn === plots.length ? "ok" : "incomplete");
@@ -225,6 +230,8 @@ def _airtime(r: Report) -> str:
     out = ['<section id="airtime"><h2>Airtime: FOTA share per wave</h2>']
     if not r.waves:
         return out[0] + '<p class="muted">No wave yet.</p></section>'
+    if all(as_float(w["fota_share"]) is None for w in r.waves):
+        return out[0] + '<p class="muted">No wave has an airtime figure yet.</p></section>'
     out.append(f'<p class="muted">The FOTA share of the mesh channel per wave against the '
                f"{r.cap * 100:g} % cap.</p>")
     out.append(share_bars([_wave_name(w["wave"]) for w in r.waves],

@@ -181,6 +181,7 @@ def timelines(conn: sqlite3.Connection, cid: object, waves: list[dict[str, Any]]
         end = ends.get(wave)
         if end is not None and end > t1:
             t1 = end
+        t1 = max(t1, t0 + 60)  # a wave of one instant still gets a width
         times = [t0 + (t1 - t0) * k / (SAMPLES - 1) for k in range(SAMPLES)]
         counts: Counter[str] = Counter({"waiting": int(size.get(wave, 0))})
         current: dict[object, str] = {}

@@ -1,6 +1,7 @@
 """Inline SVG plots for the campaign report (:mod:`.html`).
 
-Each function returns one ``<svg class="plot">`` element as text: no scripts,
+Each function returns one ``<svg class="plot">`` element as text, its data
+drawn as elements of class ``mark`` (what the report's script checks): no scripts,
 no external references, every label escaped with :func:`esc`. The markup is
 well-formed XML too, so a test can parse every plot with
 :mod:`xml.etree.ElementTree`.
@@ -100,9 +101,9 @@ def stacked_area(times: Sequence[float], series: Mapping[str, Sequence[int]],
         pts += [f"{_num(x(t))},{_num(y(b))}"
                 for t, b in zip(reversed(times), reversed(base), strict=True)]
         last = values[-1]
-        out.append(f'<polygon class="band" data-state="{esc(state)}" fill="{esc(colors[state])}" '
-                   f'points="{" ".join(pts)}"><title>{esc(state)}: {last} at the end'
-                   f'</title></polygon>')
+        out.append(f'<polygon class="band mark" data-state="{esc(state)}" '
+                   f'fill="{esc(colors[state])}" points="{" ".join(pts)}">'
+                   f"<title>{esc(state)}: {last} at the end</title></polygon>")
         base = upper
     for tv in ticks(t0, t1, 6):
         out.append(f'<line class="axis" x1="{_num(x(tv))}" x2="{_num(x(tv))}" '
@@ -137,7 +138,7 @@ def share_bars(labels: Sequence[str], shares: Sequence[float | None], cap: float
     for i, (name, share) in enumerate(zip(labels, shares, strict=True)):
         cx = left + slot * (i + 0.5)
         if share is not None:
-            cls = "share over" if share > cap else "share"
+            cls = "share mark over" if share > cap else "share mark"
             out.append(f'<rect class="{cls}" x="{_num(cx - bw / 2)}" y="{_num(y(share))}" '
                        f'width="{_num(bw)}" height="{_num(y(0) - y(share))}">'
                        f'<title>{esc(name)}: {share * 100:.1f} %</title></rect>'
@@ -179,7 +180,7 @@ def hbars(rows: Sequence[tuple[str, Mapping[str, int]]], colors: Mapping[str, st
             if count <= 0:
                 continue
             w = count / vmax * pw
-            out.append(f'<rect class="bar" data-part="{esc(part)}" fill="{esc(colors[part])}" '
+            out.append(f'<rect class="bar mark" data-part="{esc(part)}" fill="{esc(colors[part])}" '
                        f'x="{_num(x0)}" y="{y0 + 3}" width="{_num(w)}" '
                        f'height="{row_height - 6}"><title>{esc(name)}, {esc(part)}: {count}'
                        f'</title></rect>')
