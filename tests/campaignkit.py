@@ -81,10 +81,10 @@ def make_campaign_db(path: str | pathlib.Path, *, campaign: str = "spring-2026",
 
     ``waves`` 0 and ``canary`` 0 make a campaign planned but not started:
     meters all waiting, no wave, no event. ``hostile`` is woven into a meter
-    ID, a code, a concentrator, the package name, the paused reason and event
-    details (markup an honest engine would never write, a report must show it
-    as text). ``running_last``: the last wave is still running (its meters
-    part-way)."""
+    ID, a meter's state, a code, a concentrator, a wave's state, the package
+    name, the paused reason and event details (markup an honest engine would
+    never write, a report must show it as text). ``running_last``: the last
+    wave is still running (its meters part-way)."""
     rng = random.Random(seed)
     path = pathlib.Path(path)
     conn = sqlite3.connect(path)
@@ -106,6 +106,8 @@ def make_campaign_db(path: str | pathlib.Path, *, campaign: str = "spring-2026",
             if hostile and wave == 1 and i == 9:
                 code = hostile
             steps = list(_PATHS[state])
+            if hostile and wave == 2 and i == 3:
+                steps[-1] = hostile  # a state no engine writes
             if last:  # part-way: sent, downloaded or verified
                 steps, code = _PATHS["confirmed"][: 1 + i % 3], None
             conc = f"C{i % 4}" if not (hostile and i == 0) else f"C-{hostile}"
@@ -143,7 +145,10 @@ def make_campaign_db(path: str | pathlib.Path, *, campaign: str = "spring-2026",
         running = wave > 0 and wave == first_wave + len(sizes) - 1 and running_last
         end = None if running else max(e[0] for e in events if e[1] == wave) + 600
         share = round(rng.uniform(0.12, 0.29), 4)
-        row = {"wave": wave, "state": "running" if running else "done", "meters": len(members),
+        wave_state = "running" if running else "done"
+        if hostile and wave == 2:
+            wave_state = hostile
+        row = {"wave": wave, "state": wave_state, "meters": len(members),
                "updated": counts["confirmed"], "reverted": counts["reverted"],
                "refused": counts["refused"], "pending": counts["pending"],
                "incomplete": counts["incomplete"], "rounds": 1 + wave % 3,

@@ -180,6 +180,10 @@ def test_hostile_strings_from_the_database_are_text(tmp_path):
     failed = {r.get("data-meter") for r in by_id(root, "failed-table").iter("tr")}
     assert f"M-{HOSTILE}" in failed
     assert HOSTILE in text(by_id(root, "code-table"))
+    assert HOSTILE in {r.get("data-state") for r in by_id(root, "by-state").iter("tr")}
+    wave2 = next(r for r in by_id(root, "wave-table").iter("tr") if r.get("data-wave") == "2")
+    assert text(next(c for c in wave2.iter("td") if c.get("class") == "state")) == HOSTILE
+    assert HOSTILE in text(by_id(root, "codes"))  # the plot's legend
     assert HOSTILE in text(root.find("body"))
 
 

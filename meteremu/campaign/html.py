@@ -203,7 +203,7 @@ def _waves(r: Report) -> str:
 
 def _legend(states: Iterable[str]) -> str:
     return '<p class="legend">' + "".join(
-        f'<span><span class="swatch" style="background:{_color(s)}"></span>{s}</span>'
+        f'<span><span class="swatch" style="background:{_color(s)}"></span>{esc(s)}</span>'
         for s in states) + "</p>"
 
 
