@@ -355,3 +355,24 @@ def test_a_wave_of_one_instant_and_a_wave_without_airtime(tmp_path):
     root = parse(render_html(db.path))
     assert "airtime" not in {s.get("data-plot") for s in root.iter(SVG + "svg")}
     assert "No wave has an airtime figure yet." in text(by_id(root, "airtime"))
+
+
+def test_markup_in_every_column_stays_text(tmp_path):
+    """Markup appended to every text column of every table, and put in place of
+    a number in every number column of some rows: the document keeps its own
+    elements only."""
+    db = make_campaign_db(tmp_path / "c.sqlite", paused_reason="x")
+    with sqlite3.connect(db.path) as conn:
+        for table in ("campaign", "meters", "waves", "events"):
+            for _, col, kind, *_ in conn.execute(f"PRAGMA table_info({table})").fetchall():
+                if kind == "TEXT":
+                    conn.execute(f"UPDATE {table} SET {col} = {col} || ?", (HOSTILE,))
+                elif col != "id":
+                    conn.execute(f"UPDATE {table} SET {col} = ? WHERE rowid % 3 = 0", (HOSTILE,))
+    doc = render_html(db.path)
+    clean = render_html(make_campaign_db(tmp_path / "d.sqlite", paused_reason="x").path)
+    tags = Counter(e.tag for e in parse(doc).iter())
+    assert tags["script"] == 1 and "img" not in tags
+    assert set(tags) <= {e.tag for e in parse(clean).iter()}
+    assert not [a for e in parse(doc).iter() for a in e.attrib if a.lower().startswith("on")]
+    assert doc.count(HOSTILE) == 0  # every one escaped
