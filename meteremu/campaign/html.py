@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from .._version import __version__
 from ..errors import by_code
 from .reportdb import FAILED_LIMIT, Report, as_float, read_report
-from .svg import esc, hbars, share_bars, stacked_area
+from .svg import clip, esc, hbars, share_bars, stacked_area
 
 __all__ = ["STATE_COLORS", "render_html"]
 
@@ -83,8 +83,9 @@ dl.facts dt { color: #5b6670; } dl.facts dd { margin: 0; word-break: break-all; 
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
   margin-right: 5px; vertical-align: -1px; }
 .legend span { margin-right: 14px; white-space: nowrap; } .muted { color: #6b7680; }
-.codes { font-size: 12px; color: #5b6670; } .codes span { display: block; }
-td code, .codes span, dd { overflow-wrap: anywhere; }
+.codes { font-size: 12px; color: #5b6670; }
+.codes span { display: block; white-space: nowrap; } td code, dd { overflow-wrap: anywhere; }
+#wave-table { font-size: 13px; } td.n { white-space: nowrap; }
 td.when, td.wave, th.when { white-space: nowrap; }
 svg.plot { display: block; margin: 4px 0 10px; background: #fcfcfd; }
 svg .grid { stroke: #e6e9ec; } svg .axis { stroke: #8a949c; }
@@ -183,8 +184,8 @@ def _waves(r: Report) -> str:
     rows = []
     for w in r.waves:
         by_code = r.refused_by_code.get(w["wave"], {})
-        codes = "".join(f'<span data-code="{esc(k)}">{esc(k)}: {n}</span>'
-                          for k, n in by_code.items())
+        codes = "".join(f'<span data-code="{esc(k)}" title="{esc(k)}">{esc(clip(k, 12))}: '
+                        f"{n}</span>" for k, n in by_code.items())
         cells = [f'<td class="wave">{esc(_wave_name(w["wave"]))}</td>',
                  f'<td class="state">{_cell(w["state"])}</td>']
         cells += [f'<td class="n {k}">{_cell(w[k])}</td>' for k in
