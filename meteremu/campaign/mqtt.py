@@ -313,18 +313,24 @@ class MqttBus:
         """Both sides in one process: keep the concentrators at most ``window``
         acks ahead of the head-end. Publishing is cheaper than receiving, and a
         broker queues only so many messages for a subscriber that falls behind
-        (mosquitto: 1,000) before it drops them. An ack that never comes (lost,
-        or outside the head-end's campaign) is written off after a short wait,
-        so pacing never stalls for long."""
+        (mosquitto: 1,000) before it drops them. While acks keep arriving it
+        waits; when none came for ``PACE_WAIT`` the missing ones (lost, or
+        outside the head-end's campaign) are written off, so pacing never
+        stalls for long."""
+        def lag() -> int:
+            return self.published - self.received - self._written_off
+
         with sub.cond:
-            lag = self.published - self.received - self._written_off
-            if lag <= self.window:
+            if lag() <= self.window:
                 return
-            sub.cond.wait_for(lambda: self.published - self.received - self._written_off
-                              <= self.window // 2 or sub.failure is not None, PACE_WAIT)
-            lag = self.published - self.received - self._written_off
-            if lag > self.window // 2:
-                self._written_off += lag
+            while True:  # each round either sees acks arrive or ends the wait
+                seen = self.received
+                if sub.cond.wait_for(lambda: lag() <= self.window // 2
+                                     or sub.failure is not None, PACE_WAIT):
+                    return
+                if self.received == seen:  # nothing for PACE_WAIT: the rest are not coming
+                    self._written_off += lag()
+                    return
 
     def poll(self, timeout: float = 0.0) -> list[Ack]:
         """The acks that arrived since the last poll, waiting up to ``timeout``
