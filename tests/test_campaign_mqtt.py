@@ -221,6 +221,11 @@ def test_malformed_payloads_are_dropped_counted_and_do_not_stop_the_bus(plain):
         assert bus.malformed == len(rogue_payloads)
         bus.publish(mismatched)  # and the bus carries on
         assert collect(bus, 1) == [mismatched]
+        # a topic that is not UTF-8 (mosquitto refuses one; another broker may not)
+        odd = mqtt.MQTTMessage(topic=b"meteremu/rogue1/K0/\xff/status")
+        odd.payload = mismatched.to_json()
+        bus._on_message(None, bus._sub, odd)  # type: ignore[arg-type]
+        assert bus.malformed == len(rogue_payloads) + 1
 
 
 # ------------------------------------------------------------------ lost broker
@@ -392,6 +397,7 @@ def test_any_ack_that_can_be_built_crosses_the_broker(any_bus, campaign, meter, 
 # ------------------------------------------------------------------ bad URLs and options
 @pytest.mark.parametrize("url,match", [
     ("mqtt://127.0.0.1:99999", "port"),
+    ("mqtt://127.0.0.1:0", "port 0 is not in"),
     ("mqtt://user:pw@127.0.0.1:1883", "no user or password"),
     ("mqtt://127.0.0.1:1883/topic", "nothing may follow"),
     ("mqtt://127.0.0.1:1883?ca=x", "nothing may follow"),

@@ -249,7 +249,7 @@ class MqttBus:
             raise UsageError(f"bus URL {url!r}: the port is not a number in 0..65535") from None
         if not parts.hostname:
             raise UsageError(f"bus URL {url!r} names no host")
-        return cls(parts.hostname, port or DEFAULT_PORTS[parts.scheme],
+        return cls(parts.hostname, DEFAULT_PORTS[parts.scheme] if port is None else port,
                    tls=parts.scheme == "mqtts", **options)
 
     def tls_hint(self) -> str:
@@ -271,7 +271,7 @@ class MqttBus:
         try:
             ack = Ack.from_json(msg.payload)
             ok = ack.topic == msg.topic
-        except UsageError:
+        except (UsageError, ValueError):  # ValueError: a topic that is not UTF-8
             ok = False
         with side.cond:
             if ok:
