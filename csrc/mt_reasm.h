@@ -136,6 +136,7 @@ typedef struct mt_reasm {
     uint32_t tag;           /* caller's session label, stored in the record */
     mt_reasm_stats stats;
     uint8_t hdr_buf[MT_REASM_HDR_BUF];
+    int8_t crc_impl;        /* frame FCS code (mt_reasm_init_impl); -1: ask per frame */
 } mt_reasm;
 
 /* Bytes of progress partition a session of fragment_count fragments needs:
@@ -147,6 +148,14 @@ uint32_t mt_reasm_progress_bytes(uint32_t fragment_count);
  * phase IDLE. MT_E_ARG on NULL or areas on different devices. */
 int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
                   uint32_t vendor_id, uint16_t hw_revision);
+
+/* The same with the CPU's answer from the caller, who asked once for many
+ * meters: crc_impl as mt_crc_accelerated() returned (0 for the table code),
+ * used for every frame's FCS (mt_frame_parse_impl). mt_reasm_init leaves
+ * each frame to mt_frame_parse, which asks the CPU for long frames only.
+ * Same results either way. */
+int mt_reasm_init_impl(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
+                       uint32_t vendor_id, uint16_t hw_revision, int crc_impl);
 
 /*
  * Rebuilds the state from the progress partition after a power-up: reads the

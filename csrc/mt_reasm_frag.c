@@ -67,6 +67,23 @@ static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32
     return rc;
 }
 
+/* 1 when programming can turn cur into data: data asks for no 1 where cur
+ * holds a 0. Eight bytes at a time (native-order memcpy: a bitwise test,
+ * the same in any byte order), then the tail. */
+static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
+{
+    uint64_t up = 0;
+    uint32_t k = 0;
+    for (; len - k >= 8u; k += 8u) {
+        uint64_t c, d;
+        memcpy(&c, cur + k, sizeof c);
+        memcpy(&d, data + k, sizeof d);
+        up |= d & ~c;
+    }
+    for (; k < len; k++) up |= (uint64_t)(data[k] & (uint8_t)~cur[k]);
+    return up == 0;
+}
+
 /* Writes and marks fragment i (index and length already checked), or
  * recognises a duplicate. */
 static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
@@ -92,11 +109,9 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     /* Unmarked: erased, or this fragment's own torn or complete bytes from
      * before a power cut. Anything that programming cannot turn into data
      * is another fragment's content: refuse before writing. */
-    for (uint32_t k = 0; k < len; k++) {
-        if ((data[k] & (uint8_t)~cur[k]) != 0) {
-            st->stats.conflicts++;
-            return MT_E_CONFLICT;
-        }
+    if (!programmable(cur, data, len)) {
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
     }
     rc = write_payload(st, off, data, len);
     if (rc == MT_OK) rc = mark(st, i);
@@ -237,7 +252,9 @@ static enum drop fragment_drop(const mt_reasm *st, uint32_t i, size_t len)
 static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len, mt_frame *fr)
 {
     if (!mt_frame_well_formed(frame, len)) return DROP_FRAME;
-    if (mt_frame_parse(fr, frame, len) != MT_OK) return DROP_CRC;
+    if ((st->crc_impl < 0 ? mt_frame_parse(fr, frame, len)
+                          : mt_frame_parse_impl(fr, frame, len, st->crc_impl)) != MT_OK)
+        return DROP_CRC;
     if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
     if (fr->session_id != st->session_id || fr->package_size != st->package_size ||
         fr->fragment_size != st->fragment_size || fr->fragment_count != st->fragment_count)

@@ -240,8 +240,8 @@ int main(int argc, char **argv)
         if (inactive < 0) fail("inactive", inactive);
         bank = m.boot.cfg.bank[inactive];
         mt_layout_area(&layout, &m.flash, MT_PART_PROGRESS, &progress);
-        rc = mt_reasm_init(&m.reasm, &bank, &progress, m.boot.cfg.vendor_id,
-                           m.boot.cfg.hw_revision);
+        rc = mt_reasm_init_impl(&m.reasm, &bank, &progress, m.boot.cfg.vendor_id,
+                                m.boot.cfg.hw_revision, crc_impl);
         if (rc != MT_OK) fail("reasm init", rc);
         t[SETUP] += cpu() - t0;
 

@@ -21,6 +21,7 @@ from ..errors import MT_ERR, FlashError, PackageRefused, c_error
 from ..wire.frames import FRAME_OVERHEAD, FRAME_TYPE
 from ..wire.frames import FrameRecord as Frame  # the C codec's record, named as its callers know it
 from . import ffi, lib, nbytes
+from .crypto import CRC_IMPL
 from .flash import Flash, Partition
 
 __all__ = [
@@ -212,8 +213,10 @@ class Reassembler:
         self._bank = flash._area(bank.off, bank.size)
         self._progress = flash._area(progress.off, progress.size)
         self._st = ffi.new("mt_reasm *")
+        # the frame FCS code chosen once per process (no CPUID per frame)
         _check(
-            lib.mt_reasm_init(self._st, self._bank, self._progress, vendor_id, hw_revision),
+            lib.mt_reasm_init_impl(self._st, self._bank, self._progress, vendor_id,
+                                   hw_revision, CRC_IMPL),
             "init",
         )
 
