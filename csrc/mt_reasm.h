@@ -205,6 +205,12 @@ int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
 /* One mesh frame (mt_frame.h): must match the session's ID and geometry. */
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 
+/* mt_reasm_frame, telling what it did in the return value: 1 when the frame
+ * brought a new fragment onto flash (received grew), 0 for a duplicate or a
+ * header fragment held in RAM, else mt_reasm_frame's (negative) code. One
+ * call per frame for a binding that would otherwise ask for received twice. */
+int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len);
+
 /* One DLMS block: fragment `index` of the current session, len payload bytes. */
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
 

@@ -280,6 +280,17 @@ int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
     return take(st, fr.fragment_index, fr.payload, fr.payload_len, 1);
 }
 
+int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len)
+{
+    uint32_t before;
+    int rc;
+    if (st == NULL) return MT_E_ARG;
+    before = st->received;
+    rc = mt_reasm_frame(st, frame, len);
+    if (rc != MT_OK) return rc;
+    return st->received > before;
+}
+
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)
 {
     enum drop d;

@@ -46,6 +46,7 @@ _U16 = 0xFFFF
 WRITTEN = int(lib.MT_REASM_WRITTEN)
 DUPLICATE = int(lib.MT_REASM_DUPLICATE)
 _U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
+_frame_new = lib.mt_reasm_frame_new  # looked up once: called per frame
 _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
@@ -278,15 +279,17 @@ class Reassembler:
     def frame(self, data: bytes | bytearray | memoryview) -> bool:
         """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
         ``False`` for a duplicate or a header fragment held until the header is whole."""
-        before = lib.mt_reasm_received(self._st)
-        n = nbytes(data)
-        # bytes go to C as they are; other buffers through from_buffer
-        buf = data if type(data) is bytes and n else (
-            ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
-        rc = lib.mt_reasm_frame(self._st, buf, n)
-        if rc:
+        # one C call per frame: mt_reasm_frame_new says whether received grew;
+        # bytes go to C as they are, other buffers through from_buffer
+        if type(data) is bytes and data:
+            rc = _frame_new(self._st, data, len(data))
+        else:
+            n = nbytes(data)
+            buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]")
+            rc = _frame_new(self._st, buf, n)
+        if rc < 0:
             raise c_error(rc, "frame")
-        return lib.mt_reasm_received(self._st) > before
+        return rc == 1
 
     def frames(self, run: FrameRun) -> tuple[bytes, FlashError | PackageRefused | None]:
         """Feed the frames of ``run`` from its cursor on in one call, as long as each
