@@ -18,6 +18,12 @@ Two paths are measured:
   boot states, COSEM objects) that test benches drive, given each round's
   frames in one ``receive_many`` call as ``meteremu.hes.deliver`` does.
 
+Beside the C core path, the **C-core floor**: ``csrc/build/test/bench_wave``
+(``make -C csrc bench-wave``) runs the same per-meter work for ``--floor``
+meters with no Python in the loop (the package, key and factory image written
+here to a temporary directory), so the ratio shows what the binding costs. It
+is skipped, saying so, when the binary has not been built.
+
 ``--against DIR`` measures this checkout and the one in ``DIR`` (an earlier
 commit, built in its own venv) side by side: two worker processes, each running
 its own checkout's code, take turns batch by batch in one session, and the
@@ -38,6 +44,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -229,6 +236,54 @@ def run_device(n: int, keys: object, pkg: bytes, factory: bytes,
     return ph
 
 
+# --------------------------------------------------------------------------- C-core floor
+
+FLOOR_BINARY = pathlib.Path(__file__).resolve().parent.parent / "csrc/build/test/bench_wave"
+_FLOOR_PHASES = (("fragments", "fragments_us"), ("validation", "validation_us"),
+                 ("activation", "activation_us"))
+
+
+def run_floor(n: int, pkg: bytes, point: bytes, factory: bytes,
+              binary: pathlib.Path = FLOOR_BINARY) -> dict[str, float] | None:
+    """The C-core floor for n meters (csrc/bench/bench_wave.c): its JSON figures,
+    or None when the binary is not built."""
+    if not binary.exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, data in (("package.bin", pkg), ("key.bin", point), ("factory.bin", factory)):
+            path = pathlib.Path(tmp, name)
+            path.write_bytes(data)
+            files.append(str(path))
+        out = subprocess.run([str(binary), "--json", *files, str(n), "1", f"{LOSS * 100:g}"],
+                             capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def report_floor(fl: dict[str, float] | None, core: Phases | None) -> None:
+    if fl is None:
+        print(f"\nC-core floor: not built ({FLOOR_BINARY.name}: make -C csrc bench-wave)")
+        return
+    print(f"\nC-core floor (csrc/bench/bench_wave.c, no Python in the loop): {fl['meters']:.0f} "
+          f"meters, {fl['frames_sent']:.0f} frames sent and {fl['frames_delivered']:.0f} "
+          f"delivered per meter, {fl['rounds']:.1f} rounds")
+    names = {"fragments": "fragments (mt_reasm into flash)",
+             "validation": "validation (mt_image_check)",
+             "activation": "activation (swap, boot, confirm)"}
+    for label, key in _FLOOR_PHASES:
+        ms = fl[key] / 1e3
+        py = core.per_meter_ms(names[label]) if core is not None else 0.0
+        ratio = f"   C core path / floor {py / ms:5.1f}x" if core is not None and ms else ""
+        print(f"  {label:<44} {ms:8.3f} ms{ratio}")
+    total = fl["total_us"] / 1e3
+    py_total = (sum(core.per_meter_ms(v) for v in names.values()) if core is not None else 0.0)
+    ratio = f"   C core path / floor {py_total / total:5.1f}x" if core is not None else ""
+    print(f"  {'total CPU per meter':<44} {total:8.3f} ms{ratio}")
+    print(f"  (image passes {fl['image_passes']:.2f} and ECDSA {fl['ecdsa']:.2f} per meter on "
+          f"the new bank: activation re-checks from the cache; set-up "
+          f"{fl['setup_us'] / 1e3:.3f} ms per meter, not counted)")
+
+
 # --------------------------------------------------------------------------- report
 
 _NOT_COUNTED = ("meter set-up (not counted)", "link simulation (HES side)")
@@ -365,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="meters for the per-meter split (default 200)")
     ap.add_argument("--meters", type=int, default=1000, metavar="N",
                     help=f"meters in the wave run, extrapolated to {WAVE:,} (default 1000)")
+    ap.add_argument("--floor", type=int, default=2000, metavar="N",
+                    help="meters for the C-core floor, 0 to skip it (default 2000)")
     ap.add_argument("--against", type=pathlib.Path, metavar="DIR",
                     help="instead: this checkout side by side with the checkout in DIR (built, "
                     "with its venv in DIR/.venv), batches alternating in one session")
@@ -389,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         core = None
     else:
         report("C core path", core, pieces(pkg, keys.point))  # type: ignore[attr-defined]
+    if args.floor:
+        report_floor(run_floor(args.floor, pkg, keys.point, factory),  # type: ignore[attr-defined]
+                     core)
     report("VirtualMeter path", run_device(args.per_meter, keys, pkg, factory, frames))
     if args.meters:
         if core is not None:
