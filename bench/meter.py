@@ -260,7 +260,39 @@ def run_floor(n: int, pkg: bytes, point: bytes, factory: bytes,
     return json.loads(out)
 
 
-def report_floor(fl: dict[str, float] | None, core: Phases | None) -> None:
+def physical_floor(pkg: bytes, point: bytes, repeat: int = 300) -> float:
+    """CPU ms of the physical floor issue 11 names, per meter: one hashlib
+    SHA-256 of the package, one OpenSSL P-256 verify (through cryptography, of
+    a digest already made) and one copy of the package into memory; best of 5."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    from meteremu.package import parse_package
+
+    p = parse_package(pkg)
+    assert p.signature is not None
+    sig = p.signature
+    if p.signature_encoding == "raw":
+        sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                         int.from_bytes(sig[32:], "big"))
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    digest = hashlib.sha256(p.unsigned).digest()
+    algo = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.process_time()
+        for _ in range(repeat):
+            hashlib.sha256(pkg).digest()
+            key.verify(sig, digest, algo)
+            bytearray(pkg)
+        best = min(best, (time.process_time() - t0) / repeat)
+    return 1e3 * best
+
+
+def report_floor(fl: dict[str, float] | None, core: Phases | None,
+                 physical: float | None = None) -> None:
     if fl is None:
         print(f"\nC-core floor: not built ({FLOOR_BINARY.name}: make -C csrc bench-wave)")
         return
@@ -279,6 +311,9 @@ def report_floor(fl: dict[str, float] | None, core: Phases | None) -> None:
     py_total = (sum(core.per_meter_ms(v) for v in names.values()) if core is not None else 0.0)
     ratio = f"   C core path / floor {py_total / total:5.1f}x" if core is not None else ""
     print(f"  {'total CPU per meter':<44} {total:8.3f} ms{ratio}")
+    if physical:
+        print(f"  {'physical floor (hashlib + OpenSSL + copy)':<44} {physical:8.3f} ms   "
+              f"C-core floor / physical {total / physical:5.1f}x")
     print(f"  (image passes {fl['image_passes']:.2f} and ECDSA {fl['ecdsa']:.2f} per meter on "
           f"the new bank: activation re-checks from the cache; set-up "
           f"{fl['setup_us'] / 1e3:.3f} ms per meter, not counted)")
@@ -449,8 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report("C core path", core, pieces(pkg, keys.point))  # type: ignore[attr-defined]
     if args.floor:
-        report_floor(run_floor(args.floor, pkg, keys.point, factory),  # type: ignore[attr-defined]
-                     core)
+        point = keys.point  # type: ignore[attr-defined]
+        report_floor(run_floor(args.floor, pkg, point, factory), core,
+                     physical_floor(pkg, point))
     report("VirtualMeter path", run_device(args.per_meter, keys, pkg, factory, frames))
     if args.meters:
         if core is not None:

@@ -63,3 +63,14 @@ def test_bench_meter_skips_the_floor_when_not_built(tmp_path: pathlib.Path,
     assert meter.run_floor(1, pkg, keys.point, factory, tmp_path / "absent") is None
     meter.report_floor(None, None)
     assert "not built" in capsys.readouterr().out
+
+
+def test_the_physical_floor_verifies_the_package_it_times() -> None:
+    keys, pkg, _, _ = meter._case()
+    assert meter.physical_floor(pkg, keys.point, repeat=2) > 0.0
+    bad = bytearray(pkg)
+    bad[-100] ^= 0x01  # the signature: OpenSSL refuses it, so the timing is of real work
+    from cryptography.exceptions import InvalidSignature
+
+    with pytest.raises(InvalidSignature):
+        meter.physical_floor(bytes(bad), keys.point, repeat=1)
