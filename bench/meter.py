@@ -22,7 +22,9 @@ Beside the C core path, the **C-core floor**: ``csrc/build/test/bench_wave``
 (``make -C csrc bench-wave``) runs the same per-meter work for ``--floor``
 meters with no Python in the loop (the package, key and factory image written
 here to a temporary directory), so the ratio shows what the binding costs. It
-is skipped, saying so, when the binary has not been built.
+is skipped, saying so, when the binary has not been built. Under it, the
+physical floor of issue 11 (one ``hashlib`` SHA-256 of the package, one
+OpenSSL P-256 verify, one copy of the package), measured in the same run.
 
 ``--against DIR`` measures this checkout and the one in ``DIR`` (an earlier
 commit, built in its own venv) side by side: two worker processes, each running
