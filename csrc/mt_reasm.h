@@ -88,6 +88,7 @@
 #include <stdint.h>
 
 #include "mt_flash.h"
+#include "mt_frame.h"
 #include "mt_pkg.h"
 
 #define MT_REASM_MAGIC "MTDL"
@@ -210,6 +211,14 @@ int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
  * header fragment held in RAM, else mt_reasm_frame's (negative) code. One
  * call per frame for a binding that would otherwise ask for received twice. */
 int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len);
+
+/* A frame already parsed (mt_frame_parse or _impl succeeded on its bytes: type,
+ * lengths and FCS checked), as mt_reasm_frame_new would take those bytes:
+ * the same session, index and length checks and counters from there on, the
+ * same return values. For a caller that hands one received frame to many
+ * reassemblers and checks its FCS once. fr->payload must hold
+ * fr->payload_len bytes. */
+int mt_reasm_frame_parsed(mt_reasm *st, const mt_frame *fr);
 
 /* One DLMS block: fragment `index` of the current session, len payload bytes. */
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);

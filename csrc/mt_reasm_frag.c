@@ -247,6 +247,16 @@ static enum drop fragment_drop(const mt_reasm *st, uint32_t i, size_t len)
     return DROP_NONE;
 }
 
+/* The session checks of a parsed frame; no side effect. */
+static enum drop parsed_drop(const mt_reasm *st, const mt_frame *fr)
+{
+    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
+    if (fr->session_id != st->session_id || fr->package_size != st->package_size ||
+        fr->fragment_size != st->fragment_size || fr->fragment_count != st->fragment_count)
+        return DROP_SESSION;
+    return fragment_drop(st, fr->fragment_index, fr->payload_len);
+}
+
 /* The checks of a mesh frame, wire form first, then the session; no side
  * effect. On DROP_NONE *fr holds the parsed frame (payload into frame). */
 static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len, mt_frame *fr)
@@ -255,11 +265,7 @@ static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len
     if ((st->crc_impl < 0 ? mt_frame_parse(fr, frame, len)
                           : mt_frame_parse_impl(fr, frame, len, st->crc_impl)) != MT_OK)
         return DROP_CRC;
-    if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
-    if (fr->session_id != st->session_id || fr->package_size != st->package_size ||
-        fr->fragment_size != st->fragment_size || fr->fragment_count != st->fragment_count)
-        return DROP_SESSION;
-    return fragment_drop(st, fr->fragment_index, fr->payload_len);
+    return parsed_drop(st, fr);
 }
 
 /* A fragment that passed its checks (len == frag_len(i) <= fragment_size);
@@ -287,6 +293,20 @@ int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len)
     if (st == NULL) return MT_E_ARG;
     before = st->received;
     rc = mt_reasm_frame(st, frame, len);
+    if (rc != MT_OK) return rc;
+    return st->received > before;
+}
+
+int mt_reasm_frame_parsed(mt_reasm *st, const mt_frame *fr)
+{
+    uint32_t before;
+    enum drop d;
+    int rc;
+    if (st == NULL || fr == NULL || (fr->payload == NULL && fr->payload_len != 0)) return MT_E_ARG;
+    d = parsed_drop(st, fr);
+    if (d != DROP_NONE) return count_drop(st, d);
+    before = st->received;
+    rc = take(st, fr->fragment_index, fr->payload, fr->payload_len, 1);
     if (rc != MT_OK) return rc;
     return st->received > before;
 }

@@ -50,6 +50,7 @@ int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
                           uint32_t package_size, uint32_t fragment_size, uint32_t fragment_count);
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
 int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len);
+int mt_reasm_frame_parsed(mt_reasm *st, const mt_frame *fr);
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);
 enum mt_reasm_outcome { MT_REASM_WRITTEN = ..., MT_REASM_DUPLICATE = ... };
 int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
