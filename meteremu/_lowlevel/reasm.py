@@ -122,7 +122,7 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
         raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     buf = data if type(data) is bytes else ffi.from_buffer("uint8_t[]", data)
     f = ffi.new("mt_frame *")
-    _check(lib.mt_frame_parse(f, buf, n), "frame")
+    _check(lib.mt_frame_parse_impl(f, buf, n, CRC_IMPL), "frame")
     return Frame(
         int(f.session_id),
         int(f.package_size),
@@ -141,7 +141,7 @@ def frame_fields(data: bytes) -> tuple[int, int, int, int, int, bytes]:
     if n < FRAME_OVERHEAD:
         raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     f = ffi.new("mt_frame *")
-    rc = lib.mt_frame_parse(f, data, n)
+    rc = lib.mt_frame_parse_impl(f, data, n, CRC_IMPL)
     if rc:
         raise c_error(rc, "frame")
     return (f.session_id, f.package_size, f.fragment_size, f.fragment_index, f.fragment_count,
