@@ -459,8 +459,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="meters for the per-meter split (default 200)")
     ap.add_argument("--meters", type=int, default=1000, metavar="N",
                     help=f"meters in the wave run, extrapolated to {WAVE:,} (default 1000)")
-    ap.add_argument("--floor", type=int, default=2000, metavar="N",
-                    help="meters for the C-core floor, 0 to skip it (default 2000)")
     ap.add_argument("--against", type=pathlib.Path, metavar="DIR",
                     help="instead: this checkout side by side with the checkout in DIR (built, "
                     "with its venv in DIR/.venv), batches alternating in one session")
@@ -470,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="--against: rounds (default 15)")
     ap.add_argument("--batch", type=int, default=20, metavar="N",
                     help="--against: meters per batch (default 20)")
+    ap.add_argument("--floor", type=int, default=2000, metavar="N",
+                    help="meters for the C-core floor, 0 to skip it (default 2000)")
     args = ap.parse_args(argv)
     if args.against is not None:
         compare(args.against.resolve(), args.against_python, args.rounds, args.batch)
