@@ -7,8 +7,28 @@
 #define MT_FLASH_IMPL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "mt_flash.h"
+
+/*
+ * Eight cells at once, for the loops whose operation works on each bit alone
+ * (AND, OR, NOT, compare with 0 or all-ones): whatever the host's byte order,
+ * byte k of the word is cell k's byte on the way in and on the way out, so
+ * native-order memcpy is exact; it has no alignment requirement and
+ * compilers emit one load or store for it.
+ */
+static inline uint64_t mt_flash_ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void mt_flash_st64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
 
 /* [addr, addr + len) inside the device; subtract-first so nothing wraps. */
 static inline int mt_flash_in_range(const mt_flash *f, uint32_t addr, uint32_t len)

@@ -16,13 +16,17 @@ int mt_frame_well_formed(const uint8_t *buf, size_t len)
     return (size_t)mt_ld16le(buf + 15) == len - MT_FRAME_OVERHEAD;
 }
 
-int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len)
+/* crc_impl < 0: mt_crc16_x25, which asks the CPU for long frames. */
+static int parse(mt_frame *out, const uint8_t *buf, size_t len, int crc_impl)
 {
     size_t n;
+    uint16_t fcs;
     if (out == NULL || buf == NULL) return MT_E_ARG;
     if (!mt_frame_well_formed(buf, len)) return MT_E_FRAME;
     n = len - MT_FRAME_OVERHEAD;
-    if (mt_crc16_x25(buf, MT_FRAME_HEAD + n) != mt_ld16le(buf + MT_FRAME_HEAD + n)) return MT_E_FRAME;
+    fcs = crc_impl < 0 ? mt_crc16_x25(buf, MT_FRAME_HEAD + n)
+                       : mt_crc16_x25_impl(buf, MT_FRAME_HEAD + n, crc_impl);
+    if (fcs != mt_ld16le(buf + MT_FRAME_HEAD + n)) return MT_E_FRAME;
     out->session_id = mt_ld32le(buf + 1);
     out->package_size = mt_ld32le(buf + 5);
     out->fragment_size = mt_ld16le(buf + 9);
@@ -31,6 +35,16 @@ int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len)
     out->payload_len = (uint16_t)n;
     out->payload = buf + MT_FRAME_HEAD;
     return MT_OK;
+}
+
+int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len)
+{
+    return parse(out, buf, len, -1);
+}
+
+int mt_frame_parse_impl(mt_frame *out, const uint8_t *buf, size_t len, int crc_impl)
+{
+    return parse(out, buf, len, crc_impl < 0 ? 0 : crc_impl);
 }
 
 int mt_frame_encode(uint8_t *out, size_t cap, const mt_frame *f, size_t *written)

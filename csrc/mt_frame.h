@@ -50,6 +50,10 @@ int mt_frame_well_formed(const uint8_t *buf, size_t len);
 /* MT_E_FRAME for a wrong type, a length mismatch or a bad FCS; MT_E_ARG on
  * NULL. out is written only on success; out->payload points into buf. */
 int mt_frame_parse(mt_frame *out, const uint8_t *buf, size_t len);
+/* The same with the FCS computed by the code the caller chose once
+ * (mt_crc16_x25_impl: crc_impl is what mt_crc_accelerated() returned), so a
+ * frame costs no CPUID and a short one may fold. Same results. */
+int mt_frame_parse_impl(mt_frame *out, const uint8_t *buf, size_t len, int crc_impl);
 
 /* Writes the frame for f (payload from f->payload, f->payload_len bytes) into
  * out; *written = MT_FRAME_OVERHEAD + payload_len. MT_E_LENGTH when cap is too

@@ -106,8 +106,10 @@ static int check_contents(const mt_pkg_header *h, const mt_image_policy *policy,
     for (off = 0; off < h->image_size;) {
         size_t n = h->image_size - off < MT_IMAGE_CHUNK ? h->image_size - off : MT_IMAGE_CHUNK;
         crc = mt_crc32_impl(crc, image + off, n, crc_impl);
-        if (!cached) mt_sha256_update(&img_ctx, image + off, n);
-        mt_sha256_update(&signed_ctx, image + off, n);
+        if (cached)
+            mt_sha256_update(&signed_ctx, image + off, n);
+        else /* both digests in one read: the header left signed_ctx at a block boundary */
+            mt_sha256_update2(&img_ctx, &signed_ctx, image + off, n);
         off += n;
     }
     mt_sha256_final(&signed_ctx, signed_digest);

@@ -62,7 +62,16 @@ int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *
     st->vendor_id = vendor_id;
     st->hw_revision = hw_revision;
     st->phase = MT_REASM_IDLE;
+    st->crc_impl = -1;
     return MT_OK;
+}
+
+int mt_reasm_init_impl(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
+                       uint32_t vendor_id, uint16_t hw_revision, int crc_impl)
+{
+    int rc = mt_reasm_init(st, bank, progress, vendor_id, hw_revision);
+    if (rc == MT_OK) st->crc_impl = (int8_t)(crc_impl == 1 ? 1 : 0);
+    return rc;
 }
 
 /* Session geometry, in the order of SPEC §4: sanity first, then size. */
@@ -180,16 +189,33 @@ int mt_reasm_begin(mt_reasm *st, uint32_t session_id, uint32_t package_size,
     return MT_OK;
 }
 
+/* 1 when the n bytes at p (n a multiple of 8) all read 0xFF: eight at a
+ * time (native-order memcpy: only all-ones is asked, which no byte order
+ * changes), stopping at the first 64 bytes that are not blank. */
+static int blank(const uint8_t *p, uint32_t n)
+{
+    uint32_t i = 0;
+    while (i < n) {
+        uint64_t acc = ~(uint64_t)0;
+        uint32_t end = n - i < 64u ? n : i + 64u;
+        for (; i < end; i += 8u) {
+            uint64_t w;
+            memcpy(&w, p + i, sizeof w);
+            acc &= w;
+        }
+        if (acc != ~(uint64_t)0) return 0;
+    }
+    return 1;
+}
+
 /* Erases the sectors of [0, size) of a that are not already blank. */
 static int erase_unless_blank(const mt_flash_area *a, uint32_t size)
 {
-    uint32_t ss = mt_flash_sector_size(a->dev);
+    uint32_t ss = mt_flash_sector_size(a->dev); /* a power of two >= 16 */
     for (uint32_t off = 0; off < size; off += ss) {
         const uint8_t *p = mt_flash_area_peek(a, off, ss);
-        uint32_t i = 0;
         if (p == NULL) return mt_reasm_peek_error(a);
-        while (i < ss && p[i] == 0xFF) i++;
-        if (i < ss) {
+        if (!blank(p, ss)) {
             int rc = mt_flash_area_erase(a, off, ss);
             if (rc != MT_OK) return rc;
         }

@@ -88,6 +88,7 @@
 #include <stdint.h>
 
 #include "mt_flash.h"
+#include "mt_frame.h"
 #include "mt_pkg.h"
 
 #define MT_REASM_MAGIC "MTDL"
@@ -136,6 +137,7 @@ typedef struct mt_reasm {
     uint32_t tag;           /* caller's session label, stored in the record */
     mt_reasm_stats stats;
     uint8_t hdr_buf[MT_REASM_HDR_BUF];
+    int8_t crc_impl;        /* frame FCS code (mt_reasm_init_impl); -1: ask per frame */
 } mt_reasm;
 
 /* Bytes of progress partition a session of fragment_count fragments needs:
@@ -147,6 +149,14 @@ uint32_t mt_reasm_progress_bytes(uint32_t fragment_count);
  * phase IDLE. MT_E_ARG on NULL or areas on different devices. */
 int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
                   uint32_t vendor_id, uint16_t hw_revision);
+
+/* The same with the CPU's answer from the caller, who asked once for many
+ * meters: crc_impl as mt_crc_accelerated() returned (0 for the table code),
+ * used for every frame's FCS (mt_frame_parse_impl). mt_reasm_init leaves
+ * each frame to mt_frame_parse, which asks the CPU for long frames only.
+ * Same results either way. */
+int mt_reasm_init_impl(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
+                       uint32_t vendor_id, uint16_t hw_revision, int crc_impl);
 
 /*
  * Rebuilds the state from the progress partition after a power-up: reads the
@@ -195,6 +205,20 @@ int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
 
 /* One mesh frame (mt_frame.h): must match the session's ID and geometry. */
 int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len);
+
+/* mt_reasm_frame, telling what it did in the return value: 1 when the frame
+ * brought a new fragment onto flash (received grew), 0 for a duplicate or a
+ * header fragment held in RAM, else mt_reasm_frame's (negative) code. One
+ * call per frame for a binding that would otherwise ask for received twice. */
+int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len);
+
+/* A frame already parsed (mt_frame_parse or _impl succeeded on its bytes: type,
+ * lengths and FCS checked), as mt_reasm_frame_new would take those bytes:
+ * the same session, index and length checks and counters from there on, the
+ * same return values. For a caller that hands one received frame to many
+ * reassemblers and checks its FCS once. fr->payload must hold
+ * fr->payload_len bytes. */
+int mt_reasm_frame_parsed(mt_reasm *st, const mt_frame *fr);
 
 /* One DLMS block: fragment `index` of the current session, len payload bytes. */
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len);

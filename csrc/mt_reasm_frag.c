@@ -67,6 +67,23 @@ static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32
     return rc;
 }
 
+/* 1 when programming can turn cur into data: data asks for no 1 where cur
+ * holds a 0. Eight bytes at a time (native-order memcpy: a bitwise test,
+ * the same in any byte order), then the tail. */
+static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
+{
+    uint64_t up = 0;
+    uint32_t k = 0;
+    for (; len - k >= 8u; k += 8u) {
+        uint64_t c, d;
+        memcpy(&c, cur + k, sizeof c);
+        memcpy(&d, data + k, sizeof d);
+        up |= d & ~c;
+    }
+    for (; k < len; k++) up |= (uint64_t)(data[k] & (uint8_t)~cur[k]);
+    return up == 0;
+}
+
 /* Writes and marks fragment i (index and length already checked), or
  * recognises a duplicate. */
 static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
@@ -92,11 +109,9 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     /* Unmarked: erased, or this fragment's own torn or complete bytes from
      * before a power cut. Anything that programming cannot turn into data
      * is another fragment's content: refuse before writing. */
-    for (uint32_t k = 0; k < len; k++) {
-        if ((data[k] & (uint8_t)~cur[k]) != 0) {
-            st->stats.conflicts++;
-            return MT_E_CONFLICT;
-        }
+    if (!programmable(cur, data, len)) {
+        st->stats.conflicts++;
+        return MT_E_CONFLICT;
     }
     rc = write_payload(st, off, data, len);
     if (rc == MT_OK) rc = mark(st, i);
@@ -232,17 +247,25 @@ static enum drop fragment_drop(const mt_reasm *st, uint32_t i, size_t len)
     return DROP_NONE;
 }
 
-/* The checks of a mesh frame, wire form first, then the session; no side
- * effect. On DROP_NONE *fr holds the parsed frame (payload into frame). */
-static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len, mt_frame *fr)
+/* The session checks of a parsed frame; no side effect. */
+static enum drop parsed_drop(const mt_reasm *st, const mt_frame *fr)
 {
-    if (!mt_frame_well_formed(frame, len)) return DROP_FRAME;
-    if (mt_frame_parse(fr, frame, len) != MT_OK) return DROP_CRC;
     if (st->phase != MT_REASM_ARMED && st->phase != MT_REASM_ACTIVE) return DROP_STATE;
     if (fr->session_id != st->session_id || fr->package_size != st->package_size ||
         fr->fragment_size != st->fragment_size || fr->fragment_count != st->fragment_count)
         return DROP_SESSION;
     return fragment_drop(st, fr->fragment_index, fr->payload_len);
+}
+
+/* The checks of a mesh frame, wire form first, then the session; no side
+ * effect. On DROP_NONE *fr holds the parsed frame (payload into frame). */
+static enum drop frame_drop(const mt_reasm *st, const uint8_t *frame, size_t len, mt_frame *fr)
+{
+    if (!mt_frame_well_formed(frame, len)) return DROP_FRAME;
+    if ((st->crc_impl < 0 ? mt_frame_parse(fr, frame, len)
+                          : mt_frame_parse_impl(fr, frame, len, st->crc_impl)) != MT_OK)
+        return DROP_CRC;
+    return parsed_drop(st, fr);
 }
 
 /* A fragment that passed its checks (len == frag_len(i) <= fragment_size);
@@ -261,6 +284,31 @@ int mt_reasm_frame(mt_reasm *st, const uint8_t *frame, size_t len)
     d = frame_drop(st, frame, len, &fr);
     if (d != DROP_NONE) return count_drop(st, d);
     return take(st, fr.fragment_index, fr.payload, fr.payload_len, 1);
+}
+
+int mt_reasm_frame_new(mt_reasm *st, const uint8_t *frame, size_t len)
+{
+    uint32_t before;
+    int rc;
+    if (st == NULL) return MT_E_ARG;
+    before = st->received;
+    rc = mt_reasm_frame(st, frame, len);
+    if (rc != MT_OK) return rc;
+    return st->received > before;
+}
+
+int mt_reasm_frame_parsed(mt_reasm *st, const mt_frame *fr)
+{
+    uint32_t before;
+    enum drop d;
+    int rc;
+    if (st == NULL || fr == NULL || (fr->payload == NULL && fr->payload_len != 0)) return MT_E_ARG;
+    d = parsed_drop(st, fr);
+    if (d != DROP_NONE) return count_drop(st, d);
+    before = st->received;
+    rc = take(st, fr->fragment_index, fr->payload, fr->payload_len, 1);
+    if (rc != MT_OK) return rc;
+    return st->received > before;
 }
 
 int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t len)

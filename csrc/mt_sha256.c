@@ -80,6 +80,20 @@ void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len)
     }
 }
 
+void mt_sha256_update2(mt_sha256_ctx *a, mt_sha256_ctx *b, const uint8_t *data, size_t len)
+{
+    if (a->buflen == 0 && b->buflen == 0 && a->impl == b->impl && len >= 64u) {
+        size_t whole = len & ~(size_t)63u;
+        mt_sha256_blocks2(a->impl, a->state, b->state, data, whole / 64u);
+        a->total += (uint64_t)whole;
+        b->total += (uint64_t)whole;
+        data += whole;
+        len -= whole;
+    }
+    mt_sha256_update(a, data, len);
+    mt_sha256_update(b, data, len);
+}
+
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN])
 {
     uint64_t bits = ctx->total << 3; /* message length in bits, mod 2^64 */

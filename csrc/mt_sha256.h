@@ -40,6 +40,14 @@ void mt_sha256_init_impl(mt_sha256_ctx *ctx, int impl);
 void mt_sha256_init_portable(mt_sha256_ctx *ctx);
 void mt_sha256_update(mt_sha256_ctx *ctx, const uint8_t *data, size_t len);
 void mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN]);
+/*
+ * The same bytes into two contexts: exactly mt_sha256_update(a, ...) then
+ * mt_sha256_update(b, ...), a and b distinct. When both are at a block
+ * boundary with the same implementation (e.g. an image hashed alone and
+ * after a 128-byte header), the whole blocks are read once and, on the
+ * SHA-NI path, compressed into both side by side (mt_sha256_impl.h).
+ */
+void mt_sha256_update2(mt_sha256_ctx *a, mt_sha256_ctx *b, const uint8_t *data, size_t len);
 /* One-shot. Asks the CPU (mt_sha256_init) only for 16 KiB and more; a
  * shorter message takes the portable code without asking. */
 void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_SHA256_LEN]);

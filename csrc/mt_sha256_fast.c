@@ -65,6 +65,19 @@ void mt_sha256_blocks(uint32_t impl, uint32_t state[8], const uint8_t *p, size_t
     mt_sha256_compress_portable(state, p, nblocks);
 }
 
+void mt_sha256_blocks2(uint32_t impl, uint32_t a[8], uint32_t b[8], const uint8_t *p,
+                       size_t nblocks)
+{
+#ifdef MT_SHA256_HAVE_X86
+    if (impl == MT_SHA256_IMPL_X86) {
+        mt_sha256_compress2_x86(a, b, p, nblocks);
+        return;
+    }
+#endif
+    mt_sha256_blocks(impl, a, p, nblocks);
+    mt_sha256_blocks(impl, b, p, nblocks);
+}
+
 uint32_t mt_sha256_select(int impl)
 {
 #ifdef MT_SHA256_HAVE_X86

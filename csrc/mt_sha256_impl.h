@@ -45,6 +45,12 @@ extern const uint32_t mt_sha256_k[64];
 void mt_sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
 /* The same with the implementation a context chose (its impl field). */
 void mt_sha256_blocks(uint32_t impl, uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+/* Two states over the same blocks: the same as mt_sha256_blocks on each in
+ * turn. The SHA-NI path runs the two round chains side by side on one
+ * message schedule (each chain waits on its own latency, so the two cost
+ * little more than one); elsewhere one state after the other. */
+void mt_sha256_blocks2(uint32_t impl, uint32_t a[8], uint32_t b[8], const uint8_t *blocks,
+                       size_t nblocks);
 /* The impl field for the caller's word (mt_sha256_init_impl): X86 for 1
  * where the profile has that path, PORTABLE otherwise. */
 uint32_t mt_sha256_select(int impl);
@@ -56,6 +62,7 @@ uint32_t mt_sha256_select(int impl);
 int mt_sha256_x86_available(void);
 /* Only call when mt_sha256_x86_available(). */
 void mt_sha256_compress_x86(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
+void mt_sha256_compress2_x86(uint32_t a[8], uint32_t b[8], const uint8_t *blocks, size_t nblocks);
 #endif
 
 #endif

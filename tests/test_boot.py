@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from _pkg_build import make_package, sec1
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meteremu._lowlevel.boot import (
     FLOOR_SLOT_SIZE,
@@ -227,3 +229,38 @@ def test_floor_area_is_required() -> None:
     with pytest.raises(KeyError):
         Bootloader(r.flash, areas, vendor_id=0x4D455445, hw_revision=3,
                    trusted_keys=[sec1(KEY.public_key())])
+
+
+# -- the verification cache keys on the bytes: a flip after validation is caught
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_a_bit_flipped_between_validation_and_boot_is_caught(data: st.DataObject) -> None:
+    """Validation, then any one bit of the package flipped (header, image, or the
+    trailer with its signature, which neither CRC nor SHA-256 covers): activation,
+    or the boot after it, reads the bank again and refuses it. The write
+    generation the cache keys on moved, so nothing is taken on the cache's word."""
+    r = Rig()
+    assert r.boot.start() == Bank.A
+    r.boot.boot_ok()
+    new = pkg(2, salt=5)
+    bank = r.boot.inactive()
+    r.put(bank, new)
+    r.boot.verify()
+    passes = r.boot.checks(bank)
+    bit = data.draw(st.integers(0, 8 * len(new) - 1), label="bit")
+    before_activation = data.draw(st.booleans(), label="before activation")
+    off = AREAS[("bank_a", "bank_b", "golden")[bank]][0] + bit // 8
+    if before_activation:
+        r.flash.flip_bits(off, 1 << bit % 8)
+        with pytest.raises(PackageRefused):
+            r.boot.activate()
+        assert r.boot.start() == Bank.A  # the record was never written
+    else:
+        r.boot.activate()
+        assert r.boot.checks(bank) == passes  # unchanged bank: the cache answered
+        r.flash.flip_bits(off, 1 << bit % 8)
+        assert r.boot.start() == Bank.A  # read again, refused, fallen back
+    if bit >= 8 * 128:  # past the header (its own CRC refuses a flip there first)
+        assert r.boot.checks(bank)[0] == passes[0] + 1  # the image was read again

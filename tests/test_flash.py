@@ -212,6 +212,21 @@ class NorModel:
         self.wear = [0] * (size // sector)
         self.size, self.sector, self.align, self.endurance = size, sector, align, endurance
         self.ops = 0
+        self.stuck: dict[int, tuple[int, int]] = {}  # addr -> (stuck at 0, stuck at 1)
+
+    def _apply_stuck(self, addr: int, length: int) -> None:
+        for a, (zero, one) in self.stuck.items():
+            if addr <= a < addr + length:
+                self.mem[a] = (self.mem[a] & ~zero & 0xFF) | one
+
+    def stick(self, addr: int, zero: int, one: int) -> bool:
+        """False when the table (8 bytes) is full and addr is not in it."""
+        if addr not in self.stuck and len(self.stuck) == 8:
+            return False
+        z, o = self.stuck.get(addr, (0, 0))
+        self.stuck[addr] = ((z & ~one) | zero, (o & ~zero) | one)
+        self._apply_stuck(addr, 1)
+        return True
 
     def _worn(self, addr: int, length: int) -> bool:
         first, last = addr // self.sector, (addr + length - 1) // self.sector
@@ -227,10 +242,13 @@ class NorModel:
             return None
         if self._worn(addr, n):
             return FlashWornError
-        if any(d & ~self.mem[addr + i] & 0xFF for i, d in enumerate(data)):
-            return FlashOneError
+        stuck0 = {a: z for a, (z, _) in self.stuck.items()}
+        if any(d & ~self.mem[addr + i] & ~stuck0.get(addr + i, 0) & 0xFF
+               for i, d in enumerate(data)):
+            return FlashOneError  # a 1 over a bit stuck at 0 is not refused
         for i, d in enumerate(data):
             self.mem[addr + i] &= d
+        self._apply_stuck(addr, n)
         self.ops += 1
         return None
 
@@ -246,6 +264,7 @@ class NorModel:
         for base in range(addr, addr + length, self.sector):
             self.mem[base : base + self.sector] = b"\xff" * self.sector
             self.wear[base // self.sector] += 1
+            self._apply_stuck(base, self.sector)
             self.ops += 1
         return None
 
@@ -259,14 +278,27 @@ def test_c_model_matches_python_model(align: int, endurance: int, data: st.DataO
     c.set_endurance(endurance)
     m = NorModel(size, sector, align, endurance)
     for _ in range(data.draw(st.integers(1, 40), label="steps")):
-        if data.draw(st.integers(0, 4), label="kind") == 0:
+        kind = data.draw(st.integers(0, 5), label="kind")
+        if kind == 5:
+            # bits stuck at 0 or 1 (a program over them is never refused for them)
+            addr = data.draw(st.integers(0, size - 1), label="stuck addr")
+            zero = data.draw(st.integers(0, 255), label="stuck0")
+            one = data.draw(st.integers(0, 255), label="stuck1") & ~zero
+            if m.stick(addr, zero, one):
+                c.stick_bits(addr, zero, one)
+            else:  # the fault table is full: a usage error, nothing changes
+                with pytest.raises(UsageError):
+                    c.stick_bits(addr, zero, one)
+            assert c.dump() == bytes(m.mem)
+            continue
+        if kind == 0:
             addr = data.draw(st.sampled_from([0, sector, 2 * sector, 3 * sector, 8, size]))
             length = data.draw(st.sampled_from([0, sector, 2 * sector, 16, size]))
             expect, op, args = m.erase(addr, length), c.erase, (addr, length)
         else:
             unit = data.draw(st.integers(0, size // align), label="unit")
             addr = unit * align + data.draw(st.sampled_from([0, 0, 0, 1]), label="skew")
-            n = data.draw(st.integers(0, 3), label="units") * align
+            n = data.draw(st.integers(0, 40 // align + 3), label="units") * align
             n += data.draw(st.sampled_from([0, 0, 0, 1]), label="len skew")
             raw = data.draw(st.binary(min_size=n, max_size=n), label="bytes")
             if data.draw(st.booleans(), label="valid"):

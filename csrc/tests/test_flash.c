@@ -504,6 +504,66 @@ static void test_generations(void)
     CHECK_EQ(mt_flash_generation(&f, 0, SIZE), 8u);
 }
 
+/* Programs of every length and offset (the eight-cells-at-a-time path and
+ * its byte tail), with and without stuck bits, against the byte-wise rule
+ * computed here; and a source that overlaps the cells it programs (the
+ * device's own memory), which takes the byte order of old. */
+static void test_wide_program(void)
+{
+    static uint8_t ref[SIZE], src[64];
+    mt_flash f;
+    uint32_t s = 0x2545F491u;
+    for (int round = 0; round < 400; round++) {
+        uint32_t addr, len, rc;
+        int want_ok = 1;
+        if (round % 100 == 0) {
+            fresh(&f, 1);
+            if (round >= 200) {
+                CHECK_EQ(mt_flash_stick_bits(&f, 77, 0x81, 0x00), MT_OK);
+                CHECK_EQ(mt_flash_stick_bits(&f, 300, 0x00, 0x18), MT_OK);
+            }
+            memcpy(ref, mem, SIZE);
+        }
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        addr = s % (SIZE - 64u);
+        len = (s >> 16) % 64u;
+        for (uint32_t i = 0; i < len; i++) {
+            s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+            /* mostly bits that may be cleared; now and then a 1 over a 0 */
+            src[i] = (uint8_t)(ref[addr + i] & (uint8_t)s);
+            if ((s >> 24) == 0x5A) src[i] = (uint8_t)(src[i] | 0x81u);
+        }
+        for (uint32_t i = 0; i < len; i++) {
+            uint8_t z = (addr + i == 77u) && round >= 200 ? 0x81u : 0u;
+            if ((src[i] & (uint8_t)~ref[addr + i] & (uint8_t)~z) != 0) want_ok = 0;
+        }
+        rc = (uint32_t)mt_flash_program(&f, addr, src, len);
+        CHECK_EQ(rc, want_ok ? (uint32_t)MT_OK : (uint32_t)MT_E_FLASH_ONE);
+        if (want_ok) {
+            for (uint32_t i = 0; i < len; i++) ref[addr + i] &= src[i];
+            if (round >= 200) {
+                ref[77] = (uint8_t)(ref[77] & 0x7Eu);
+                ref[300] = (uint8_t)(ref[300] | 0x18u);
+            }
+        }
+        CHECK_MEM(mem, ref, SIZE);
+    }
+    /* a source three bytes ahead of the cells it programs, byte-wise in order */
+    fresh(&f, 1);
+    for (uint32_t i = 0; i < 48; i++) mem[100 + i] = (uint8_t)(0xFFu << (i / 6u)); /* fewer bits on */
+    memcpy(ref, mem, SIZE);
+    for (uint32_t i = 0; i < 40; i++) ref[100 + i] &= ref[103 + i];
+    CHECK_EQ(mt_flash_program(&f, 100, mem + 103, 40), MT_OK);
+    CHECK_MEM(mem, ref, SIZE);
+    /* and behind them */
+    fresh(&f, 1);
+    for (uint32_t i = 0; i < 48; i++) mem[100 + i] = (uint8_t)(0xFFu >> (7u - i / 6u)); /* more bits on */
+    memcpy(ref, mem, SIZE);
+    for (uint32_t i = 0; i < 40; i++) ref[103 + i] &= ref[100 + i];
+    CHECK_EQ(mt_flash_program(&f, 103, mem + 100, 40), MT_OK);
+    CHECK_MEM(mem, ref, SIZE);
+}
+
 int main(void)
 {
     test_init();
@@ -516,6 +576,7 @@ int main(void)
     test_cell_faults();
     test_area();
     test_generations();
+    test_wide_program();
     printf("sizeof(mt_flash) = %u bytes\n", (unsigned)sizeof(mt_flash));
     return mt_test_done("test_flash");
 }

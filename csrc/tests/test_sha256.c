@@ -155,6 +155,54 @@ static void check_paths(void)
     CHECK_EQ(ctx.buflen, 0u);
 }
 
+/* mt_sha256_update2 is update(a) then update(b): for contexts at a block
+ * boundary or not, the same implementation or not, any lengths and splits;
+ * b starting after a prefix (the signed digest after its 128-byte header). */
+static void check_update2(void)
+{
+    static uint8_t data[5000];
+    uint32_t s = 0x1234567u;
+    for (size_t i = 0; i < sizeof data; i++) {
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        data[i] = (uint8_t)s;
+    }
+    for (int round = 0; round < 300; round++) {
+        mt_sha256_ctx a, b, ra, rb;
+        uint8_t da[32], db[32], dra[32], drb[32];
+        size_t prefix_a, prefix_b, off = 0;
+        int ia, ib;
+        s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+        ia = (int)(s & 1u) & mt_sha256_accelerated();
+        ib = round % 5 == 0 ? (int)((s >> 1) & 1u) & mt_sha256_accelerated() : ia;
+        prefix_a = round % 3 == 0 ? (s >> 4) % 130u : 0;
+        prefix_b = round % 4 == 0 ? (s >> 12) % 130u : 128u;
+        mt_sha256_init_impl(&a, ia);
+        mt_sha256_init_impl(&b, ib);
+        mt_sha256_init_portable(&ra);
+        mt_sha256_init_portable(&rb);
+        mt_sha256_update(&a, data, prefix_a);
+        mt_sha256_update(&ra, data, prefix_a);
+        mt_sha256_update(&b, data + 1000, prefix_b);
+        mt_sha256_update(&rb, data + 1000, prefix_b);
+        while (off < 4096u) {
+            size_t n;
+            s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+            n = round % 2 ? (size_t)(s % 700u) : (size_t)64u * (s % 20u);
+            if (n > 4096u - off) n = 4096u - off;
+            mt_sha256_update2(&a, &b, data + off, n);
+            mt_sha256_update(&ra, data + off, n);
+            mt_sha256_update(&rb, data + off, n);
+            off += n;
+        }
+        mt_sha256_final(&a, da);
+        mt_sha256_final(&b, db);
+        mt_sha256_final(&ra, dra);
+        mt_sha256_final(&rb, drb);
+        CHECK_MEM(da, dra, 32);
+        CHECK_MEM(db, drb, 32);
+    }
+}
+
 int main(void)
 {
     init_fn inits[2] = {mt_sha256_init_portable, mt_sha256_init};
@@ -164,5 +212,6 @@ int main(void)
         check_splits(inits[i]);
     }
     check_paths();
+    check_update2();
     return mt_test_done("test_sha256");
 }

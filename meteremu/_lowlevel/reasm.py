@@ -21,6 +21,7 @@ from ..errors import MT_ERR, FlashError, PackageRefused, c_error
 from ..wire.frames import FRAME_OVERHEAD, FRAME_TYPE
 from ..wire.frames import FrameRecord as Frame  # the C codec's record, named as its callers know it
 from . import ffi, lib, nbytes
+from .crypto import CRC_IMPL
 from .flash import Flash, Partition
 
 __all__ = [
@@ -45,6 +46,7 @@ _U16 = 0xFFFF
 WRITTEN = int(lib.MT_REASM_WRITTEN)
 DUPLICATE = int(lib.MT_REASM_DUPLICATE)
 _U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
+_frame_new = lib.mt_reasm_frame_new  # looked up once: called per frame
 _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
@@ -120,7 +122,7 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
         raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     buf = data if type(data) is bytes else ffi.from_buffer("uint8_t[]", data)
     f = ffi.new("mt_frame *")
-    _check(lib.mt_frame_parse(f, buf, n), "frame")
+    _check(lib.mt_frame_parse_impl(f, buf, n, CRC_IMPL), "frame")
     return Frame(
         int(f.session_id),
         int(f.package_size),
@@ -139,7 +141,7 @@ def frame_fields(data: bytes) -> tuple[int, int, int, int, int, bytes]:
     if n < FRAME_OVERHEAD:
         raise PackageRefused(MT_ERR["MT_E_FRAME"], f"{n} bytes is shorter than a frame")
     f = ffi.new("mt_frame *")
-    rc = lib.mt_frame_parse(f, data, n)
+    rc = lib.mt_frame_parse_impl(f, data, n, CRC_IMPL)
     if rc:
         raise c_error(rc, "frame")
     return (f.session_id, f.package_size, f.fragment_size, f.fragment_index, f.fragment_count,
@@ -212,8 +214,10 @@ class Reassembler:
         self._bank = flash._area(bank.off, bank.size)
         self._progress = flash._area(progress.off, progress.size)
         self._st = ffi.new("mt_reasm *")
+        # the frame FCS code chosen once per process (no CPUID per frame)
         _check(
-            lib.mt_reasm_init(self._st, self._bank, self._progress, vendor_id, hw_revision),
+            lib.mt_reasm_init_impl(self._st, self._bank, self._progress, vendor_id,
+                                   hw_revision, CRC_IMPL),
             "init",
         )
 
@@ -275,15 +279,17 @@ class Reassembler:
     def frame(self, data: bytes | bytearray | memoryview) -> bool:
         """Feed one mesh frame. ``True`` when it brought a new fragment onto flash,
         ``False`` for a duplicate or a header fragment held until the header is whole."""
-        before = lib.mt_reasm_received(self._st)
-        n = nbytes(data)
-        # bytes go to C as they are; other buffers through from_buffer
-        buf = data if type(data) is bytes and n else (
-            ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]"))
-        rc = lib.mt_reasm_frame(self._st, buf, n)
-        if rc:
+        # one C call per frame: mt_reasm_frame_new says whether received grew;
+        # bytes go to C as they are, other buffers through from_buffer
+        if type(data) is bytes and data:
+            rc = _frame_new(self._st, data, len(data))
+        else:
+            n = nbytes(data)
+            buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.new("uint8_t[1]")
+            rc = _frame_new(self._st, buf, n)
+        if rc < 0:
             raise c_error(rc, "frame")
-        return lib.mt_reasm_received(self._st) > before
+        return rc == 1
 
     def frames(self, run: FrameRun) -> tuple[bytes, FlashError | PackageRefused | None]:
         """Feed the frames of ``run`` from its cursor on in one call, as long as each
