@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 from ..device.cosem import Client
 from ..dlms.association import DEFAULT_MAX_RECEIVE_PDU
@@ -136,9 +136,10 @@ class _Protocol(asyncio.BufferedProtocol):
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        # typed, not checked: uvloop's transports have the Transport methods but do not
+        # derive from asyncio.Transport (an assert here reset every uvloop connection)
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.server.connections.add(self)
