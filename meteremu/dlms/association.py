@@ -178,6 +178,27 @@ class _LongGet:
     offset: int = 0
 
 
+#: Python types of a meter value whose equality decides its A-XDR encoding (a
+#: repeated GET's answer is reused while the meter gives an equal value).
+_REUSABLE = frozenset({bytes, int, bool, str})
+ANSWERED_MAX = 64  # GET answers an association remembers (then it starts afresh)
+
+
+@dataclass(slots=True)
+class _Answered:
+    """A GET-Request-Normal answered with data, and its answer: a repeat of the same
+    request bytes that finds the meter giving an equal value (same type, ``==``)
+    gets the same response bytes without decoding or encoding anything again."""
+
+    instance: bytes
+    attribute: int
+    invoke: int
+    schema: Any
+    value: Any
+    reply: bytes
+    served: Served
+
+
 @dataclass
 class _Negotiated:
     conformance: Conformance
@@ -226,10 +247,12 @@ class Association:
 
     def __init__(self, meter: MeterLike, *, client_sap: int, meter_address: int,
                  policy: SecurityPolicy,
-                 max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU) -> None:
+                 max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU,
+                 reuse_answers: bool = True) -> None:
         if not 256 <= max_receive_pdu <= 0xFFFF:
             raise MeterUsageError("server max receive PDU is 256..65535 (SPEC section 7)")
         self.meter = meter
+        self.reuse_answers = reuse_answers  # False: every GET decoded and encoded afresh
         self.client_sap = client_sap
         self.meter_address = meter_address
         self.policy = policy
@@ -239,6 +262,7 @@ class Association:
         self._events: list[Event] = []
         self._n: _Negotiated | None = None
         self._long_get: _LongGet | None = None
+        self._answered: dict[bytes, _Answered] = {}  # GET request APDU -> its answer
 
     # ---------------------------------------------------------------- state
     def _step(self, step: Step) -> None:
@@ -273,6 +297,13 @@ class Association:
         """One APDU from the client; the response APDU, or None."""
         if self.state is State.RELEASED:
             return None
+        again = self._answered.get(raw)
+        if again is not None and self.state is State.ASSOCIATED:
+            try:
+                return self._get_again(again)
+            except _Close as exc:
+                self.close(exc.reason)
+                return None
         try:
             apdu = decode_apdu(raw)
         except UnsupportedApdu as exc:
@@ -300,7 +331,7 @@ class Association:
                 return self._refuse(f"{kind.__name__} was not negotiated",
                                     StateError.SERVICE_NOT_ALLOWED,
                                     ServiceError.SERVICE_NOT_SUPPORTED)
-            return self._request(apdu)
+            return self._request(apdu, raw)
         except _Close as exc:
             self.close(exc.reason)
             return None
@@ -423,19 +454,21 @@ class Association:
         return encode_apdu(Rlre(0, user_information))
 
     # ---------------------------------------------------------------- xDLMS
-    def _request(self, apdu: Any) -> bytes | None:
+    def _request(self, apdu: Any, raw: bytes = b"") -> bytes | None:
         kind = type(apdu)
         if kind is not xdlms.GetRequestNext:
             self._long_get = None  # any other request ends a long GET
         if kind is xdlms.GetRequestNormal:
-            result = self._get(apdu.attribute, apdu.access)
+            found: list[Any] = []
+            result = self._get(apdu.attribute, apdu.access, found)
             if isinstance(result, Data):
-                payload = encode_data(result)
-                whole = get_response_normal(apdu.invoke, payload)
-                if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
-                    return whole
-                return self._get_response(apdu.invoke, payload,
-                                          xdlms.GetResponseNormal(apdu.invoke, result))
+                whole = self._data_reply(apdu.invoke, result)
+                if self.reuse_answers and found and type(found[0]) in _REUSABLE \
+                        and _plain(whole) and type(raw) is bytes:
+                    self._remember(raw, _Answered(
+                        apdu.attribute.instance, apdu.attribute.attribute, apdu.invoke,
+                        found[1], found[0], whole, self._events[-1]))
+                return whole
             return encode_apdu(xdlms.GetResponseNormal(apdu.invoke, result))
         if kind is xdlms.GetRequestNext:
             return self._get_next(apdu)
@@ -468,6 +501,45 @@ class Association:
                 if confirmed else None
         raise MeterUsageError(f"no handler for {kind.__name__}")  # SERVICES and this agree
 
+    def _data_reply(self, invoke: int, data: Data) -> bytes:
+        """GET-Response-Normal with ``data``, or its first block when too long."""
+        assert self._n is not None
+        payload = encode_data(data)
+        whole = get_response_normal(invoke, payload)
+        if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
+            return whole
+        return self._get_response(invoke, payload, xdlms.GetResponseNormal(invoke, data))
+
+    def _remember(self, raw: bytes, answered: _Answered) -> None:
+        if len(self._answered) >= ANSWERED_MAX:
+            self._answered.clear()  # a client cycling invoke ids: start afresh
+        self._answered[raw] = answered
+
+    def _get_again(self, a: _Answered) -> bytes:
+        """A GET-Request-Normal whose bytes were answered before (so it decoded, its
+        object and class matched, it had no selective access and GET was
+        negotiated): the meter is asked again, as ever; an equal value gets the
+        same bytes, anything else what :meth:`_get` would have answered."""
+        assert self._n is not None
+        self._long_get = None
+        try:
+            value = self.meter.get(a.instance, a.attribute, self._n.access.client)
+            if type(value) is type(a.value) and value == a.value:
+                self._events.append(a.served)
+                return a.reply
+            data = to_data(value, a.schema)
+        except _Close:
+            raise
+        except Exception as exc:
+            result = self._outcome(exc)
+            self._served("get", a.instance, a.attribute, result)
+            return encode_apdu(xdlms.GetResponseNormal(a.invoke, result))
+        self._served("get", a.instance, a.attribute, AccessResult.SUCCESS)
+        reply = self._data_reply(a.invoke, data)
+        if type(value) in _REUSABLE and _plain(reply):
+            a.value, a.reply, a.served = value, reply, self._events[-1]
+        return reply
+
     def _object(self, instance: bytes, class_id: int) -> CosemObject:
         obj = BY_OBIS.get(instance)
         if obj is None or obj.class_id != class_id:
@@ -477,14 +549,20 @@ class Association:
     def _served(self, service: str, instance: bytes, index: int, result: int) -> None:
         self._events.append(Served(service, _obis_name(instance), index, _result_name(result)))
 
-    def _get(self, d: xdlms.AttributeDescriptor, access: Any) -> Data | AccessResult:
+    def _get(self, d: xdlms.AttributeDescriptor, access: Any,
+             found: list[Any] | None = None) -> Data | AccessResult:
+        """One attribute's Data, or the result that refuses it; ``found`` gets the
+        meter's value and the attribute's schema when it is read."""
         assert self._n is not None
         try:
             obj = self._object(d.instance, d.class_id)
             if access is not None:
                 raise PeerError("selective access is not supported")
             value = self.meter.get(d.instance, d.attribute, self._n.access.client)
-            data = to_data(value, _attribute_schema(obj, d.attribute))
+            schema = _attribute_schema(obj, d.attribute)
+            data = to_data(value, schema)
+            if found is not None:
+                found += (value, schema)
         except _Close:
             raise
         except Exception as exc:
@@ -574,6 +652,11 @@ class Association:
             return encode_apdu(xdlms.GetResponseWithDatablock(
                 apdu.invoke, True, apdu.block_number, AccessResult.LONG_GET_ABORTED))
         return self._next_block(apdu.invoke)
+
+
+def _plain(reply: bytes) -> bool:
+    """A GET-Response-Normal carrying data (not a result, not a block)."""
+    return reply[:2] == b"\xc4\x01" and reply[3] == 0
 
 
 def _list_payload(results: tuple[Data | AccessResult, ...]) -> bytes:
