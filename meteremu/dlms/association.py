@@ -66,6 +66,7 @@ from .events import (
 )
 from .fast import get_response_normal
 from .security import ClientAccess, Granted, SecurityPolicy
+from .shortcuts import NOT_SHORT, Answered, CloseConnection, Shortcuts, reusable
 from .values import attribute_schema, from_data, method_schema, python_value, to_data
 from .xdlms import AccessResult, Conformance, ServiceError, StateError
 
@@ -152,12 +153,7 @@ _NEEDS: dict[type, Conformance] = {
 }
 
 
-class _Close(Exception):
-    """Internal: the connection closes without an answer (``reason`` for the log)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+_Close = CloseConnection  # the connection closes without an answer
 
 
 _RESULT_NAMES = {int(r): r.name.lower().replace("_", "-") for r in AccessResult}
@@ -176,27 +172,6 @@ class _LongGet:
     chunk: int
     sent: int = 0  # the last block number sent (1-based)
     offset: int = 0
-
-
-#: Python types of a meter value whose equality decides its A-XDR encoding (a
-#: repeated GET's answer is reused while the meter gives an equal value).
-_REUSABLE = frozenset({bytes, int, bool, str})
-ANSWERED_MAX = 64  # GET answers an association remembers (then it starts afresh)
-
-
-@dataclass(slots=True)
-class _Answered:
-    """A GET-Request-Normal answered with data, and its answer: a repeat of the same
-    request bytes that finds the meter giving an equal value (same type, ``==``)
-    gets the same response bytes without decoding or encoding anything again."""
-
-    instance: bytes
-    attribute: int
-    invoke: int
-    schema: Any
-    value: Any
-    reply: bytes
-    served: Served
 
 
 @dataclass
@@ -237,7 +212,7 @@ def _method_schema(obj: CosemObject, method: int) -> Any:
     return schema
 
 
-class Association:
+class Association(Shortcuts):
     """One client's association with one meter, for one connection.
 
     ``receive(apdu)`` returns the response APDU (None when there is none to
@@ -248,11 +223,11 @@ class Association:
     def __init__(self, meter: MeterLike, *, client_sap: int, meter_address: int,
                  policy: SecurityPolicy,
                  max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU,
-                 reuse_answers: bool = True) -> None:
+                 shortcuts: bool = True) -> None:
         if not 256 <= max_receive_pdu <= 0xFFFF:
             raise MeterUsageError("server max receive PDU is 256..65535 (SPEC section 7)")
         self.meter = meter
-        self.reuse_answers = reuse_answers  # False: every GET decoded and encoded afresh
+        self.shortcuts = shortcuts  # False: every request decoded and answered afresh
         self.client_sap = client_sap
         self.meter_address = meter_address
         self.policy = policy
@@ -262,7 +237,7 @@ class Association:
         self._events: list[Event] = []
         self._n: _Negotiated | None = None
         self._long_get: _LongGet | None = None
-        self._answered: dict[bytes, _Answered] = {}  # GET request APDU -> its answer
+        self._answered: dict[bytes, Answered] = {}  # GET request APDU -> its answer
 
     # ---------------------------------------------------------------- state
     def _step(self, step: Step) -> None:
@@ -297,13 +272,14 @@ class Association:
         """One APDU from the client; the response APDU, or None."""
         if self.state is State.RELEASED:
             return None
-        again = self._answered.get(raw)
-        if again is not None and self.state is State.ASSOCIATED:
+        if self.state is State.ASSOCIATED and self.shortcuts:
             try:
-                return self._get_again(again)
+                reply = self._shortcut(raw)
             except _Close as exc:
                 self.close(exc.reason)
                 return None
+            if reply is not NOT_SHORT:
+                return reply
         try:
             apdu = decode_apdu(raw)
         except UnsupportedApdu as exc:
@@ -463,9 +439,9 @@ class Association:
             result = self._get(apdu.attribute, apdu.access, found)
             if isinstance(result, Data):
                 whole = self._data_reply(apdu.invoke, result)
-                if self.reuse_answers and found and type(found[0]) in _REUSABLE \
-                        and _plain(whole) and type(raw) is bytes:
-                    self._remember(raw, _Answered(
+                if self.shortcuts and found and reusable(found[0], whole) \
+                        and type(raw) is bytes:
+                    self._remember(raw, Answered(
                         apdu.attribute.instance, apdu.attribute.attribute, apdu.invoke,
                         found[1], found[0], whole, self._events[-1]))
                 return whole
@@ -509,36 +485,6 @@ class Association:
         if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
             return whole
         return self._get_response(invoke, payload, xdlms.GetResponseNormal(invoke, data))
-
-    def _remember(self, raw: bytes, answered: _Answered) -> None:
-        if len(self._answered) >= ANSWERED_MAX:
-            self._answered.clear()  # a client cycling invoke ids: start afresh
-        self._answered[raw] = answered
-
-    def _get_again(self, a: _Answered) -> bytes:
-        """A GET-Request-Normal whose bytes were answered before (so it decoded, its
-        object and class matched, it had no selective access and GET was
-        negotiated): the meter is asked again, as ever; an equal value gets the
-        same bytes, anything else what :meth:`_get` would have answered."""
-        assert self._n is not None
-        self._long_get = None
-        try:
-            value = self.meter.get(a.instance, a.attribute, self._n.access.client)
-            if type(value) is type(a.value) and value == a.value:
-                self._events.append(a.served)
-                return a.reply
-            data = to_data(value, a.schema)
-        except _Close:
-            raise
-        except Exception as exc:
-            result = self._outcome(exc)
-            self._served("get", a.instance, a.attribute, result)
-            return encode_apdu(xdlms.GetResponseNormal(a.invoke, result))
-        self._served("get", a.instance, a.attribute, AccessResult.SUCCESS)
-        reply = self._data_reply(a.invoke, data)
-        if type(value) in _REUSABLE and _plain(reply):
-            a.value, a.reply, a.served = value, reply, self._events[-1]
-        return reply
 
     def _object(self, instance: bytes, class_id: int) -> CosemObject:
         obj = BY_OBIS.get(instance)
@@ -652,11 +598,6 @@ class Association:
             return encode_apdu(xdlms.GetResponseWithDatablock(
                 apdu.invoke, True, apdu.block_number, AccessResult.LONG_GET_ABORTED))
         return self._next_block(apdu.invoke)
-
-
-def _plain(reply: bytes) -> bool:
-    """A GET-Response-Normal carrying data (not a result, not a block)."""
-    return reply[:2] == b"\xc4\x01" and reply[3] == 0
 
 
 def _list_payload(results: tuple[Data | AccessResult, ...]) -> bytes:

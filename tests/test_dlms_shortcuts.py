@@ -1,12 +1,15 @@
-"""A repeated GET answered from the association's memory of its last answer
-(``Association._get_again``) against the general path, which decodes and
-encodes every request afresh (``reuse_answers=False``): a model-based twin.
+"""The association's shortcuts (``meteremu/dlms/shortcuts.py``: a repeated GET
+answered from memory, a class 18 block straight to the meter) against the
+general path, which decodes and encodes every request afresh
+(``shortcuts=False``): model-based twins.
 
 Two associations, each over its own scripted meter, get the same steps --
-the meter's value changing (to an equal value of another type, to another
-value, to an error, to something the schema refuses), the same and other
-GET bytes, GET-Request-Next, malformed APDUs, a release -- and must give the
-same bytes, the same events and the same state after every one."""
+the meter's value or outcome changing (to an equal value of another type, to
+another value, to an error, to something the schema refuses), the same and
+other GET bytes, GET-Request-Next, class 18 blocks in every shape and
+malformed variants of them, garbage, a release -- and must give the same
+bytes, the same events and the same state after every one, and their meters
+must have been asked the same things."""
 
 from __future__ import annotations
 
@@ -67,6 +70,8 @@ class ScriptedMeter:
     available = True
 
     def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.outcome: Exception | None = None  # what an action raises
         self.values: dict[tuple[bytes, int], object] = {
             (obis, attr): v for (_, obis, attr), v in zip(TARGETS, DEFAULTS, strict=True)}
 
@@ -77,9 +82,21 @@ class ScriptedMeter:
         return v
 
     def set(self, *args: object) -> None: ...
-    def action(self, *args: object) -> None: ...
+
+    def action(self, obis: bytes, method: int, param: object, client: Client) -> None:
+        self.calls.append((obis, method, _typed(param), client))
+        if self.outcome is not None:
+            raise self.outcome
+
     def heartbeat(self) -> bool:
         return False
+
+
+def _typed(v: object) -> object:
+    """``v`` with the type of every part (so 1 and True, lists and tuples differ)."""
+    if isinstance(v, tuple | list):
+        return (type(v), tuple(_typed(x) for x in v))
+    return (type(v), v)
 
 
 def _get(invoke: int, target: int) -> bytes:
@@ -95,7 +112,7 @@ def test_a_repeated_get_answers_as_the_general_path(steps, client, pdu):
     for reuse in (True, False):
         meter = ScriptedMeter()
         a = Association(meter, client_sap=client, meter_address=1,
-                        policy=SecurityPolicy.default(b"pw"), reuse_answers=reuse)
+                        policy=SecurityPolicy.default(b"pw"), shortcuts=reuse)
         aarq = DlmsClient(client_sap=client, password=b"pw" if client == 1 else None,
                           max_receive_pdu=pdu).associate()[HEADER_SIZE:]
         assert a.receive(aarq)[:1] == b"\x61"
@@ -141,3 +158,81 @@ def test_a_repeated_get_is_answered_from_memory_while_the_meter_says_the_same():
     meter.values[energy[1:]] = True  # == 1, but a bool the long64-unsigned refuses: a bug,
     assert a.receive(get) is None  # so the connection closes, as on the general path
     assert a.closing is not None
+
+
+# ---------------------------------------------------------------- class 18 blocks
+
+IMAGE = H("00002C0000FF")
+
+
+def _length(n: int, form: str) -> bytes:
+    if form == "short" and n < 0x80:
+        return bytes((n,))
+    if form == "81" and n < 0x100:
+        return bytes((0x81, n))
+    if form == "83":
+        return b"\x83" + n.to_bytes(3, "big")
+    return b"\x82" + n.to_bytes(2, "big")
+
+
+@st.composite
+def block_requests(draw) -> bytes:
+    """An image_block_transfer, the usual shape or one thing off."""
+    invoke = draw(st.sampled_from(INVOKES))
+    cid = draw(st.sampled_from([18, 18, 18, 1]))
+    obis = draw(st.sampled_from([IMAGE, IMAGE, IMAGE, H("0100000200FF")]))
+    method = draw(st.sampled_from([2, 2, 2, 1, 3]))
+    number = draw(st.sampled_from([0, 1, 1023, 2**32 - 1]) | st.integers(0, 2**32 - 1))
+    block = draw(st.binary(max_size=300))
+    form = draw(st.sampled_from(["short", "81", "82", "83"]))
+    number_tag = draw(st.sampled_from([6, 6, 6, 5, 18]))
+    string_tag = draw(st.sampled_from([9, 9, 9, 10]))
+    raw = (bytes((0xC3, 1, invoke)) + cid.to_bytes(2, "big") + obis + bytes((method, 1, 2, 2))
+           + bytes((number_tag,)) + number.to_bytes(4, "big") + bytes((string_tag,))
+           + _length(len(block), form) + block)
+    cut = draw(st.sampled_from([None, None, None, "short", "long"]))
+    if cut == "short":
+        raw = raw[:draw(st.integers(0, len(raw) - 1))]
+    elif cut == "long":
+        raw += draw(st.binary(min_size=1, max_size=3))
+    return raw
+
+
+outcomes = st.sampled_from([None, None, TemporaryFailure("no transfer"), AccessDenied("no"),
+                            MeterUnavailable("off"), RuntimeError("a bug")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(block_requests(), block_requests(), outcomes,
+                          st.binary(max_size=20)), min_size=5, max_size=40),
+       st.sampled_from([16, 1]), st.booleans())
+def test_a_class_18_block_gets_what_the_general_path_gives(steps, client, action):
+    conformance = xdlms.Conformance.GET | (xdlms.Conformance.ACTION if action else 0)
+    pair = []
+    for shortcuts in (True, False):
+        meter = ScriptedMeter()
+        a = Association(meter, client_sap=client, meter_address=1,
+                        policy=SecurityPolicy.default(b"pw"), shortcuts=shortcuts)
+        aarq = DlmsClient(client_sap=client, password=b"pw" if client == 1 else None,
+                          conformance=conformance).associate()[HEADER_SIZE:]
+        assert a.receive(aarq)[:1] == b"\x61"
+        pair.append((a, meter))
+    (fast, fm), (general, gm) = pair
+    for step in steps:
+        if step is None or isinstance(step, Exception):
+            fm.outcome = gm.outcome = step
+            continue
+        assert fast.receive(step) == general.receive(step), step.hex()
+        assert fast.drain_events() == general.drain_events(), step.hex()
+        assert (fast.state, fast.closing) == (general.state, general.closing)
+        assert fm.calls == gm.calls
+
+
+def test_a_usual_block_goes_straight_to_the_meter():
+    from meteremu.dlms.shortcuts import image_block
+
+    raw = H("C301C1 0012 00002C0000FF 02 01 0202 06 00000007 09 8180") + bytes(128)
+    assert image_block(raw) == (0xC1, 7, bytes(128))
+    assert image_block(raw[:-1]) is None and image_block(raw + b"\x00") is None
+    assert image_block(H("C301C1 0012 00002C0000FF 02 01 0202 06 00000001 09 03 AABBCC")) \
+        == (0xC1, 1, H("AABBCC"))
