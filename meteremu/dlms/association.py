@@ -188,9 +188,10 @@ class _Negotiated:
                                     if c & int(need) == int(need))
 
 
-@functools.lru_cache(maxsize=256)
-def _obis_name(instance: bytes) -> str:
-    return obis_str(instance)
+@functools.lru_cache(maxsize=1024)
+def _served_event(service: str, instance: bytes, index: int, result: int) -> Served:
+    """The (immutable) event of one item served: made once for each outcome."""
+    return Served(service, obis_str(instance), index, _result_name(result))
 
 
 _SCHEMAS: dict[tuple[str, str, int], Any] = {}  # the table's schemas, looked up once
@@ -493,7 +494,7 @@ class Association(Shortcuts):
         return obj
 
     def _served(self, service: str, instance: bytes, index: int, result: int) -> None:
-        self._events.append(Served(service, _obis_name(instance), index, _result_name(result)))
+        self._events.append(_served_event(service, instance, index, int(result)))
 
     def _get(self, d: xdlms.AttributeDescriptor, access: Any,
              found: list[Any] | None = None) -> Data | AccessResult:

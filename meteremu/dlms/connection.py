@@ -54,6 +54,7 @@ class ServerConnection:
         self.max_receive_pdu = max_receive_pdu
         self.association: Association | None = None
         self.ports: tuple[int, int] | None = None  # (client SAP, meter wPort)
+        self._client = self._meter = -1  # the two ports, once fixed
         self.closing: str | None = None  # why the connection ends; None while it lasts
         self.frames = 0  # whole frames received (a transport's idle timer counts these)
         self._reader = WrapperReader(max_receive_pdu)
@@ -103,6 +104,15 @@ class ServerConnection:
             if version == WRAPPER_VERSION and length == len(data) - HEADER_SIZE \
                     and length <= self.max_receive_pdu:
                 self.frames += 1
+                a = self.association
+                if a is not None and source == self._client and destination == self._meter:
+                    # the usual case of the usual case: the next request of an association
+                    reply = a.receive(bytes(data[HEADER_SIZE:]))
+                    if reply is not None:
+                        self._out += wrap(destination, source, reply)
+                    if a.closing is not None:
+                        self._close(a.closing)
+                    return self._drain()
                 self._frame(Frame(source, destination, bytes(data[HEADER_SIZE:])))
                 return self._drain()
         self._reader.feed(data)
@@ -131,6 +141,7 @@ class ServerConnection:
                 self._close(f"no meter at wPort {frame.destination}")
                 return
             self.ports = ports
+            self._client, self._meter = ports
             self.association = Association(meter, client_sap=frame.source,
                                            meter_address=frame.destination, policy=self.policy,
                                            max_receive_pdu=self.max_receive_pdu)
