@@ -225,6 +225,41 @@ def test_protocol_pauses_reading_while_its_peer_does_not_read(meters):
     asyncio.run(run())
 
 
+def test_each_loop_gets_the_protocol_that_reads_cheapest_on_it(meters):
+    """asyncio's own loop: the buffered protocol (a plain one costs a 256 KiB bytes
+    object a read there); uvloop: the plain one. Both read frames in any pieces."""
+    from meteremu.dlms.client import DlmsClient
+    from meteremu.transports.tcp import _BufferedProtocol, _Protocol, protocol_class
+
+    async def run() -> None:
+        assert protocol_class(asyncio.get_running_loop()) is _BufferedProtocol
+        server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0)
+        frames = DlmsClient().associate() + wrap(16, 1, encode_apdu(FIRMWARE))
+        for cls in (_BufferedProtocol, _Protocol):
+            proto, t = cls(server), _FakeTransport()
+            proto.connection_made(t)
+            for i in range(len(frames)):  # byte by byte
+                if cls is _BufferedProtocol:
+                    buf = proto.get_buffer(-1)
+                    buf[:1] = frames[i:i + 1]
+                    proto.buffer_updated(1)
+                else:
+                    proto.data_received(frames[i:i + 1])
+            reader = WrapperReader(0xFFFF)
+            reader.feed(bytes(t.written))
+            assert decode_apdu(reader.next_frame().apdu).result == 0  # the AARE
+            assert decode_apdu(reader.next_frame().apdu).result.value == b"1.0.0"
+            proto.connection_lost(None)
+
+    asyncio.run(run())
+    uvloop = pytest.importorskip("uvloop")
+    other = uvloop.new_event_loop()
+    try:
+        assert protocol_class(other) is _Protocol
+    finally:
+        other.close()
+
+
 def test_meters_behind_one_port_are_addressed_by_wport(meters, loop):
     with in_process(meters, loop=loop, time_scale=0) as server:
         for wport, serial in ((1, b"MTR00000001"), (2, b"MTR00000002")):
