@@ -114,10 +114,11 @@ class Shortcuts:
         """The answer to ``raw`` (None: no answer), or :data:`NOT_SHORT`."""
         n = self._n
         assert n is not None
-        again = self._answered.get(raw)
-        if again is not None:
-            return self._get_again(again)
-        if raw[:1] != b"\xc3" or xdlms.ActionRequestNormal not in n.negotiated:
+        head = raw[:1]
+        if head == b"\xc0":
+            again = self._answered.get(raw)
+            return NOT_SHORT if again is None else self._get_again(again)
+        if head != b"\xc3" or xdlms.ActionRequestNormal not in n.negotiated:
             return NOT_SHORT
         block = image_block(raw)
         if block is None:
