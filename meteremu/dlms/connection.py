@@ -58,7 +58,8 @@ class ServerConnection:
         self.closing: str | None = None  # why the connection ends; None while it lasts
         self.frames = 0  # whole frames received (a transport's idle timer counts these)
         self._reader = WrapperReader(max_receive_pdu)
-        self._out = bytearray()
+        self._out: list[bytes] = []  # whole frames to send
+        self._wrapped = (b"", b"")  # the last reply and its frame (a repeated GET's is the same)
         self._events: list[Event] = []
 
     @property
@@ -67,7 +68,7 @@ class ServerConnection:
         return self._reader.pending
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._out)
+        out = b"".join(self._out)  # one frame: that very object, no copy
         self._out.clear()
         return out
 
@@ -87,6 +88,8 @@ class ServerConnection:
 
     def _drain(self) -> list[Event]:
         if self.association is not None:
+            if not self._events:
+                return self.association.drain_events()
             self._events += self.association.drain_events()
         out, self._events = self._events, []
         return out
@@ -109,7 +112,11 @@ class ServerConnection:
                     # the usual case of the usual case: the next request of an association
                     reply = a.receive(bytes(data[HEADER_SIZE:]))
                     if reply is not None:
-                        self._out += wrap(destination, source, reply)
+                        last, frame = self._wrapped
+                        if reply is not last:
+                            frame = wrap(destination, source, reply)
+                            self._wrapped = (reply, frame)
+                        self._out.append(frame)
                     if a.closing is not None:
                         self._close(a.closing)
                     return self._drain()
@@ -120,8 +127,8 @@ class ServerConnection:
             try:
                 frame = self._reader.next_frame()
             except FrameTooLong as exc:
-                self._out += wrap(exc.destination, exc.source, encode_apdu(
-                    ExceptionResponse(StateError.SERVICE_NOT_ALLOWED, ServiceError.PDU_TOO_LONG)))
+                self._out.append(wrap(exc.destination, exc.source, encode_apdu(
+                    ExceptionResponse(StateError.SERVICE_NOT_ALLOWED, ServiceError.PDU_TOO_LONG))))
                 self._close(str(exc))
                 break
             except ApduError as exc:
@@ -152,6 +159,6 @@ class ServerConnection:
         assert self.association is not None
         reply = self.association.receive(frame.apdu)
         if reply is not None:
-            self._out += wrap(frame.destination, frame.source, reply)
+            self._out.append(wrap(frame.destination, frame.source, reply))
         if self.association.closing is not None:
             self._close(self.association.closing)
