@@ -218,7 +218,10 @@ class Association(Shortcuts):
 
     ``receive(apdu)`` returns the response APDU (None when there is none to
     send) and queues :mod:`~.events`; :attr:`closing` is set when the
-    connection must close (after sending the response, if any).
+    connection must close (after sending the response, if any). A repeated
+    GET and a class 18 block take the shortcuts of :mod:`.shortcuts` (same
+    bytes, same events); ``shortcuts=False`` sends every request through the
+    decoder, as the tests that compare the two do.
     """
 
     def __init__(self, meter: MeterLike, *, client_sap: int, meter_address: int,
