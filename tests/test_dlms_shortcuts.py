@@ -24,7 +24,7 @@ from meteremu.dlms.apdu import encode_apdu
 from meteremu.dlms.association import Association
 from meteremu.dlms.client import DlmsClient
 from meteremu.dlms.security import SecurityPolicy
-from meteremu.dlms.wrapper import HEADER_SIZE
+from meteremu.dlms.wrapper import HEADER_SIZE, wrap
 from meteremu.errors import AccessDenied, MeterUnavailable, ObjectUndefined, TemporaryFailure
 
 H = bytes.fromhex
@@ -236,3 +236,42 @@ def test_a_usual_block_goes_straight_to_the_meter():
     assert image_block(raw[:-1]) is None and image_block(raw + b"\x00") is None
     assert image_block(H("C301C1 0012 00002C0000FF 02 01 0202 06 00000001 09 03 AABBCC")) \
         == (0xC1, 1, H("AABBCC"))
+
+
+def test_a_whole_transfer_to_a_real_meter_is_the_same_with_and_without_shortcuts():
+    """Two meters from the same factory state, one transfer each -- blocks in order,
+    a duplicate, a block out of range, one of the wrong length, an unconfirmed one,
+    the short last block -- through associations with and without shortcuts: the
+    same answers, the same events and, at the end, the same flash."""
+    from meteremu.testing.dlms import DlmsLink
+    from meteremu.testing.factory import make_firmware, make_keys, make_meter, make_package
+
+    keys = make_keys(0)
+    package = make_package(make_firmware(3000, seed=4), keys, version="2.0.0")
+    count = -(-len(package) // 128)
+
+    def block(n: int, data: bytes, invoke: int = 0xC1) -> bytes:
+        head = H("C301") + bytes((invoke,)) + H("0012 00002C0000FF 02 01 0202 06")
+        length = bytes((len(data),)) if len(data) < 0x80 else bytes((0x81, len(data)))
+        return head + n.to_bytes(4, "big") + b"\x09" + length + data
+
+    steps = [block(n, package[n * 128:(n + 1) * 128]) for n in range(count)]
+    steps[3:3] = [steps[2], block(count + 5, bytes(128)), block(4, bytes(100)),
+                  block(5, package[5 * 128:6 * 128], invoke=0x81)]
+    runs = []
+    for shortcuts in (True, False):
+        meter = make_meter(keys)
+        try:
+            link = DlmsLink(meter, client_sap=1, password=b"secret")
+            assert link.associate().accepted
+            link.server.association.shortcuts = shortcuts
+            assert link.action("0.0.44.0.0.255", 1, (b"fw", len(package))).ok
+            replies = [link.send_raw(wrap(1, 1, raw)) for raw in steps]
+            assert link.action("0.0.44.0.0.255", 3, 0).ok  # verify: the image is whole
+            runs.append((replies, link.events, meter.flash.dump()))
+        finally:
+            meter.close()
+    assert runs[0] == runs[1]
+    replies = runs[0][0]
+    assert replies[0][8:] == H("C701C1 00 00") and replies[6] == b""  # unconfirmed: silent
+    assert replies[4][8:] != H("C701C1 00 00")  # out of range: refused
