@@ -4,13 +4,16 @@ Three servers, each a separate process on loopback, started and stopped by
 this run:
 
 * **meteremu** -- ``meteremu serve`` (one meter, its flash in a temporary
-  state file, trusting the bench key);
+  state file, trusting the bench key) on uvloop (``--loop uvloop``) when it is
+  installed (the ``bench`` extra installs it), and **meteremu-asyncio**, the
+  same on asyncio's own loop, the default;
 * **gurux** -- ``python -m bench.gurux_server``: the same objects served by
   gurux-dlms's ``GXDLMSSecureServer`` (see that module for what is the
   library's and what is ours);
 * **ceiling** -- an asyncio server that does no DLMS at all: it answers every
-  frame with a canned response. It shows what this client, asyncio and the
-  loopback allow on this machine, the bound of any ratio;
+  frame with a canned response, on the loop meteremu runs on (and
+  **ceiling-asyncio** on asyncio's own). It shows what this client, the loop
+  and the loopback allow on this machine, the bound of any ratio;
 * **gurux-net** (when the ``bench`` extra installed gurux-net) -- the same
   reference on Gurux's own network media, a thread per connection, as
   Gurux's example server runs it.
@@ -210,15 +213,33 @@ def _has_gurux_net() -> bool:
     return True
 
 
+def fast_loop() -> str:
+    """The loop meteremu is measured on: uvloop when installed, else asyncio's."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def _start(tmp: pathlib.Path, pub: pathlib.Path) -> dict[str, Server]:
     py = sys.executable
+    loop = fast_loop()
+
+    def serve(name: str, loop: str) -> Server:
+        return Server(name, [
+            py, "-m", "meteremu.cli", "serve", "--port", "0", "--state", str(tmp / name),
+            "--password", PASSWORD, "--trusted-key", str(pub), "-q", "--loop", loop])
+
     servers = {
-        "meteremu": Server("meteremu", [
-            py, "-m", "meteremu.cli", "serve", "--port", "0", "--state", str(tmp / "state"),
-            "--password", PASSWORD, "--trusted-key", str(pub), "-q"]),
+        "meteremu": serve("meteremu", loop),
         "gurux": Server("gurux", [py, "-m", "bench.gurux_server", "--password", PASSWORD]),
-        "ceiling": Server("ceiling", [py, "-m", "bench.dlms", "--ceiling-server"]),
+        "ceiling": Server("ceiling", [py, "-m", "bench.dlms", "--ceiling-server", loop]),
     }
+    if loop != "asyncio":  # the default loop too, and its ceiling
+        servers["meteremu-asyncio"] = serve("meteremu-asyncio", "asyncio")
+        servers["ceiling-asyncio"] = Server("ceiling-asyncio", [
+            py, "-m", "bench.dlms", "--ceiling-server", "asyncio"])
     if _has_gurux_net():  # the bench extra: the reference on Gurux's own media too
         servers["gurux-net"] = Server("gurux-net", [
             py, "-m", "bench.gurux_server", "--media", "gurux-net", "--password", PASSWORD])
@@ -282,7 +303,7 @@ def measure_get(servers: dict[str, Server], frames: dict[str, Any], budget: Budg
 def measure_transfer(servers: dict[str, Server], frames: dict[str, Any], package: bytes,
                      budget: Budget, figures: dict[str, Figures]) -> None:
     blocks = frames["blocks"](package)
-    names = [n for n in servers if n != "ceiling"]
+    names = [n for n in servers if not n.startswith("ceiling")]
     links = {name: Link(servers[name].port, 1) for name in names}
     try:
         best = dict.fromkeys(names, float("inf"))
@@ -395,7 +416,7 @@ def _aare(client: bytes, server: bytes) -> bytes:
     return b"\x00\x01" + server + client + len(apdu).to_bytes(2, "big") + apdu
 
 
-def ceiling_server() -> None:
+def ceiling_server(loop: str) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         srv = await loop.create_server(_Canned, "127.0.0.1", 0)
@@ -403,7 +424,12 @@ def ceiling_server() -> None:
         await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        if loop == "uvloop":
+            import uvloop
+
+            uvloop.run(main())
+        else:
+            asyncio.run(main())
 
 
 # ---------------------------------------------------------------------------
@@ -418,7 +444,7 @@ def _machine() -> dict[str, str]:
     return {"cpu": cpu_model(), "cores": str(os.cpu_count()),
             "python": platform.python_version(),
             "gurux_dlms": getattr(gurux_dlms, "__version__", _dist_version("gurux-dlms")),
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+            "load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "loop": fast_loop()}
 
 
 def _dist_version(name: str) -> str:
@@ -430,7 +456,7 @@ def _dist_version(name: str) -> str:
         return "?"
 
 
-def render(f: dict[str, Figures]) -> list[str]:
+def render(f: dict[str, Figures], loop: str = "asyncio") -> list[str]:
     ours, ref, top = f["meteremu"], f["gurux"], f["ceiling"]
     get_ratio = ours.get_per_s / ref.get_per_s
     transfer_ratio = ours.transfer_s / ref.transfer_s
@@ -453,11 +479,26 @@ def render(f: dict[str, Figures]) -> list[str]:
         (f"GET/s at {CONNECTIONS} / at 1 connection",
          f"{ours.multi_get_per_s / ours.get_per_s:.2f}",
          f"{ref.multi_get_per_s / ref.get_per_s:.2f}", "-", "-", "info"),
-        ("ceiling: no-DLMS asyncio server, GET/s", f"{top.get_per_s:,.0f}", "-",
+        (f"ceiling: no-DLMS server ({loop}), GET/s", f"{top.get_per_s:,.0f}", "-",
          f"{top.get_per_s / ref.get_per_s:.2f}x", "-", "bound"),
         (f"ceiling, {CONNECTIONS} connections, GET/s", f"{top.multi_get_per_s:,.0f}", "-",
          f"{top.multi_get_per_s / ref.multi_get_per_s:.2f}x", "-", "bound"),
     ]
+    std, std_top = f.get("meteremu-asyncio"), f.get("ceiling-asyncio")
+    if std is not None and std_top is not None:
+        rows += [
+            ("meteremu on asyncio's loop, GET/s", f"{std.get_per_s:,.0f}",
+             f"{ref.get_per_s:,.0f}", f"{std.get_per_s / ref.get_per_s:.2f}x", "-", "info"),
+            ("meteremu on asyncio's loop, transfer (s)", f"{std.transfer_s:.3f}",
+             f"{ref.transfer_s:.3f}", f"{std.transfer_s / ref.transfer_s:.2f}x", "-", "info"),
+            ("meteremu on asyncio's loop, CPU/GET (us)", f"{std.get_cpu_us:.1f}",
+             f"{ref.get_cpu_us:.1f}", f"{std.get_cpu_us / ref.get_cpu_us:.2f}x", "-", "info"),
+            ("meteremu on asyncio's loop, CPU/block (us)", f"{std.block_cpu_us:.1f}",
+             f"{ref.block_cpu_us:.1f}", f"{std.block_cpu_us / ref.block_cpu_us:.2f}x", "-",
+             "info"),
+            ("ceiling on asyncio's loop, GET/s", f"{std_top.get_per_s:,.0f}", "-",
+             f"{std_top.get_per_s / ref.get_per_s:.2f}x", "-", "bound"),
+        ]
     net = f.get("gurux-net")
     if net is not None and net.get_per_s:
         rows += [
@@ -477,7 +518,8 @@ def render(f: dict[str, Figures]) -> list[str]:
 
 
 def run(budget: Budget) -> tuple[dict[str, Figures], dict[str, str]]:
-    figures = {name: Figures() for name in ("meteremu", "gurux", "ceiling", "gurux-net")}
+    figures = {name: Figures() for name in ("meteremu", "gurux", "ceiling", "gurux-net",
+                                            "meteremu-asyncio", "ceiling-asyncio")}
     with tempfile.TemporaryDirectory(prefix="bench-dlms-") as tmp_name:
         tmp = pathlib.Path(tmp_name)
         package, pub = _package(tmp)
@@ -518,18 +560,19 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short run, rougher figures")
     p.add_argument("--json", metavar="PATH", type=pathlib.Path, help="write results here")
-    p.add_argument("--ceiling-server", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--ceiling-server", nargs="?", const="asyncio", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.ceiling_server:
-        ceiling_server()
+        ceiling_server(args.ceiling_server)
         return 0
     budget = QUICK if args.quick else FULL
     with _pythonpath():
         figures, machine = run(budget)
     print(f"bench.dlms on {machine['cpu']} ({machine['cores']} cores), Python "
-          f"{machine['python']}, gurux-dlms {machine['gurux_dlms']}, load {machine['load']}"
+          f"{machine['python']}, gurux-dlms {machine['gurux_dlms']}, meteremu on "
+          f"{machine['loop']}, load {machine['load']}"
           + (" (quick)" if args.quick else ""))
-    for line in render(figures):
+    for line in render(figures, machine["loop"]):
         print(line)
     ref = figures["gurux"]
     print(f"the gurux reference here: {ref.get_per_s:,.0f} GET/s and {ref.transfer_s:.3f} s per "

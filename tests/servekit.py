@@ -76,9 +76,11 @@ class Served:
 
 
 @contextlib.contextmanager
-def in_process(meters: dict, password: bytes = PW.encode(), **kw: object) -> Iterator[Any]:
+def in_process(meters: dict, password: bytes = PW.encode(), loop: str = "asyncio",
+               **kw: object) -> Iterator[Any]:
     """A :class:`~meteremu.transports.tcp.MeterServer` on 127.0.0.1:<free port>, its
-    asyncio loop in a thread (stopped, and the meters closed, after the block)."""
+    event loop (``asyncio`` or ``uvloop``) in a thread (stopped, and the meters
+    closed, after the block)."""
     from meteremu.dlms.security import SecurityPolicy
     from meteremu.transports.tcp import MeterServer
 
@@ -94,7 +96,13 @@ def in_process(meters: dict, password: bytes = PW.encode(), **kw: object) -> Ite
         await box["stop"].wait()
         await server.stop()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    if loop == "uvloop":
+        import uvloop
+
+        run: Any = uvloop.run
+    else:
+        run = asyncio.run
+    thread = threading.Thread(target=run, args=(main(),), daemon=True)
     thread.start()
     assert started.wait(WAIT), "the in-process server did not start"
     try:

@@ -83,3 +83,17 @@ def test_the_gurux_reference_serves_our_client():
         assert act(2, (n, image[n * 128:(n + 1) * 128]))[3] == 0
     assert act(3, 0)[3] == 0
     assert ask(client.get("0.0.96.10.1.255", 2)).value == sha256(image)
+
+
+def test_the_report_names_the_loop_and_shows_the_default_loop_beside_it():
+    F = bench_dlms.Figures
+    figures = {name: F(get_per_s=g, get_cpu_us=10.0, transfer_s=t, block_cpu_us=20.0,
+                       activate_ms=1.0, multi_get_per_s=g / 2)
+               for name, g, t in (("meteremu", 50_000, 0.03), ("gurux", 10_000, 0.2),
+                                  ("ceiling", 90_000, 0.0), ("meteremu-asyncio", 30_000, 0.05),
+                                  ("ceiling-asyncio", 70_000, 0.0))}
+    text = "\n".join(bench_dlms.render(figures, "uvloop"))
+    assert "5.00x" in text and "0.15x" in text and "pass" in text and "FAIL" not in text
+    assert "ceiling: no-DLMS server (uvloop)" in text
+    assert "meteremu on asyncio's loop, GET/s" in text and "3.00x" in text
+    assert bench_dlms.fast_loop() in ("uvloop", "asyncio")

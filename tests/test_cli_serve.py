@@ -4,6 +4,7 @@ a clean SIGTERM that saves everything a restart then finds."""
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import signal
 import subprocess
@@ -42,12 +43,21 @@ def pub(tmp_path: pathlib.Path) -> pathlib.Path:
     (["--state", "S", "--password", ""], "password"),
     (["--state", "S", "--password", "pw", "--golden", "G"], "--trusted-key"),
     (["--state", "S", "--password", "pw", "--trusted-key", "nothere.pem"], "nothere.pem"),
+    (["--state", "S", "--password", "pw", "--loop", "trio"], "--loop"),
 ])
 def test_usage_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys, args, word):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(["serve", *args], capsys)
     assert code == 2, err
     assert err.count("\n") == 1 and word in err
+
+
+def test_loop_uvloop_without_uvloop_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    code, _, err = run(["serve", "--state", str(tmp_path / "s"), "--password", "pw",
+                        "--loop", "uvloop"], capsys)
+    assert code == 2 and "meteremu[uvloop]" in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()  # refused before anything was made
 
 
 def test_a_golden_image_not_signed_by_a_trusted_key_is_refused(tmp_path, pub, capsys):
@@ -114,8 +124,10 @@ def test_serve_meters_by_wport_lock_and_a_clean_sigterm(tmp_path, pub):
     assert code == 0 and b"stopped; 3 meters saved" in out
     assert sorted(p.name for p in state.glob("*.flash")) == [
         "meter-00001.flash", "meter-00002.flash", "meter-00003.flash"]
-    # a restart finds all of it: the transfer where it stopped, no energy lost
-    server = Served(state, *args)
+    # a restart finds all of it: the transfer where it stopped, no energy lost (on
+    # uvloop when it is installed: the same server on the other loop, SIGTERM included)
+    loop = ("--loop", "uvloop") if importlib.util.find_spec("uvloop") else ()
+    server = Served(state, *args, *loop)
     with server.client(server_sap=2) as c:
         assert c.associate().accepted
         assert c.get("1.0.1.8.0.255", 2).value >= energy  # the power-fail save kept it

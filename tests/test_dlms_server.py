@@ -28,6 +28,14 @@ FIRMWARE = xdlms.GetRequestNormal(0xC1, xdlms.AttributeDescriptor(1, H("01000002
 WAIT = 20.0  # seconds any single socket wait may take before the test fails
 
 
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop(request):
+    """Every wiring test runs on both event loops ``meteremu serve --loop`` offers."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    return request.param
+
+
 @pytest.fixture
 def meters():
     # time frozen (time_scale 0 below): nothing but a request can change a meter
@@ -57,9 +65,9 @@ def associate_public(s: socket.socket) -> None:
     assert decode_apdu(f.apdu).result == 0
 
 
-def test_fifty_concurrent_associations_read(meters):
+def test_fifty_concurrent_associations_read(meters, loop):
     dumps = {k: m.flash.dump() for k, m in meters.items()}
-    with in_process(meters, time_scale=0) as server:
+    with in_process(meters, loop=loop, time_scale=0) as server:
 
         def session(i: int) -> tuple[bytes, bytes, int]:
             wport = 1 + i % 2
@@ -85,9 +93,9 @@ def test_fifty_concurrent_associations_read(meters):
             assert m.flash.dump() == dumps[k]
 
 
-def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters):
+def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters, loop):
     m = meters[1]
-    with in_process(meters, time_scale=0, idle_timeout=60) as server:
+    with in_process(meters, loop=loop, time_scale=0, idle_timeout=60) as server:
         before = m.flash.dump()
         # truncated: half a frame, then the client leaves
         s = raw_socket(server)
@@ -123,8 +131,8 @@ def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters):
         assert m.flash.dump() == before
 
 
-def test_stalled_and_silent_clients_time_out_and_block_nobody(meters):
-    with in_process(meters, time_scale=0, idle_timeout=0.5) as server:
+def test_stalled_and_silent_clients_time_out_and_block_nobody(meters, loop):
+    with in_process(meters, loop=loop, time_scale=0, idle_timeout=0.5) as server:
         stalled = raw_socket(server)
         stalled.sendall(wrap(16, 1, encode_apdu(FIRMWARE))[:5])  # mid-frame, then nothing
         silent = raw_socket(server)
@@ -144,10 +152,10 @@ def test_stalled_and_silent_clients_time_out_and_block_nobody(meters):
             s.close()
 
 
-def test_a_flooding_client_is_paused_not_buffered_without_bound(meters):
+def test_a_flooding_client_is_paused_not_buffered_without_bound(meters, loop):
     n = 6000
     request = wrap(16, 1, encode_apdu(FIRMWARE))
-    with in_process(meters, time_scale=0) as server:
+    with in_process(meters, loop=loop, time_scale=0) as server:
         flood = socket.socket()
         flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it hardly reads
         flood.settimeout(WAIT)
@@ -217,8 +225,43 @@ def test_protocol_pauses_reading_while_its_peer_does_not_read(meters):
     asyncio.run(run())
 
 
-def test_meters_behind_one_port_are_addressed_by_wport(meters):
-    with in_process(meters, time_scale=0) as server:
+def test_each_loop_gets_the_protocol_that_reads_cheapest_on_it(meters):
+    """asyncio's own loop: the buffered protocol (a plain one costs a 256 KiB bytes
+    object a read there); uvloop: the plain one. Both read frames in any pieces."""
+    from meteremu.dlms.client import DlmsClient
+    from meteremu.transports.tcp import _BufferedProtocol, _Protocol, protocol_class
+
+    async def run() -> None:
+        assert protocol_class(asyncio.get_running_loop()) is _BufferedProtocol
+        server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0)
+        frames = DlmsClient().associate() + wrap(16, 1, encode_apdu(FIRMWARE))
+        for cls in (_BufferedProtocol, _Protocol):
+            proto, t = cls(server), _FakeTransport()
+            proto.connection_made(t)
+            for i in range(len(frames)):  # byte by byte
+                if cls is _BufferedProtocol:
+                    buf = proto.get_buffer(-1)
+                    buf[:1] = frames[i:i + 1]
+                    proto.buffer_updated(1)
+                else:
+                    proto.data_received(frames[i:i + 1])
+            reader = WrapperReader(0xFFFF)
+            reader.feed(bytes(t.written))
+            assert decode_apdu(reader.next_frame().apdu).result == 0  # the AARE
+            assert decode_apdu(reader.next_frame().apdu).result.value == b"1.0.0"
+            proto.connection_lost(None)
+
+    asyncio.run(run())
+    uvloop = pytest.importorskip("uvloop")
+    other = uvloop.new_event_loop()
+    try:
+        assert protocol_class(other) is _Protocol
+    finally:
+        other.close()
+
+
+def test_meters_behind_one_port_are_addressed_by_wport(meters, loop):
+    with in_process(meters, loop=loop, time_scale=0) as server:
         for wport, serial in ((1, b"MTR00000001"), (2, b"MTR00000002")):
             with TcpClient("127.0.0.1", server.port, server_sap=wport, timeout=WAIT) as c:
                 assert c.associate().accepted

@@ -79,6 +79,9 @@ def _add_serve(sub: Any) -> None:
                    "(default: a built-in image signed by the demo key)")
     p.add_argument("--idle-timeout", type=number(0.1, 86400), default=120.0, metavar="S",
                    help="close a connection with no whole frame for S seconds (120)")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="event loop: asyncio's own (default) or uvloop, faster (pip install "
+                   "'meteremu[uvloop]')")
     p.add_argument("--clock-start", type=_clock_start, default="now", metavar="WHEN",
                    help="date-time of a new meter's clock: 'now' (default) or ISO 8601")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
@@ -119,8 +122,21 @@ def _lock(state_dir: pathlib.Path) -> Any:
     return f
 
 
+def _runner(loop: str) -> Any:
+    """``asyncio.run``, or uvloop's (same server, same protocol; a faster loop)."""
+    if loop == "asyncio":
+        import asyncio
+
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        raise UsageError("serve: --loop uvloop needs uvloop: pip install 'meteremu[uvloop]'"
+                         ) from None
+    return uvloop.run
+
+
 def _run_serve(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
 
     from ..dlms.security import SecurityPolicy
@@ -128,6 +144,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from ..package.builtin import factory_package
 
     password = args.password.encode("utf-8")
+    run = _runner(args.loop)
     if not password:
         raise UsageError("serve: --password must not be empty")
     keys = public_keys(args.trusted_key)
@@ -158,7 +175,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                     logging.DEBUG if args.verbose else logging.INFO)
     try:
         meters = _meters(args, golden, keys)
-        asyncio.run(_serve(args, meters, SecurityPolicy.default(password)))
+        run(_serve(args, meters, SecurityPolicy.default(password)))
     finally:
         logger.removeHandler(handler)
         if lock is not None:

@@ -73,8 +73,9 @@ class CosemServer:
 
     # ---------------------------------------------------------------- entry points
     def _lookup(self, obis: str | bytes, client: Client | int) -> tuple[CosemObject, Client]:
-        c = client_of(client)
-        obj = BY_OBIS.get(obis_bytes(obis))
+        # the usual arguments (a Client, 6 bytes) as they are: no conversion to pay for
+        c = client if type(client) is Client else client_of(client)
+        obj = BY_OBIS.get(obis if type(obis) is bytes and len(obis) == 6 else obis_bytes(obis))
         if obj is None:
             raise ObjectUndefined(f"no object {obis!r}")
         return obj, c
@@ -250,7 +251,7 @@ class CosemServer:
         self.identifier = identifier
 
     def act_image_block_transfer(self, client: Client, param: Any) -> None:
-        if not (isinstance(param, tuple | list) and len(param) == 2
+        if not (isinstance(param, (tuple, list)) and len(param) == 2
                 and isinstance(param[0], int) and isinstance(param[1], bytes)):
             raise TypeUnmatched("block transfer takes (number: int, value: bytes)")
         m = self.m
@@ -268,14 +269,14 @@ class CosemServer:
             if dropped is not None:
                 raise _refused(BATTERY_RESERVE, f"block {number}: the battery reserve is at "
                                "its minimum; the transfer is stopped")
-        expect = s.package_size - (s.fragment_count - 1) * s.fragment_size \
-            if number == s.fragment_count - 1 else s.fragment_size
-        if not 0 <= number < s.fragment_count or len(value) != expect:
+        count, size, package_size = s.fragment_count, s.fragment_size, s.package_size
+        expect = package_size - (count - 1) * size if number == count - 1 else size
+        if not 0 <= number < count or len(value) != expect:
             m.download.reject_once("block")
             raise PeerError(f"block {number}: bad number or length", FRAGMENT_REJECTED)
         before = m.refusals
-        r = m.download.fragment(KIND_DLMS, s.session_id, number, s.fragment_count, value,
-                                s.fragment_size, s.package_size)
+        r = m.download.fragment(KIND_DLMS, s.session_id, number, count, value, size,
+                                package_size)
         m.count(r)
         if r is Receipt.REFUSED:
             raise _refused(m.last_refusal if m.refusals > before else None,

@@ -66,6 +66,7 @@ from .events import (
 )
 from .fast import get_response_normal
 from .security import ClientAccess, Granted, SecurityPolicy
+from .shortcuts import NOT_SHORT, Answered, CloseConnection, Shortcuts, reusable
 from .values import attribute_schema, from_data, method_schema, python_value, to_data
 from .xdlms import AccessResult, Conformance, ServiceError, StateError
 
@@ -152,12 +153,7 @@ _NEEDS: dict[type, Conformance] = {
 }
 
 
-class _Close(Exception):
-    """Internal: the connection closes without an answer (``reason`` for the log)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+_Close = CloseConnection  # the connection closes without an answer
 
 
 _RESULT_NAMES = {int(r): r.name.lower().replace("_", "-") for r in AccessResult}
@@ -192,9 +188,10 @@ class _Negotiated:
                                     if c & int(need) == int(need))
 
 
-@functools.lru_cache(maxsize=256)
-def _obis_name(instance: bytes) -> str:
-    return obis_str(instance)
+@functools.lru_cache(maxsize=1024)
+def _served_event(service: str, instance: bytes, index: int, result: int) -> Served:
+    """The (immutable) event of one item served: made once for each outcome."""
+    return Served(service, obis_str(instance), index, _result_name(result))
 
 
 _SCHEMAS: dict[tuple[str, str, int], Any] = {}  # the table's schemas, looked up once
@@ -216,20 +213,25 @@ def _method_schema(obj: CosemObject, method: int) -> Any:
     return schema
 
 
-class Association:
+class Association(Shortcuts):
     """One client's association with one meter, for one connection.
 
     ``receive(apdu)`` returns the response APDU (None when there is none to
     send) and queues :mod:`~.events`; :attr:`closing` is set when the
-    connection must close (after sending the response, if any).
+    connection must close (after sending the response, if any). A repeated
+    GET and a class 18 block take the shortcuts of :mod:`.shortcuts` (same
+    bytes, same events); ``shortcuts=False`` sends every request through the
+    decoder, as the tests that compare the two do.
     """
 
     def __init__(self, meter: MeterLike, *, client_sap: int, meter_address: int,
                  policy: SecurityPolicy,
-                 max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU) -> None:
+                 max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU,
+                 shortcuts: bool = True) -> None:
         if not 256 <= max_receive_pdu <= 0xFFFF:
             raise MeterUsageError("server max receive PDU is 256..65535 (SPEC section 7)")
         self.meter = meter
+        self.shortcuts = shortcuts  # False: every request decoded and answered afresh
         self.client_sap = client_sap
         self.meter_address = meter_address
         self.policy = policy
@@ -239,6 +241,7 @@ class Association:
         self._events: list[Event] = []
         self._n: _Negotiated | None = None
         self._long_get: _LongGet | None = None
+        self._answered: dict[bytes, Answered] = {}  # GET request APDU -> its answer
 
     # ---------------------------------------------------------------- state
     def _step(self, step: Step) -> None:
@@ -273,6 +276,14 @@ class Association:
         """One APDU from the client; the response APDU, or None."""
         if self.state is State.RELEASED:
             return None
+        if self.state is State.ASSOCIATED and self.shortcuts:
+            try:
+                reply = self._shortcut(raw)
+            except _Close as exc:
+                self.close(exc.reason)
+                return None
+            if reply is not NOT_SHORT:
+                return reply
         try:
             apdu = decode_apdu(raw)
         except UnsupportedApdu as exc:
@@ -300,7 +311,7 @@ class Association:
                 return self._refuse(f"{kind.__name__} was not negotiated",
                                     StateError.SERVICE_NOT_ALLOWED,
                                     ServiceError.SERVICE_NOT_SUPPORTED)
-            return self._request(apdu)
+            return self._request(apdu, raw)
         except _Close as exc:
             self.close(exc.reason)
             return None
@@ -423,19 +434,21 @@ class Association:
         return encode_apdu(Rlre(0, user_information))
 
     # ---------------------------------------------------------------- xDLMS
-    def _request(self, apdu: Any) -> bytes | None:
+    def _request(self, apdu: Any, raw: bytes = b"") -> bytes | None:
         kind = type(apdu)
         if kind is not xdlms.GetRequestNext:
             self._long_get = None  # any other request ends a long GET
         if kind is xdlms.GetRequestNormal:
-            result = self._get(apdu.attribute, apdu.access)
+            found: list[Any] = []
+            result = self._get(apdu.attribute, apdu.access, found)
             if isinstance(result, Data):
-                payload = encode_data(result)
-                whole = get_response_normal(apdu.invoke, payload)
-                if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
-                    return whole
-                return self._get_response(apdu.invoke, payload,
-                                          xdlms.GetResponseNormal(apdu.invoke, result))
+                whole = self._data_reply(apdu.invoke, result)
+                if self.shortcuts and found and reusable(found[0], whole) \
+                        and type(raw) is bytes:
+                    self._remember(raw, Answered(
+                        apdu.attribute.instance, apdu.attribute.attribute, apdu.invoke,
+                        found[1], found[0], whole, self._events[-1]))
+                return whole
             return encode_apdu(xdlms.GetResponseNormal(apdu.invoke, result))
         if kind is xdlms.GetRequestNext:
             return self._get_next(apdu)
@@ -468,6 +481,15 @@ class Association:
                 if confirmed else None
         raise MeterUsageError(f"no handler for {kind.__name__}")  # SERVICES and this agree
 
+    def _data_reply(self, invoke: int, data: Data) -> bytes:
+        """GET-Response-Normal with ``data``, or its first block when too long."""
+        assert self._n is not None
+        payload = encode_data(data)
+        whole = get_response_normal(invoke, payload)
+        if len(whole) <= self._n.client_max_pdu:  # the usual case: no blocks
+            return whole
+        return self._get_response(invoke, payload, xdlms.GetResponseNormal(invoke, data))
+
     def _object(self, instance: bytes, class_id: int) -> CosemObject:
         obj = BY_OBIS.get(instance)
         if obj is None or obj.class_id != class_id:
@@ -475,16 +497,22 @@ class Association:
         return obj
 
     def _served(self, service: str, instance: bytes, index: int, result: int) -> None:
-        self._events.append(Served(service, _obis_name(instance), index, _result_name(result)))
+        self._events.append(_served_event(service, instance, index, int(result)))
 
-    def _get(self, d: xdlms.AttributeDescriptor, access: Any) -> Data | AccessResult:
+    def _get(self, d: xdlms.AttributeDescriptor, access: Any,
+             found: list[Any] | None = None) -> Data | AccessResult:
+        """One attribute's Data, or the result that refuses it; ``found`` gets the
+        meter's value and the attribute's schema when it is read."""
         assert self._n is not None
         try:
             obj = self._object(d.instance, d.class_id)
             if access is not None:
                 raise PeerError("selective access is not supported")
             value = self.meter.get(d.instance, d.attribute, self._n.access.client)
-            data = to_data(value, _attribute_schema(obj, d.attribute))
+            schema = _attribute_schema(obj, d.attribute)
+            data = to_data(value, schema)
+            if found is not None:
+                found += (value, schema)
         except _Close:
             raise
         except Exception as exc:

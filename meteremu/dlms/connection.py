@@ -54,10 +54,14 @@ class ServerConnection:
         self.max_receive_pdu = max_receive_pdu
         self.association: Association | None = None
         self.ports: tuple[int, int] | None = None  # (client SAP, meter wPort)
+        self._client = self._meter = -1  # the two ports, once fixed
+        self._head = b""  # a request frame's first 6 bytes: version, client, meter
+        self._whole = True  # no partial frame held: a read may be exactly one frame
         self.closing: str | None = None  # why the connection ends; None while it lasts
         self.frames = 0  # whole frames received (a transport's idle timer counts these)
         self._reader = WrapperReader(max_receive_pdu)
-        self._out = bytearray()
+        self._out: list[bytes] = []  # whole frames to send
+        self._wrapped = (b"", b"")  # the last reply and its frame (a repeated GET's is the same)
         self._events: list[Event] = []
 
     @property
@@ -66,7 +70,7 @@ class ServerConnection:
         return self._reader.pending
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._out)
+        out = b"".join(self._out)  # one frame: that very object, no copy
         self._out.clear()
         return out
 
@@ -86,6 +90,8 @@ class ServerConnection:
 
     def _drain(self) -> list[Event]:
         if self.association is not None:
+            if not self._events:
+                return self.association.drain_events()
             self._events += self.association.drain_events()
         out, self._events = self._events, []
         return out
@@ -96,11 +102,29 @@ class ServerConnection:
         they are written."""
         if self.closing is not None:
             return []
-        if not self._reader.pending and len(data) >= HEADER_SIZE:
-            # the usual case: exactly one whole, well-formed frame (anything else,
-            # errors included, takes the reader's path below)
+        n = len(data)
+        if self._whole and n >= HEADER_SIZE and data[:6] == self._head \
+                and n - HEADER_SIZE == (data[6] << 8 | data[7]) <= self.max_receive_pdu:
+            # the usual case: the next request of the association, exactly one whole
+            # frame with this connection's version and ports
+            self.frames += 1
+            a = self.association
+            assert a is not None
+            reply = a.receive(bytes(data[HEADER_SIZE:]))
+            if reply is not None:
+                last, frame = self._wrapped
+                if reply is not last:
+                    frame = wrap(self._meter, self._client, reply)
+                    self._wrapped = (reply, frame)
+                self._out.append(frame)
+            if a.closing is not None:
+                self._close(a.closing)
+            return self._drain()
+        if self._whole and n >= HEADER_SIZE:
+            # one whole, well-formed frame (anything else, errors included, takes the
+            # reader's path below)
             version, source, destination, length = HEADER_STRUCT.unpack_from(data)
-            if version == WRAPPER_VERSION and length == len(data) - HEADER_SIZE \
+            if version == WRAPPER_VERSION and length == n - HEADER_SIZE \
                     and length <= self.max_receive_pdu:
                 self.frames += 1
                 self._frame(Frame(source, destination, bytes(data[HEADER_SIZE:])))
@@ -110,8 +134,8 @@ class ServerConnection:
             try:
                 frame = self._reader.next_frame()
             except FrameTooLong as exc:
-                self._out += wrap(exc.destination, exc.source, encode_apdu(
-                    ExceptionResponse(StateError.SERVICE_NOT_ALLOWED, ServiceError.PDU_TOO_LONG)))
+                self._out.append(wrap(exc.destination, exc.source, encode_apdu(
+                    ExceptionResponse(StateError.SERVICE_NOT_ALLOWED, ServiceError.PDU_TOO_LONG))))
                 self._close(str(exc))
                 break
             except ApduError as exc:
@@ -121,6 +145,7 @@ class ServerConnection:
                 break
             self.frames += 1
             self._frame(frame)
+        self._whole = not self._reader.pending
         return self._drain()
 
     def _frame(self, frame: Frame) -> None:
@@ -131,6 +156,8 @@ class ServerConnection:
                 self._close(f"no meter at wPort {frame.destination}")
                 return
             self.ports = ports
+            self._client, self._meter = ports
+            self._head = HEADER_STRUCT.pack(WRAPPER_VERSION, *ports, 0)[:6]
             self.association = Association(meter, client_sap=frame.source,
                                            meter_address=frame.destination, policy=self.policy,
                                            max_receive_pdu=self.max_receive_pdu)
@@ -141,6 +168,6 @@ class ServerConnection:
         assert self.association is not None
         reply = self.association.receive(frame.apdu)
         if reply is not None:
-            self._out += wrap(frame.destination, frame.source, reply)
+            self._out.append(wrap(frame.destination, frame.source, reply))
         if self.association.closing is not None:
             self._close(self.association.closing)
