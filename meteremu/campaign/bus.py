@@ -53,6 +53,9 @@ class Ack:
             raise UsageError(f"unknown ack state {self.state!r} (one of {', '.join(ACK_STATES)})")
         _check_int("seq", self.seq)
         _check_number("at", self.at)
+        # the wire carries a float: an integer time is held as the float it
+        # becomes, so an ack equals itself after a trip through JSON
+        object.__setattr__(self, "at", float(self.at))
         for key in ("version", "code"):
             v = getattr(self, key)
             if v is not None and not isinstance(v, str):
