@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -62,6 +63,12 @@ __all__ = ["VirtualMeter"]
 PowerLost = FlashPowerError
 
 
+@functools.lru_cache(maxsize=16)
+def _layout(geometry: Geometry) -> Layout:
+    """The (immutable) layout of ``geometry``, computed once per geometry."""
+    return Layout(geometry)
+
+
 def _point(key: bytes | str) -> bytes:
     """A trusted key as its 65-byte SEC1 point (PEM text may come as ``str``)."""
     return load_public_key(key.encode() if isinstance(key, str) else bytes(key))
@@ -98,7 +105,7 @@ class VirtualMeter:
         trusted_keys: Iterable[bytes | str],
         factory_package: bytes,
         geometry: Geometry | None = None,
-        state: str | os.PathLike[str] | None = None,
+        state: str | os.PathLike[str] | Storage | None = None,
         clock_start: _dt.datetime = DEFAULT_EPOCH,
         heartbeat_window: float = 300,
         load: LoadSpec = 1000,
@@ -110,7 +117,7 @@ class VirtualMeter:
         self.hw_revision = hw_revision
         points = [_point(k) for k in trusted_keys]
         self.geometry = geometry or Geometry()
-        self.layout = Layout(self.geometry)
+        self.layout = _layout(self.geometry)
         self.power = Power(clock_start)
         self.metrology = Metrology(load)
         self.counters: Counter[str] = Counter()
@@ -118,7 +125,7 @@ class VirtualMeter:
         self.events_dropped = 0
         self.refusals = 0  # Refused events so far
         self.last_refusal: ErrorCode | None = None
-        self._storage = Storage(self.layout, state)
+        self._storage = state if isinstance(state, Storage) else Storage(self.layout, state)
         g = self.geometry
         self._flash = Flash(self.layout.size, g.sector_size, g.align,
                             buffer=self._storage.cells, wear=self._storage.wear)
@@ -142,6 +149,8 @@ class VirtualMeter:
         self._next_persist = self.METROLOGY_INTERVAL
         if self._storage.fresh:
             self.boot.provision(bytes(factory_package), g.bank_size)
+        elif self._storage.checked is not None:
+            self.boot.adopt(self._storage.checked)
         self._power_up(resume_clock=True)
 
     # ---------------------------------------------------------------- lifecycle

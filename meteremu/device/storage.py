@@ -16,11 +16,22 @@ import mmap
 import os
 from typing import Any
 
+from .._lowlevel.image import ImageCache
 from ..wire.storage import STATE_FILE_HEAD_SIZE as _HEAD_SIZE
 from ..wire.storage import StateFileHead
 from .layout import Layout
 
 __all__ = ["Storage"]
+
+
+def _head(layout: Layout) -> bytes:
+    """The state file's head for ``layout``: magic and geometry."""
+    g = layout.geometry
+    return StateFileHead.build({
+        "flash_size": layout.size, "sector_size": g.sector_size, "align": g.align,
+        "bank_size": g.bank_size, "metrology_sectors": g.metrology_sectors,
+        "audit_sectors": g.audit_sectors,
+    })
 
 
 class Storage:
@@ -30,13 +41,10 @@ class Storage:
         g = layout.geometry
         size = layout.size
         sectors = size // g.sector_size
-        head = StateFileHead.build({
-            "flash_size": size, "sector_size": g.sector_size, "align": g.align,
-            "bank_size": g.bank_size, "metrology_sectors": g.metrology_sectors,
-            "audit_sectors": g.audit_sectors,
-        })
+        head = _head(layout)
         self._mmap: mmap.mmap | None = None
         self._views: list[memoryview] = []
+        self.checked: ImageCache | None = None
         if path is None:
             self.cells: Any = bytearray(b"\xff" * size)
             self.wear: Any = bytearray(4 * sectors)
@@ -61,6 +69,35 @@ class Storage:
         self.cells = view[_HEAD_SIZE : _HEAD_SIZE + size]
         self.wear = view[_HEAD_SIZE + size :]
         self._views = [view, self.cells, self.wear]
+
+    @classmethod
+    def over(cls, layout: Layout, view: memoryview, checked: ImageCache | None = None
+             ) -> Storage:
+        """A storage over ``view``, a writable buffer laid out as a state file
+        (head, cells, wear) that already holds a meter's flash: a slice of a
+        larger mapping, say, as :mod:`meteremu.fleet` gives each of its meters.
+        The head must be the one ``layout`` makes; the caller keeps the mapping.
+
+        ``checked``: the check of the package the golden region and bank A were
+        provisioned with (``check_package(..., cache=)``); the meter's
+        bootloader adopts it, as at provisioning. It is keyed on every byte
+        the check reads (content key, csrc/mt_image.h), so banks that differ
+        from that package in any byte simply miss it and get the full check."""
+        g = layout.geometry
+        size = layout.size
+        total = _HEAD_SIZE + size + 4 * (size // g.sector_size)
+        view = memoryview(view).cast("B")
+        if view.readonly or len(view) != total or bytes(view[:_HEAD_SIZE]) != _head(layout):
+            raise ValueError(f"not a writable meteremu flash state of {total} bytes for this "
+                             f"geometry ({g.bank_size} B banks, {g.sector_size} B sectors)")
+        self = cls.__new__(cls)
+        self.checked = checked
+        self._mmap = None
+        self.fresh = False
+        self.cells = view[_HEAD_SIZE : _HEAD_SIZE + size]
+        self.wear = view[_HEAD_SIZE + size :]
+        self._views = []
+        return self
 
     def flush(self) -> None:
         if self._mmap is not None:
