@@ -15,12 +15,15 @@ progress record, so it survives a power cut with the session.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .._lowlevel.boot import Bank
 from .._lowlevel.flash import Flash, Partition
+from .._lowlevel.fleet import BEFORE as FLEET_BEFORE
+from .._lowlevel.fleet import COMPLETED as FLEET_COMPLETED
+from .._lowlevel.fleet import RAN as FLEET_RAN
 from .._lowlevel.image import parse_header
 from .._lowlevel.reasm import (
     DUPLICATE,
@@ -51,6 +54,7 @@ from ..errors import (
     PackageError,
     PackageRefused,
     StateError,
+    c_error,
     from_mt_err,
 )
 from ..wire.package import BEHAVIOURS, HEADER_SIZE
@@ -292,13 +296,64 @@ class Download:
             self._progress(dl)
         return out
 
+    def batch_target(self) -> Reassembler | None:
+        """The download a round of mesh frames may go to the C core for, this meter
+        among many in one call (:mod:`meteremu.fleet`, ``mt_fleet_round``): the
+        one :meth:`receive_many` runs frames into."""
+        return self._run_target()
+
+    def settle_run(self, dl: Reassembler, frames: Sequence[bytes],
+                   heard: Callable[[], list[int]], stop: int, code: int, written: int,
+                   duplicates: int, count: Callable[[Receipt], None],
+                   guard: Callable[..., Receipt]) -> None:
+        """Finish a round the C core ran for this meter (``mt_fleet_round``, with
+        ``dl`` from :meth:`batch_target`): leaves the meter exactly as
+        ``receive_many([frames[k] for k in heard()], ...)`` would. The run took
+        ``written`` and ``duplicates`` frames; ``code`` says how it ended at frame
+        ``stop`` (``meteremu._lowlevel.fleet``: RAN, BEFORE, COMPLETED or the
+        error of a failed store); that frame and the rest the meter heard go
+        the way :meth:`receive_many` takes them."""
+        counters = self.counters
+        if written:
+            counters[Receipt.WRITTEN.value] += written
+            self._progress_at = self._power.clock.now
+        if duplicates:
+            counters[Receipt.DUPLICATE.value] += duplicates
+        if code != FLEET_RAN:
+            frame = frames[stop]
+            if code == FLEET_BEFORE:
+                r = guard(self.receive, bytes(frame))
+            elif code == FLEET_COMPLETED:
+                r = guard(self._written, dl, KIND_MESH)
+            else:
+                r = guard(self._failed, dl, c_error(code, f"frame {stop} of the round"),
+                          decode_frame(frame).fragment_index)
+            count(r)
+            rest = [frames[k] for k in heard() if k > stop]
+            if rest:
+                self.receive_many(rest, count, guard)  # its last step is the progress event
+                return
+        elif not (written or duplicates):
+            return
+        after = self.open()
+        if after is not None:
+            self._progress(after)
+
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh
-        session in progress on a meter that answers and pays nothing per frame."""
-        if self._budget.reserve is not None or self._lifecycle.state is not BootState.DOWNLOADING:
+        session in progress on a meter that answers and pays nothing per frame;
+        or such a session complete and verified, not yet activated, whose every
+        frame of its own the per-frame way stores as a duplicate, as the C core
+        does (any other frame stops the run: it goes the per-frame way)."""
+        if self._budget.reserve is not None:
+            return None
+        state = self._lifecycle.state
+        if state is not BootState.DOWNLOADING and state is not BootState.VERIFIED:
             return None
         dl = self.dl
         if dl is None or not dl.is_open or dl.tag != KIND_MESH or not self._power.answers:
+            return None
+        if state is BootState.VERIFIED and not dl.complete:
             return None
         return dl
 

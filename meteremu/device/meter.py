@@ -24,13 +24,14 @@ import datetime as _dt
 import functools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from typing import Any
 
 from .._lowlevel.boot import BootRecord
 from .._lowlevel.boot import BootState as RecordState
 from .._lowlevel.flash import Flash
+from .._lowlevel.reasm import Reassembler
 from ..crypto import load_public_key
 from ..errors import (
     FLASH_FAULT,
@@ -513,6 +514,21 @@ class VirtualMeter:
         audit log, flash and state -- for a fraction of the CPU (one
         :class:`~.events.DownloadProgress` event for the burst)."""
         return self.download.receive_many(frames, self.count, self._guarded)
+
+    def batch_target(self) -> Reassembler | None:
+        """The reassembler a round of mesh frames may go to over many meters in
+        one C call (:mod:`meteremu.fleet`); None: this meter takes its round by
+        :meth:`receive_many`. See ``Download.batch_target``."""
+        return self.download.batch_target()
+
+    def settle_run(self, dl: Reassembler, frames: Sequence[bytes],
+                   heard: Callable[[], list[int]], stop: int, code: int, written: int,
+                   duplicates: int) -> None:
+        """After the C core ran a round of ``frames`` into ``dl`` (from
+        :meth:`batch_target`): the meter ends as ``receive_many`` of the frames
+        it heard would leave it. See ``Download.settle_run``."""
+        self.download.settle_run(dl, frames, heard, stop, code, written, duplicates,
+                                 self.count, self._guarded)
 
     def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
         r = self._guard(fn, *args)

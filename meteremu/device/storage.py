@@ -12,6 +12,7 @@ the next meter made on the same file resumes from them. The file is::
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 from typing import Any
@@ -19,16 +20,20 @@ from typing import Any
 from .._lowlevel.image import ImageCache
 from ..wire.storage import STATE_FILE_HEAD_SIZE as _HEAD_SIZE
 from ..wire.storage import StateFileHead
-from .layout import Layout
+from .layout import Geometry, Layout
 
 __all__ = ["Storage"]
 
 
 def _head(layout: Layout) -> bytes:
     """The state file's head for ``layout``: magic and geometry."""
-    g = layout.geometry
+    return _head_of(layout.geometry, layout.size)
+
+
+@functools.lru_cache(maxsize=16)
+def _head_of(g: Geometry, size: int) -> bytes:
     return StateFileHead.build({
-        "flash_size": layout.size, "sector_size": g.sector_size, "align": g.align,
+        "flash_size": size, "sector_size": g.sector_size, "align": g.align,
         "bank_size": g.bank_size, "metrology_sectors": g.metrology_sectors,
         "audit_sectors": g.audit_sectors,
     })
@@ -41,7 +46,7 @@ class Storage:
         g = layout.geometry
         size = layout.size
         sectors = size // g.sector_size
-        head = _head(layout)
+        head = self._head = _head(layout)
         self._mmap: mmap.mmap | None = None
         self._views: list[memoryview] = []
         self.checked: ImageCache | None = None
@@ -91,6 +96,7 @@ class Storage:
             raise ValueError(f"not a writable meteremu flash state of {total} bytes for this "
                              f"geometry ({g.bank_size} B banks, {g.sector_size} B sectors)")
         self = cls.__new__(cls)
+        self._head = bytes(view[:_HEAD_SIZE])
         self.checked = checked
         self._mmap = None
         self.fresh = False
@@ -98,6 +104,10 @@ class Storage:
         self.wear = view[_HEAD_SIZE + size :]
         self._views = []
         return self
+
+    def state_bytes(self) -> bytes:
+        """The flash as a state file holds it: head, cells, wear."""
+        return self._head + bytes(self.cells) + bytes(self.wear)
 
     def flush(self) -> None:
         if self._mmap is not None:
