@@ -76,12 +76,14 @@ class Storage:
         self._views = [view, self.cells, self.wear]
 
     @classmethod
-    def over(cls, layout: Layout, view: memoryview, checked: ImageCache | None = None
-             ) -> Storage:
-        """A storage over ``view``, a writable buffer laid out as a state file
-        (head, cells, wear) that already holds a meter's flash: a slice of a
-        larger mapping, say, as :mod:`meteremu.fleet` gives each of its meters.
-        The head must be the one ``layout`` makes; the caller keeps the mapping.
+    def over(cls, layout: Layout, head: bytes, cells: Any, wear: Any,
+             checked: ImageCache | None = None, keep: object = None) -> Storage:
+        """A storage over buffers that already hold a meter's flash: ``cells`` and
+        ``wear`` (writable, ``layout.size`` and 4 bytes per sector), found behind
+        ``head`` (the state file's head, which must be the one ``layout``
+        makes) -- a slot of a larger mapping, say, as :mod:`meteremu.fleet` gives
+        each of its meters. ``keep`` is held as long as the storage (what
+        keeps the buffers' memory alive).
 
         ``checked``: the check of the package the golden region and bank A were
         provisioned with (``check_package(..., cache=)``); the meter's
@@ -90,18 +92,21 @@ class Storage:
         from that package in any byte simply miss it and get the full check."""
         g = layout.geometry
         size = layout.size
-        total = _HEAD_SIZE + size + 4 * (size // g.sector_size)
-        view = memoryview(view).cast("B")
-        if view.readonly or len(view) != total or bytes(view[:_HEAD_SIZE]) != _head(layout):
-            raise ValueError(f"not a writable meteremu flash state of {total} bytes for this "
-                             f"geometry ({g.bank_size} B banks, {g.sector_size} B sectors)")
+        sizes = []
+        for buf in (cells, wear):
+            with memoryview(buf) as v:
+                sizes.append(-1 if v.readonly else v.nbytes)
+        if bytes(head) != _head(layout) or sizes != [size, 4 * (size // g.sector_size)]:
+            raise ValueError(f"not a writable meteremu flash state for this geometry "
+                             f"({g.bank_size} B banks, {g.sector_size} B sectors)")
         self = cls.__new__(cls)
-        self._head = bytes(view[:_HEAD_SIZE])
+        self._head = bytes(head)
         self.checked = checked
         self._mmap = None
+        self._keep = keep
         self.fresh = False
-        self.cells = view[_HEAD_SIZE : _HEAD_SIZE + size]
-        self.wear = view[_HEAD_SIZE + size :]
+        self.cells = cells
+        self.wear = wear
         self._views = []
         return self
 

@@ -25,7 +25,9 @@ import contextlib
 import ctypes
 import mmap
 import os
+from typing import Any
 
+from .._lowlevel import ffi
 from ..device.layout import Layout
 from ..device.storage import Storage
 from ..wire.storage import STATE_FILE_HEAD_SIZE
@@ -37,7 +39,12 @@ PAGE = mmap.PAGESIZE
 
 class SlotPool:
     """Slots holding copies of ``state`` (a template's state file), ``block`` per
-    mapping; :meth:`take` hands out the next one as a :class:`Storage`."""
+    mapping; :meth:`take` hands out the next one as a :class:`Storage`.
+
+    The mappings are made with the C library's ``mmap`` and reached through
+    cffi buffers that keep them mapped: each is unmapped when the last view of
+    it (the last meter's flash over it) is gone, never before, whatever order
+    the objects are freed in."""
 
     def __init__(self, layout: Layout, state: bytes, block: int, checked: object) -> None:
         if block < 1:
@@ -49,8 +56,8 @@ class SlotPool:
         self.stride = -(-(lead + self.size) // PAGE) * PAGE
         self.block = block
         self._checked = checked
-        self._maps: list[mmap.mmap] = []
-        self._views: list[memoryview] = []
+        self._spans: list[tuple[int, int]] = []
+        self._block: Any = None  # the newest mapping: a cffi pointer that unmaps it when freed
         self._used = block  # slots taken from the newest mapping
         fd = _anonymous_file()
         try:
@@ -64,43 +71,60 @@ class SlotPool:
 
     def take(self) -> Storage:
         if self._fd is None:
-            raise ValueError("the pool is closed")
+            raise ValueError("the pool is sealed")
         if self._used == self.block:
-            mm = mmap.mmap(self._fd, self.stride * self.block, flags=mmap.MAP_PRIVATE,
-                           prot=mmap.PROT_READ | mmap.PROT_WRITE)
-            self._maps.append(mm)
-            self._views.append(memoryview(mm))
+            length = self.stride * self.block
+            self._block = _map_private(self._fd, length)
+            self._spans.append((int(ffi.cast("uintptr_t", self._block)), length))
             self._used = 0
         at = self._used * self.stride + self.lead
         self._used += 1
-        view = self._views[-1][at : at + self.size]
-        return Storage.over(self.layout, view, checked=self._checked)  # type: ignore[arg-type]
+        head = self._block + at
+        cells = head + STATE_FILE_HEAD_SIZE
+        size = self.layout.size
+        wear = self.size - STATE_FILE_HEAD_SIZE - size
+        return Storage.over(self.layout, ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:],
+                            ffi.buffer(cells, size), ffi.buffer(cells + size, wear),
+                            checked=self._checked, keep=self._block)  # type: ignore[arg-type]
 
     def seal(self) -> None:
         """No more slots: the file is closed (the mappings keep it alive)."""
+        self._block = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
     def spans(self) -> list[tuple[int, int]]:
         """(address, length) of each mapping, for :func:`private_bytes`."""
-        out = []
-        for mm in self._maps:
-            addr = ctypes.addressof(ctypes.c_char.from_buffer(mm))
-            out.append((addr, len(mm)))
-        return out
+        return list(self._spans)
 
-    def close(self) -> None:
-        """Let go of the mappings (a mapping still viewed by a live meter's flash
-        is released with its last view)."""
-        self.seal()
-        views, self._views = self._views, []
-        for v in views:
-            v.release()
-        maps, self._maps = self._maps, []
-        for mm in maps:
-            with contextlib.suppress(BufferError):
-                mm.close()
+    close = seal
+
+
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.restype = ctypes.c_int
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return libc
+
+
+_LIBC = _libc()
+
+
+def _map_private(fd: int, length: int) -> Any:
+    """``length`` bytes of ``fd`` mapped copy-on-write: a cffi ``uint8_t *`` that
+    unmaps them when it is freed (each meter's storage holds it)."""
+    addr = _LIBC.mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE, fd, 0)
+    if addr is None or addr == _MAP_FAILED:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mmap of {length} bytes: {os.strerror(err)}")
+    return ffi.gc(ffi.cast("uint8_t *", addr), lambda _p: _LIBC.munmap(addr, length))
 
 
 def _anonymous_file() -> int:
