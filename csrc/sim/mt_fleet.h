@@ -32,8 +32,13 @@
  *
  * written and duplicates count the frames of the run before the stop (a
  * completing frame is not in written). Each caller-owned mt_fleet_meter is
- * read (reasm, rng, loss) and written (rng, stop, code, written,
+ * read (reasm, rng, loss, start) and written (rng, stop, code, written,
  * duplicates); the reassemblers change as mt_reasm_frames changes them.
+ *
+ * Replay (mt_fleet_replay): the same round again from where each meter's run
+ * stopped, once the caller has handled that frame: no draws, `heard` is
+ * read (the first call's), and meter i is fed the frames it heard from
+ * meters[i].start on (reasm NULL: not fed). The outputs are as above.
  */
 #ifndef MT_FLEET_H
 #define MT_FLEET_H
@@ -51,6 +56,7 @@ typedef struct mt_fleet_meter {
     mt_reasm *reasm;     /* NULL: the meter is drawn for, not fed */
     uint64_t rng;        /* xorshift64* state; never 0 */
     uint64_t loss;       /* Bernoulli loss threshold, 0 .. 2^32 */
+    uint32_t start;      /* mt_fleet_replay: the first frame fed */
     uint32_t stop;       /* out: the frame the run stopped at; `frames` when it did not */
     int32_t code;        /* out: MT_FLEET_RAN, MT_FLEET_BEFORE, MT_FLEET_COMPLETED or an error */
     uint32_t written;    /* out: frames newly written before the stop */
@@ -71,5 +77,14 @@ size_t mt_fleet_heard_bytes(uint32_t n, uint32_t frames);
  */
 int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,
                    const uint32_t *lens, uint32_t frames, uint8_t *heard, size_t heard_len);
+
+/*
+ * The round again without drawing (see Replay above): heard as the round left
+ * it. Same arguments and checks, except that rng and loss are not looked at
+ * and a start past `frames` is MT_E_ARG.
+ */
+int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,
+                    const uint32_t *lens, uint32_t frames, const uint8_t *heard,
+                    size_t heard_len);
 
 #endif

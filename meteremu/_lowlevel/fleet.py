@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import c_error
 from . import ffi, lib
@@ -100,6 +101,9 @@ class RoundRunner:
             if not 0 <= p <= LOSS_ONE:
                 raise ValueError(f"a loss threshold must be in 0..2**32, not {p!r}")
         self.n = n
+        self._round: tuple[Any, Any, int, Any, int] | None = None
+        self._keep: tuple[bytes, array[int]] = (b"", array(_U32_ARRAY))
+        self._heard = b""
         self._m = ffi.new("mt_fleet_meter[]", max(n, 1))
         for i in range(n):
             self._m[i].rng = seeds[i]
@@ -109,33 +113,24 @@ class RoundRunner:
         """Meter ``i``'s link state now."""
         return int(self._m[i].rng)
 
-    def run(self, reassemblers: Sequence[Reassembler | None],
-            frames: Sequence[bytes]) -> RoundResult:
-        """One round of ``frames``; ``reassemblers[i]`` None: meter ``i`` is only
-        drawn for (the caller feeds its round itself)."""
-        n = self.n
-        if len(reassemblers) != n:
-            raise ValueError(f"{len(reassemblers)} reassemblers for {n} meters")
+    def _bind(self, reassemblers: Sequence[Reassembler | None]) -> None:
+        if len(reassemblers) != self.n:
+            raise ValueError(f"{len(reassemblers)} reassemblers for {self.n} meters")
         m = self._m
         null = ffi.NULL
         for i, r in enumerate(reassemblers):
             if r is not None and not isinstance(r, Reassembler):
                 raise TypeError(f"not a Reassembler: {r!r:.60}")
             m[i].reasm = null if r is None else r._st
-        data = b"".join(frames)
-        lens = array(_U32_ARRAY, map(len, frames))
-        if sum(lens) != len(data):
-            raise TypeError("frames must be bytes")
-        count = len(lens)
-        size = int(lib.mt_fleet_heard_bytes(n, count))
-        heard = ffi.new("uint8_t[]", max(size, 1))
-        buf = ffi.from_buffer("uint8_t[]", data) if data else ffi.new("uint8_t[1]")
-        lens_c = ffi.from_buffer("uint32_t[]", lens) if count else ffi.new("uint32_t[1]")
-        rc = lib.mt_fleet_round(m, n, buf, len(data), lens_c, count, heard, size)
+
+    def _result(self, rc: int, what: str) -> RoundResult:
+        m, n = self._m, self.n
         for i in range(n):  # the runner never keeps a pointer past the call
-            m[i].reasm = null
+            m[i].reasm = ffi.NULL
         if rc:
-            raise c_error(rc, "fleet round")
+            raise c_error(rc, what)
+        assert self._round is not None
+        count = self._round[2]
         view = [m[i] for i in range(n)]
         return RoundResult(
             frames=count,
@@ -143,6 +138,45 @@ class RoundRunner:
             code=[int(x.code) for x in view],
             written=[int(x.written) for x in view],
             duplicates=[int(x.duplicates) for x in view],
-            heard=bytes(ffi.buffer(heard, size)),
+            heard=self._heard,
             row=(count + 7) // 8,
         )
+
+    def run(self, reassemblers: Sequence[Reassembler | None],
+            frames: Sequence[bytes]) -> RoundResult:
+        """One round of ``frames``; ``reassemblers[i]`` None: meter ``i`` is only
+        drawn for (the caller feeds its round itself)."""
+        data = b"".join(frames)
+        lens = array(_U32_ARRAY, map(len, frames))
+        if sum(lens) != len(data):
+            raise TypeError("frames must be bytes")
+        self._bind(reassemblers)
+        n, count = self.n, len(lens)
+        size = int(lib.mt_fleet_heard_bytes(n, count))
+        heard = ffi.new("uint8_t[]", max(size, 1))
+        buf = ffi.from_buffer("uint8_t[]", data) if data else ffi.new("uint8_t[1]")
+        lens_c = ffi.from_buffer("uint32_t[]", lens) if count else ffi.new("uint32_t[1]")
+        self._round = (buf, lens_c, count, heard, size)
+        self._keep = (data, lens)
+        rc = lib.mt_fleet_round(self._m, n, buf, len(data), lens_c, count, heard, size)
+        self._heard = bytes(ffi.buffer(heard, size))
+        return self._result(rc, "fleet round")
+
+    def replay(self, reassemblers: Sequence[Reassembler | None],
+               starts: Sequence[int]) -> RoundResult:
+        """The last round again, without drawing: meter ``i`` is fed the frames it
+        heard from ``starts[i]`` on (``reassemblers[i]`` None: not fed)."""
+        if self._round is None:
+            raise ValueError("no round to replay")
+        if len(starts) != self.n:
+            raise ValueError(f"{len(starts)} starts for {self.n} meters")
+        buf, lens_c, count, heard, size = self._round
+        for s in starts:
+            if not 0 <= s <= count:
+                raise ValueError(f"a start must be in 0..{count}, not {s}")
+        self._bind(reassemblers)
+        m = self._m
+        for i, s in enumerate(starts):
+            m[i].start = s
+        rc = lib.mt_fleet_replay(m, self.n, buf, len(self._keep[0]), lens_c, count, heard, size)
+        return self._result(rc, "fleet replay")

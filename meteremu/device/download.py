@@ -15,7 +15,7 @@ progress record, so it survives a power cut with the session.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -23,7 +23,6 @@ from .._lowlevel.boot import Bank
 from .._lowlevel.flash import Flash, Partition
 from .._lowlevel.fleet import BEFORE as FLEET_BEFORE
 from .._lowlevel.fleet import COMPLETED as FLEET_COMPLETED
-from .._lowlevel.fleet import RAN as FLEET_RAN
 from .._lowlevel.image import parse_header
 from .._lowlevel.reasm import (
     DUPLICATE,
@@ -302,42 +301,41 @@ class Download:
         one :meth:`receive_many` runs frames into."""
         return self._run_target()
 
-    def settle_run(self, dl: Reassembler, frames: Sequence[bytes],
-                   heard: Callable[[], list[int]], stop: int, code: int, written: int,
-                   duplicates: int, count: Callable[[Receipt], None],
-                   guard: Callable[..., Receipt]) -> None:
-        """Finish a round the C core ran for this meter (``mt_fleet_round``, with
-        ``dl`` from :meth:`batch_target`): leaves the meter exactly as
-        ``receive_many([frames[k] for k in heard()], ...)`` would. The run took
-        ``written`` and ``duplicates`` frames; ``code`` says how it ended at frame
-        ``stop`` (``meteremu._lowlevel.fleet``: RAN, BEFORE, COMPLETED or the
-        error of a failed store); that frame and the rest the meter heard go
-        the way :meth:`receive_many` takes them."""
+    # A round the C core ran for this meter among many (``mt_fleet_round``, with
+    # the download from batch_target): the meter ends as receive_many of the
+    # frames it heard would leave it when the caller, for each run of it,
+    # settles the run's counts, then the frame the run stopped at (if it
+    # stopped), and once the round is over, ends the burst; the frames after
+    # a stop go on in a replay of the round while batch_target allows, else
+    # through receive_many (which ends the burst itself).
+    def settle_counts(self, written: int, duplicates: int) -> None:
+        """A run wrote ``written`` new fragments and took ``duplicates``."""
         counters = self.counters
         if written:
             counters[Receipt.WRITTEN.value] += written
             self._progress_at = self._power.clock.now
         if duplicates:
             counters[Receipt.DUPLICATE.value] += duplicates
-        if code != FLEET_RAN:
-            frame = frames[stop]
-            if code == FLEET_BEFORE:
-                r = guard(self.receive, bytes(frame))
-            elif code == FLEET_COMPLETED:
-                r = guard(self._written, dl, KIND_MESH)
-            else:
-                r = guard(self._failed, dl, c_error(code, f"frame {stop} of the round"),
-                          decode_frame(frame).fragment_index)
-            count(r)
-            rest = [frames[k] for k in heard() if k > stop]
-            if rest:
-                self.receive_many(rest, count, guard)  # its last step is the progress event
-                return
-        elif not (written or duplicates):
-            return
-        after = self.open()
-        if after is not None:
-            self._progress(after)
+
+    def settle_stop(self, dl: Reassembler, frame: bytes, code: int,
+                    count: Callable[[Receipt], None], guard: Callable[..., Receipt]) -> None:
+        """The frame a run stopped at, the way receive_many takes it: ``code``
+        (``meteremu._lowlevel.fleet``) BEFORE (not taken: the per-frame way),
+        COMPLETED (taken, completed the download) or the error of a failed store."""
+        if code == FLEET_BEFORE:
+            r = guard(self.receive, bytes(frame))
+        elif code == FLEET_COMPLETED:
+            r = guard(self._written, dl, KIND_MESH)
+        else:
+            r = guard(self._failed, dl, c_error(code, "frame of the round"),
+                      decode_frame(frame).fragment_index)
+        count(r)
+
+    def settle_end(self) -> None:
+        """The round's burst is over (the meter heard at least one frame)."""
+        dl = self.open()
+        if dl is not None:
+            self._progress(dl)
 
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh

@@ -24,7 +24,7 @@ import datetime as _dt
 import functools
 import os
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
@@ -521,14 +521,19 @@ class VirtualMeter:
         :meth:`receive_many`. See ``Download.batch_target``."""
         return self.download.batch_target()
 
-    def settle_run(self, dl: Reassembler, frames: Sequence[bytes],
-                   heard: Callable[[], list[int]], stop: int, code: int, written: int,
-                   duplicates: int) -> None:
-        """After the C core ran a round of ``frames`` into ``dl`` (from
-        :meth:`batch_target`): the meter ends as ``receive_many`` of the frames
-        it heard would leave it. See ``Download.settle_run``."""
-        self.download.settle_run(dl, frames, heard, stop, code, written, duplicates,
-                                 self.count, self._guarded)
+    def settle_counts(self, written: int, duplicates: int) -> None:
+        """A run of a batched round wrote and duplicated so many frames
+        (:mod:`meteremu.fleet`; see ``Download.settle_counts``)."""
+        self.download.settle_counts(written, duplicates)
+
+    def settle_stop(self, dl: Reassembler, frame: bytes, code: int) -> None:
+        """The frame a batched round's run stopped at, taken the way
+        ``receive_many`` takes it (see ``Download.settle_stop``)."""
+        self.download.settle_stop(dl, frame, code, self.count, self._guarded)
+
+    def settle_end(self) -> None:
+        """A batched round is over for this meter, which heard frames in it."""
+        self.download.settle_end()
 
     def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
         r = self._guard(fn, *args)

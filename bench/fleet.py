@@ -1,0 +1,204 @@
+"""``python -m bench.fleet [--meters N]``: a real wave over N live meters (SPEC section 9).
+
+Every meter is alive at once in this process (a :class:`meteremu.fleet.Fleet`):
+built, sent a 128 KiB signed package in 128-byte fragments, each meter on its
+own 10 %-loss link, broadcast rounds until every meter is complete, then
+each meter's image activated and confirmed by a heartbeat. Nothing is
+extrapolated: the wave is timed as it runs, construction included.
+
+Beside it, measured in the same run:
+
+* **the physical floor**: N x (one ``hashlib`` SHA-256 of the package, one
+  OpenSSL P-256 signature verification through ``cryptography``, one copy of
+  the package into memory) -- what any implementation must at least do;
+* **the C core's share**: the wall time spent inside the C core's calls of
+  the same wave (the batched rounds, acceptance, activation, boot and
+  confirm), so the rest is what Python costs.
+
+Memory: the peak resident set's growth over the wave divided by N
+(``VmHWM`` minus ``VmRSS`` before, from /proc/self/status), and the bytes
+of flash the meters wrote (copied from their template, :meth:`Fleet.private_bytes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+from bench.meter import _case
+from meteremu._lowlevel import boot as _boot
+from meteremu._lowlevel import fleet as _fleet
+from meteremu._lowlevel import image as _image
+from meteremu._lowlevel import reasm as _reasm
+from meteremu.fleet import Fleet
+from meteremu.package import parse_package
+from meteremu.testing import HW_REVISION, VENDOR_ID
+
+LOSS = 0.1
+WAVE_TARGET_S = 10.0
+FLOOR_TARGET = 4.0
+MEMORY_TARGET_MB = 0.2
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def floor(n: int, pkg: bytes, point: bytes) -> float:
+    """Seconds for n x (SHA-256 of pkg + P-256 verify + one copy of pkg)."""
+    p = parse_package(pkg)
+    assert p.signature is not None
+    sig = p.signature
+    if p.signature_encoding == "raw":
+        sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                         int.from_bytes(sig[32:], "big"))
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    digest = hashlib.sha256(p.unsigned).digest()  # what the signature signs
+    algo = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        hashlib.sha256(pkg).digest()
+        key.verify(sig, digest, algo)
+        bytearray(pkg)
+    return time.perf_counter() - t0
+
+
+class _CTimer:
+    """Adds up the wall time spent in the C core's calls during the wave."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+        clock = time.perf_counter
+        totals = self.seconds
+        totals.setdefault(label, 0.0)
+
+        def timed(*args: Any, **kw: Any) -> Any:
+            t0 = clock()
+            try:
+                return fn(*args, **kw)
+            finally:
+                totals[label] += clock() - t0
+
+        setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, fn))
+
+    def close(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+
+def wave(n: int, timer: _CTimer | None) -> dict[str, Any]:
+    keys, pkg, factory, frames = _case()
+    out: dict[str, Any] = {}
+    rss0 = _status_kib("VmRSS")
+    clock, cpu = time.perf_counter, time.process_time
+    t0, c0 = clock(), cpu()
+    fleet = Fleet.build(n, trusted_keys=[keys.point], factory_package=factory,  # type: ignore[attr-defined]
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    t1 = clock()
+    result = fleet.broadcast(frames, loss=LOSS, seed=1, max_rounds=60)
+    t2 = clock()
+    activated = fleet.activate()
+    t3 = clock()
+    confirmed = fleet.heartbeat()
+    t4, c4 = clock(), cpu()
+    out["wall"], out["cpu"] = t4 - t0, c4 - c0
+    out["phases"] = {"build": t1 - t0, "broadcast": t2 - t1, "activate": t3 - t2,
+                     "heartbeat": t4 - t3}
+    out["round calls"] = result.seconds_c
+    out["rounds"] = result.sent
+    out["complete"] = result.count("complete")
+    out["activated"] = sum(v is None for v in activated.values())
+    out["confirmed"] = sum(confirmed.values())
+    out["versions"] = sum(fleet[s].active_version == "2.0.0" for s in fleet)
+    hwm = _status_kib("VmHWM")
+    out["rss_delta_kib"] = None if hwm is None or rss0 is None else hwm - rss0
+    out["private"] = fleet.private_bytes()
+    out["c"] = dict(timer.seconds) if timer is not None else {}
+    fleet.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--meters", type=int, default=10_000, metavar="N",
+                    help="live meters in the wave (default 10,000)")
+    ap.add_argument("--no-c-split", action="store_true",
+                    help="do not time the C core's calls (no wrappers around them)")
+    args = ap.parse_args(argv)
+    n = args.meters
+    if n < 1:
+        ap.error("--meters must be at least 1")
+    keys, pkg, _factory, _frames = _case()
+    print(f"bench.fleet on {platform.machine()} ({os.cpu_count()} CPUs seen), Python "
+          f"{platform.python_version()}: {n:,} live meters, {len(pkg):,}-byte package, "
+          f"{len(_frames)} fragments of 128 B, {LOSS:.0%} loss per meter; wall time")
+    timer = None
+    if not args.no_c_split:
+        timer = _CTimer()
+        timer.wrap(_fleet.RoundRunner, "run", "rounds (mt_fleet_round)")
+        timer.wrap(_reasm.Reassembler, "frames", "stopped runs (mt_reasm_frames)")
+        timer.wrap(_reasm.Reassembler, "frame", "single frames (mt_reasm_frame)")
+        for name in ("verify", "activate", "start", "boot_ok", "confirm", "load", "provision"):
+            timer.wrap(_boot.Bootloader, name, "acceptance, boot, confirm (mt_boot_*)")
+        timer.wrap(_image, "check_package", "template check (mt_image_check)")
+    got = wave(n, timer)
+    if timer is not None:
+        timer.close()
+    fl = floor(n, pkg, keys.point)  # type: ignore[attr-defined]
+    ok = got["complete"] == got["activated"] == got["confirmed"] == got["versions"] == n
+    print(f"\nwave: {got['wall']:.2f} s wall ({got['cpu']:.2f} s CPU), rounds "
+          f"{len(got['rounds'])} sending {got['rounds']} fragments; complete "
+          f"{got['complete']:,}, activated {got['activated']:,}, confirmed "
+          f"{got['confirmed']:,}{'' if ok else '   (NOT every meter: see above)'}")
+    for name, s in got["phases"].items():
+        print(f"  {name:<12} {s:8.2f} s")
+    ratio = got["wall"] / fl
+    print(f"physical floor, {n:,} x (hashlib SHA-256 + OpenSSL P-256 verify + copy): "
+          f"{fl:.2f} s")
+    print(f"  wave / floor: {ratio:.1f}x   (target <= {FLOOR_TARGET:g}x: "
+          f"{'pass' if ratio <= FLOOR_TARGET else 'FAIL'}); wave <= {WAVE_TARGET_S:g} s: "
+          f"{'pass' if got['wall'] <= WAVE_TARGET_S else 'FAIL'}")
+    if got["c"]:
+        total_c = sum(got["c"].values())
+        print(f"C core's calls, timed inside the wave: {total_c:.2f} s "
+              f"({total_c / got['wall']:.0%} of the wave; Python the rest: "
+              f"{got['wall'] - total_c:.2f} s)")
+        for name, s in got["c"].items():
+            print(f"  {name:<44} {s:8.2f} s")
+        print(f"  C core / floor: {total_c / fl:.1f}x;  wave / C core: "
+              f"{got['wall'] / total_c:.1f}x")
+    if got["rss_delta_kib"] is not None:
+        per = got["rss_delta_kib"] * 1024 / n / 1e6
+        print(f"memory: peak RSS growth {got['rss_delta_kib'] / 1024:,.0f} MiB = "
+              f"{per:.3f} MB per meter (target <= {MEMORY_TARGET_MB:g} MB: "
+              f"{'pass' if per <= MEMORY_TARGET_MB else 'FAIL'})")
+    if got["private"] is not None:
+        print(f"  of which flash the meters wrote (copied pages): "
+              f"{got['private'] / n / 1024:.0f} KiB per meter")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
