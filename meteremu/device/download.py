@@ -317,13 +317,16 @@ class Download:
         if duplicates:
             counters[Receipt.DUPLICATE.value] += duplicates
 
-    def settle_stop(self, dl: Reassembler, frame: bytes, code: int,
+    def settle_stop(self, dl: Reassembler | None, frame: bytes, code: int,
                     count: Callable[[Receipt], None], guard: Callable[..., Receipt]) -> None:
         """The frame a run stopped at, the way receive_many takes it: ``code``
         (``meteremu._lowlevel.fleet``) BEFORE (not taken: the per-frame way),
-        COMPLETED (taken, completed the download) or the error of a failed store."""
+        COMPLETED (taken, completed the download) or the error of a failed store
+        (``dl`` None: a meter the C core did not feed, whose frame is BEFORE)."""
         if code == FLEET_BEFORE:
             r = guard(self.receive, bytes(frame))
+        elif dl is None:
+            raise ValueError(f"a run that took its frame (code {code}) names its download")
         elif code == FLEET_COMPLETED:
             r = guard(self._written, dl, KIND_MESH)
         else:

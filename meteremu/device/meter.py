@@ -526,7 +526,7 @@ class VirtualMeter:
         (:mod:`meteremu.fleet`; see ``Download.settle_counts``)."""
         self.download.settle_counts(written, duplicates)
 
-    def settle_stop(self, dl: Reassembler, frame: bytes, code: int) -> None:
+    def settle_stop(self, dl: Reassembler | None, frame: bytes, code: int) -> None:
         """The frame a batched round's run stopped at, taken the way
         ``receive_many`` takes it (see ``Download.settle_stop``)."""
         self.download.settle_stop(dl, frame, code, self.count, self._guarded)

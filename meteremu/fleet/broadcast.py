@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._lowlevel.fleet import RAN, RoundRunner, loss_threshold
+from .._lowlevel.fleet import BEFORE, RAN, RoundRunner, loss_threshold
 from .._lowlevel.reasm import decode_frame
 from ..device import VirtualMeter
 from ..device.download import KIND_MESH
@@ -101,36 +101,37 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
     res = runner.run(targets, sent)
     in_c = clock() - t0
     heard_any = [False] * n
-    for i, m in enumerate(meters):
+    code, stop = list(res.code), list(res.stop)
+    for i in range(n):
         if targets[i] is None:
+            # not fed by the C core: its first heard frame the per-frame way (it
+            # may open the session), as if its run stopped before that frame
             heard = res.heard_by(i)
             if heard:
-                m.receive_many([sent[k] for k in heard])  # ends its own burst
-        elif res.code[i] or res.written[i] or res.duplicates[i]:
+                code[i], stop[i] = BEFORE, heard[0]
+        if code[i] or res.written[i] or res.duplicates[i]:
             heard_any[i] = True
+    written, duplicates = res.written, res.duplicates
     while True:
         again: list[Any] = [None] * n
         starts = [0] * n
         stopped = False
         for i, m in enumerate(meters):
-            dl = targets[i]
-            if dl is None:
+            if written[i] or duplicates[i]:
+                m.settle_counts(written[i], duplicates[i])
+            if code[i] == RAN:
                 continue
-            m.settle_counts(res.written[i], res.duplicates[i])
-            code = res.code[i]
-            if code == RAN:
-                continue
-            stop = res.stop[i]
-            m.settle_stop(dl, sent[stop], code)
+            at = stop[i]
+            m.settle_stop(targets[i], sent[at], code[i])
             nxt = m.batch_target()
             if nxt is None:  # the rest of its round the way receive_many takes it
-                rest = [sent[k] for k in res.heard_by(i) if k > stop]
+                rest = [sent[k] for k in res.heard_by(i) if k > at]
                 if rest:
                     m.receive_many(rest)  # ends the burst itself
                     heard_any[i] = False
             else:
                 again[i] = nxt
-                starts[i] = stop + 1
+                starts[i] = at + 1
                 stopped = True
         targets = again
         if not stopped:
@@ -138,6 +139,7 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
         t0 = clock()
         res = runner.replay(targets, starts)
         in_c += clock() - t0
+        code, stop, written, duplicates = res.code, res.stop, res.written, res.duplicates
     for i, m in enumerate(meters):
         if heard_any[i]:
             m.settle_end()
