@@ -224,6 +224,11 @@ class Fleet:
         spans = [span for pool in self._pools for span in pool.spans()]
         return private_bytes(spans)
 
+    def template_bytes(self) -> int:
+        """Bytes of the template files the meters' flash is mapped from (held once,
+        whatever the number of meters)."""
+        return sum(pool.stride * pool.block for pool in self._pools)
+
     def close(self) -> None:
         """Drop every meter and the shared mappings (no power-fail save: the
         flash is in memory only and goes with the fleet)."""
