@@ -1,8 +1,8 @@
 """meteremu.fleet: a fleet equals the same meters driven one by one.
 
 The twin test builds a small fleet and, beside it, the same meters made the
-ordinary way (a ``VirtualMeter`` over a state file holding the template's
-flash), then drives both through lossy broadcast rounds with faults injected
+ordinary way (each ``VirtualMeter`` provisioned on its own), checks they
+start equal, then drives both through lossy broadcast rounds with faults injected
 into some meters: the fleet with ``Fleet.broadcast`` (one C call per round),
 the twins with ``receive_many`` of the frames each one's :class:`Link`
 hears. Every meter must end byte for byte the same: flash, wear, receipts
@@ -11,7 +11,6 @@ and counters, boot state and record, version, audit log, events.
 
 from __future__ import annotations
 
-import pathlib
 from typing import Any
 
 import pytest
@@ -39,20 +38,12 @@ def _fleet(n: int = N, **kw: Any) -> Fleet:
                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION, **kw)
 
 
-def _twins(fleet: Fleet, tmp: pathlib.Path) -> dict[str, VirtualMeter]:
-    """The fleet's meters made the ordinary way: a fresh meter's flash as a state
-    file, and a VirtualMeter resuming from it."""
-    fresh = VirtualMeter(serial="T", vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
-                         trusted_keys=[KEYS.point], factory_package=FACTORY)
-    state = fresh._storage.state_bytes()
-    out = {}
-    for serial in fleet:
-        path = tmp / serial
-        path.write_bytes(state)
-        out[serial] = VirtualMeter(serial=serial, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
-                                   trusted_keys=[KEYS.point], factory_package=FACTORY,
-                                   state=path)
-    return out
+def _twins(fleet: Fleet) -> dict[str, VirtualMeter]:
+    """The fleet's meters made the ordinary way: each its own VirtualMeter,
+    provisioned from the factory package."""
+    return {serial: VirtualMeter(serial=serial, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                                 trusted_keys=[KEYS.point], factory_package=FACTORY)
+            for serial in fleet}
 
 
 def _status(m: VirtualMeter) -> tuple[str, int]:
@@ -109,12 +100,12 @@ def _faults(meters: dict[str, VirtualMeter], serials: list[str]) -> None:
     d.flash.cut_after(5)  # a cut right at the start (the session record)
 
 
-def test_a_fleet_equals_the_same_meters_driven_one_by_one(tmp_path: pathlib.Path) -> None:
+def test_a_fleet_equals_the_same_meters_driven_one_by_one() -> None:
     fleet = _fleet()
-    twins = _twins(fleet, tmp_path)
+    twins = _twins(fleet)
     serials = fleet.serials
-    for m in [*twins.values(), *(fleet[s] for s in serials)]:
-        m.drain_events()
+    for s in serials:  # built: the same meter, events and all
+        assert _picture(fleet[s]) == _picture(twins[s]), s
     loss = {s: (0.05 * i) % 0.4 for i, s in enumerate(serials)}
     _faults({s: fleet[s] for s in serials}, serials)
     _faults(twins, serials)
@@ -198,18 +189,19 @@ def test_a_cloned_meter_never_skips_its_image_check() -> None:
     meter spares ECDSA; a meter whose image differs in one bit -- flipped in
     its slot before the meter was made, so no write generation saw it -- runs
     the whole check, fails it and boots the golden image."""
-    fresh = VirtualMeter(serial="T", vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
-                         trusted_keys=[KEYS.point], factory_package=FACTORY)
+    layout = _fleet(1)["MTR00000000"].layout
     cache = ImageCache()
     check_package(FACTORY, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
-                  bank_size=fresh.geometry.bank_size, trusted_keys=[KEYS.point], cache=cache)
-    pool = SlotPool(fresh.layout, fresh._storage.state_bytes(), 2, cache)
+                  bank_size=layout.geometry.bank_size, trusted_keys=[KEYS.point], cache=cache)
+    state = VirtualMeter.factory_state(vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                                       trusted_keys=[KEYS.point], factory_package=FACTORY)
+    pool = SlotPool(layout, state, 2, cache)
     meters = []
     for flip in (False, True):
         storage = pool.take()
         if flip:
             cells = memoryview(storage.cells)
-            at = fresh.layout["bank_a"].offset + 4000
+            at = layout["bank_a"].offset + 4000
             cells[at] ^= 0x80
             cells.release()
         meters.append(VirtualMeter(serial=f"X{flip}", vendor_id=VENDOR_ID,

@@ -154,6 +154,33 @@ class VirtualMeter:
             self.boot.adopt(self._storage.checked)
         self._power_up(resume_clock=True)
 
+    @staticmethod
+    def factory_state(*, vendor_id: int, hw_revision: int, trusted_keys: Iterable[bytes | str],
+                      factory_package: bytes, geometry: Geometry | None = None) -> bytes:
+        """The flash of a meter fresh from the factory -- provisioned, never powered
+        up -- as a state file holds it (head, cells, wear). A meter made over
+        these bytes (``state=``) powers up exactly as one made without a state:
+        the same flash, events and audit log. Raises :class:`UsageError` when
+        the factory package is refused."""
+        g = geometry or Geometry()
+        layout = _layout(g)
+        storage = Storage(layout)
+        flash = Flash(layout.size, g.sector_size, g.align, buffer=storage.cells,
+                      wear=storage.wear)
+        flash.set_endurance(g.endurance)
+        power = Power(DEFAULT_EPOCH)
+
+        def nothing(*args: object, **kwargs: object) -> None:
+            return None
+
+        times = BootTimes(Fraction(300), VirtualMeter.SLOW_BOOT, VirtualMeter.SWAP_PAUSE,
+                          VirtualMeter.MAX_BOOT_ATTEMPTS)
+        boot = Boot(flash, layout, vendor_id=vendor_id, hw_revision=hw_revision,
+                    trusted_keys=[_point(k) for k in trusted_keys], times=times, power=power,
+                    lifecycle=Lifecycle(nothing, nothing), emit=nothing)
+        boot.provision(bytes(factory_package), g.bank_size)
+        return storage.state_bytes()
+
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
         """Save the registers as at a mains loss, flush and release the state file

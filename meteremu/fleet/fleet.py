@@ -46,15 +46,14 @@ def _points(keys: Iterable[bytes | str]) -> tuple[bytes, ...]:
 
 
 class _Template:
-    """A provisioned meter's flash state and the check of its factory package."""
+    """A meter's flash fresh from the factory (provisioned, never powered up) and
+    the check of its factory package."""
 
     def __init__(self, vendor_id: int, hw_revision: int, factory: bytes,
-                 points: tuple[bytes, ...], geometry: Geometry, block: int,
-                 options: Mapping[str, Any]) -> None:
-        seed = VirtualMeter(serial="TEMPLATE", vendor_id=vendor_id, hw_revision=hw_revision,
-                            trusted_keys=points, factory_package=factory, geometry=geometry,
-                            **options)
-        state = seed._storage.state_bytes()
+                 points: tuple[bytes, ...], geometry: Geometry, block: int) -> None:
+        state = VirtualMeter.factory_state(vendor_id=vendor_id, hw_revision=hw_revision,
+                                           trusted_keys=points, factory_package=factory,
+                                           geometry=geometry)
         cache = ImageCache()
         try:
             check_package(factory, vendor_id=vendor_id, hw_revision=hw_revision,
@@ -129,7 +128,7 @@ class Fleet:
                 t = templates.get(key)
                 if t is None:
                     t = templates[key] = _Template(vid, hw, pkg, points, geometry,
-                                                   min(block, max(len(resolved), 1)), options)
+                                                   min(block, max(len(resolved), 1)))
                     fleet._pools.append(t.pool)
                 fleet._meters[serial] = VirtualMeter(
                     serial=serial, vendor_id=vid, hw_revision=hw, trusted_keys=points,
