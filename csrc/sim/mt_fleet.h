@@ -5,6 +5,8 @@
  * A concentrator broadcasts `frames` mesh frames (mt_frame.h), laid end to
  * end in buf. Each meter has its own link: a xorshift64* generator and a
  * Bernoulli loss threshold. For every frame, in order, every meter draws
+ * (the call goes meter by meter, each over the whole round, for the cache's
+ * sake; meters share nothing, so that order changes no result)
  *
  *     x ^= x >> 12; x ^= x << 25; x ^= x >> 27;  rng = x;
  *     r = x * 0x2545F4914F6CDD1D;          heard when (r >> 32) >= loss
