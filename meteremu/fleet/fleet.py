@@ -13,9 +13,11 @@ round for every meter (:mod:`.broadcast`); :meth:`activate`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._lowlevel.image import ImageCache, check_package
 from ..crypto import load_public_key
@@ -28,6 +30,28 @@ from .memory import SlotPool, private_bytes
 __all__ = ["Fleet", "MeterSpec"]
 
 BLOCK = 64  # meters per mapping (see .memory)
+_T = TypeVar("_T")
+
+
+def _quiet_gc(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """Run ``fn`` with Python's cyclic garbage collector paused (and restored
+    after). A fleet is a large, long-lived object graph that these calls only
+    add to; every collection the allocations trigger would walk all of it
+    again, so the time grows faster than the fleet. Nothing here makes
+    cyclic garbage worth collecting; the next collection after the call
+    finds whatever there is."""
+
+    @functools.wraps(fn)
+    def paused(*args: Any, **kwargs: Any) -> _T:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was:
+                gc.enable()
+
+    return paused
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ class Fleet:
         self._pools: list[SlotPool] = []
 
     @classmethod
+    @_quiet_gc
     def build(
         cls,
         meters: int | Sequence[MeterSpec | str],
@@ -166,6 +191,7 @@ class Fleet:
         return [(s, self[s]) for s in ids]
 
     # ------------------------------------------------------------ driving
+    @_quiet_gc
     def broadcast(
         self,
         frames: Sequence[bytes],
@@ -187,6 +213,7 @@ class Fleet:
         losses = [loss.get(s, 0.0) if isinstance(loss, Mapping) else loss for s, _ in picked]
         return run_broadcast(picked, frames, losses, seed, max_rounds)
 
+    @_quiet_gc
     def activate(self, ids: Iterable[str] | None = None
                  ) -> dict[str, ErrorCode | MeterUnavailable | None]:
         """``meter.activate()`` on each meter: None where it swapped to the new
@@ -200,6 +227,7 @@ class Fleet:
                 out[serial] = exc
         return out
 
+    @_quiet_gc
     def heartbeat(self, ids: Iterable[str] | None = None) -> dict[str, bool]:
         """The HES heartbeat to each meter: True where it confirmed the trial image
         (False for a meter that is off or has nothing to confirm)."""
@@ -211,6 +239,7 @@ class Fleet:
                 out[serial] = False
         return out
 
+    @_quiet_gc
     def advance(self, seconds: float, ids: Iterable[str] | None = None) -> None:
         """Let ``seconds`` of virtual time pass on each meter."""
         for _, m in self._pick(ids):
