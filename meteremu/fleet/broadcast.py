@@ -3,15 +3,18 @@
 Round 1 sends every fragment; each later round re-sends the union of what the
 meters still waited for miss. For a round, ``mt_fleet_round`` (C) draws
 every meter's link for every frame and feeds each heard frame to the meter's
-reassembler, meter after meter, frame after frame, while each meter's run
-lasts (the rule of ``Reassembler.frames``: it stops at a frame the meter
-would refuse, a header fragment still to check, a failed write, the frame
-that completes the download). Python then settles each meter once
-(``VirtualMeter.settle_run``: its counters, the frame that stopped its run
-and the rest of what it heard, by the meter's own per-frame path), so each
-meter ends exactly as ``receive_many`` of the frames it heard would leave it.
-A meter the C core may not feed (battery-powered, off, in a trial, ...)
-takes its heard frames through ``receive_many`` directly.
+reassembler while the meter's run lasts (the rule of ``Reassembler.frames``:
+it stops at a frame the meter would refuse, a header fragment still to
+check, a failed write, the frame that completes the download). Python then
+settles each meter (``VirtualMeter.settle_counts``: its receipt counters;
+``settle_stop``: the frame its run stopped at, the per-frame way), and the
+meters that may go on in the C core get the rest of the round in one more
+call (``mt_fleet_replay``: no draws, the round's heard bits), until no run
+stops; a meter the C core may not feed (battery-powered, off, in a trial,
+...) takes the rest of what it heard through ``receive_many``. Each meter
+that heard anything ends the round with ``settle_end`` (the burst's
+progress event). So each meter ends exactly as ``receive_many`` of the
+frames it heard would leave it.
 
 After the round, a meter is ``complete`` (it holds every fragment of the
 session), ``refused`` (it closed the session as refused: its last refusal's
