@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meteremu._lowlevel.image import ImageCache, check_package
 from meteremu.device import VirtualMeter
@@ -238,3 +240,26 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
     with pytest.raises(UsageError):
         fleet["nope"]
     assert [_picture(fleet[s]) for s in fleet] == before
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 5), seed=st.integers(0, 2**32),
+       losses=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), min_size=5, max_size=5),
+       cuts=st.lists(st.one_of(st.none(), st.integers(0, 120)), min_size=5, max_size=5),
+       rounds=st.integers(1, 6))
+def test_any_fleet_equals_its_meters_one_by_one(n: int, seed: int, losses: list[float],
+                                                 cuts: list[int | None], rounds: int) -> None:
+    """The twin test as a property: any size, losses, power cuts and round limit."""
+    fleet = _fleet(n)
+    twins = _twins(fleet)
+    serials = fleet.serials
+    loss = dict(zip(serials, losses, strict=False))
+    for i, s in enumerate(serials):
+        for m in (fleet[s], twins[s]):
+            m.drain_events()
+            if cuts[i] is not None:
+                m.flash.cut_after(cuts[i])
+    result = fleet.broadcast(FRAMES, loss=loss, seed=seed, max_rounds=rounds)
+    assert result.sent == _one_by_one(twins, loss, seed, rounds)
+    for s in serials:
+        assert _picture(fleet[s]) == _picture(twins[s]), s
