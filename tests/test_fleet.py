@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meteremu._lowlevel.image import ImageCache, check_package
-from meteremu.device import VirtualMeter
+from meteremu.device import Battery, VirtualMeter
 from meteremu.device.download import KIND_MESH
 from meteremu.errors import SIGNATURE_MISMATCH, UsageError
 from meteremu.fleet import Fleet, Link, MeterSpec
@@ -263,3 +263,48 @@ def test_any_fleet_equals_its_meters_one_by_one(n: int, seed: int, losses: list[
     assert result.sent == _one_by_one(twins, loss, seed, rounds)
     for s in serials:
         assert _picture(fleet[s]) == _picture(twins[s]), s
+
+
+def test_battery_meters_take_the_per_frame_way_and_still_equal() -> None:
+    """Battery meters pay for every frame, so the C core never feeds them: the
+    fleet hands their frames to receive_many; some run out mid-download."""
+    battery = Battery(reserve_mj=1_000_000 + 150, minimum_mj=1_000_000, rx_frame_mj=3)
+    fleet = _fleet(6, battery=battery)
+    twins = {s: VirtualMeter(serial=s, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                             trusted_keys=[KEYS.point], factory_package=FACTORY,
+                             battery=battery) for s in fleet}
+    for s in fleet:
+        assert _picture(fleet[s]) == _picture(twins[s])
+    loss = {s: 0.1 * i for i, s in enumerate(fleet)}
+    result = fleet.broadcast(FRAMES, loss=loss, seed=5, max_rounds=4)
+    assert result.sent == _one_by_one(twins, loss, 5, 4)
+    for s in fleet:
+        assert _picture(fleet[s]) == _picture(twins[s]), s
+    assert result.count("complete") < len(fleet)  # 150 mJ is 50 frames: too few
+
+
+def test_a_fleet_of_two_kinds_shares_within_each_kind() -> None:
+    other = make_package(make_firmware(3000, seed=5), KEYS, version="1.0.1",
+                         security_counter=1, hw_revision=HW_REVISION + 1)
+    specs = [MeterSpec("a1"), MeterSpec("b1", hw_revision=HW_REVISION + 1, factory_package=other),
+             MeterSpec("a2"), MeterSpec("b2", hw_revision=HW_REVISION + 1, factory_package=other)]
+    fleet = Fleet.build(specs, trusted_keys=[KEYS.point], factory_package=FACTORY,
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    assert fleet.serials == ["a1", "b1", "a2", "b2"]
+    assert len(fleet._pools) == 2
+    assert fleet["a2"].active_version == "1.0.0" and fleet["b2"].active_version == "1.0.1"
+    alone = VirtualMeter(serial="b2", vendor_id=VENDOR_ID, hw_revision=HW_REVISION + 1,
+                         trusted_keys=[KEYS.point], factory_package=other)
+    assert _picture(fleet["b2"]) == _picture(alone)
+    # the update is for revision HW_REVISION: the others refuse it
+    result = fleet.broadcast(FRAMES, seed=1)
+    assert {s: o.kind for s, o in result.outcomes.items()} == {
+        "a1": "complete", "b1": "refused", "a2": "complete", "b2": "refused"}
+
+
+def test_an_empty_fleet() -> None:
+    fleet = _fleet(0)
+    assert len(fleet) == 0
+    result = fleet.broadcast(FRAMES)
+    assert result.outcomes == {} and result.rounds == 1
+    assert fleet.activate() == {} and fleet.heartbeat() == {}
