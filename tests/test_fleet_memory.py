@@ -73,7 +73,9 @@ def test_the_c_round_draws_each_link_as_the_reference(seed: int, losses: list[fl
     for _ in range(2):  # the state carries over from round to round
         res = runner.run([None] * len(serials), sent)
         for i, link in enumerate(links):
-            assert [sent[k] for k in res.heard_by(i)] == link.heard(sent)
+            heard = res.heard_by(i)
+            assert [sent[k] for k in heard] == link.heard(sent)
+            assert res.first_heard(i) == (heard[0] if heard else None)
             assert runner.state(i) == link.state
 
 

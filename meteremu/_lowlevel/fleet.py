@@ -73,6 +73,16 @@ class RoundResult:
     heard: bytes
     row: int
 
+    def first_heard(self, i: int) -> int | None:
+        """The first frame meter ``i`` heard, None when it heard none."""
+        base = i * self.row
+        row = self.heard[base : base + self.row]
+        at = len(row) - len(row.lstrip(b"\0"))
+        if at == len(row):
+            return None
+        byte = row[at]
+        return at * 8 + (byte & -byte).bit_length() - 1
+
     def heard_by(self, i: int) -> list[int]:
         """The frames (round indexes, ascending) meter ``i`` heard."""
         out: list[int] = []

@@ -109,9 +109,9 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
         if targets[i] is None:
             # not fed by the C core: its first heard frame the per-frame way (it
             # may open the session), as if its run stopped before that frame
-            heard = res.heard_by(i)
-            if heard:
-                code[i], stop[i] = BEFORE, heard[0]
+            first = res.first_heard(i)
+            if first is not None:
+                code[i], stop[i] = BEFORE, first
         if code[i] or res.written[i] or res.duplicates[i]:
             heard_any[i] = True
     written, duplicates = res.written, res.duplicates
