@@ -47,6 +47,7 @@ __all__ = [
     "SIGNATURE_MISMATCH",
     "SWAP_FAILURE",
     "VENDOR_MISMATCH",
+    "BusError",
     "ConfigError",
     "ErrorCode",
     "KeyFileError",
@@ -449,6 +450,14 @@ class ConfigError(UsageError):
 
 class KeyFileError(UsageError):
     """A key file cannot be used: unreadable, wrong passphrase, wrong curve."""
+
+
+class BusError(UsageError):
+    """The acknowledgement bus cannot carry acks: the broker cannot be reached,
+    refused the connection (a client certificate its CA did not sign, ...) or
+    went away. Like a DLMS connection that fails, it is the operator's to fix
+    (exit status 2); the acks it lost are only hints, the head-end reconciles
+    by reading the meters."""
 
 
 class PeerError(MeteremuError):

@@ -15,11 +15,13 @@ real broker.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import UsageError
+from ..errors import UsageError, short_repr
 
 __all__ = ["ACK_STATES", "Ack", "AckBus", "InProcessBus", "open_bus", "topic_for"]
 
@@ -43,11 +45,24 @@ class Ack:
     code: str | None = None
 
     def __post_init__(self) -> None:
+        # Checked here, not only when decoding: an ack built with a meter ID
+        # such as "a/b" would be published on another meter's topic.
+        for key in ("campaign", "concentrator", "meter"):
+            _check_name(key, getattr(self, key))
         if self.state not in ACK_STATES:
             raise UsageError(f"unknown ack state {self.state!r} (one of {', '.join(ACK_STATES)})")
+        _check_int("seq", self.seq)
+        _check_number("at", self.at)
+        for key in ("version", "code"):
+            v = getattr(self, key)
+            if v is not None and not isinstance(v, str):
+                raise UsageError(f"ack field {key!r} must be a string or null")
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        # the fields by hand: asdict() deep-copies, three times the cost of the dump
+        return _dumps({"at": self.at, "campaign": self.campaign, "code": self.code,
+                       "concentrator": self.concentrator, "meter": self.meter,
+                       "seq": self.seq, "state": self.state, "version": self.version}).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Ack:
@@ -55,56 +70,74 @@ class Ack:
         drops it and counts it, it never stops the head-end)."""
         try:
             obj: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(f"ack payload is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            # RecursionError: "[[[[..." nested deeper than the interpreter's stack
+            raise UsageError(f"ack payload is not JSON: {short_repr(str(exc), 80)}") from None
         if not isinstance(obj, dict):
             raise UsageError("ack payload is not a JSON object")
-        try:
-            ack = cls(
-                campaign=_text(obj, "campaign"),
-                concentrator=_text(obj, "concentrator"),
-                meter=_text(obj, "meter"),
-                state=_text(obj, "state"),
-                seq=_int(obj, "seq"),
-                at=float(_number(obj, "at")),
-                version=_opt_text(obj, "version"),
-                code=_opt_text(obj, "code"),
-            )
-        except KeyError as exc:
-            raise UsageError(f"ack payload lacks {exc.args[0]!r}") from None
-        return ack
+        missing = [k for k in ("campaign", "concentrator", "meter", "state", "seq", "at")
+                   if k not in obj]
+        if missing:
+            raise UsageError(f"ack payload lacks {missing[0]!r}")
+        at = obj["at"]
+        _check_number("at", at)
+        return cls(
+            campaign=obj["campaign"],
+            concentrator=obj["concentrator"],
+            meter=obj["meter"],
+            state=obj["state"],
+            seq=obj["seq"],
+            at=float(at),
+            version=obj.get("version"),
+            code=obj.get("code"),
+        )
 
     @property
     def topic(self) -> str:
         return topic_for(self.campaign, self.concentrator, self.meter)
 
 
-def _text(obj: dict[str, Any], key: str) -> str:
-    v = obj[key]
-    if not isinstance(v, str) or not v or "/" in v or "+" in v or "#" in v:
-        raise UsageError(f"ack field {key!r} must be a non-empty name without / + #")
-    return v
+#: The longest campaign, concentrator or meter name (in characters).
+NAME_MAX = 128
 
 
-def _opt_text(obj: dict[str, Any], key: str) -> str | None:
-    v = obj.get(key)
-    if v is not None and not isinstance(v, str):
-        raise UsageError(f"ack field {key!r} must be a string or null")
-    return v
+# What a name may not hold: the topic separators and wildcards, C0 and C1
+# controls, surrogates and the Unicode noncharacters (U+FDD0..U+FDEF and the
+# last two code points of every plane).
+_NOT_IN_NAME = re.compile(
+    "[/+#\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
+    + "]")
 
 
-def _int(obj: dict[str, Any], key: str) -> int:
-    v = obj[key]
+def _check_name(key: str, v: object) -> None:
+    """A name is one MQTT topic level any broker accepts: not empty, no ``/ + #``,
+    no control characters, surrogates or Unicode noncharacters (MQTT forbids
+    them in topics; mosquitto drops a client that sends one)."""
+    if not isinstance(v, str) or not 0 < len(v) <= NAME_MAX:
+        raise UsageError(f"ack field {key!r} must be a name of 1 to {NAME_MAX} characters")
+    bad = _NOT_IN_NAME.search(v)
+    if bad is not None:
+        raise UsageError(f"ack field {key!r} must not hold {bad.group()!r} ({short_repr(v)})")
+
+
+def _check_int(key: str, v: object) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**63:
         raise UsageError(f"ack field {key!r} must be an integer in 0..2^63-1")
-    return v
 
 
-def _number(obj: dict[str, Any], key: str) -> float:
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+def _check_number(key: str, v: object) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise UsageError(f"ack field {key!r} must be a number")
-    return v
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an integer beyond a float's range
+        finite = False
+    if not finite:
+        raise UsageError(f"ack field {key!r} must be a finite number of seconds")
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def topic_for(campaign: str, concentrator: str, meter: str) -> str:
@@ -155,13 +188,31 @@ class InProcessBus:
         self._q.clear()
 
 
+#: Options that mean something to a broker only; the in-process bus ignores
+#: them when they are None or naming (so a caller can pass its options alike).
+_BROKER_NAMING = ("campaign", "session")
+_BROKER_TLS = ("ca", "cert", "key")
+
+
 def open_bus(url: str | None, **options: Any) -> AckBus:
     """The bus for ``url``: ``None`` the in-process one; ``mqtt://HOST:PORT`` or
-    ``mqtts://HOST:PORT`` a broker (see :mod:`meteremu.campaign.mqtt`)."""
+    ``mqtts://HOST:PORT`` a broker (see :mod:`meteremu.campaign.mqtt`).
+
+    One call for every transport: ``campaign`` and ``session`` (what the
+    head-end subscribes to, its broker session) mean nothing in process and are
+    dropped there, as are ``ca``/``cert``/``key`` and ``drop`` left at None. A
+    TLS file without a broker URL, or ``drop`` with one (a broker loses acks on
+    its own), is a :class:`UsageError`."""
+    given = {k: v for k, v in options.items() if v is not None}
     if url is None:
-        return InProcessBus(**options)
+        tls = [k for k in _BROKER_TLS if k in given]
+        if tls:
+            raise UsageError(f"{tls[0]}= (--mqtt-{tls[0]}) needs an mqtts:// bus URL (--mqtt)")
+        return InProcessBus(**{k: v for k, v in given.items() if k not in _BROKER_NAMING})
     if url.startswith(("mqtt://", "mqtts://")):
         from .mqtt import MqttBus  # the broker client is only imported when asked for
 
-        return MqttBus.from_url(url, **options)
+        if "drop" in given:
+            raise UsageError("drop= is for the in-process bus: a broker loses acks on its own")
+        return MqttBus.from_url(url, **given)
     raise UsageError(f"unknown bus URL {url!r}: mqtt://HOST:PORT or mqtts://HOST:PORT")
