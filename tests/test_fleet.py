@@ -223,6 +223,8 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
     with pytest.raises(UsageError):
         _fleet(-1)
     with pytest.raises(UsageError):
+        _fleet(2, state="somewhere")
+    with pytest.raises(UsageError):
         Fleet.build(["a", "a"], trusted_keys=[KEYS.point], factory_package=FACTORY,
                     vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
     fleet = _fleet(2)

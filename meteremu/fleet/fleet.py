@@ -130,6 +130,11 @@ class Fleet:
             specs = [MeterSpec(s) if isinstance(s, str) else s for s in meters]
         if block < 1:
             raise UsageError(f"block must be at least 1, not {block}")
+        taken = sorted(set(options) & {"serial", "vendor_id", "hw_revision", "trusted_keys",
+                                       "factory_package", "geometry", "state"})
+        if taken:
+            raise UsageError(f"{', '.join(taken)}: the fleet sets these itself (give them "
+                             f"as build arguments or in a MeterSpec)")
         points = _points(trusted_keys)
         geometry = geometry or Geometry()
         fleet = cls()
