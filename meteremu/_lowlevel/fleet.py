@@ -126,11 +126,12 @@ class RoundRunner:
     def _bind(self, reassemblers: Sequence[Reassembler | None]) -> None:
         if len(reassemblers) != self.n:
             raise ValueError(f"{len(reassemblers)} reassemblers for {self.n} meters")
+        for r in reassemblers:  # all checked before any is bound
+            if r is not None and not isinstance(r, Reassembler):
+                raise TypeError(f"not a Reassembler: {r!r:.60}")
         m = self._m
         null = ffi.NULL
         for i, r in enumerate(reassemblers):
-            if r is not None and not isinstance(r, Reassembler):
-                raise TypeError(f"not a Reassembler: {r!r:.60}")
             m[i].reasm = null if r is None else r._st
 
     def _result(self, rc: int, what: str) -> RoundResult:
