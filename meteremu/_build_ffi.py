@@ -1,7 +1,8 @@
 """cffi builder for ``meteremu._core``, the compiled C core.
 
 The C sources are listed once, in ``csrc/sources.txt`` (the Makefile reads the
-same list); the cdef files in ``meteremu/_cdef/`` are named, in order, in
+same list), and the simulation-only ones (never in firmware) in
+``csrc/sources-sim.txt``; the cdef files in ``meteremu/_cdef/`` are named, in order, in
 ``meteremu/_cdef/order.txt``. The build embeds the package version and a digest
 of every build input (C sources, cdefs, this script: ``meteremu/_sourcedigest.py``
 lists them), so importing a module built from other inputs fails loudly (see
@@ -28,9 +29,11 @@ def _version() -> str:
 
 
 SOURCES = [f"csrc/{name}" for name in _digest["listed"](CSRC / "sources.txt")]
+SOURCES += [f"csrc/{name}" for name in _digest["listed"](CSRC / "sources-sim.txt")]
 CDEFS = _digest["listed"](CDEF / "order.txt")
 DIGEST = _digest["source_digest"](ROOT)
 HEADERS = sorted(p.name for p in CSRC.glob("mt_*.h"))
+HEADERS += sorted(p.name for p in (CSRC / "sim").glob("mt_*.h"))  # simulation only
 
 ffibuilder = FFI()
 ffibuilder.cdef("\n".join((CDEF / name).read_text() for name in CDEFS))
@@ -41,7 +44,7 @@ ffibuilder.set_source(
     + f'\nstatic const char *mt_build_version(void) {{ return "{_version()}"; }}'
     + f'\nstatic const char *mt_build_digest(void) {{ return "{DIGEST}"; }}\n',
     sources=SOURCES,
-    include_dirs=[str(CSRC)],
+    include_dirs=[str(CSRC), str(CSRC / "sim")],
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion"],
 )
 

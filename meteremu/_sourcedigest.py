@@ -20,15 +20,17 @@ def listed(path: pathlib.Path) -> list[str]:
 def build_inputs(root: pathlib.Path) -> list[pathlib.Path]:
     """Every file the build reads that shapes the compiled core: the builder
     script (compiler flags, the generated glue), this file (which files count),
-    the C sources named in csrc/sources.txt, every csrc header, the cdefs in
+    the C sources named in csrc/sources.txt and csrc/sources-sim.txt, every
+    csrc header (csrc/sim's too), the cdefs in
     order. The package version, which the builder reads too, is embedded and
     checked on its own."""
     pkg = root / "meteremu"
     csrc, cdef = root / "csrc", pkg / "_cdef"
     files = [pkg / "_build_ffi.py", pkg / "_sourcedigest.py"]
-    files += [csrc / "sources.txt", cdef / "order.txt"]
+    files += [csrc / "sources.txt", csrc / "sources-sim.txt", cdef / "order.txt"]
     files += [csrc / name for name in listed(csrc / "sources.txt")]
-    files += sorted(csrc.glob("mt_*.h"))
+    files += [csrc / name for name in listed(csrc / "sources-sim.txt")]
+    files += sorted(csrc.glob("mt_*.h")) + sorted(csrc.glob("sim/mt_*.h"))
     files += [cdef / name for name in listed(cdef / "order.txt")]
     return files
 

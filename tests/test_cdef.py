@@ -39,10 +39,12 @@ def test_every_cdef_prototype_matches_the_c_headers(tmp_path):
     protos = _prototypes(_cdef_text())
     assert len(protos) > 20  # the parse found the declarations
     headers = sorted(p.name for p in CSRC.glob("mt_*.h"))
+    headers += sorted(p.name for p in (CSRC / "sim").glob("mt_*.h"))
     unit = tmp_path / "cdef_check.c"
     unit.write_text("".join(f'#include "{h}"\n' for h in headers) + "\n".join(protos) + "\n")
     result = subprocess.run(
-        [cc, "-std=c99", "-fsyntax-only", "-Wall", "-Werror", f"-I{CSRC}", str(unit)],
+        [cc, "-std=c99", "-fsyntax-only", "-Wall", "-Werror", f"-I{CSRC}", f"-I{CSRC / 'sim'}",
+         str(unit)],
         capture_output=True,
         text=True,
         check=False,

@@ -42,7 +42,9 @@ from .common import (
 
 __all__ = ["COMMANDS", "MAX_METERS"]
 
-MAX_METERS = 10_000  # a seed wave; each VirtualMeter holds about 0.5 MB (docs/MESH.md)
+# meters share their flash copy-on-write (docs/FLEET.md): about 0.2 MB each after a
+# wave, so 100,000 fit this machine; the mesh's CPU grows with them (docs/MESH.md)
+MAX_METERS = 100_000
 _SHOWN = 20  # rows of failed / pending meters in the text report
 _EACH = 30  # a group this small gets a row per meter in the text report
 

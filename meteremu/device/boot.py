@@ -141,9 +141,14 @@ class Boot:
         pad = -len(package) % self._flash.align
         for name in ("golden", "bank_a"):
             self._flash.program(self._layout[name].offset, package + b"\xff" * pad)
+        self.adopt(cache)
+        self.loader.provision()
+
+    def adopt(self, cache: ImageCache) -> None:
+        """``cache`` holds a passed check of the factory package: the golden region
+        and bank A adopt it (a bank holding other bytes misses it, csrc/mt_image.h)."""
         for bank in (Bank.GOLDEN, Bank.A):
             self.loader.adopt(bank, cache)
-        self.loader.provision()
 
     # ---------------------------------------------------------------- faults
     def _refused(self, error: ErrorCode, **fields: object) -> None:

@@ -56,12 +56,14 @@ def format_utc(when: _dt.datetime) -> str:
 class VirtualClock:
     """Monotonic emulation time plus a settable date-time."""
 
-    __slots__ = ("_now", "_offset", "_start")
+    __slots__ = ("_base", "_now", "_offset", "_stamped", "_start")
 
     def __init__(self, start: _dt.datetime = DEFAULT_EPOCH) -> None:
         self._start = _in_range(start)
+        self._base = Fraction(int(self._start.timestamp()))
         self._now = Fraction(0)
         self._offset = Fraction(0)  # seconds added by set_datetime
+        self._stamped: tuple[int, str] = (-1, "")  # the last stamp made, by whole second
 
     @property
     def now(self) -> Fraction:
@@ -88,7 +90,10 @@ class VirtualClock:
     @property
     def epoch_seconds(self) -> Fraction:
         """The date-time as seconds since 1970-01-01T00:00:00Z."""
-        return Fraction(int(self._start.timestamp())) + self._now + self._offset
+        now, off = self._now, self._offset
+        if now.denominator == 1 and off.denominator == 1:  # whole seconds: no gcd work
+            return Fraction(self._base.numerator + now.numerator + off.numerator)
+        return self._base + now + off
 
     @property
     def datetime(self) -> _dt.datetime:
@@ -106,4 +111,11 @@ class VirtualClock:
             self._offset += epoch_seconds - self.epoch_seconds
 
     def stamp(self) -> str:
-        return format_utc(self.datetime)
+        now, off = self._now, self._offset
+        if now.denominator == 1 and off.denominator == 1:
+            whole = self._base.numerator + now.numerator + off.numerator
+        else:
+            whole = int(self.epoch_seconds)
+        if whole != self._stamped[0]:  # (events come in bursts within one second)
+            self._stamped = (whole, format_utc(_dt.datetime.fromtimestamp(whole, _dt.timezone.utc)))
+        return self._stamped[1]

@@ -21,6 +21,8 @@ from fractions import Fraction
 
 from .._lowlevel.boot import Bank
 from .._lowlevel.flash import Flash, Partition
+from .._lowlevel.fleet import BEFORE as FLEET_BEFORE
+from .._lowlevel.fleet import COMPLETED as FLEET_COMPLETED
 from .._lowlevel.image import parse_header
 from .._lowlevel.reasm import (
     DUPLICATE,
@@ -51,6 +53,7 @@ from ..errors import (
     PackageError,
     PackageRefused,
     StateError,
+    c_error,
     from_mt_err,
 )
 from ..wire.package import BEHAVIOURS, HEADER_SIZE
@@ -292,13 +295,66 @@ class Download:
             self._progress(dl)
         return out
 
+    def batch_target(self) -> Reassembler | None:
+        """The download a round of mesh frames may go to the C core for, this meter
+        among many in one call (:mod:`meteremu.fleet`, ``mt_fleet_round``): the
+        one :meth:`receive_many` runs frames into."""
+        return self._run_target()
+
+    # A round the C core ran for this meter among many (``mt_fleet_round``, with
+    # the download from batch_target): the meter ends as receive_many of the
+    # frames it heard would leave it when the caller, for each run of it,
+    # settles the run's counts, then the frame the run stopped at (if it
+    # stopped), and once the round is over, ends the burst; the frames after
+    # a stop go on in a replay of the round while batch_target allows, else
+    # through receive_many (which ends the burst itself).
+    def settle_counts(self, written: int, duplicates: int) -> None:
+        """A run wrote ``written`` new fragments and took ``duplicates``."""
+        counters = self.counters
+        if written:
+            counters[Receipt.WRITTEN.value] += written
+            self._progress_at = self._power.clock.now
+        if duplicates:
+            counters[Receipt.DUPLICATE.value] += duplicates
+
+    def settle_stop(self, dl: Reassembler | None, frame: bytes, code: int,
+                    count: Callable[[Receipt], None], guard: Callable[..., Receipt]) -> None:
+        """The frame a run stopped at, the way receive_many takes it: ``code``
+        (``meteremu._lowlevel.fleet``) BEFORE (not taken: the per-frame way),
+        COMPLETED (taken, completed the download) or the error of a failed store
+        (``dl`` None: a meter the C core did not feed, whose frame is BEFORE)."""
+        if code == FLEET_BEFORE:
+            r = guard(self.receive, bytes(frame))
+        elif dl is None:
+            raise ValueError(f"a run that took its frame (code {code}) names its download")
+        elif code == FLEET_COMPLETED:
+            r = guard(self._written, dl, KIND_MESH)
+        else:
+            r = guard(self._failed, dl, c_error(code, "frame of the round"),
+                      decode_frame(frame).fragment_index)
+        count(r)
+
+    def settle_end(self) -> None:
+        """The round's burst is over (the meter heard at least one frame)."""
+        dl = self.open()
+        if dl is not None:
+            self._progress(dl)
+
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh
-        session in progress on a meter that answers and pays nothing per frame."""
-        if self._budget.reserve is not None or self._lifecycle.state is not BootState.DOWNLOADING:
+        session in progress on a meter that answers and pays nothing per frame;
+        or such a session complete and verified, not yet activated, whose every
+        frame of its own the per-frame way stores as a duplicate, as the C core
+        does (any other frame stops the run: it goes the per-frame way)."""
+        if self._budget.reserve is not None:
+            return None
+        state = self._lifecycle.state
+        if state is not BootState.DOWNLOADING and state is not BootState.VERIFIED:
             return None
         dl = self.dl
         if dl is None or not dl.is_open or dl.tag != KIND_MESH or not self._power.answers:
+            return None
+        if state is BootState.VERIFIED and not dl.complete:
             return None
         return dl
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from typing import Any
 from .._lowlevel.boot import BootRecord
 from .._lowlevel.boot import BootState as RecordState
 from .._lowlevel.flash import Flash
+from .._lowlevel.reasm import Reassembler
 from ..crypto import load_public_key
 from ..errors import (
     FLASH_FAULT,
@@ -60,6 +62,12 @@ from .storage import Storage
 __all__ = ["VirtualMeter"]
 
 PowerLost = FlashPowerError
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(geometry: Geometry) -> Layout:
+    """The (immutable) layout of ``geometry``, computed once per geometry."""
+    return Layout(geometry)
 
 
 def _point(key: bytes | str) -> bytes:
@@ -98,7 +106,7 @@ class VirtualMeter:
         trusted_keys: Iterable[bytes | str],
         factory_package: bytes,
         geometry: Geometry | None = None,
-        state: str | os.PathLike[str] | None = None,
+        state: str | os.PathLike[str] | Storage | None = None,
         clock_start: _dt.datetime = DEFAULT_EPOCH,
         heartbeat_window: float = 300,
         load: LoadSpec = 1000,
@@ -110,7 +118,7 @@ class VirtualMeter:
         self.hw_revision = hw_revision
         points = [_point(k) for k in trusted_keys]
         self.geometry = geometry or Geometry()
-        self.layout = Layout(self.geometry)
+        self.layout = _layout(self.geometry)
         self.power = Power(clock_start)
         self.metrology = Metrology(load)
         self.counters: Counter[str] = Counter()
@@ -118,7 +126,7 @@ class VirtualMeter:
         self.events_dropped = 0
         self.refusals = 0  # Refused events so far
         self.last_refusal: ErrorCode | None = None
-        self._storage = Storage(self.layout, state)
+        self._storage = state if isinstance(state, Storage) else Storage(self.layout, state)
         g = self.geometry
         self._flash = Flash(self.layout.size, g.sector_size, g.align,
                             buffer=self._storage.cells, wear=self._storage.wear)
@@ -142,7 +150,36 @@ class VirtualMeter:
         self._next_persist = self.METROLOGY_INTERVAL
         if self._storage.fresh:
             self.boot.provision(bytes(factory_package), g.bank_size)
+        elif self._storage.checked is not None:
+            self.boot.adopt(self._storage.checked)
         self._power_up(resume_clock=True)
+
+    @staticmethod
+    def factory_state(*, vendor_id: int, hw_revision: int, trusted_keys: Iterable[bytes | str],
+                      factory_package: bytes, geometry: Geometry | None = None) -> bytes:
+        """The flash of a meter fresh from the factory -- provisioned, never powered
+        up -- as a state file holds it (head, cells, wear). A meter made over
+        these bytes (``state=``) powers up exactly as one made without a state:
+        the same flash, events and audit log. Raises :class:`UsageError` when
+        the factory package is refused."""
+        g = geometry or Geometry()
+        layout = _layout(g)
+        storage = Storage(layout)
+        flash = Flash(layout.size, g.sector_size, g.align, buffer=storage.cells,
+                      wear=storage.wear)
+        flash.set_endurance(g.endurance)
+        power = Power(DEFAULT_EPOCH)
+
+        def nothing(*args: object, **kwargs: object) -> None:
+            return None
+
+        times = BootTimes(Fraction(300), VirtualMeter.SLOW_BOOT, VirtualMeter.SWAP_PAUSE,
+                          VirtualMeter.MAX_BOOT_ATTEMPTS)
+        boot = Boot(flash, layout, vendor_id=vendor_id, hw_revision=hw_revision,
+                    trusted_keys=[_point(k) for k in trusted_keys], times=times, power=power,
+                    lifecycle=Lifecycle(nothing, nothing), emit=nothing)
+        boot.provision(bytes(factory_package), g.bank_size)
+        return storage.state_bytes()
 
     # ---------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -504,6 +541,26 @@ class VirtualMeter:
         audit log, flash and state -- for a fraction of the CPU (one
         :class:`~.events.DownloadProgress` event for the burst)."""
         return self.download.receive_many(frames, self.count, self._guarded)
+
+    def batch_target(self) -> Reassembler | None:
+        """The reassembler a round of mesh frames may go to over many meters in
+        one C call (:mod:`meteremu.fleet`); None: this meter takes its round by
+        :meth:`receive_many`. See ``Download.batch_target``."""
+        return self.download.batch_target()
+
+    def settle_counts(self, written: int, duplicates: int) -> None:
+        """A run of a batched round wrote and duplicated so many frames
+        (:mod:`meteremu.fleet`; see ``Download.settle_counts``)."""
+        self.download.settle_counts(written, duplicates)
+
+    def settle_stop(self, dl: Reassembler | None, frame: bytes, code: int) -> None:
+        """The frame a batched round's run stopped at, taken the way
+        ``receive_many`` takes it (see ``Download.settle_stop``)."""
+        self.download.settle_stop(dl, frame, code, self.count, self._guarded)
+
+    def settle_end(self) -> None:
+        """A batched round is over for this meter, which heard frames in it."""
+        self.download.settle_end()
 
     def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
         r = self._guard(fn, *args)

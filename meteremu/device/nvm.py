@@ -86,14 +86,26 @@ class RecordRing:
     def load(self) -> list[Any]:
         """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
         total = self.sectors * self.per_sector
-        blob = self.flash.read(self.region.offset, total * self.slot)
-        slots = [blob[i * self.slot : (i + 1) * self.slot] for i in range(total)]
-        free = [raw == b"\xff" * self.slot for raw in slots]
+        slot = self.slot
+        blob = self.flash.read(self.region.offset, total * slot)
+        # Only slots holding a byte other than 0xFF need a look; a ring is mostly
+        # erased sectors, compared whole.
+        per, span = self.per_sector, self.per_sector * slot
+        erased, blank = b"\xff" * span, b"\xff" * slot
+        free = [True] * total
         found = []
-        for i, raw in enumerate(slots):
-            rec = None if free[i] else unseal(self.fmt, raw)
-            if rec is not None:
-                found.append((rec.seq, i, rec))
+        for sector in range(self.sectors):
+            base = sector * span
+            if blob[base : base + span] == erased:
+                continue
+            for i in range(sector * per, (sector + 1) * per):
+                raw = blob[i * slot : (i + 1) * slot]
+                if raw == blank:
+                    continue
+                free[i] = False
+                rec = unseal(self.fmt, raw)
+                if rec is not None:
+                    found.append((rec.seq, i, rec))
         found.sort(key=lambda x: x[0])
         self.records = [rec for _, _, rec in found]
         self._pos = {seq: i for seq, i, _ in found}

@@ -178,25 +178,34 @@ def virtual_meters(
     node's hardware revision, a battery (``battery``, default
     :class:`BatterySpec`) when the node is battery-powered, the built-in factory
     image for its revision; trusts ``trusted_keys`` and the demo key that signed
-    that image (at most 3 keys besides it). ``kwargs`` go to ``VirtualMeter``."""
-    from ..device import VirtualMeter
+    that image (at most 3 keys besides it). ``kwargs`` go to ``VirtualMeter``.
+
+    The meters are built as a :class:`~meteremu.fleet.Fleet` per (revision,
+    battery or mains): each is byte for byte the meter built on its own, its
+    flash shared copy-on-write with its kind's (docs/FLEET.md)."""
+    from ..fleet import Fleet, MeterSpec
     from ..package.builtin import factory_package
 
     spec = battery or BatterySpec()
-    goldens: dict[int, tuple[bytes, bytes]] = {}
-    meters: dict[str, Any] = {}
+    groups: dict[tuple[int, bool], list[Node]] = {}
+    order: list[str] = []
     for node in nodes:
-        if node.hw_revision not in goldens:
-            goldens[node.hw_revision] = factory_package(vendor_id, node.hw_revision)
-        golden, demo = goldens[node.hw_revision]
+        groups.setdefault((node.hw_revision, node.battery), []).append(node)
+        order.append(node.id)
+    meters: dict[str, Any] = {}
+    for (hw, on_battery), members in groups.items():
+        golden, demo = factory_package(vendor_id, hw)
         keys = list(trusted_keys)
         if demo not in keys:
             keys.append(demo)
-        meters[node.id] = VirtualMeter(
-            serial=node.id, vendor_id=vendor_id, hw_revision=node.hw_revision,
-            trusted_keys=keys, factory_package=golden,
-            battery=spec.battery() if node.battery else None, **kwargs)
-    return meters
+        options = dict(kwargs)
+        if on_battery:
+            options["battery"] = spec.battery()
+        fleet = Fleet.build([MeterSpec(n.id) for n in members], trusted_keys=keys,
+                            factory_package=golden, vendor_id=vendor_id, hw_revision=hw,
+                            **options)
+        meters.update((s, fleet[s]) for s in fleet)
+    return {node_id: meters[node_id] for node_id in order}
 
 
 def as_agents(meters: Mapping[str, MeshMeter], ids: Iterable[str]) -> dict[str, MeterAgent]:

@@ -1,0 +1,224 @@
+"""``python -m bench.fleet [--meters N]``: a real wave over N live meters (SPEC section 9).
+
+Every meter is alive at once in this process (a :class:`meteremu.fleet.Fleet`):
+built, sent a 128 KiB signed package in 128-byte fragments, each meter on its
+own 10 %-loss link, broadcast rounds until every meter is complete, then
+each meter's image activated and confirmed by a heartbeat. Nothing is
+extrapolated: the wave is timed as it runs, construction included. Times
+are CPU time of this (single-threaded) process -- its time on one core,
+robust to a shared machine -- with wall time beside.
+
+Beside it, measured in the same run:
+
+* **the physical floor**: N x (one ``hashlib`` SHA-256 of the package, one
+  OpenSSL P-256 signature verification through ``cryptography``, one copy of
+  the package into memory) -- what any implementation must at least do;
+* **the C core's share**: the CPU time spent inside the C core's calls of
+  the same wave (the batched rounds, acceptance, activation, boot and
+  confirm), so the rest is what Python costs.
+
+Memory, per meter: the peak resident set's growth over the wave divided by N
+(``VmHWM`` minus ``VmRSS`` before, from /proc/self/status) -- which counts a
+page of the template once for every block mapping that has read it -- and
+the memory the fleet holds: the growth of private pages (``RssAnon``: the
+flash pages meters wrote, Python objects) plus the template files, once;
+and the flash the meters wrote (copied from their template,
+:meth:`Fleet.private_bytes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+from bench.meter import _case
+from meteremu._lowlevel import boot as _boot
+from meteremu._lowlevel import fleet as _fleet
+from meteremu._lowlevel import image as _image
+from meteremu._lowlevel import reasm as _reasm
+from meteremu.fleet import Fleet
+from meteremu.package import parse_package
+from meteremu.testing import HW_REVISION, VENDOR_ID
+
+LOSS = 0.1
+WAVE_TARGET_S = 10.0
+FLOOR_TARGET = 4.0
+MEMORY_TARGET_MB = 0.2
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def floor(n: int, pkg: bytes, point: bytes) -> float:
+    """CPU seconds for n x (SHA-256 of pkg + P-256 verify + one copy of pkg)."""
+    p = parse_package(pkg)
+    assert p.signature is not None
+    sig = p.signature
+    if p.signature_encoding == "raw":
+        sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                         int.from_bytes(sig[32:], "big"))
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    digest = hashlib.sha256(p.unsigned).digest()  # what the signature signs
+    algo = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    t0 = time.process_time()
+    for _ in range(n):
+        hashlib.sha256(pkg).digest()
+        key.verify(sig, digest, algo)
+        bytearray(pkg)
+    return time.process_time() - t0
+
+
+class _CTimer:
+    """Adds up the CPU time spent in the C core's calls during the wave."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+        clock = time.process_time
+        totals = self.seconds
+        totals.setdefault(label, 0.0)
+
+        def timed(*args: Any, **kw: Any) -> Any:
+            t0 = clock()
+            try:
+                return fn(*args, **kw)
+            finally:
+                totals[label] += clock() - t0
+
+        setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, fn))
+
+    def close(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+
+def wave(n: int, timer: _CTimer | None) -> dict[str, Any]:
+    keys, _pkg, factory, frames = _case()
+    out: dict[str, Any] = {}
+    rss0 = _status_kib("VmRSS")
+    anon0 = _status_kib("RssAnon")
+    wall, cpu = time.perf_counter, time.process_time
+    w0, t0 = wall(), cpu()
+    fleet = Fleet.build(n, trusted_keys=[keys.point], factory_package=factory,  # type: ignore[attr-defined]
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    t1 = cpu()
+    result = fleet.broadcast(frames, loss=LOSS, seed=1, max_rounds=60)
+    t2 = cpu()
+    activated = fleet.activate()
+    t3 = cpu()
+    confirmed = fleet.heartbeat()
+    t4, w4 = cpu(), wall()
+    out["wall"], out["cpu"] = w4 - w0, t4 - t0
+    out["phases"] = {"build": t1 - t0, "broadcast": t2 - t1, "activate": t3 - t2,
+                     "heartbeat": t4 - t3}
+    out["round calls"] = result.seconds_c
+    out["rounds"] = result.sent
+    out["complete"] = result.count("complete")
+    out["activated"] = sum(v is None for v in activated.values())
+    out["confirmed"] = sum(confirmed.values())
+    out["versions"] = sum(fleet[s].active_version == "2.0.0" for s in fleet)
+    hwm = _status_kib("VmHWM")
+    out["rss_delta_kib"] = None if hwm is None or rss0 is None else hwm - rss0
+    anon = _status_kib("RssAnon")
+    out["anon_delta_kib"] = None if anon is None or anon0 is None else anon - anon0
+    out["template_bytes"] = fleet.template_bytes()
+    out["private"] = fleet.private_bytes()
+    out["c"] = dict(timer.seconds) if timer is not None else {}
+    fleet.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--meters", type=int, default=10_000, metavar="N",
+                    help="live meters in the wave (default 10,000)")
+    ap.add_argument("--no-c-split", action="store_true",
+                    help="do not time the C core's calls (no wrappers around them)")
+    args = ap.parse_args(argv)
+    n = args.meters
+    if n < 1:
+        ap.error("--meters must be at least 1")
+    keys, pkg, _factory, _frames = _case()
+    print(f"bench.fleet on {platform.machine()} ({os.cpu_count()} CPUs seen), Python "
+          f"{platform.python_version()}: {n:,} live meters, {len(pkg):,}-byte package, "
+          f"{len(_frames)} fragments of 128 B, {LOSS:.0%} loss per meter. Times are this "
+          f"process's CPU (one thread: its time on one core); wall beside it")
+    timer = None
+    if not args.no_c_split:
+        timer = _CTimer()
+        timer.wrap(_fleet.RoundRunner, "run", "rounds (mt_fleet_round)")
+        timer.wrap(_fleet.RoundRunner, "replay", "rounds after stops (mt_fleet_replay)")
+        timer.wrap(_reasm.Reassembler, "frames", "stopped runs (mt_reasm_frames)")
+        timer.wrap(_reasm.Reassembler, "frame", "single frames (mt_reasm_frame)")
+        for name in ("verify", "activate", "start", "boot_ok", "confirm", "load", "provision"):
+            timer.wrap(_boot.Bootloader, name, "acceptance, boot, confirm (mt_boot_*)")
+        timer.wrap(_image, "check_package", "template check (mt_image_check)")
+    got = wave(n, timer)
+    if timer is not None:
+        timer.close()
+    fl = floor(n, pkg, keys.point)  # type: ignore[attr-defined]
+    ok = got["complete"] == got["activated"] == got["confirmed"] == got["versions"] == n
+    cpu = got["cpu"]
+    print(f"\nwave: {cpu:.2f} s CPU ({got['wall']:.2f} s wall), {len(got['rounds'])} rounds "
+          f"sending {got['rounds']} fragments; complete {got['complete']:,}, activated "
+          f"{got['activated']:,}, confirmed {got['confirmed']:,}"
+          f"{'' if ok else '   (NOT every meter)'}")
+    for name, s in got["phases"].items():
+        print(f"  {name:<12} {s:8.2f} s CPU")
+    ratio = cpu / fl
+    print(f"physical floor, {n:,} x (hashlib SHA-256 + OpenSSL P-256 verify + copy): "
+          f"{fl:.2f} s CPU")
+    print(f"  wave / floor: {ratio:.1f}x (target <= {FLOOR_TARGET:g}x: "
+          f"{'pass' if ratio <= FLOOR_TARGET else 'FAIL'});  wave <= {WAVE_TARGET_S:g} s on "
+          f"one core: {'pass' if cpu <= WAVE_TARGET_S else 'FAIL'}")
+    if got["c"]:
+        total_c = sum(got["c"].values())
+        print(f"C core's calls, timed inside the wave: {total_c:.2f} s CPU "
+              f"({total_c / cpu:.0%} of the wave; Python the rest: {cpu - total_c:.2f} s)")
+        for name, s in got["c"].items():
+            print(f"  {name:<44} {s:8.2f} s")
+        print(f"  C core / floor: {total_c / fl:.1f}x;  wave / C core: {cpu / total_c:.1f}x")
+    if got["rss_delta_kib"] is not None:
+        per = got["rss_delta_kib"] * 1024 / n / 1e6
+        print(f"memory: peak RSS growth {got['rss_delta_kib'] / 1024:,.0f} MiB = {per:.3f} MB "
+              f"per meter (target <= {MEMORY_TARGET_MB:g} MB: "
+              f"{'pass' if per <= MEMORY_TARGET_MB else 'FAIL'})")
+        print("  (RSS counts a template page once per block mapping that has read it, though "
+              "it is one page of the template file)")
+    if got["anon_delta_kib"] is not None:
+        own = got["anon_delta_kib"] * 1024 + got["template_bytes"]
+        per = own / n / 1e6
+        print(f"  memory the fleet holds: private pages {got['anon_delta_kib'] / 1024:,.0f} MiB "
+              f"+ template files {got['template_bytes'] / 2**20:,.0f} MiB = {per:.3f} MB per "
+              f"meter (target <= {MEMORY_TARGET_MB:g} MB: "
+              f"{'pass' if per <= MEMORY_TARGET_MB else 'FAIL'})")
+    if got["private"] is not None:
+        print(f"  of which flash the meters wrote (copied pages): "
+              f"{got['private'] / n / 1024:.0f} KiB per meter")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Broadcast rounds over a fleet: one call into the C core per round.
+
+Round 1 sends every fragment; each later round re-sends the union of what the
+meters still waited for miss. For a round, ``mt_fleet_round`` (C) draws
+every meter's link for every frame and feeds each heard frame to the meter's
+reassembler while the meter's run lasts (the rule of ``Reassembler.frames``:
+it stops at a frame the meter would refuse, a header fragment still to
+check, a failed write, the frame that completes the download). Python then
+settles each meter (``VirtualMeter.settle_counts``: its receipt counters;
+``settle_stop``: the frame its run stopped at, the per-frame way), and the
+meters that may go on in the C core get the rest of the round in one more
+call (``mt_fleet_replay``: no draws, the round's heard bits), until no run
+stops; a meter the C core may not feed (battery-powered, off, in a trial,
+...) takes the rest of what it heard through ``receive_many``. Each meter
+that heard anything ends the round with ``settle_end`` (the burst's
+progress event). So each meter ends exactly as ``receive_many`` of the
+frames it heard would leave it.
+
+After the round, a meter is ``complete`` (it holds every fragment of the
+session), ``refused`` (it closed the session as refused: its last refusal's
+code is kept) or ``missing`` (its missing fragments join the next round).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._lowlevel.fleet import BEFORE, RAN, RoundRunner, loss_threshold
+from .._lowlevel.reasm import decode_frame
+from ..device import VirtualMeter
+from ..device.download import KIND_MESH
+from ..errors import UsageError
+from .links import link_seed
+
+__all__ = ["BroadcastResult", "MeterOutcome", "run_broadcast"]
+
+
+@dataclass(frozen=True)
+class MeterOutcome:
+    """How the broadcast ended for one meter: ``kind`` ``complete``, ``missing``
+    (``missing`` fragments still to come) or ``refused`` (``code``: the
+    operator code of its last refusal), and the round it became final in."""
+
+    kind: str
+    missing: int = 0
+    code: str | None = None
+    round: int | None = None
+
+
+@dataclass
+class BroadcastResult:
+    """Per round the fragments sent; per meter its outcome; CPU split."""
+
+    session: int
+    fragments: int
+    sent: list[int] = field(default_factory=list)
+    outcomes: dict[str, MeterOutcome] = field(default_factory=dict)
+    seconds_c: float = 0.0  # wall time inside the round calls into C
+    seconds_settle: float = 0.0  # settling meters and their status, Python
+
+    @property
+    def rounds(self) -> int:
+        return len(self.sent)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o.kind == kind)
+
+
+def _session(frames: Sequence[bytes]) -> tuple[int, int]:
+    if not frames:
+        raise UsageError("nothing to broadcast: no frames")
+    try:
+        f = decode_frame(frames[0])
+    except Exception as exc:
+        raise UsageError(f"the first frame is not a mesh fragment frame ({exc})") from None
+    if len(frames) != f.fragment_count:
+        raise UsageError(f"{len(frames)} frames for a session of {f.fragment_count}")
+    return f.session_id, f.fragment_count
+
+
+def _status(m: VirtualMeter, session: int) -> tuple[str, int]:
+    """('complete' | 'missing' | 'refused', missing bitmask)."""
+    d = m.download
+    dl = d.open() if m.power.running else None
+    if dl is not None and dl.tag == KIND_MESH and dl.session_id == session:
+        if dl.complete:
+            return "complete", 0
+        return "missing", int.from_bytes(dl.missing(), "little")
+    if (KIND_MESH, session) in d.closed:
+        return "refused", 0
+    return "missing", -1  # never took the session: everything
+
+
+def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes]) -> float:
+    """One round to every meter (see the module's docstring); returns the seconds
+    spent in the C calls."""
+    clock = time.perf_counter
+    n = len(meters)
+    targets = [m.batch_target() for m in meters]
+    t0 = clock()
+    res = runner.run(targets, sent)
+    in_c = clock() - t0
+    heard_any = [False] * n
+    code, stop = list(res.code), list(res.stop)
+    for i in range(n):
+        if targets[i] is None:
+            # not fed by the C core: its first heard frame the per-frame way (it
+            # may open the session), as if its run stopped before that frame
+            first = res.first_heard(i)
+            if first is not None:
+                code[i], stop[i] = BEFORE, first
+        if code[i] or res.written[i] or res.duplicates[i]:
+            heard_any[i] = True
+    written, duplicates = res.written, res.duplicates
+    while True:
+        again: list[Any] = [None] * n
+        starts = [0] * n
+        stopped = False
+        for i, m in enumerate(meters):
+            if written[i] or duplicates[i]:
+                m.settle_counts(written[i], duplicates[i])
+            if code[i] == RAN:
+                continue
+            at = stop[i]
+            m.settle_stop(targets[i], sent[at], code[i])
+            nxt = m.batch_target()
+            if nxt is None:  # the rest of its round the way receive_many takes it
+                rest = [sent[k] for k in res.heard_by(i) if k > at]
+                if rest:
+                    m.receive_many(rest)  # ends the burst itself
+                    heard_any[i] = False
+            else:
+                again[i] = nxt
+                starts[i] = at + 1
+                stopped = True
+        targets = again
+        if not stopped:
+            break
+        t0 = clock()
+        res = runner.replay(targets, starts)
+        in_c += clock() - t0
+        code, stop, written, duplicates = res.code, res.stop, res.written, res.duplicates
+    for i, m in enumerate(meters):
+        if heard_any[i]:
+            m.settle_end()
+    return in_c
+
+
+def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[bytes],
+                  losses: Sequence[float], seed: int, max_rounds: int) -> BroadcastResult:
+    if max_rounds < 1:
+        raise UsageError(f"max_rounds must be at least 1, not {max_rounds}")
+    session, count = _session(frames)
+    frames = [bytes(f) for f in frames]
+    try:
+        thresholds = [loss_threshold(p) for p in losses]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds)
+    meters = [m for _, m in picked]
+    result = BroadcastResult(session, count)
+    everything = (1 << count) - 1
+    todo = list(range(count))
+    final: dict[int, tuple[str, int]] = {}
+    clock = time.perf_counter
+    for rnd in range(1, max_rounds + 1):
+        sent = [frames[i] for i in todo]
+        result.sent.append(len(sent))
+        t0 = clock()
+        seconds_c = _round(runner, meters, sent)
+        t1 = clock()
+        union = 0
+        for i, m in enumerate(meters):
+            if i in final:
+                continue
+            kind, missing = _status(m, session)
+            if kind == "missing":
+                union |= everything if missing < 0 else missing
+            else:
+                final[i] = (kind, rnd)
+        result.seconds_c += seconds_c
+        result.seconds_settle += clock() - t1 + (t1 - t0 - seconds_c)
+        if not union:
+            break
+        todo = [k for k in range(count) if union >> k & 1]
+    for i, (serial, m) in enumerate(picked):
+        kind, missing = _status(m, session)
+        code_ = None
+        if kind == "refused" and m.last_refusal is not None:
+            code_ = m.last_refusal.code
+        n_missing = count if missing < 0 else missing.bit_count()
+        result.outcomes[serial] = MeterOutcome(kind, n_missing, code_,
+                                               final[i][1] if i in final else None)
+    return result

@@ -1,0 +1,164 @@
+"""Flash for many meters, shared copy-on-write.
+
+A fleet meter starts as a copy of a template: a meter provisioned once per
+(vendor, hardware revision, factory package, keys, geometry). The template's
+flash state, in the state-file format (:mod:`meteremu.device.storage`: head,
+cells, wear), is written ``block`` times, page-aligned, into one anonymous
+in-memory file (``memfd``), and each block of ``block`` meters is one
+``MAP_PRIVATE`` mapping of that file. The kernel hands every meter the
+template's pages until the meter writes one: that page alone is copied for
+the meter. So a meter costs the sectors it wrote, and a fault injected into
+one meter (a cut, a torn write, a flipped bit) lands in its private copy and
+nowhere else.
+
+Why blocks, not one mapping per meter: a process may hold ``vm.max_map_count``
+mappings (65,530 by default), and 100,000 meters would need more; a block
+of 64 meters is one mapping (1,563 for 100,000 meters). The price is the file
+itself: ``block`` copies of the template (64 x 460 KiB = 29 MiB per
+template), paid once, shared by every block. Within a slot the cells start
+on a page, so a flash sector (4 KiB) is exactly one page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import mmap
+import os
+from typing import Any
+
+from .._lowlevel import ffi
+from ..device.layout import Layout
+from ..device.storage import Storage
+from ..wire.storage import STATE_FILE_HEAD_SIZE
+
+__all__ = ["PAGE", "SlotPool", "private_bytes"]
+
+PAGE = mmap.PAGESIZE
+
+
+class SlotPool:
+    """Slots holding copies of ``state`` (a template's state file), ``block`` per
+    mapping; :meth:`take` hands out the next one as a :class:`Storage`.
+
+    The mappings are made with the C library's ``mmap`` and reached through
+    cffi buffers that keep them mapped: each is unmapped when the last view of
+    it (the last meter's flash over it) is gone, never before, whatever order
+    the objects are freed in."""
+
+    def __init__(self, layout: Layout, state: bytes, block: int, checked: object) -> None:
+        if block < 1:
+            raise ValueError("block must be at least 1")
+        self.layout = layout
+        self.size = len(state)
+        lead = -STATE_FILE_HEAD_SIZE % PAGE  # the cells start on a page
+        self.lead = lead
+        self.stride = -(-(lead + self.size) // PAGE) * PAGE
+        self.block = block
+        self._checked = checked
+        self._spans: list[tuple[int, int]] = []
+        self._block: Any = None  # the newest mapping: a cffi pointer that unmaps it when freed
+        self._used = block  # slots taken from the newest mapping
+        fd = _anonymous_file()
+        try:
+            os.ftruncate(fd, self.stride * block)
+            for k in range(block):
+                os.pwrite(fd, state, k * self.stride + lead)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+
+    def take(self) -> Storage:
+        if self._fd is None:
+            raise ValueError("the pool is sealed")
+        if self._used == self.block:
+            length = self.stride * self.block
+            self._block = _map_private(self._fd, length)
+            self._spans.append((int(ffi.cast("uintptr_t", self._block)), length))
+            self._used = 0
+        at = self._used * self.stride + self.lead
+        self._used += 1
+        head = self._block + at
+        cells = head + STATE_FILE_HEAD_SIZE
+        size = self.layout.size
+        wear = self.size - STATE_FILE_HEAD_SIZE - size
+        return Storage.over(self.layout, ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:],
+                            ffi.buffer(cells, size), ffi.buffer(cells + size, wear),
+                            checked=self._checked, keep=self._block)  # type: ignore[arg-type]
+
+    def seal(self) -> None:
+        """No more slots: the file is closed (the mappings keep it alive)."""
+        self._block = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def spans(self) -> list[tuple[int, int]]:
+        """(address, length) of each mapping, for :func:`private_bytes`."""
+        return list(self._spans)
+
+    close = seal
+
+
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.restype = ctypes.c_int
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    return libc
+
+
+_LIBC = _libc()
+
+
+def _map_private(fd: int, length: int) -> Any:
+    """``length`` bytes of ``fd`` mapped copy-on-write: a cffi ``uint8_t *`` that
+    unmaps them when it is freed (each meter's storage holds it)."""
+    addr = _LIBC.mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE, fd, 0)
+    if addr is None or addr == _MAP_FAILED:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mmap of {length} bytes: {os.strerror(err)}")
+    return ffi.gc(ffi.cast("uint8_t *", addr), lambda _p: _LIBC.munmap(addr, length))
+
+
+def _anonymous_file() -> int:
+    """A file in memory only: memfd where the platform has it, else an unlinked
+    temporary file."""
+    create = getattr(os, "memfd_create", None)
+    if create is not None:
+        with contextlib.suppress(OSError):
+            return int(create("meteremu-fleet", getattr(os, "MFD_CLOEXEC", 0)))
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        return os.dup(f.fileno())
+
+
+def private_bytes(spans: list[tuple[int, int]]) -> int | None:
+    """Bytes of the mappings in ``spans`` that meters have written: the pages the
+    kernel copied for them (``Anonymous`` in /proc/self/smaps; the template's
+    pages, shared by every meter, are file pages). None where /proc is not there."""
+    want = {addr for addr, _ in spans}
+    total = 0
+    hit = False
+    try:
+        f = open("/proc/self/smaps")  # noqa: SIM115 (read line by line below)
+    except OSError:
+        return None
+    with f:
+        inside = False
+        for line in f:
+            head = line.split(" ", 1)[0]
+            if "-" in head and ":" not in head:
+                lo = int(head.split("-", 1)[0], 16)
+                inside = lo in want
+                hit = hit or inside
+            elif inside and line.startswith("Anonymous:"):
+                total += int(line.split()[1]) * 1024
+    return total if hit or not spans else None
