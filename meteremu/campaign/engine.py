@@ -136,7 +136,7 @@ class Engine:
                     self._state("waves")
             elif state == "waves":
                 for w in self.store.waves(self.cid):
-                    if w["wave"] == 0 or w["state"] == "done":
+                    if w["wave"] == 0 or w["state"] in ("done", "paused"):
                         continue
                     if not self._wave(w["wave"]):
                         break
@@ -249,6 +249,7 @@ class Engine:
                 break
             wait = 0.0
             updates: list[tuple[str, str, str | None, str | None]] = []
+            failures: list[tuple[str, str | None, str | None]] = []
             for m in open_:
                 reading = self.field.read(m, t)
                 self.reads += 1
@@ -258,8 +259,13 @@ class Engine:
                     continue
                 code = (reading.code or reading.lcd or None) if state == "refused" else None
                 updates.append((m, state, reading.version, code))
+                if state in ("refused", "reverted"):
+                    failures.append((m, code, _telling(reading.audit, self.target)))
                 wait = max(wait, step)
             self._record(wave, updates, t, source="read")
+            for m, code, line in failures:
+                self.store.event(self.cid, t, "failure", {"code": code, "audit": line},
+                                 wave=wave, meter=m)
             if wait == 0.0:
                 break
             t += wait
@@ -384,3 +390,13 @@ class Engine:
         if not canary:
             return "soak: no canary meter confirmed the update"
         return f"soak: {problems[0]}" if problems else None
+
+
+def _telling(audit: Sequence[str], target: str) -> str | None:
+    """The audit line that says why an update failed: the last FOTA_ERR (not a
+    dropped frame's 0x8009) or the rollback of ``target``."""
+    for line in reversed(audit):
+        if ("FOTA_ERR" in line and "0x8009" not in line) or (
+                "ROLLBACK" in line and f"version={target}" in line):
+            return line
+    return None

@@ -131,10 +131,13 @@ class MeshField:
         self._trial: set[str] = set()  # activated by the field, not yet confirmed
 
     # ------------------------------------------------------------ meters
-    def meter(self, mid: str) -> Any:
-        """The VirtualMeter ``mid`` (made, or reopened from its state file, on first use)."""
+    def meter(self, mid: str, at: float | None = None) -> Any:
+        """The VirtualMeter ``mid`` (made, or reopened from its state file, on first
+        use; a new one's clock starts at ``at``, so nothing idles it to there)."""
         m = self._meters.get(mid)
         if m is None:
+            import datetime as _dt
+
             from ..device import VirtualMeter
             from ..package.builtin import factory_package
 
@@ -147,28 +150,40 @@ class MeshField:
             keys = [*self.keys, demo] if demo not in self.keys else list(self.keys)
             state = None if self.state_dir is None else self.state_dir / f"{mid}.flash"
             kw: dict[str, Any] = {} if self.geometry is None else {"geometry": self.geometry}
-            m = VirtualMeter(serial=mid, vendor_id=self.vendor_id, hw_revision=node.hw_revision,
-                             trusted_keys=keys, factory_package=golden, state=state,
-                             heartbeat_window=self.heartbeat_window,
-                             load=meter_load(self.seed, mid),
-                             battery=self.battery.battery() if node.battery else None, **kw)
+            if at is not None and at > EPOCH and (state is None or not state.exists()):
+                kw["clock_start"] = _dt.datetime.fromtimestamp(int(at), _dt.timezone.utc)
+            kw.update(serial=mid, vendor_id=self.vendor_id, hw_revision=node.hw_revision,
+                      trusted_keys=keys, factory_package=golden,
+                      heartbeat_window=self.heartbeat_window, load=meter_load(self.seed, mid),
+                      battery=self.battery.battery() if node.battery else None)
+            if state is not None and not state.exists():
+                # Provisioning (the factory image written to flash) happens at the
+                # factory, not in the field: a head-end killed while it makes a
+                # meter's file must not leave a meter without a golden image.
+                tmp = state.with_name(f".{state.name}.new")
+                tmp.unlink(missing_ok=True)  # a file a killed head-end did not finish
+                VirtualMeter(state=tmp, **kw).close()
+                os.replace(tmp, state)
+            m = VirtualMeter(state=state, **kw)
             self._meters[mid] = m
         return m
 
     def now_of(self, mid: str) -> float:
-        return EPOCH + float(self.meter(mid).now)
+        """Meter ``mid``'s clock, seconds since the Unix epoch."""
+        return float(self.meter(mid).clock.epoch_seconds)
 
     def sync(self, meters: Iterable[str], at: float) -> None:
+        target = Fraction(at)
         for mid in meters:
-            m = self.meter(mid)
-            ahead = Fraction(at) - (Fraction(EPOCH) + m.now)
+            m = self.meter(mid, at)
             back = self._back.get(mid)
             if back is not None and back <= at:
-                if back > EPOCH + float(m.now):
-                    m.advance(Fraction(back) - Fraction(EPOCH) - m.now)
+                step = Fraction(back) - m.clock.epoch_seconds
+                if step > 0:
+                    m.advance(step)
                 m.power_on()
                 del self._back[mid]
-                ahead = Fraction(at) - (Fraction(EPOCH) + m.now)
+            ahead = target - m.clock.epoch_seconds
             if ahead > 0:
                 m.advance(ahead)
             self._check_trial(mid, m)
@@ -279,7 +294,7 @@ class MeshField:
         if mid in self._trial and m.boot_state.name != "TRIAL" and m.powered:
             self._trial.discard(mid)
             if m.boot_state.name == "REVERTED":
-                self._ack(mid, "reverted", EPOCH + float(m.now))
+                self._ack(mid, "reverted", float(m.clock.epoch_seconds))
 
     def _ack(self, mid: str, state: str, at: float, code: str | None = None) -> None:
         if self.uplink is None:

@@ -116,3 +116,20 @@ def open_campaign(store: Store, cid: str, *, bus: AckBus, progress: Progress | N
                     params=params, progress=progress)
     engine_box.append(engine)
     return Opened(engine, field)
+
+
+def unpause(store: Store, cid: str) -> str:
+    """Let a paused campaign go on past what paused it; the state it goes on in."""
+    c = store.campaign(cid)
+    if c["state"] != "paused":
+        return str(c["state"])
+    waves = store.waves(cid)
+    soaked = any(e["detail"].get("state") == "done" for e in store.events(cid, "soak"))
+    if waves and waves[0]["state"] not in ("done", "paused"):
+        nxt = "canary"
+    elif not soaked:
+        nxt = "soak"
+    else:
+        nxt = "waves"
+    store.set_state(cid, nxt, float(c["now_virtual"]), None)
+    return nxt
