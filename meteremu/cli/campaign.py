@@ -92,7 +92,7 @@ def _add_campaign(sub: Any) -> None:
     s = csub.add_parser("status", help="where a campaign stands",
                         description="A campaign's state, its meters by state, its waves.")
     _which(s)
-    s.add_argument("--json", action="store_true", help="as JSON on stdout")
+    _common(s)
     s.set_defaults(handler=_status)
 
     re_ = csub.add_parser(
@@ -112,7 +112,7 @@ def _add_campaign(sub: Any) -> None:
                          "airtime, rounds; the failed meters' audit lines.")
     _which(rp)
     rp.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
-    rp.add_argument("--json", action="store_true", help="as JSON on stdout")
+    _common(rp)
     rp.set_defaults(handler=_report)
 
 
