@@ -52,8 +52,10 @@ class Params:
     billing_p95_limit_s: float = 30.0
     metrology_tolerance: float = 0.01
     broadcasts: int = 2  # broadcasts per concentrator and wave (the second for stragglers)
-    unreachable_retries: int = 3
-    retry_s: float = 900.0
+    # A silent meter is read again every retry_s, kept below the heartbeat window:
+    # one that comes back on trial is confirmed before it reverts for want of one.
+    unreachable_retries: int = 15
+    retry_s: float = 120.0
     heartbeat_window: float = 300.0
 
     def to_dict(self) -> dict[str, Any]:

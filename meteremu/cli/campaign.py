@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import UsageError
 from .common import EXIT_OK, EXIT_REFUSED, U32, number, probability, read_file, uint, warn
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "print_report", "progress_bars"]
 
 _SHOWN = 20
 
@@ -308,21 +308,44 @@ def _progress(args: argparse.Namespace) -> Iterator[Any]:
     if args.plain or args.json or not err.is_terminal:
         yield Progress()
         return
+    with progress_bars(False, err) as bars:
+        yield bars
+
+
+@contextlib.contextmanager
+def progress_bars(plain: bool, console: Any) -> Iterator[Any]:
+    """A :class:`~meteremu.campaign.engine.Progress` drawing a bar per wave on
+    ``console`` (a terminal); elsewhere, or ``plain``, a line per phase and wave."""
+    from ..campaign.engine import Progress
+
+    def name(wave: int) -> str:
+        return "canary" if wave == 0 else f"wave {wave}"
+
+    if plain or not console.is_terminal:
+
+        class _Lines(Progress):
+            def phase(self, text: str) -> None:
+                console.print(f"      campaign: {text}", markup=False)
+
+            def wave(self, wave: int, meters: int) -> None:
+                console.print(f"      {name(wave)}: {meters} meters", markup=False)
+
+        yield _Lines()
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bars
 
-    with Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-              TimeElapsedColumn(), console=err, transient=False) as bars:
+    with Bars(TextColumn("      {task.description}"), BarColumn(), MofNCompleteColumn(),
+              TimeElapsedColumn(), console=console, transient=False) as bars:
 
         class _Bars(Progress):
             task: Any = None
 
             def phase(self, text: str) -> None:
-                bars.console.print(f"campaign: {text}", markup=False)
+                bars.console.print(f"      campaign: {text}", markup=False)
 
             def wave(self, wave: int, meters: int) -> None:
-                name = "canary" if wave == 0 else f"wave {wave}"
-                self.task = bars.add_task(name, total=meters)
+                self.task = bars.add_task(name(wave), total=meters)
 
             def advance(self, n: int) -> None:
                 if self.task is not None:
