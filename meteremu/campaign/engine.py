@@ -83,7 +83,8 @@ class Engine:
     """Runs campaign ``cid`` of ``store`` over ``field`` until it is done or paused."""
 
     def __init__(self, store: Store, cid: str, field: Field, bus: AckBus, package: bytes, *,
-                 policy: Policy, params: Params, progress: Progress | None = None) -> None:
+                 policy: Policy, params: Params, progress: Progress | None = None,
+                 ack_wait: float = 0.0) -> None:
         self.store = store
         self.cid = cid
         self.field = field
@@ -99,6 +100,7 @@ class Engine:
         self.seq = store.acked_seqs(cid)
         self.distributor = Distributor(params.concurrency)
         self.reads = 0
+        self.ack_wait = ack_wait  # wall seconds to wait for acks in flight (a broker's)
 
     # ------------------------------------------------------------ the uplink
     def publish(self, dc: str, meter: str, state: str, at: float, version: str | None,
@@ -112,7 +114,7 @@ class Engine:
     def drain(self) -> int:
         """Apply the acks that have arrived; how many were news."""
         news = 0
-        for ack in self.bus.poll(0.0):
+        for ack in self.bus.poll(self.ack_wait):
             if ack.campaign == self.cid and self.store.apply_ack(self.cid, ack):
                 news += 1
         return news

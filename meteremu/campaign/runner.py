@@ -76,7 +76,8 @@ class Opened:
 
 def open_campaign(store: Store, cid: str, *, bus: AckBus, progress: Progress | None = None,
                   fleet: Fleet | None = None, package: bytes | None = None,
-                  persist: bool = True, field_options: dict[str, Any] | None = None) -> Opened:
+                  persist: bool = True, field_options: dict[str, Any] | None = None,
+                  ack_wait: float = 0.0) -> Opened:
     """The engine for campaign ``cid``, its field built from the state directory
     (or from ``fleet`` and ``package`` given, with ``persist`` False: in memory)."""
     c = store.campaign(cid)
@@ -113,7 +114,7 @@ def open_campaign(store: Store, cid: str, *, bus: AckBus, progress: Progress | N
                       state_dir=(sd / "meters") if persist else None,
                       heartbeat_window=params.heartbeat_window, uplink=uplink, **options)
     engine = Engine(store, cid, field, bus, package, policy=Policy.from_dict(p["policy"]),
-                    params=params, progress=progress)
+                    params=params, progress=progress, ack_wait=ack_wait)
     engine_box.append(engine)
     return Opened(engine, field)
 

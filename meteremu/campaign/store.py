@@ -49,6 +49,7 @@ CREATE INDEX IF NOT EXISTS events_campaign ON events (campaign, kind);
 #: meter said no in a way the head-end confirmed by reading it.
 FINAL = frozenset({"confirmed", "reverted", "refused"})
 #: Meter states as docs/CAMPAIGN.md lists them.
+_ORDER = {s: i for i, s in enumerate(("downloaded", "verified", "activated", "confirmed"))}
 METER_STATES = ("waiting", "sent", "downloaded", "verified", "activated", "confirmed",
                 "reverted", "refused", "pending", "incomplete", "unreachable")
 
@@ -201,8 +202,11 @@ class Store:
                 return False
             c.execute("UPDATE meters SET acked_seq = ? WHERE campaign = ? AND meter = ?",
                       (ack.seq, cid, ack.meter))
-            if ack.state in ("refused", "reverted") or row[1] in FINAL:
-                # A failure is only recorded after reading the meter; a final row stays.
+            behind = (row[1] in _ORDER and ack.state in _ORDER
+                      and _ORDER[ack.state] < _ORDER[row[1]])
+            if ack.state in ("refused", "reverted") or row[1] in FINAL or behind:
+                # A failure is only recorded after reading the meter; a final row
+                # stays; a late ack does not move a row back (verified after activated).
                 self._event(c, cid, ack.at, None, ack.meter, "ack",
                             {"state": ack.state, "code": ack.code, "seq": ack.seq,
                              "recorded": False})

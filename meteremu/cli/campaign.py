@@ -243,7 +243,8 @@ def _drive(args: argparse.Namespace, store: Any, cid: str) -> int:
 
     bus = _bus(args, store.campaign(cid)["seed"])
     with _progress(args) as progress:
-        opened = open_campaign(store, cid, bus=bus, progress=progress)
+        opened = open_campaign(store, cid, bus=bus, progress=progress,
+                               ack_wait=0.2 if args.mqtt else 0.0)
         try:
             opened.engine.run()
         finally:
