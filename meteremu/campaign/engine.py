@@ -191,7 +191,7 @@ class Engine:
         inflight = [m for m in meters if rows[m].state != "waiting"]
         need = [m for m in meters if rows[m].state == "waiting"]
         if inflight:  # a resumed wave: read before sending anything
-            t, lacking = self._reconcile(wave, inflight, t, final_pass=False)
+            t, lacking = self._reconcile(wave, inflight, t)
             need += lacking
         for n in range(self.params.broadcasts):
             if not need:
@@ -211,7 +211,7 @@ class Engine:
             t = res.end
             self.drain()
             t = self._follow_acks(wave, need, t)
-            t, need = self._reconcile(wave, need, t, final_pass=n + 1 == self.params.broadcasts)
+            t, need = self._reconcile(wave, need, t)
         if need:  # still without the package after the last broadcast
             self._record(wave, [(m, "incomplete", None, None) for m in need], t)
         t = self._retry_unreachable(wave, meters, t)
@@ -239,15 +239,16 @@ class Engine:
 
     # ------------------------------------------------------------ reconcile
     def _reconcile(self, wave: int, meters: Sequence[str], t: float, *,
-                   final_pass: bool) -> tuple[float, list[str]]:
+                   silent: bool = False) -> tuple[float, list[str]]:
         """Read every meter of ``meters`` the database does not show final and
         settle it from what it says; (the time after, the meters that lack the
         package)."""
         lacking: list[str] = []
+        skip = ("incomplete",) if silent else ("unreachable", "incomplete")
         for _ in range(4):
             open_ = [r.meter for r in self.store.meters(self.cid, wave=wave)
                      if r.meter in set(meters) and r.state not in FINAL
-                     and r.state not in ("unreachable", "incomplete")]
+                     and r.state not in skip]
             open_ = [m for m in open_ if m not in lacking]
             if not open_:
                 break
@@ -317,8 +318,7 @@ class Engine:
             if not silent:
                 break
             t += self.params.retry_s
-            self._record(wave, [(m, "sent", None, None) for m in silent], t)
-            t, lacking = self._reconcile(wave, silent, t, final_pass=True)
+            t, lacking = self._reconcile(wave, silent, t, silent=True)
             if lacking:
                 self._record(wave, [(m, "incomplete", None, None) for m in lacking], t)
         return t

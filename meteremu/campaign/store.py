@@ -207,8 +207,9 @@ class Store:
             if ack.state in ("refused", "reverted") or row[1] in FINAL or behind:
                 # A failure is only recorded after reading the meter; a final row
                 # stays; a late ack does not move a row back (verified after activated).
+                # "said", not "state": the event does not set the meter's state.
                 self._event(c, cid, ack.at, None, ack.meter, "ack",
-                            {"state": ack.state, "code": ack.code, "seq": ack.seq,
+                            {"said": ack.state, "code": ack.code, "seq": ack.seq,
                              "recorded": False})
                 return True
             c.execute("UPDATE meters SET state = ?, version = COALESCE(?, version), "
