@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from campaignkit import GEOMETRY, VENDOR, package, truth
+from rolloutkit import GEOMETRY, VENDOR, package, truth
 
 from meteremu.campaign.bus import InProcessBus
 from meteremu.campaign.distributor import Distributor

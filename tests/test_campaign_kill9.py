@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from campaignkit import package, truth
+from rolloutkit import package, truth
 
 from meteremu.campaign.bus import InProcessBus
 from meteremu.campaign.runner import open_campaign

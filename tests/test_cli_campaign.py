@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from campaignkit import package
+from rolloutkit import package
 
 from meteremu.campaign.fleet import dump_fleet, generate_fleet
 from meteremu.cli import main
