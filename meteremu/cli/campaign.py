@@ -125,6 +125,9 @@ def _which(p: Any) -> None:
 def _bus_options(p: Any) -> None:
     p.add_argument("--mqtt", metavar="URL",
                    help="acks through a broker, mqtt[s]://HOST:PORT (default: in-process)")
+    p.add_argument("--mqtt-ca", metavar="PEM", help="the CA that signed the broker's certificate")
+    p.add_argument("--mqtt-cert", metavar="PEM", help="the head-end's client certificate")
+    p.add_argument("--mqtt-key", metavar="PEM", help="the client certificate's key")
     p.add_argument("--ack-loss", type=probability, default=0.0, metavar="P",
                    help="lose this share of acks on the in-process bus (rehearse a broker "
                    "that drops them; 0)")
@@ -166,15 +169,21 @@ def _policy(args: argparse.Namespace) -> Any:
     return Policy(error_threshold=args.error_threshold, window=window, blackouts=blackouts)
 
 
-def _bus(args: argparse.Namespace, seed: int) -> Any:
+def _bus(args: argparse.Namespace, cid: str, seed: int) -> Any:
     import random
 
     from ..campaign.bus import open_bus
 
+    tls = {k: v for k, v in (("ca", args.mqtt_ca), ("cert", args.mqtt_cert),
+                             ("key", args.mqtt_key)) if v is not None}
     if args.mqtt is not None:
         if args.ack_loss:
             raise UsageError("campaign: --ack-loss is for the in-process bus, not --mqtt")
-        return open_bus(args.mqtt)
+        # A persistent session: acks sent while the head-end was down wait for it.
+        return open_bus(args.mqtt, campaign=cid, session=f"meteremu-head-end-{cid}", **tls)
+    if tls:
+        raise UsageError("campaign: --mqtt-ca, --mqtt-cert and --mqtt-key need --mqtt "
+                         "mqtts://HOST:PORT")
     if args.ack_loss:
         rnd = random.Random(seed)
         return open_bus(None, drop=lambda _ack: rnd.random() < args.ack_loss)
@@ -241,7 +250,7 @@ def _drive(args: argparse.Namespace, store: Any, cid: str) -> int:
     from ..campaign.runner import open_campaign
     from ..campaign.summary import summary
 
-    bus = _bus(args, store.campaign(cid)["seed"])
+    bus = _bus(args, cid, store.campaign(cid)["seed"])
     with _progress(args) as progress:
         opened = open_campaign(store, cid, bus=bus, progress=progress,
                                ack_wait=0.2 if args.mqtt else 0.0)
