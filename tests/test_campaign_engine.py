@@ -149,3 +149,22 @@ def test_policy_window_and_blackout_arithmetic() -> None:
     assert p.judge(1, 100, {"refused": 5, "confirmed": 95}, []) is None
     assert "6 of 100" in (p.judge(1, 100, {"refused": 4, "reverted": 2}, []) or "")
     assert "F.03" in (p.judge(2, 100, {"confirmed": 100}, [("M1", "F.03")]) or "")
+
+
+def test_meters_built_beforehand_stand_behind_the_field(tmp_path: Path) -> None:
+    """The field drives meters it is given (a memory-cheap fleet can be one)."""
+    from meteremu.mesh import virtual_meters
+
+    fleet = generate_fleet(120, seed=5, per_concentrator=60)
+    built = virtual_meters([n for t in fleet for n in t], trusted_keys=[], vendor_id=VENDOR,
+                           geometry=GEOMETRY)
+    store = Store.open(tmp_path / "c.sqlite")
+    create(store, "c1", package=package(), package_name="fw.pkg", fleet=fleet,
+           params=Params(canary=0.02, wave=60, seed=5), policy=Policy(), version="2.0.0",
+           trusted_keys=[], vendor_id=VENDOR, persist=False)
+    opened = open_campaign(store, "c1", bus=InProcessBus(), fleet=fleet, package=package(),
+                           persist=False, field_options={"meters": built})
+    assert opened.engine.run() == "done"
+    opened.close()
+    assert all(m.active_version == "2.0.0" for m in built.values())
+    assert store.counts("c1") == {"confirmed": 120}

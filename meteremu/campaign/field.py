@@ -103,13 +103,15 @@ class MeshField:
     ``uplink`` gets the acks the concentrators send (a lossy bus may drop
     them). ``state_dir``: keep each meter's flash in ``<state_dir>/<id>.flash``
     (None: in memory). ``mesh`` are :class:`~meteremu.mesh.MeshConfig` fields.
+    ``meters``: meters built beforehand, looked up by ID (``meters[id]``); a
+    fleet built for 100,000 meters stands behind the field this way.
     """
 
     def __init__(self, fleet: Fleet, *, trusted_keys: Sequence[bytes], vendor_id: int,
                  seed: int = 0, state_dir: str | os.PathLike[str] | None = None,
                  geometry: Any = None, heartbeat_window: float = 300,
                  battery: BatterySpec | None = None, uplink: Uplink | None = None,
-                 mesh: dict[str, Any] | None = None) -> None:
+                 mesh: dict[str, Any] | None = None, meters: Any = None) -> None:
         self.fleet = {t.concentrator: t for t in fleet}
         self.concentrators = {t.concentrator: [n.id for n in t] for t in fleet}
         self.where = {m: dc for dc, ids in self.concentrators.items() for m in ids}
@@ -124,6 +126,9 @@ class MeshField:
         self.battery = battery or BatterySpec()
         self.uplink = uplink
         self.mesh = dict(mesh or {})
+        # Meters built elsewhere (``meters[id]`` a VirtualMeter: a dict, or a
+        # memory-cheap fleet of them); else each is made here on first use.
+        self._given = meters
         self._meters: dict[str, Any] = {}
         self._goldens: dict[int, tuple[bytes, bytes]] = {}
         self._cut: dict[str, tuple[int, float]] = {}  # meter: (flash op, seconds off)
@@ -135,6 +140,9 @@ class MeshField:
         """The VirtualMeter ``mid`` (made, or reopened from its state file, on first
         use; a new one's clock starts at ``at``, so nothing idles it to there)."""
         m = self._meters.get(mid)
+        if m is None and self._given is not None:
+            m = self._meters[mid] = self._given[mid]
+            m.set_load(meter_load(self.seed, mid))  # the load the soak checks it against
         if m is None:
             import datetime as _dt
 
@@ -304,6 +312,9 @@ class MeshField:
         self.uplink(self.where[mid], mid, state, at, version, code)
 
     def close(self) -> None:
+        if self._given is not None:  # whoever built them closes them
+            self._meters.clear()
+            return
         for m in self._meters.values():
             with contextlib.suppress(Exception):
                 m.close()
