@@ -263,7 +263,9 @@ class Engine:
                     lacking.append(m)
                     continue
                 code = (reading.code or reading.lcd or None) if state == "refused" else None
-                updates.append((m, state, reading.version, code))
+                # after an activation or a heartbeat the meter runs the target
+                version = self.target if state in ("activated", "confirmed") else reading.version
+                updates.append((m, state, version, code))
                 if state in ("refused", "reverted"):
                     failures.append((m, code, _telling(reading.audit, self.target)))
                 wait = max(wait, step)

@@ -182,8 +182,11 @@ class Store:
     def mark(self, cid: str, updates: Iterable[tuple[str, str, str | None, str | None]],
              now: float, source: str, *, wave: int | None = None, kind: str = "meter") -> None:
         """Record ``(meter, state, version, code)`` for each meter, in one transaction,
-        with an event per meter."""
+        with an event per meter; the campaign's clock moves up to ``now`` (so a
+        resumed head-end never goes back behind what the meters saw)."""
         with self.tx() as c:
+            c.execute("UPDATE campaign SET now_virtual = MAX(COALESCE(now_virtual, 0), ?) "
+                      "WHERE id = ?", (now, cid))
             for meter, state, version, code in updates:
                 c.execute("UPDATE meters SET state = ?, version = COALESCE(?, version), "
                           "last_code = ?, updated_virtual = ?, source = ? "
