@@ -7,7 +7,8 @@
   rollout to a fleet with its state in SQLite;
 * :mod:`.dlms` -- ``dlms``, a DLMS/COSEM client: ``read``, ``method``, ``push``,
   ``objects``, ``status``;
-* :mod:`.demo` -- ``demo``, the whole story on one in-process meter;
+* :mod:`.demo` -- ``demo``, a campaign over a simulated fleet end to end, and
+  ``demo meter``, the whole story on one in-process meter;
 * :mod:`.common` -- what they share: exit codes (0 success, 1 a package failed
   a check or the meter refused, 2 usage/configuration/key/connection errors),
   argument types, file helpers.
