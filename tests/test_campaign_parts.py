@@ -134,6 +134,13 @@ def test_database_errors_are_usage_errors(tmp_path: Path) -> None:
         c.execute("PRAGMA user_version=99")
     with pytest.raises(UsageError, match="newer"):
         Store.open(newer)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE t (x)")
+    with pytest.raises(UsageError, match="no campaign tables"):
+        Store.open(other, create=False)
+    with sqlite3.connect(other) as c:  # and nothing was added to it
+        assert [r[0] for r in c.execute("SELECT name FROM sqlite_master")] == ["t"]
     s = _store(tmp_path)
     with pytest.raises(UsageError, match="already holds"):
         s.create("c", package="p", sha256="00", version="2", seed=0, params={}, now=0.0,

@@ -85,6 +85,12 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise UsageError(f"{p}: campaign database schema {version} is newer than this "
                                  f"meteremu's ({SCHEMA_VERSION})")
+            if not create:  # reading one: never add tables to a file that is not ours
+                have = {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"campaign", "meters", "waves", "events"} <= have:
+                    conn.close()
+                    raise UsageError(f"{p}: not a campaign database (no campaign tables)")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
