@@ -151,7 +151,8 @@ class Engine:
 
     def _state(self, state: str, reason: str | None = None) -> None:
         self.store.set_state(self.cid, state, self.now, reason)
-        self.progress.phase(state if reason is None else f"{state}: {reason}")
+        if state != "soak":  # the soak tells what it soaks itself
+            self.progress.phase(state if reason is None else f"{state}: {reason}")
 
     def _tick(self, t: float) -> None:
         self.now = max(self.now, t)
@@ -353,7 +354,8 @@ class Engine:
         p = self.params
         canary = [r.meter for r in self.store.meters(self.cid, wave=0, states=["confirmed"])]
         start = self.now
-        self.progress.phase(f"soak: {len(canary)} canary meters, {p.soak_s / 3600:g} h")
+        self.progress.phase(f"soak: {len(canary)} canary meters, {p.soak_s / 3600:g} h of "
+                            "virtual time")
         self.store.event(self.cid, start, "soak", {"state": "started", "meters": len(canary)})
         base: dict[str, int] = {}
         for m in canary:
