@@ -79,6 +79,9 @@ class Store:
         p = os.fspath(path)
         if not create and not os.path.exists(p):
             raise UsageError(f"no campaign database {p}")
+        parent = os.path.dirname(os.path.abspath(p))
+        if not os.path.isdir(parent):
+            raise UsageError(f"cannot open campaign database {p}: no directory {parent}")
         try:
             conn = sqlite3.connect(p, isolation_level=None, timeout=30)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
