@@ -347,6 +347,14 @@ def test_verify_library_call_range_checks_as_config_error(work: pathlib.Path) ->
                                   ["--seed", ARABIC_ONE], ["--loss", f"0.{ARABIC_ONE}"],
                                   ["--loss", "nan"], ["--loss", "0.5x"]])
 def test_demo_bad_numeric_option_is_a_usage_error(argv: list[str]) -> None:
+    code, out, err = call("demo", "meter", "--plain", *argv)
+    assert_one_line_usage_error(code, err, argv[0])
+    assert out == ""
+
+
+@pytest.mark.parametrize("argv", [["--seed", "-1"], ["--seed", ARABIC_ONE],
+                                  ["--meters", "49"], ["--meters", "2001"]])
+def test_fleet_demo_bad_numeric_option_is_a_usage_error(argv: list[str]) -> None:
     code, out, err = call("demo", "--plain", *argv)
     assert_one_line_usage_error(code, err, argv[0])
     assert out == ""

@@ -3,9 +3,12 @@
 * :mod:`.package` -- ``keygen``, ``package``, ``attach-signature``, ``inspect``, ``verify``;
 * :mod:`.serve` -- ``serve``, virtual meters behind a DLMS/COSEM TCP server;
 * :mod:`.mesh` -- ``mesh broadcast``, seed step 4 on a simulated RF mesh;
+* :mod:`.campaign` -- ``campaign run``, ``status``, ``resume``, ``report``: a
+  rollout to a fleet with its state in SQLite;
 * :mod:`.dlms` -- ``dlms``, a DLMS/COSEM client: ``read``, ``method``, ``push``,
   ``objects``, ``status``;
-* :mod:`.demo` -- ``demo``, the whole story on one in-process meter;
+* :mod:`.demo` -- ``demo``, a campaign over a simulated fleet end to end, and
+  ``demo meter``, the whole story on one in-process meter;
 * :mod:`.common` -- what they share: exit codes (0 success, 1 a package failed
   a check or the meter refused, 2 usage/configuration/key/connection errors),
   argument types, file helpers.
@@ -24,7 +27,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError, KeyFileError, PackageError, UsageError
-from . import demo, dlms, mesh, package, serve
+from . import campaign, demo, dlms, mesh, package, serve
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_PIPE,
@@ -42,6 +45,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     *package.COMMANDS,
     *serve.COMMANDS,
     *mesh.COMMANDS,
+    *campaign.COMMANDS,
     *dlms.COMMANDS,
     *demo.COMMANDS,
 )

@@ -9,7 +9,9 @@ README):
   request (``meteremu dlms``: the request, its DLMS result, and the FOTA
   code first when there is one); for ``mesh broadcast``, some meter of the
   group did not end complete (refused, pending or incomplete: the report
-  says which);
+  says which); for ``campaign``, the campaign ended with meters that did
+  not take the package, or the policy paused it; for ``demo``, the fleet
+  did not end healthy;
 * 2 -- usage, configuration or key file errors, argument errors included;
   for ``meteremu dlms`` also a meter that cannot be reached, does not
   answer in time, or closes the connection;
