@@ -163,9 +163,12 @@ def make_campaign_db(path: str | pathlib.Path, *, campaign: str = "spring-2026",
     if paused_reason:
         events.append((now, None, None, "paused", json.dumps({"reason": paused_reason})))
     for m in db.meters:
-        conn.execute("INSERT INTO meters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO meters (campaign, meter, concentrator, wave, state, version, "
+                     "last_code, updated_virtual, acked_seq, source) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (campaign, m.meter, m.concentrator, m.wave, m.state,
-                      "2.4.1" if m.state == "confirmed" else "2.3.0", m.code, None, len(m.path)))
+                      "2.4.1" if m.state == "confirmed" else "2.3.0", m.code, None, len(m.path),
+                      "read" if m.state in ("refused", "reverted") else "ack"))
     events.sort(key=lambda e: e[0])
     conn.executemany("INSERT INTO events (campaign, at_virtual, at_wall, wave, meter, kind, "
                      "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
