@@ -292,11 +292,7 @@ def _report(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.html:
-        try:
-            from ..campaign.html import render_html  # type: ignore[import-not-found]
-        except ImportError:
-            raise UsageError("campaign report: the HTML report is not part of this build "
-                             "(meteremu.campaign.html)") from None
+        from ..campaign.html import render_html  # imported only when a report is asked for
         from .common import write_atomic
 
         write_atomic(args.html, render_html(args.db, d["campaign"]).encode("utf-8"))
