@@ -91,6 +91,7 @@ int main(void)
         m[i].reasm = &fleet[i].r;
         m[i].rng = 0x9E3779B97F4A7C15ULL + i;
         m[i].loss = loss[i];
+        m[i].start = 0; /* replay checks every meter's start, fed or not */
     }
 
     /* misuse: nothing drawn, nothing fed */
