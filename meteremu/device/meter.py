@@ -31,6 +31,7 @@ from typing import Any
 from .._lowlevel.boot import BootRecord
 from .._lowlevel.boot import BootState as RecordState
 from .._lowlevel.flash import Flash
+from .._lowlevel.image import ImageCache
 from .._lowlevel.reasm import Reassembler
 from ..crypto import load_public_key
 from ..errors import (
@@ -541,6 +542,13 @@ class VirtualMeter:
         audit log, flash and state -- for a fraction of the CPU (one
         :class:`~.events.DownloadProgress` event for the burst)."""
         return self.download.receive_many(frames, self.count, self._guarded)
+
+    def adopt_download_check(self, cache: ImageCache) -> None:
+        """The bank a download goes to now adopts a passed check of a package,
+        keyed on every byte the check reads (see ``Boot.adopt_download``): if
+        the package arrives intact its acceptance spares the image SHA-256 and
+        ECDSA; any other bytes get the full check. Changes no result."""
+        self.boot.adopt_download(cache)
 
     def batch_target(self) -> Reassembler | None:
         """The reassembler a round of mesh frames may go to over many meters in
