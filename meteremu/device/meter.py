@@ -73,7 +73,14 @@ def _layout(geometry: Geometry) -> Layout:
 
 def _point(key: bytes | str) -> bytes:
     """A trusted key as its 65-byte SEC1 point (PEM text may come as ``str``)."""
-    return load_public_key(key.encode() if isinstance(key, str) else bytes(key))
+    return _point_of(key.encode() if isinstance(key, str) else bytes(key))
+
+
+@functools.lru_cache(maxsize=64)
+def _point_of(raw: bytes) -> bytes:
+    """load_public_key, once per distinct key (a fleet gives every meter the same
+    keys); a key it refuses raises every time (exceptions are not cached)."""
+    return load_public_key(raw)
 
 
 class VirtualMeter:
