@@ -44,10 +44,10 @@ int mt_reasm_fault(mt_reasm *st, int rc)
 
 int mt_reasm_is_received(const mt_reasm *st, uint32_t i, int *got)
 {
-    uint8_t b;
-    int rc = mt_flash_area_read(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, &b, 1);
-    if (rc != MT_OK) return rc;
-    *got = (((uint32_t)b >> (i % 8u)) & 1u) == 0;
+    /* a peek, not a read: the same checks (power, range), no copy */
+    const uint8_t *b = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
+    if (b == NULL) return mt_reasm_peek_error(&st->progress);
+    *got = (((uint32_t)*b >> (i % 8u)) & 1u) == 0;
     return MT_OK;
 }
 

@@ -251,6 +251,17 @@ enum mt_reasm_outcome {
 int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
                     uint32_t n, int8_t *outcome, uint32_t *done);
 
+/*
+ * mt_reasm_frames over frames already parsed (mt_frame_parse or _impl
+ * succeeded on each one's bytes: type, lengths and FCS checked), for a
+ * caller that hands one received frame to many reassemblers and checks its
+ * FCS once: the same run rule, outcomes, return values and state after the
+ * call as mt_reasm_frames on those frames' bytes. Each frs[k].payload must
+ * hold frs[k].payload_len bytes; MT_E_ARG, nothing consumed, on NULL.
+ */
+int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                           uint32_t *done);
+
 /* Queries. */
 uint32_t mt_reasm_received(const mt_reasm *st);
 int mt_reasm_complete(const mt_reasm *st); /* 1 when every fragment is marked */

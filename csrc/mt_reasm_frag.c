@@ -334,6 +334,33 @@ int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t 
  * bytes are attacker-controlled and go through the same checks as in
  * mt_reasm_frame.
  */
+/* One frame of a run, parsed (the rule of mt_reasm_frames): 0 when the run
+ * stops before it (a drop, or a header fragment while the header is not
+ * accepted: nothing counted or written); else 1 and *rc the store's code. */
+static int run_step(mt_reasm *st, const mt_frame *fr, int *rc)
+{
+    if (parsed_drop(st, fr) != DROP_NONE) return 0;
+    if (!st->hdr_ok && fr->fragment_index < st->hdr_frags) return 0;
+    *rc = store(st, fr->fragment_index, fr->payload, fr->payload_len);
+    return 1;
+}
+
+/* After run_step took frame k (before: received before it): records its
+ * outcome; 1 when the run goes on past it. */
+static int run_record(const mt_reasm *st, int rc, uint32_t before, uint32_t k, int8_t *outcome)
+{
+    if (rc != MT_OK) {
+        outcome[k] = (int8_t)rc; /* mt_err codes lie in -128..0 */
+        return 0;
+    }
+    if (st->received == before) {
+        outcome[k] = MT_REASM_DUPLICATE;
+        return 1;
+    }
+    outcome[k] = MT_REASM_WRITTEN;
+    return st->received != st->fragment_count; /* the completing one ends it */
+}
+
 int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint32_t *lens,
                     uint32_t n, int8_t *outcome, uint32_t *done)
 {
@@ -352,22 +379,31 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
     for (uint32_t k = 0; k < n; k++) {
         mt_frame fr;
         uint32_t before = st->received;
-        int rc;
+        int rc = MT_OK;
         if (frame_drop(st, buf + off, lens[k], &fr) != DROP_NONE) break;
-        if (!st->hdr_ok && fr.fragment_index < st->hdr_frags) break;
-        rc = store(st, fr.fragment_index, fr.payload, fr.payload_len);
+        if (!run_step(st, &fr, &rc)) break;
         *done = k + 1;
-        if (rc != MT_OK) {
-            outcome[k] = (int8_t)rc; /* mt_err codes lie in -128..0 */
-            return rc;
-        }
-        if (st->received == before) {
-            outcome[k] = MT_REASM_DUPLICATE;
-        } else {
-            outcome[k] = MT_REASM_WRITTEN;
-            if (st->received == st->fragment_count) break; /* this one completed it */
-        }
+        if (!run_record(st, rc, before, k, outcome)) return rc;
         off += lens[k];
+    }
+    return MT_OK;
+}
+
+int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                           uint32_t *done)
+{
+    if (st == NULL || done == NULL) return MT_E_ARG;
+    *done = 0;
+    if (n == 0) return MT_OK;
+    if (frs == NULL || outcome == NULL) return MT_E_ARG;
+    for (uint32_t k = 0; k < n; k++) /* all checked before any is taken */
+        if (frs[k].payload == NULL && frs[k].payload_len != 0) return MT_E_ARG;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t before = st->received;
+        int rc = MT_OK;
+        if (!run_step(st, &frs[k], &rc)) break;
+        *done = k + 1;
+        if (!run_record(st, rc, before, k, outcome)) return rc;
     }
     return MT_OK;
 }

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "mt_crc.h"
 #include "mt_err.h"
+#include "mt_frame.h"
 
 #define LOSS_ALL ((uint64_t)1 << 32)
 
@@ -52,12 +54,46 @@ static void reset(mt_fleet_meter *meters, uint32_t n, uint32_t frames)
     }
 }
 
-/* Frame k (len bytes) to meter m, whose run has not stopped. */
-static void feed(mt_fleet_meter *m, const uint8_t *frame, uint32_t len, uint32_t k)
+/*
+ * Parse once, deliver to many. The round's frames go in chunks of CHUNK:
+ * each frame of a chunk is parsed once (type, lengths, FCS: mt_frame_parse_impl
+ * with the CPU's CRC code asked once), then every meter takes the chunk's
+ * frames it hears, in order, as mt_reasm_frames would take their bytes
+ * (mt_reasm_frames_parsed: the same checks from the session on). A frame
+ * that does not parse is one every meter's run stops before (mt_reasm_frames
+ * would drop it): MT_FLEET_BEFORE, the caller's per-frame path counts it.
+ * Every meter hears the frame's very bytes (the links lose frames, they do
+ * not damage them), so the one parse is each meter's.
+ *
+ * Within a chunk the order is meter by meter; meters share nothing, and each
+ * meter still sees its frames in round order and draws once per frame in
+ * order, so neither the chunking nor the order across meters changes any
+ * result. The chunk's frames (a few KB) stay in cache across the meters.
+ */
+#define CHUNK 32u
+
+typedef struct chunk {
+    mt_frame fr[CHUNK];
+    uint8_t ok[CHUNK]; /* 1: parsed */
+} chunk;
+
+/* Parses frames k0 .. k0 + cnt - 1, the first at buf + off. */
+static void parse_chunk(chunk *c, const uint8_t *buf, size_t off, const uint32_t *lens,
+                        uint32_t k0, uint32_t cnt, int crc_impl)
+{
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t len = lens[k0 + j];
+        c->ok[j] = mt_frame_parse_impl(&c->fr[j], buf + off, len, crc_impl) == MT_OK;
+        off += len;
+    }
+}
+
+/* Frame k (parsed: ok, fr) to meter m, whose run has not stopped. */
+static void feed(mt_fleet_meter *m, int ok, const mt_frame *fr, uint32_t k)
 {
     int8_t outcome = 0;
     uint32_t done = 0;
-    int rc = mt_reasm_frames(m->reasm, frame, len, &len, 1, &outcome, &done);
+    int rc = ok ? mt_reasm_frames_parsed(m->reasm, fr, 1, &outcome, &done) : MT_OK;
     if (done == 0) {
         m->stop = k;
         m->code = MT_FLEET_BEFORE;
@@ -77,29 +113,31 @@ static void feed(mt_fleet_meter *m, const uint8_t *frame, uint32_t len, uint32_t
 int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,
                    const uint32_t *lens, uint32_t frames, uint8_t *heard, size_t heard_len)
 {
+    chunk c;
+    size_t row, off = 0;
+    int crc_impl;
     int rc = check_args(meters, n, buf, buf_len, lens, frames, heard, heard_len);
     if (rc != MT_OK) return rc;
     for (uint32_t i = 0; i < n; i++)
         if (meters[i].rng == 0 || meters[i].loss > LOSS_ALL) return MT_E_ARG;
 
-    size_t row = ((size_t)frames + 7u) / 8u;
+    row = ((size_t)frames + 7u) / 8u;
     memset(heard, 0, row * n);
     reset(meters, n, frames);
-    /* Meter by meter, each over the whole round: a meter's state, its bitmap
-     * and bank stay in cache while the round's frames (some 150 KB) stay in
-     * the cache of the next meters. Meters share nothing, so the order of the
-     * (meter, frame) pairs across meters changes no result. */
-    for (uint32_t i = 0; i < n; i++) {
-        mt_fleet_meter *m = &meters[i];
-        uint8_t *mine = heard + (size_t)i * row;
-        size_t off = 0;
-        for (uint32_t k = 0; k < frames; k++) {
-            uint32_t len = lens[k];
-            const uint8_t *frame = buf + off;
-            off += len;
-            if ((draw(&m->rng) >> 32) < m->loss) continue;
-            mine[k / 8u] |= (uint8_t)(1u << (k % 8u));
-            if (m->reasm != NULL && m->stop == frames) feed(m, frame, len, k);
+    crc_impl = mt_crc_accelerated();
+    for (uint32_t k0 = 0; k0 < frames; k0 += CHUNK) {
+        uint32_t cnt = frames - k0 < CHUNK ? frames - k0 : CHUNK;
+        parse_chunk(&c, buf, off, lens, k0, cnt, crc_impl);
+        for (uint32_t j = 0; j < cnt; j++) off += lens[k0 + j];
+        for (uint32_t i = 0; i < n; i++) {
+            mt_fleet_meter *m = &meters[i];
+            uint8_t *mine = heard + (size_t)i * row;
+            for (uint32_t j = 0; j < cnt; j++) {
+                uint32_t k = k0 + j;
+                if ((draw(&m->rng) >> 32) < m->loss) continue;
+                mine[k / 8u] |= (uint8_t)(1u << (k % 8u));
+                if (m->reasm != NULL && m->stop == frames) feed(m, c.ok[j], &c.fr[j], k);
+            }
         }
     }
     return MT_OK;
@@ -109,25 +147,35 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
                     const uint32_t *lens, uint32_t frames, const uint8_t *heard,
                     size_t heard_len)
 {
+    chunk c;
+    size_t row, off = 0;
+    int crc_impl;
     int rc = check_args(meters, n, buf, buf_len, lens, frames, heard, heard_len);
     if (rc != MT_OK) return rc;
     for (uint32_t i = 0; i < n; i++)
         if (meters[i].start > frames) return MT_E_ARG;
 
-    size_t row = ((size_t)frames + 7u) / 8u;
+    row = ((size_t)frames + 7u) / 8u;
     reset(meters, n, frames);
-    for (uint32_t i = 0; i < n; i++) {
-        mt_fleet_meter *m = &meters[i];
-        if (m->reasm == NULL) continue;
-        const uint8_t *mine = heard + (size_t)i * row;
-        size_t off = 0;
-        for (uint32_t k = 0; k < frames && m->stop == frames; k++) {
-            uint32_t len = lens[k];
-            const uint8_t *frame = buf + off;
-            off += len;
-            if (k >= m->start && ((unsigned)mine[k / 8u] >> (k % 8u) & 1u) != 0u)
-                feed(m, frame, len, k);
+    crc_impl = mt_crc_accelerated();
+    for (uint32_t k0 = 0; k0 < frames; k0 += CHUNK) {
+        uint32_t cnt = frames - k0 < CHUNK ? frames - k0 : CHUNK;
+        int parsed = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            mt_fleet_meter *m = &meters[i];
+            const uint8_t *mine = heard + (size_t)i * row;
+            if (m->reasm == NULL || m->stop != frames || m->start >= k0 + cnt) continue;
+            if (!parsed) { /* only chunks some meter is fed from */
+                parse_chunk(&c, buf, off, lens, k0, cnt, crc_impl);
+                parsed = 1;
+            }
+            for (uint32_t j = 0; j < cnt && m->stop == frames; j++) {
+                uint32_t k = k0 + j;
+                if (k >= m->start && ((unsigned)mine[k / 8u] >> (k % 8u) & 1u) != 0u)
+                    feed(m, c.ok[j], &c.fr[j], k);
+            }
         }
+        for (uint32_t j = 0; j < cnt; j++) off += lens[k0 + j];
     }
     return MT_OK;
 }

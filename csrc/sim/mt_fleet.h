@@ -17,7 +17,11 @@
  * never depends on the others or on what it did with earlier frames.
  *
  * A heard frame goes to the meter's reassembler as mt_reasm_frames takes a
- * run of one frame, and the meter stays in the run while each frame is
+ * run of one frame (each frame's type, lengths and FCS are checked once per
+ * call, for every meter that hears it: the links lose frames, never damage
+ * them, so every meter that hears a frame has its very bytes; the meter
+ * takes the parsed frame through mt_reasm_frames_parsed, with the same
+ * results), and the meter stays in the run while each frame is
  * plainly written or a duplicate. Its run stops (stop = the frame's index,
  * code says why) at the first frame that needs more than a count, the same
  * rule as mt_reasm_frames:

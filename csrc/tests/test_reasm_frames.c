@@ -2,7 +2,8 @@
  * argument checks, and a differential test -- random hostile streams with
  * power cuts fed to two reassemblers, one frame by frame through
  * mt_reasm_frame, the other in runs through mt_reasm_frames (or, one time in
- * four, parsed once and given to mt_reasm_frame_parsed), must leave the
+ * four, parsed once and given to mt_reasm_frame_parsed, or in runs through
+ * mt_reasm_frames_parsed), must leave the
  * same flash, wear, counters and state, frame for frame the same outcomes. */
 #include <stdint.h>
 
@@ -131,6 +132,45 @@ static void feed_parsed(twin *t, uint32_t n)
     }
 }
 
+/* Runs through mt_reasm_frames_parsed over frames parsed beforehand: a run
+ * goes up to the next frame that does not parse; a frame a run leaves (or
+ * that does not parse) goes to mt_reasm_frame. Returns the frames the runs
+ * consumed. */
+static uint32_t feed_runs_parsed(twin *t, uint32_t n)
+{
+    static mt_frame frs[MAXN];
+    static uint8_t ok[MAXN], *at[MAXN];
+    uint32_t k = 0, batched = 0, off = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        at[j] = stream + off;
+        ok[j] = mt_frame_parse(&frs[j], stream + off, lens[j]) == MT_OK;
+        off += lens[j];
+    }
+    while (k < n) {
+        uint32_t end = k, done = n;
+        int rc;
+        while (end < n && ok[end]) end++;
+        if (end == k) {
+            out_many[k] = one_frame(t, at[k], lens[k]);
+            k++;
+            continue;
+        }
+        rc = mt_reasm_frames_parsed(&t->r, frs + k, end - k, outcome, &done);
+        CHECK(done <= end - k);
+        if (done == 0) {
+            CHECK_EQ(rc, MT_OK);
+            out_many[k] = one_frame(t, at[k], lens[k]);
+            k++;
+            continue;
+        }
+        for (uint32_t j = 0; j < done; j++) out_many[k + j] = outcome[j];
+        if (rc != MT_OK) CHECK_EQ(outcome[done - 1], rc);
+        k += done;
+        batched += done;
+    }
+    return batched;
+}
+
 static void check_same(const twin *a, const twin *b, uint32_t n)
 {
     CHECK_MEM(a->mem, b->mem, DEV);
@@ -210,8 +250,10 @@ static uint32_t differential(uint32_t fs, uint32_t align, uint32_t cut, unsigned
     }
     total = make_stream(fs, n);
     feed_one(&one, n);
-    if (parsed)
+    if (parsed == 1)
         feed_parsed(&many, n);
+    else if (parsed == 2)
+        batched += feed_runs_parsed(&many, n);
     else
         batched += feed_many(&many, n, total);
     check_same(&one, &many, n);
@@ -227,8 +269,10 @@ static uint32_t differential(uint32_t fs, uint32_t align, uint32_t cut, unsigned
     }
     total = make_stream(fs, n);
     feed_one(&one, n);
-    if (parsed)
+    if (parsed == 1)
         feed_parsed(&many, n);
+    else if (parsed == 2)
+        batched += feed_runs_parsed(&many, n);
     else
         batched += feed_many(&many, n, total);
     check_same(&one, &many, n);
@@ -245,12 +289,13 @@ static void test_differential(void)
             if (sizes[s] % aligns[a] != 0) continue;
             for (unsigned rep = 0; rep < 12; rep++) {
                 uint32_t cut = rep < 4 ? 0 : 1u + next_rand() % 150u;
-                /* every fourth twin takes pre-parsed frames instead of runs */
-                int parsed = rep % 4u == 3u;
+                /* every fourth twin takes pre-parsed frames one by one instead
+                 * of runs, every fourth runs of pre-parsed frames */
+                int parsed = rep % 4u == 3u ? 1 : rep % 4u == 2u ? 2 : 0;
                 batched += differential(sizes[s], aligns[a], cut, rep % 3u, parsed);
                 completed += (uint32_t)mt_reasm_complete(&one.r);
-                runs += parsed ? 0u : 1u;
-                parsed_runs += parsed ? 1u : 0u;
+                runs += parsed == 1 ? 0u : 1u;
+                parsed_runs += parsed == 1 ? 1u : 0u;
             }
         }
     }

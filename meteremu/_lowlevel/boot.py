@@ -21,6 +21,7 @@ bootloader goes on without it: the record holds the floor).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,15 +88,19 @@ class BootRecord:
 
 def _record_from_c(r: object) -> BootRecord:
     c = r  # cdata mt_boot_record, never leaves this function
-    return BootRecord(
-        sequence=int(c.sequence),
-        active=Bank(int(c.active)),
-        state=BootState(int(c.state)),
-        attempts=int(c.attempts),
-        previous=Bank(int(c.previous)),
-        counter=int(c.counter),
-        outcome=Outcome(int(c.outcome)),
-    )
+    return _record_of(int(c.sequence), int(c.active), int(c.state), int(c.attempts),
+                      int(c.previous), int(c.counter), int(c.outcome))
+
+
+@functools.lru_cache(maxsize=256)
+def _record_of(sequence: int, active: int, state: int, attempts: int, previous: int,
+               counter: int, outcome: int) -> BootRecord:
+    """The record of these field values, made once: a BootRecord is immutable, and
+    a fleet's meters read the same few records many times. A value outside
+    its enum raises ValueError every time (exceptions are not cached)."""
+    return BootRecord(sequence=sequence, active=Bank(active), state=BootState(state),
+                      attempts=attempts, previous=Bank(previous), counter=counter,
+                      outcome=Outcome(outcome))
 
 
 def encode_record(rec: BootRecord) -> bytes:

@@ -144,6 +144,24 @@ class Boot:
         self.adopt(cache)
         self.loader.provision()
 
+    def check_policy(self) -> tuple[int, int, int, tuple[bytes, ...]]:
+        """What a package check for the bank a download goes to depends on here:
+        (vendor, hardware revision, bank size, trusted keys). Two meters with
+        the same policy reach the same verdict on the same bytes."""
+        vendor_id, hw_revision = self._identity
+        return vendor_id, hw_revision, self.region(Bank.B).size, tuple(self._keys)
+
+    def adopt_download(self, cache: ImageCache) -> None:
+        """The bank a download goes to now adopts ``cache``, a passed check of a
+        package (:func:`check_package` with this meter's :meth:`check_policy`).
+        Sound for any bytes: the cache is keyed on every byte the check reads,
+        recomputed from the bank at each validation, so a bank holding other
+        bytes (one differs, or a fault) misses it and is checked in full. No-op
+        while no bank is inactive (off, in a trial)."""
+        bank = self.inactive()
+        if bank is not None:
+            self.loader.adopt(bank, cache)
+
     def adopt(self, cache: ImageCache) -> None:
         """``cache`` holds a passed check of the factory package: the golden region
         and bank A adopt it (a bank holding other bytes misses it, csrc/mt_image.h)."""

@@ -69,7 +69,8 @@ class RecordRing:
         self.flash = flash
         self.region = region
         self.fmt = fmt
-        self.slot = record_struct(fmt).size
+        self._twin = record_struct(fmt)
+        self.slot = self._twin.size
         self.per_sector = sector_size // self.slot
         self.sector_size = sector_size
         self.sectors = region.size // sector_size
@@ -185,7 +186,7 @@ class RecordRing:
                 break
             self._fail(index // self.per_sector)  # skipped: the record goes to the next one
             self._next = None
-        rec = unseal(self.fmt, raw)
+        rec = self._twin.unpack(raw)  # sealed by build: its CRC holds, no need to check it again
         self._seq = seq
         self._pos[seq] = index
         self.records.append(rec)

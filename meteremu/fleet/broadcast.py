@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._lowlevel.fleet import BEFORE, RAN, RoundRunner, loss_threshold
+from .._lowlevel.image import ImageCache, check_package
 from .._lowlevel.reasm import decode_frame
 from ..device import VirtualMeter
 from ..device.download import KIND_MESH
-from ..errors import UsageError
+from ..errors import PackageError, UsageError
 from .links import link_seed
 
 __all__ = ["BroadcastResult", "MeterOutcome", "run_broadcast"]
@@ -79,6 +80,50 @@ def _session(frames: Sequence[bytes]) -> tuple[int, int]:
     if len(frames) != f.fragment_count:
         raise UsageError(f"{len(frames)} frames for a session of {f.fragment_count}")
     return f.session_id, f.fragment_count
+
+
+def _package(frames: Sequence[bytes]) -> bytes | None:
+    """The package the frames carry, fragment by fragment; None unless every
+    frame parses and they are the session's fragments 0, 1, ... in order."""
+    parts = []
+    for k, data in enumerate(frames):
+        try:
+            f = decode_frame(data)
+        except PackageError:
+            return None
+        if f.fragment_index != k:
+            return None
+        parts.append(f.payload)
+    return b"".join(parts)
+
+
+def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes]) -> None:
+    """Check the broadcast package once per meter policy (identity, bank size,
+    trusted keys) and let each meter's download bank adopt the passed check
+    (``VirtualMeter.adopt_download_check``): a meter whose bank ends holding
+    these very bytes accepts them with one pass over the image and no ECDSA;
+    the check is keyed on every byte it reads, so a meter whose bytes differ
+    in any bit gets the full check and the same verdict as on its own. A
+    package that fails the check is adopted by none (each meter finds out
+    itself)."""
+    pkg = _package(frames)
+    if pkg is None:
+        return
+    passed: dict[tuple[int, int, int, tuple[bytes, ...]], ImageCache | None] = {}
+    for m in meters:
+        policy = m.boot.check_policy()
+        if policy not in passed:
+            cache: ImageCache | None = ImageCache()
+            vendor_id, hw_revision, bank_size, keys = policy
+            try:
+                check_package(pkg, vendor_id=vendor_id, hw_revision=hw_revision,
+                              bank_size=bank_size, trusted_keys=list(keys), cache=cache)
+            except (PackageError, ValueError):
+                cache = None
+            passed[policy] = cache
+        cache = passed[policy]
+        if cache is not None:
+            m.adopt_download_check(cache)
 
 
 def _status(m: VirtualMeter, session: int) -> tuple[str, int]:
@@ -161,6 +206,7 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
         raise UsageError(str(exc)) from None
     runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds)
     meters = [m for _, m in picked]
+    _adopt_checks(meters, frames)
     result = BroadcastResult(session, count)
     everything = (1 << count) - 1
     todo = list(range(count))

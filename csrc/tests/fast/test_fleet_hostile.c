@@ -1,0 +1,230 @@
+/* mt_fleet_round / mt_fleet_replay check each frame once and hand the parsed
+ * frame to every meter that hears it. This holds them against the per-meter
+ * path written out here (every heard frame's own bytes through
+ * mt_reasm_frames, one frame at a time, the rule the round documents) on
+ * hostile rounds: frames with a flipped bit (bad FCS), cut short, of another
+ * session, with an index past the end, a wrong payload length, a duplicate
+ * whose content differs (a conflict), a header that fails its check, beside
+ * valid frames in any order and repeated. Both sides get the same stops
+ * handled the same way (a BEFORE frame through mt_reasm_frame, then the
+ * replay from after it); every call's outputs, the flash, wear, counters and
+ * phase must be the same. */
+#include <stdint.h>
+#include <string.h>
+
+#include "mt_fleet.h"
+#include "mt_frame.h"
+#include "mt_reasm.h"
+#include "reasm_fixture.h"
+
+#define FS 128u
+#define MAXFRAME (19u + FS + 8u)
+#define METERS 6u
+#define SLOTS 40u /* frames per round */
+#define RUNS 60u
+
+typedef struct meter {
+    uint8_t mem[DEV];
+    uint32_t wear[DEV / SEC];
+    mt_flash flash;
+    mt_layout layout;
+    mt_flash_area bank, progress;
+    mt_reasm r;
+} meter;
+
+static meter fleet[METERS], twin[METERS];
+static uint8_t stream[SLOTS * MAXFRAME];
+static uint32_t lens[SLOTS];
+static uint8_t heard[METERS * ((SLOTS + 7u) / 8u)];
+
+static void meter_init(meter *m)
+{
+    layout_init(&m->layout, &m->flash, m->mem, m->wear, 8, 1);
+    CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_BANK_B, &m->bank), MT_OK);
+    CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_PROGRESS, &m->progress), MT_OK);
+    CHECK_EQ(mt_reasm_init(&m->r, &m->bank, &m->progress, VENDOR, HW), MT_OK);
+    CHECK_EQ(mt_reasm_begin(&m->r, SESSION, pkg_size, FS, count_of(FS)), MT_OK);
+}
+
+/* One frame of the round, of a kind picked at random (attacker-shaped). */
+static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out)
+{
+    uint32_t n = count_of(FS), i = next_rand() % n, kind = next_rand() % 16u;
+    uint8_t payload[FS];
+    mt_frame f;
+    size_t len = 0;
+    f.session_id = SESSION;
+    f.package_size = pkg_size;
+    f.fragment_size = (uint16_t)FS;
+    f.fragment_index = (uint16_t)i;
+    f.fragment_count = (uint16_t)n;
+    f.payload_len = (uint16_t)frag_len(i, FS);
+    memcpy(payload, pkg + i * FS, f.payload_len);
+    f.payload = payload;
+    switch (kind) {
+    case 0: f.session_id ^= 1u; break;                           /* another session */
+    case 1: f.fragment_index = (uint16_t)n; f.payload_len = 16; break; /* past the end */
+    case 2: f.payload_len = (uint16_t)(f.payload_len - 8u); break;   /* wrong length */
+    case 3: payload[next_rand() % f.payload_len] ^= 0x40; break; /* content differs */
+    case 4: f.package_size += FS; break;                         /* other geometry */
+    case 5: /* a header whose check fails (another vendor), FCS valid */
+        if (i == 0 && next_rand() % 4u == 0) payload[8] ^= 1;
+        break;
+    default: break;                                              /* a valid frame */
+    }
+    CHECK_EQ(mt_frame_encode(out, MAXFRAME, &f, &len), MT_OK);
+    if (kind == 6) out[next_rand() % len] ^= (uint8_t)(1u << (next_rand() % 8u)); /* bad FCS */
+    if (kind == 7) len -= 1u + next_rand() % 4u;                 /* cut short */
+    *len_out = (uint32_t)len;
+    return (uint32_t)len;
+}
+
+/* The per-meter path: the round as mt_fleet.h specifies it, each heard
+ * frame's bytes through mt_reasm_frames (a run of one). */
+static void ref_feed(mt_fleet_meter *m, const uint8_t *frame, uint32_t len, uint32_t k)
+{
+    int8_t outcome = 0;
+    uint32_t done = 0;
+    int rc = mt_reasm_frames(m->reasm, frame, len, &len, 1, &outcome, &done);
+    if (done == 0) {
+        m->stop = k;
+        m->code = MT_FLEET_BEFORE;
+    } else if (rc != 0) {
+        m->stop = k;
+        m->code = rc;
+    } else if (outcome == MT_REASM_DUPLICATE) {
+        m->duplicates++;
+    } else if (mt_reasm_complete(m->reasm)) {
+        m->stop = k;
+        m->code = MT_FLEET_COMPLETED;
+    } else {
+        m->written++;
+    }
+}
+
+static int hears(uint64_t *x, uint64_t loss)
+{
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return ((*x * 0x2545F4914F6CDD1DULL) >> 32) >= loss;
+}
+
+/* replay 0: draws, its bits into hb (zeroed first); 1: reads hb from
+ * m->start on. */
+static void ref_round(mt_fleet_meter *ms, uint32_t frames, int replay, uint8_t *hb)
+{
+    uint32_t row = (frames + 7u) / 8u;
+    if (!replay) memset(hb, 0, (size_t)row * METERS);
+    for (uint32_t i = 0; i < METERS; i++) {
+        mt_fleet_meter *m = &ms[i];
+        uint32_t off = 0;
+        m->stop = frames;
+        m->code = MT_FLEET_RAN;
+        m->written = m->duplicates = 0;
+        for (uint32_t k = 0; k < frames; k++) {
+            const uint8_t *frame = stream + off;
+            int h;
+            off += lens[k];
+            if (replay) {
+                h = k >= m->start && (((unsigned)hb[i * row + k / 8u] >> (k % 8u)) & 1u) != 0u;
+            } else {
+                h = hears(&m->rng, m->loss);
+                if (h) hb[i * row + k / 8u] |= (uint8_t)(1u << (k % 8u));
+            }
+            if (h && m->reasm != NULL && m->stop == frames) ref_feed(m, frame, lens[k], k);
+        }
+    }
+}
+
+static void same_meter(const meter *a, const meter *b)
+{
+    CHECK_MEM(a->mem, b->mem, DEV);
+    CHECK_MEM(a->wear, b->wear, sizeof a->wear);
+    CHECK_EQ(mt_reasm_received(&a->r), mt_reasm_received(&b->r));
+    CHECK_MEM(&a->r.stats, &b->r.stats, sizeof a->r.stats);
+    CHECK_EQ(a->r.phase, b->r.phase);
+    CHECK_EQ(a->r.hdr_ok, b->r.hdr_ok);
+}
+
+static void same_out(const mt_fleet_meter *a, const mt_fleet_meter *b)
+{
+    for (uint32_t i = 0; i < METERS; i++) {
+        CHECK_EQ(a[i].stop, b[i].stop);
+        CHECK_EQ(a[i].code, b[i].code);
+        CHECK_EQ(a[i].written, b[i].written);
+        CHECK_EQ(a[i].duplicates, b[i].duplicates);
+        CHECK_EQ(a[i].rng, b[i].rng);
+    }
+}
+
+int main(void)
+{
+    const uint64_t loss[METERS] = {0, (uint64_t)1 << 30, (uint64_t)1 << 31, 0, 1, 3u << 30};
+    uint32_t stops = 0, conflicts = 0, refused = 0, bad = 0, completed = 0;
+    make_pkg(2048u - 128u - 64u, FS, 64u, VENDOR, HW);
+    for (uint32_t run = 0; run < RUNS; run++) {
+        mt_fleet_meter m[METERS], t[METERS];
+        for (uint32_t i = 0; i < METERS; i++) {
+            meter_init(&fleet[i]);
+            meter_init(&twin[i]);
+            memset(&m[i], 0, sizeof m[i]);
+            m[i].reasm = &fleet[i].r;
+            m[i].rng = 0x9E3779B97F4A7C15ULL * (run + 1u) + i;
+            m[i].loss = loss[i];
+            t[i] = m[i];
+            t[i].reasm = &twin[i].r;
+        }
+        for (int round = 0; round < 4; round++) {
+            uint32_t total = 0, frames = SLOTS;
+            uint8_t heard_ref[sizeof heard];
+            for (uint32_t k = 0; k < frames; k++)
+                total += hostile_frame(stream + total, &lens[k]);
+            CHECK_EQ(mt_fleet_round(m, METERS, stream, total, lens, frames, heard, sizeof heard),
+                     MT_OK);
+            ref_round(t, frames, 0, heard_ref);
+            CHECK_MEM(heard, heard_ref, sizeof heard);
+            same_out(m, t);
+            for (;;) {
+                int any = 0;
+                for (uint32_t i = 0; i < METERS; i++) {
+                    if (m[i].code == MT_FLEET_RAN) {
+                        m[i].reasm = t[i].reasm = NULL;
+                        continue;
+                    }
+                    uint32_t k = m[i].stop, off = 0;
+                    any = 1;
+                    stops++;
+                    for (uint32_t j = 0; j < k; j++) off += lens[j];
+                    if (m[i].code == MT_FLEET_BEFORE) { /* the per-frame way, on both */
+                        int a = mt_reasm_frame(&fleet[i].r, stream + off, lens[k]);
+                        CHECK_EQ(a, mt_reasm_frame(&twin[i].r, stream + off, lens[k]));
+                        bad += a != MT_OK;
+                    }
+                    conflicts += m[i].code == MT_E_CONFLICT;
+                    completed += m[i].code == MT_FLEET_COMPLETED;
+                    m[i].reasm = &fleet[i].r;
+                    t[i].reasm = &twin[i].r;
+                    m[i].start = t[i].start = k + 1;
+                }
+                if (!any) break;
+                int rc = mt_fleet_replay(m, METERS, stream, total, lens, frames, heard,
+                                         sizeof heard);
+                CHECK_EQ(rc, MT_OK);
+                if (rc != MT_OK) break; /* no endless loop */
+                CHECK_MEM(heard, heard_ref, sizeof heard);
+                ref_round(t, frames, 1, heard_ref);
+                same_out(m, t);
+            }
+            for (uint32_t i = 0; i < METERS; i++) {
+                same_meter(&fleet[i], &twin[i]);
+                m[i].reasm = &fleet[i].r;
+                t[i].reasm = &twin[i].r;
+            }
+        }
+        for (uint32_t i = 0; i < METERS; i++) refused += fleet[i].r.phase == MT_REASM_REFUSED;
+    }
+    /* the hostile kinds were all met, and the valid ones made progress */
+    CHECK(stops > 100 && conflicts > 0 && refused > 0 && bad > 0 && completed > 0);
+    return mt_test_done("test_fleet_hostile");
+}
