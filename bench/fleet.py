@@ -29,7 +29,6 @@ and the flash the meters wrote (copied from their template,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import sys
@@ -37,16 +36,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-
+from bench._floor import floor_step
 from bench.meter import _case
 from meteremu._lowlevel import boot as _boot
 from meteremu._lowlevel import fleet as _fleet
 from meteremu._lowlevel import image as _image
 from meteremu._lowlevel import reasm as _reasm
 from meteremu.fleet import Fleet
-from meteremu.package import parse_package
 from meteremu.testing import HW_REVISION, VENDOR_ID
 
 LOSS = 0.1
@@ -68,20 +64,10 @@ def _status_kib(field: str) -> int | None:
 
 def floor(n: int, pkg: bytes, point: bytes) -> float:
     """CPU seconds for n x (SHA-256 of pkg + P-256 verify + one copy of pkg)."""
-    p = parse_package(pkg)
-    assert p.signature is not None
-    sig = p.signature
-    if p.signature_encoding == "raw":
-        sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                         int.from_bytes(sig[32:], "big"))
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    digest = hashlib.sha256(p.unsigned).digest()  # what the signature signs
-    algo = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    step = floor_step(pkg, point)
     t0 = time.process_time()
     for _ in range(n):
-        hashlib.sha256(pkg).digest()
-        key.verify(sig, digest, algo)
-        bytearray(pkg)
+        step()
     return time.process_time() - t0
 
 

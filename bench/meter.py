@@ -265,29 +265,14 @@ def physical_floor(pkg: bytes, point: bytes, repeat: int = 300) -> float:
     """CPU ms of the physical floor issue 11 names, per meter: one hashlib
     SHA-256 of the package, one OpenSSL P-256 verify (through cryptography, of
     a digest already made) and one copy of the package into memory; best of 5."""
-    import hashlib
+    from ._floor import floor_step
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
-
-    from meteremu.package import parse_package
-
-    p = parse_package(pkg)
-    assert p.signature is not None
-    sig = p.signature
-    if p.signature_encoding == "raw":
-        sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                         int.from_bytes(sig[32:], "big"))
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    digest = hashlib.sha256(p.unsigned).digest()
-    algo = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
+    step = floor_step(pkg, point)
     best = float("inf")
     for _ in range(5):
         t0 = time.process_time()
         for _ in range(repeat):
-            hashlib.sha256(pkg).digest()
-            key.verify(sig, digest, algo)
-            bytearray(pkg)
+            step()
         best = min(best, (time.process_time() - t0) / repeat)
     return 1e3 * best
 
