@@ -4,7 +4,6 @@ a clean SIGTERM that saves everything a restart then finds."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import signal
 import subprocess
@@ -56,8 +55,20 @@ def test_loop_uvloop_without_uvloop_is_a_usage_error(tmp_path, monkeypatch, caps
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
     code, _, err = run(["serve", "--state", str(tmp_path / "s"), "--password", "pw",
                         "--loop", "uvloop"], capsys)
-    assert code == 2 and "meteremu[uvloop]" in err and err.count("\n") == 1
+    assert code == 2 and "pip install uvloop" in err and err.count("\n") == 1
     assert not (tmp_path / "s").exists()  # refused before anything was made
+
+
+def test_the_default_loop_is_uvloop_where_it_is_installed(monkeypatch):
+    import asyncio
+
+    from meteremu.cli.serve import _runner
+
+    uvloop = pytest.importorskip("uvloop")
+    assert _runner("auto") is uvloop.run
+    assert _runner("asyncio") is asyncio.run
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # not installed: asyncio's, no error
+    assert _runner("auto") is asyncio.run
 
 
 def test_a_golden_image_not_signed_by_a_trusted_key_is_refused(tmp_path, pub, capsys):
@@ -101,7 +112,7 @@ def test_serve_meters_by_wport_lock_and_a_clean_sigterm(tmp_path, pub):
                                     security_counter=1))
     args = ("--trusted-key", str(pub), "--golden", str(golden), "--meters", "3",
             "--time-scale", "1000", "-q")
-    server = Served(state, *args)
+    server = Served(state, *args, "--loop", "asyncio")
     # the directory is locked while it runs
     second = subprocess.run([sys.executable, "-m", "meteremu.cli", "serve", "--port", "0",
                              "--state", str(state), "--password", PW, *args],
@@ -125,9 +136,9 @@ def test_serve_meters_by_wport_lock_and_a_clean_sigterm(tmp_path, pub):
     assert sorted(p.name for p in state.glob("*.flash")) == [
         "meter-00001.flash", "meter-00002.flash", "meter-00003.flash"]
     # a restart finds all of it: the transfer where it stopped, no energy lost (on
-    # uvloop when it is installed: the same server on the other loop, SIGTERM included)
-    loop = ("--loop", "uvloop") if importlib.util.find_spec("uvloop") else ()
-    server = Served(state, *args, *loop)
+    # the default loop, uvloop where it is installed: the same server on the other
+    # loop, SIGTERM included)
+    server = Served(state, *args)
     with server.client(server_sap=2) as c:
         assert c.associate().accepted
         assert c.get("1.0.1.8.0.255", 2).value >= energy  # the power-fail save kept it

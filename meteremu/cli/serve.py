@@ -79,9 +79,10 @@ def _add_serve(sub: Any) -> None:
                    "(default: a built-in image signed by the demo key)")
     p.add_argument("--idle-timeout", type=number(0.1, 86400), default=120.0, metavar="S",
                    help="close a connection with no whole frame for S seconds (120)")
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="event loop: asyncio's own (default) or uvloop, faster (pip install "
-                   "'meteremu[uvloop]')")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="event loop: uvloop, the faster, where it is installed (it is a "
+                   "dependency on Linux and macOS), else asyncio's own (auto, the default); "
+                   "or either by name")
     p.add_argument("--clock-start", type=_clock_start, default="now", metavar="WHEN",
                    help="date-time of a new meter's clock: 'now' (default) or ISO 8601")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
@@ -123,16 +124,18 @@ def _lock(state_dir: pathlib.Path) -> Any:
 
 
 def _runner(loop: str) -> Any:
-    """``asyncio.run``, or uvloop's (same server, same protocol; a faster loop)."""
-    if loop == "asyncio":
-        import asyncio
+    """``asyncio.run``, or uvloop's (same server, same protocol; a faster loop).
+    ``auto`` is uvloop when it imports, else asyncio's."""
+    import asyncio
 
+    if loop == "asyncio":
         return asyncio.run
     try:
         import uvloop
     except ImportError:
-        raise UsageError("serve: --loop uvloop needs uvloop: pip install 'meteremu[uvloop]'"
-                         ) from None
+        if loop == "auto":
+            return asyncio.run
+        raise UsageError("serve: --loop uvloop needs uvloop: pip install uvloop") from None
     return uvloop.run
 
 
