@@ -4,9 +4,9 @@ Three servers, each a separate process on loopback, started and stopped by
 this run:
 
 * **meteremu** -- ``meteremu serve`` (one meter, its flash in a temporary
-  state file, trusting the bench key) on uvloop (``--loop uvloop``) when it is
-  installed (the ``bench`` extra installs it), and **meteremu-asyncio**, the
-  same on asyncio's own loop, the default;
+  state file, trusting the bench key) on uvloop (``--loop uvloop``, serve's
+  default where uvloop is installed), and **meteremu-asyncio**, the same with
+  ``--loop asyncio``;
 * **gurux** -- ``python -m bench.gurux_server``: the same objects served by
   gurux-dlms's ``GXDLMSSecureServer`` (see that module for what is the
   library's and what is ours);
