@@ -187,8 +187,8 @@ class Engine:
         """One concentrator's part of a wave: settle what is in flight, broadcast
         to the meters that lack the package, activate, confirm, reconcile."""
         t = at
-        rows = {r.meter: r for r in self.store.meters(self.cid, wave=wave) if r.meter in
-                set(meters)}
+        wanted = set(meters)
+        rows = {r.meter: r for r in self.store.meters(self.cid, wave=wave) if r.meter in wanted}
         inflight = [m for m in meters if rows[m].state != "waiting"]
         need = [m for m in meters if rows[m].state == "waiting"]
         if inflight:  # a resumed wave: read before sending anything
@@ -246,9 +246,10 @@ class Engine:
         package)."""
         lacking: list[str] = []
         skip = ("incomplete",) if silent else ("unreachable", "incomplete")
+        wanted = set(meters)
         for _ in range(4):
             open_ = [r.meter for r in self.store.meters(self.cid, wave=wave)
-                     if r.meter in set(meters) and r.state not in FINAL
+                     if r.meter in wanted and r.state not in FINAL
                      and r.state not in skip]
             open_ = [m for m in open_ if m not in lacking]
             if not open_:
