@@ -183,7 +183,8 @@ class FleetField(MeshField):
     # ------------------------------------------------------------ memory
     def private_bytes(self) -> int | None:
         """Flash pages the meters have written (copied from their template), all
-        kinds together; None without /proc (see ``Fleet.private_bytes``)."""
+        fleets together; None without /proc (see ``Fleet.private_bytes``). Each
+        fleet reads /proc/self/smaps once: slow with a thousand fleets."""
         parts = [f.private_bytes() for f in self.fleets]
         return None if any(p is None for p in parts) else sum(p or 0 for p in parts)
 
