@@ -2,11 +2,14 @@
 
 :class:`FleetField` is :class:`~.field.MeshField` with two differences:
 
-* **The meters** are built up front as :class:`~meteremu.fleet.Fleet` s (one
-  per hardware revision and power source), their flash shared copy-on-write
-  with a template (docs/FLEET.md). Nothing is in a file: when the process
-  ends, the meters' state goes with it, so a campaign run on this field
-  cannot be resumed after a kill (:func:`~.runner.open_campaign` refuses).
+* **The meters** are :class:`~meteremu.fleet.Fleet` meters, their flash
+  shared copy-on-write with a template (docs/FLEET.md), built when the
+  campaign first reaches them: a concentrator's wave in one build per kind
+  (hardware revision, battery or mains), clocks starting then, as
+  MeshField's meters start on first use. Nothing is in a file: when the
+  process ends, the meters' state goes with it, so a campaign run on this
+  field cannot be resumed after a kill (:func:`~.runner.open_campaign`
+  refuses).
 * **The delivery** is a star, not the multi-hop tree: each concentrator's
   broadcast is :meth:`Fleet.broadcast` to its wave's meters, each meter on
   its own lossy link whose loss is what its whole path loses
@@ -50,9 +53,13 @@ FLEET_MESH_OPTIONS = ("max_rounds", "cap", "overhead_bytes")
 class FleetField(MeshField):
     """A :class:`~.field.Field` of :class:`~meteremu.fleet.Fleet` meters (in memory
     only), each concentrator's wave delivered by one ``Fleet.broadcast`` per
-    kind of meter. Arguments are :class:`MeshField`'s; ``state_dir`` must be
-    None and ``mesh`` may hold only ``max_rounds``, ``cap`` and
-    ``overhead_bytes``."""
+    kind of meter. Arguments are :class:`MeshField`'s; ``state_dir`` and
+    ``meters`` must be None and ``mesh`` may hold only ``max_rounds``, ``cap``
+    and ``overhead_bytes``. ``block``: meters per shared mapping
+    (``Fleet.build``'s): small, because a concentrator's few hundred meters
+    are a build of their own and each build's template is ``block`` copies of
+    a meter's flash, while 100,000 meters stay far below the process's
+    mapping limit (``vm.max_map_count``)."""
 
     def __init__(self, fleet: Fleet, *, trusted_keys: Sequence[bytes], vendor_id: int,
                  seed: int = 0, state_dir: Any = None, geometry: Any = None,
