@@ -1,4 +1,8 @@
-"""The campaign engine on in-memory fleets: no phantom failure, the policy, the soak."""
+"""The campaign engine on in-memory fleets: no phantom failure, the policy, the soak.
+
+The behavioural tests run on both fields (``field``): the mesh field (meters on
+a multi-hop mesh) and the fleet field (Fleet meters on a star of lossy links,
+meteremu.campaign.fleetfield): the engine must keep its promises on either."""
 
 from __future__ import annotations
 
@@ -19,14 +23,15 @@ from meteremu.campaign.store import Store
 
 def _campaign(tmp: Path, meters: int, *, drop: float = 0.0, pkg: bytes | None = None,
               version: str = "2.0.0", params: Params | None = None,
-              policy: Policy | None = None, other_hw: float = 0.0, seed: int = 1):
+              policy: Policy | None = None, other_hw: float = 0.0, seed: int = 1,
+              field: str = "mesh"):
     store = Store.open(tmp / "c.sqlite")
     fleet = generate_fleet(meters, seed=seed, per_concentrator=250, other_hw_share=other_hw)
     pkg = pkg or package()
     params = params or Params(canary=0.02, wave=1000, seed=seed)
     create(store, "c1", package=pkg, package_name="fw.pkg", fleet=fleet, params=params,
            policy=policy or Policy(), version=version, trusted_keys=[], vendor_id=VENDOR,
-           persist=False)
+           persist=False, field=field)
     rnd = random.Random(seed)
     bus = InProcessBus(drop=(lambda a: rnd.random() < drop) if drop else None)
     opened = open_campaign(store, "c1", bus=bus, fleet=fleet, package=pkg, persist=False,
@@ -34,10 +39,15 @@ def _campaign(tmp: Path, meters: int, *, drop: float = 0.0, pkg: bytes | None = 
     return store, opened, bus
 
 
-def test_lost_acks_never_make_a_failure_db_equals_the_meters(tmp_path: Path) -> None:
+FIELDS = pytest.mark.parametrize("field", ["mesh", "fleet"])
+
+
+@FIELDS
+def test_lost_acks_never_make_a_failure_db_equals_the_meters(tmp_path: Path,
+        field: str) -> None:
     """Thousands of meters, most acks lost on the bus: the database ends equal to
     what each meter really is, and nothing that updated is recorded failed."""
-    store, opened, bus = _campaign(tmp_path, 2000, drop=0.6, other_hw=0.002)
+    store, opened, bus = _campaign(tmp_path, 2000, drop=0.6, other_hw=0.002, field=field)
     try:
         assert opened.engine.run() == "done"
         assert bus.dropped > bus.published // 2  # most of them lost
@@ -76,9 +86,11 @@ def test_canary_is_reproducible_and_spread_over_concentrators(tmp_path: Path) ->
     assert sorted(a) == sorted(where)
 
 
-def test_a_no_heartbeat_image_rolls_back_in_the_canary_and_pauses(tmp_path: Path) -> None:
+@FIELDS
+def test_a_no_heartbeat_image_rolls_back_in_the_canary_and_pauses(tmp_path: Path,
+        field: str) -> None:
     store, opened, _ = _campaign(tmp_path, 300, pkg=package("3.0.0", "no-heartbeat"),
-                                 version="3.0.0", drop=0.3)
+                                 version="3.0.0", drop=0.3, field=field)
     try:
         assert opened.engine.run() == "paused"
         c = store.campaign("c1")
@@ -96,8 +108,10 @@ def test_a_no_heartbeat_image_rolls_back_in_the_canary_and_pauses(tmp_path: Path
         opened.close()
 
 
-def test_soak_takes_24_virtual_hours_and_checks_metrology(tmp_path: Path) -> None:
-    store, opened, _ = _campaign(tmp_path, 200)
+@FIELDS
+def test_soak_takes_24_virtual_hours_and_checks_metrology(tmp_path: Path,
+        field: str) -> None:
+    store, opened, _ = _campaign(tmp_path, 200, field=field)
     try:
         assert opened.engine.run() == "done"
         soak = [e for e in store.events("c1", "soak")]
@@ -111,10 +125,12 @@ def test_soak_takes_24_virtual_hours_and_checks_metrology(tmp_path: Path) -> Non
         opened.close()
 
 
-def test_waves_start_only_in_the_window_and_outside_blackouts(tmp_path: Path) -> None:
+@FIELDS
+def test_waves_start_only_in_the_window_and_outside_blackouts(tmp_path: Path,
+        field: str) -> None:
     policy = Policy(window=(19 * 3600, 6 * 3600), blackouts=[("daily", 17 * 3600.0, 20 * 3600.0)])
     store, opened, _ = _campaign(tmp_path, 300, policy=policy,
-                                 params=Params(canary=0.02, wave=100, seed=1))
+                                 params=Params(canary=0.02, wave=100, seed=1), field=field)
     try:
         assert opened.engine.run() == "done"
         for w in store.waves("c1"):
@@ -124,9 +140,12 @@ def test_waves_start_only_in_the_window_and_outside_blackouts(tmp_path: Path) ->
         opened.close()
 
 
-def test_distributor_never_runs_more_than_its_limit(tmp_path: Path) -> None:
+@FIELDS
+def test_distributor_never_runs_more_than_its_limit(tmp_path: Path,
+        field: str) -> None:
     store, opened, _ = _campaign(tmp_path, 1200,
-                                 params=Params(canary=0.01, wave=1200, seed=2, concurrency=2))
+                                 params=Params(canary=0.01, wave=1200, seed=2, concurrency=2),
+                                 field=field)
     try:
         assert opened.engine.run() == "done"
         spans = [(e["detail"]["concentrator"], e["detail"]["start"], e["detail"]["end"])

@@ -187,12 +187,13 @@ class Engine:
         """One concentrator's part of a wave: settle what is in flight, broadcast
         to the meters that lack the package, activate, confirm, reconcile."""
         t = at
-        rows = {r.meter: r for r in self.store.meters(self.cid, wave=wave) if r.meter in
-                set(meters)}
+        wanted = set(meters)
+        rows = {r.meter: r for r in self.store.meters(self.cid, wave=wave, concentrator=dc)
+                if r.meter in wanted}
         inflight = [m for m in meters if rows[m].state != "waiting"]
         need = [m for m in meters if rows[m].state == "waiting"]
         if inflight:  # a resumed wave: read before sending anything
-            t, lacking = self._reconcile(wave, inflight, t)
+            t, lacking = self._reconcile(wave, inflight, t, dc=dc)
             need += lacking
         for n in range(self.params.broadcasts):
             if not need:
@@ -212,10 +213,10 @@ class Engine:
             t = res.end
             self.drain()
             t = self._follow_acks(wave, need, t)
-            t, need = self._reconcile(wave, need, t)
+            t, need = self._reconcile(wave, need, t, dc=dc)
         if need:  # still without the package after the last broadcast
             self._record(wave, [(m, "incomplete", None, None) for m in need], t)
-        t = self._retry_unreachable(wave, meters, t)
+        t = self._retry_unreachable(wave, meters, t, dc)
         self.progress.advance(len(meters))
         return t
 
@@ -240,15 +241,17 @@ class Engine:
 
     # ------------------------------------------------------------ reconcile
     def _reconcile(self, wave: int, meters: Sequence[str], t: float, *,
-                   silent: bool = False) -> tuple[float, list[str]]:
-        """Read every meter of ``meters`` the database does not show final and
+                   silent: bool = False, dc: str | None = None) -> tuple[float, list[str]]:
+        """Read every meter of ``meters`` (all under concentrator ``dc`` when given:
+        only its rows are looked at) the database does not show final and
         settle it from what it says; (the time after, the meters that lack the
         package)."""
         lacking: list[str] = []
         skip = ("incomplete",) if silent else ("unreachable", "incomplete")
+        wanted = set(meters)
         for _ in range(4):
-            open_ = [r.meter for r in self.store.meters(self.cid, wave=wave)
-                     if r.meter in set(meters) and r.state not in FINAL
+            open_ = [r.meter for r in self.store.meters(self.cid, wave=wave, concentrator=dc)
+                     if r.meter in wanted and r.state not in FINAL
                      and r.state not in skip]
             open_ = [m for m in open_ if m not in lacking]
             if not open_:
@@ -312,7 +315,8 @@ class Engine:
             self.store.mark(self.cid, updates, t, source, wave=wave,
                             kind="read" if source == "read" else "meter")
 
-    def _retry_unreachable(self, wave: int, meters: Sequence[str], t: float) -> float:
+    def _retry_unreachable(self, wave: int, meters: Sequence[str], t: float,
+                           dc: str | None = None) -> float:
         wanted = set(meters)
         for _ in range(self.params.unreachable_retries):
             silent = [r.meter for r in self.store.meters(self.cid, wave=wave,
@@ -321,7 +325,7 @@ class Engine:
             if not silent:
                 break
             t += self.params.retry_s
-            t, lacking = self._reconcile(wave, silent, t, silent=True)
+            t, lacking = self._reconcile(wave, silent, t, silent=True, dc=dc)
             if lacking:
                 self._record(wave, [(m, "incomplete", None, None) for m in lacking], t)
         return t

@@ -232,13 +232,17 @@ class MeshField:
             out.outcomes[row["id"]] = (row["outcome"], row["code"])
             out.reported[row["id"]] = row["reported"]
         self.sync(meters, out.end)
+        self._acks(meters, out)
+        return out
+
+    def _acks(self, meters: Sequence[str], out: BroadcastResult) -> None:
+        """What the meters reported of a broadcast, upstream as acks."""
         for mid in meters:
             said = out.reported.get(mid)
             if said == "complete":
                 self._ack(mid, "verified", out.end)
             elif said == "refused":
                 self._ack(mid, "refused", out.end, out.outcomes[mid][1])
-        return out
 
     # ------------------------------------------------------------ commands
     def activate(self, meter: str, at: float) -> str | None:

@@ -6,6 +6,11 @@ Next to the database ``X.sqlite`` lives its state directory ``X.sqlite.d/``:
 campaign's package, so ``resume`` needs nothing else) and ``meters/`` (each
 meter's flash, shared by the campaigns of this database: a second campaign
 updates the meters the first one left).
+
+A campaign created with ``field="fleet"`` runs on a :class:`~.fleetfield.FleetField`:
+its meters live in the process's memory only (no ``meters/``), so it cannot
+be resumed once it has started (:func:`open_campaign` refuses, saying so),
+and it must be its database's only campaign.
 """
 
 from __future__ import annotations
@@ -21,11 +26,16 @@ from .bus import AckBus
 from .engine import Engine, Params, Progress
 from .field import EPOCH, MeshField
 from .fleet import Fleet, dump_fleet, loads_fleet
+from .fleetfield import FleetField
 from .plan import plan
 from .policy import Policy
 from .store import Store
 
-__all__ = ["Opened", "create", "open_campaign", "state_dir"]
+__all__ = ["FIELDS", "Opened", "create", "open_campaign", "resumable", "state_dir"]
+
+#: The fields a campaign can run on: meters with their flash in files (or in
+#: memory) on the multi-hop mesh, or in-memory fleet meters on a star.
+FIELDS = ("mesh", "fleet")
 
 
 def state_dir(db: str | os.PathLike[str]) -> pathlib.Path:
@@ -34,12 +44,20 @@ def state_dir(db: str | os.PathLike[str]) -> pathlib.Path:
 
 def create(store: Store, cid: str, *, package: bytes, package_name: str, fleet: Fleet,
            params: Params, policy: Policy, version: str, trusted_keys: list[bytes],
-           vendor_id: int, persist: bool = True, extra: dict[str, Any] | None = None) -> None:
+           vendor_id: int, persist: bool = True, extra: dict[str, Any] | None = None,
+           field: str = "mesh") -> None:
     """Plan campaign ``cid`` and write it to ``store`` (and, with ``persist``, the
-    fleet and the package to the state directory)."""
+    fleet and the package to the state directory). ``field``: one of
+    :data:`FIELDS`."""
     if not cid or any(c in cid for c in "/+#") or cid.startswith("."):
         raise UsageError(f"campaign name {cid!r} must be non-empty, without / + # "
                          "and not start with a dot")
+    if field not in FIELDS:
+        raise UsageError(f"field {field!r}: use one of {', '.join(FIELDS)}")
+    if field == "fleet" and store.campaigns():
+        raise UsageError(f"{store.path} already holds a campaign: the fleet field's meters "
+                         "start from the factory in memory and would not be the meters it "
+                         "updated; use another --db")
     sd = state_dir(store.path)
     if persist:
         sd.mkdir(parents=True, exist_ok=True)
@@ -60,7 +78,7 @@ def create(store: Store, cid: str, *, package: bytes, package_name: str, fleet: 
                  seed=params.seed,
                  params={"engine": params.to_dict(), "policy": policy.to_dict(),
                          "trusted_keys": [k.hex() for k in trusted_keys],
-                         "vendor_id": vendor_id, **(extra or {})},
+                         "vendor_id": vendor_id, "field_kind": field, **(extra or {})},
                  now=now, meters=((m, where[m], w) for m, w in sorted(waves.items())),
                  waves=count)
 
@@ -68,7 +86,7 @@ def create(store: Store, cid: str, *, package: bytes, package_name: str, fleet: 
 @dataclass
 class Opened:
     engine: Engine
-    field: MeshField
+    field: MeshField  # or its FleetField
 
     def close(self) -> None:
         self.field.close()
@@ -98,6 +116,7 @@ def open_campaign(store: Store, cid: str, *, bus: AckBus, progress: Progress | N
     if sha256(package).hex() != c["package_sha256"]:
         raise UsageError(f"the package of campaign {cid} has changed since it started")
     params = Params.from_dict(p["engine"])
+    kind = resumable(store, cid)
     options = dict(p.get("field", {}))
     options.update(field_options or {})
     if "geometry" in options and isinstance(options["geometry"], dict):
@@ -109,14 +128,29 @@ def open_campaign(store: Store, cid: str, *, bus: AckBus, progress: Progress | N
     def uplink(*a: Any) -> None:
         engine_box[0].publish(*a)
 
-    field = MeshField(fleet, trusted_keys=[bytes.fromhex(k) for k in p["trusted_keys"]],
-                      vendor_id=int(p["vendor_id"]), seed=params.seed,
-                      state_dir=(sd / "meters") if persist else None,
-                      heartbeat_window=params.heartbeat_window, uplink=uplink, **options)
+    make = FleetField if kind == "fleet" else MeshField
+    field = make(fleet, trusted_keys=[bytes.fromhex(k) for k in p["trusted_keys"]],
+                 vendor_id=int(p["vendor_id"]), seed=params.seed,
+                 state_dir=(sd / "meters") if persist and kind == "mesh" else None,
+                 heartbeat_window=params.heartbeat_window, uplink=uplink, **options)
     engine = Engine(store, cid, field, bus, package, policy=Policy.from_dict(p["policy"]),
                     params=params, progress=progress, ack_wait=ack_wait)
     engine_box.append(engine)
     return Opened(engine, field)
+
+
+def resumable(store: Store, cid: str) -> str:
+    """The field campaign ``cid`` runs on; :class:`UsageError` when it cannot be
+    opened again: a fleet-field campaign that has started and is not done (its
+    meters lived in the memory of the process that ran it)."""
+    c = store.campaign(cid)
+    kind = str(c["params"].get("field_kind", "mesh"))
+    if kind == "fleet" and c["state"] not in ("planned", "done"):
+        raise UsageError(
+            f"campaign {cid} ran on the in-memory fleet field: its meters' state went with "
+            "the process that ran it, so it cannot be resumed (start a new campaign with "
+            "another --db; the mesh field keeps each meter's flash in a file and resumes)")
+    return kind
 
 
 def unpause(store: Store, cid: str) -> str:

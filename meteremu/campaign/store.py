@@ -169,13 +169,17 @@ class Store:
 
     # ------------------------------------------------------------ meters
     def meters(self, cid: str, wave: int | None = None,
-               states: Sequence[str] | None = None) -> list[MeterRow]:
+               states: Sequence[str] | None = None,
+               concentrator: str | None = None) -> list[MeterRow]:
         q = ("SELECT meter, concentrator, wave, state, version, last_code, updated_virtual, "
              "acked_seq, source FROM meters WHERE campaign = ?")
         args: list[Any] = [cid]
         if wave is not None:
             q += " AND wave = ?"
             args.append(wave)
+        if concentrator is not None:
+            q += " AND concentrator = ?"
+            args.append(concentrator)
         if states is not None:
             q += f" AND state IN ({','.join('?' * len(states))})"
             args.extend(states)

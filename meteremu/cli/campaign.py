@@ -84,6 +84,12 @@ def _add_campaign(sub: Any) -> None:
                    help="the meters' flash bank size, KiB (128)")
     m.add_argument("--rounds", type=uint(1, 1000), default=30, metavar="N",
                    help="broadcast round limit (30)")
+    m.add_argument("--field", choices=("mesh", "fleet"), default="mesh",
+                   help="mesh (default): each meter's flash in a file under --db's state "
+                   "directory, every broadcast on the multi-hop mesh; fleet: in-memory "
+                   "meters (cheap enough for 100,000), every broadcast a star of lossy "
+                   "links, and NO resume: the meters' state goes with the process, so a "
+                   "killed or paused fleet campaign cannot be resumed (docs/CAMPAIGN.md)")
     _bus_options(r)
     r.add_argument("--seed", type=uint(0, U32), default=0, help="seed of everything random (0)")
     _common(r)
@@ -99,7 +105,8 @@ def _add_campaign(sub: Any) -> None:
         "resume", help="go on with a campaign after a crash, a kill or a pause",
         description="Go on from where the database says: meters in flight are read first, "
         "none already done is sent the package again. A campaign the policy paused goes on "
-        "only with --unpause.")
+        "only with --unpause. A campaign run with --field fleet cannot be resumed (its "
+        "meters lived in the memory of the process that ran it): resume refuses it.")
     _which(re_)
     re_.add_argument("--unpause", action="store_true",
                      help="go on past what paused the campaign")
@@ -221,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         create(store, cid, package=pkg, package_name=args.package, fleet=fleet, params=params,
                policy=policy, version=version, trusted_keys=keys,
-               vendor_id=header["vendor_id"],
+               vendor_id=header["vendor_id"], field=args.field,
                extra={"field": {"geometry": geometry, "mesh": {"max_rounds": args.rounds}}})
         return _drive(args, store, cid)
     finally:
@@ -229,12 +236,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from ..campaign.runner import unpause
+    from ..campaign.runner import resumable, unpause
     from ..campaign.store import Store
 
     store = Store.open(args.db, create=False)
     try:
         c = store.campaign(args.campaign)
+        resumable(store, c["id"])  # before --unpause changes anything
         if c["state"] == "paused":
             if not args.unpause:
                 warn(f"campaign {c['id']} is paused: {c['paused_reason']} (resume --unpause "
