@@ -152,8 +152,8 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
     int crc_impl;
     int rc = check_args(meters, n, buf, buf_len, lens, frames, heard, heard_len);
     if (rc != MT_OK) return rc;
-    for (uint32_t i = 0; i < n; i++)
-        if (meters[i].start > frames) return MT_E_ARG;
+    for (uint32_t i = 0; i < n; i++) /* a meter not fed (reasm NULL) has no start */
+        if (meters[i].reasm != NULL && meters[i].start > frames) return MT_E_ARG;
 
     row = ((size_t)frames + 7u) / 8u;
     reset(meters, n, frames);

@@ -87,7 +87,8 @@ int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_
 /*
  * The round again without drawing (see Replay above): heard as the round left
  * it. Same arguments and checks, except that rng and loss are not looked at
- * and a start past `frames` is MT_E_ARG.
+ * and a start past `frames` of a meter it feeds is MT_E_ARG (a meter with
+ * reasm NULL is skipped whole, its start unread).
  */
 int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,
                     const uint32_t *lens, uint32_t frames, const uint8_t *heard,

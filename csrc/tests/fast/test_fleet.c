@@ -93,7 +93,7 @@ int main(void)
         m[i].reasm = &fleet[i].r;
         m[i].rng = 0x9E3779B97F4A7C15ULL + i;
         m[i].loss = loss[i];
-        m[i].start = 0; /* replay checks every meter's start, fed or not */
+        m[i].start = 0;
     }
 
     /* misuse: nothing drawn, nothing fed */
@@ -159,6 +159,10 @@ int main(void)
     CHECK(stops >= 4 && replays >= 2);  /* both headers and both completions */
     m[0].start = n + 1;
     CHECK_EQ(mt_fleet_replay(m, METERS, stream, total, lens, n, heard, sizeof heard), MT_E_ARG);
+    /* a meter not fed: its start is never read */
+    m[0].reasm = NULL;
+    CHECK_EQ(mt_fleet_replay(m, METERS, stream, total, lens, n, heard, sizeof heard), MT_OK);
+    m[0].reasm = &fleet[0].r;
     CHECK(mt_reasm_complete(&fleet[0].r));
     CHECK(mt_reasm_complete(&fleet[2].r));
     CHECK_EQ(mt_reasm_received(&fleet[1].r), 0u);
