@@ -36,7 +36,13 @@ def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [lo] if math.isfinite(lo) else [0.0]
     raw = (hi - lo) / max(1, count)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    nice = [m * mag for m in (0.1, 0.2, 0.5, 1, 2, 5, 10)]
+    i = next(i for i, v in enumerate(nice) if v >= raw)
+    # the smallest round step over raw can miss [lo, hi] altogether (1..40002 in
+    # two: 50,000 apart); the next smaller one then fits in the span
+    while i > 0 and math.ceil(lo / nice[i]) * nice[i] > hi:
+        i -= 1
+    step = nice[i]
     first = math.ceil(lo / step) * step
     out = []
     k = 0
