@@ -11,117 +11,40 @@ and counters, boot state and record, version, audit log, events.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from fleetkit import FACTORY, FRAMES, KEYS, N, faults, fleet_of, one_by_one, picture, twins_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meteremu._lowlevel.image import ImageCache, check_package
 from meteremu.device import Battery, VirtualMeter
-from meteremu.device.download import KIND_MESH
 from meteremu.errors import SIGNATURE_MISMATCH, UsageError
-from meteremu.fleet import Fleet, Link, MeterSpec
+from meteremu.fleet import Fleet, MeterSpec
 from meteremu.fleet.memory import SlotPool
 from meteremu.hes import fragment_package
 from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_keys, make_package
 
-KEYS = make_keys(0)
-FACTORY = make_package(make_firmware(4096, seed=1), KEYS, version="1.0.0", security_counter=1)
-UPDATE = make_package(make_firmware(6000, seed=2), KEYS, version="2.0.0", security_counter=2,
-                      fragment_size=128)
-SESSION = 0x5EED
-FRAMES = fragment_package(UPDATE, session_id=SESSION)
-N = 20
-
-
-def _fleet(n: int = N, **kw: Any) -> Fleet:
-    return Fleet.build(n, trusted_keys=[KEYS.point], factory_package=FACTORY,
-                       vendor_id=VENDOR_ID, hw_revision=HW_REVISION, **kw)
-
-
-def _twins(fleet: Fleet) -> dict[str, VirtualMeter]:
-    """The fleet's meters made the ordinary way: each its own VirtualMeter,
-    provisioned from the factory package."""
-    return {serial: VirtualMeter(serial=serial, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
-                                 trusted_keys=[KEYS.point], factory_package=FACTORY)
-            for serial in fleet}
-
-
-def _status(m: VirtualMeter) -> tuple[str, int]:
-    dl = m.download.open() if m.power.running else None
-    if dl is not None and dl.tag == KIND_MESH and dl.session_id == SESSION:
-        if dl.complete:
-            return "complete", 0
-        return "missing", int.from_bytes(dl.missing(), "little")
-    if (KIND_MESH, SESSION) in m.download.closed:
-        return "refused", 0
-    return "missing", -1
-
-
-def _one_by_one(meters: dict[str, VirtualMeter], loss: dict[str, float], seed: int,
-                max_rounds: int) -> list[int]:
-    """The broadcast as the fleet documents it, each meter on its own."""
-    links = {s: Link(seed, s, loss.get(s, 0.0)) for s in meters}
-    everything = (1 << len(FRAMES)) - 1
-    todo = list(range(len(FRAMES)))
-    sent = []
-    for _ in range(max_rounds):
-        frames = [FRAMES[i] for i in todo]
-        sent.append(len(frames))
-        union = 0
-        for s, m in meters.items():
-            heard = links[s].heard(frames)
-            if heard:
-                m.receive_many(heard)
-            kind, missing = _status(m)
-            if kind == "missing":
-                union |= everything if missing < 0 else missing
-        if not union:
-            break
-        todo = [k for k in range(len(FRAMES)) if union >> k & 1]
-    return sent
-
-
-def _picture(m: VirtualMeter) -> dict[str, Any]:
-    return {
-        "flash": m.flash.dump(), "wear": m.flash.wear_counters(), "counters": dict(m.counters),
-        "state": m.boot_state, "version": m.active_version, "bank": m.active_bank,
-        "record": m.boot_record, "audit": m.audit_log, "events": m.drain_events(),
-        "progress": m.download_progress(), "powered": m.powered, "lcd": m.lcd,
-        "refusals": m.refusals,
-    }
-
-
-def _faults(meters: dict[str, VirtualMeter], serials: list[str]) -> None:
-    """The same faults into the same meters of either side."""
-    a, b, c, d = (meters[s] for s in serials[1:5])
-    a.flash.cut_after(300)  # a power cut in the middle of the download
-    b.flash.flip_bits(a.layout["bank_a"].offset + 200, 0x10)  # bit rot in the running image
-    c.power_off()  # off for the whole broadcast
-    d.flash.cut_after(5)  # a cut right at the start (the session record)
-
 
 def test_a_fleet_equals_the_same_meters_driven_one_by_one() -> None:
-    fleet = _fleet()
-    twins = _twins(fleet)
+    fleet = fleet_of()
+    twins = twins_of(fleet)
     serials = fleet.serials
     for s in serials:  # built: the same meter, events and all
-        assert _picture(fleet[s]) == _picture(twins[s]), s
+        assert picture(fleet[s]) == picture(twins[s]), s
     loss = {s: (0.05 * i) % 0.4 for i, s in enumerate(serials)}
-    _faults({s: fleet[s] for s in serials}, serials)
-    _faults(twins, serials)
+    faults({s: fleet[s] for s in serials}, serials)
+    faults(twins, serials)
     result = fleet.broadcast(FRAMES, loss=loss, seed=7, max_rounds=12)
-    sent = _one_by_one(twins, loss, 7, 12)
+    sent = one_by_one(twins, loss, 7, 12)
     assert result.sent == sent
     for s in serials:
-        assert _picture(fleet[s]) == _picture(twins[s]), s
+        assert picture(fleet[s]) == picture(twins[s]), s
     # then power back, a second broadcast, activation, heartbeat, time
     for meters in ({s: fleet[s] for s in serials}, twins):
         for m in meters.values():
             m.power_on()
     result = fleet.broadcast(FRAMES, loss=loss, seed=8, max_rounds=12)
-    sent = _one_by_one(twins, loss, 8, 12)
+    sent = one_by_one(twins, loss, 8, 12)
     assert result.sent == sent
     got = fleet.activate()
     want = {s: twins[s].activate() for s in serials}
@@ -131,14 +54,14 @@ def test_a_fleet_equals_the_same_meters_driven_one_by_one() -> None:
     for m in twins.values():
         m.advance(1000)
     for s in serials:
-        assert _picture(fleet[s]) == _picture(twins[s]), s
+        assert picture(fleet[s]) == picture(twins[s]), s
     versions = [fleet[s].active_version for s in serials]
     assert versions[::2].count("2.0.0") >= N // 2 - 2  # confirmed by the heartbeat
     assert versions[1::2].count("1.0.0") >= N // 2 - 2  # no heartbeat: reverted
 
 
 def test_outcomes_say_complete_missing_and_refused() -> None:
-    fleet = _fleet(4)
+    fleet = fleet_of(4)
     s = fleet.serials
     bad = make_package(make_firmware(6000, seed=2), make_keys(1), version="2.0.0",
                        security_counter=2, fragment_size=128)  # signed by a stranger
@@ -154,19 +77,19 @@ def test_outcomes_say_complete_missing_and_refused() -> None:
     assert other.outcomes[s[2]].code == SIGNATURE_MISMATCH.code  # a key it does not trust
 
 
-def test_the_same_seed_gives_the_same_fleet() -> None:
+def test_the_same_seed_gives_the_samefleet_of() -> None:
     pictures = []
     for seed in (3, 3, 4):
-        fleet = _fleet(6)
+        fleet = fleet_of(6)
         result = fleet.broadcast(FRAMES, loss=0.3, seed=seed)
         pictures.append((result.sent, result.outcomes,
-                         [_picture(fleet[s]) for s in fleet]))
+                         [picture(fleet[s]) for s in fleet]))
     assert pictures[0] == pictures[1]
     assert pictures[0][2] != pictures[2][2]  # another seed, other losses
 
 
 def test_faults_stay_in_their_meter() -> None:
-    fleet = _fleet(4)
+    fleet = fleet_of(4)
     a, b, c, d = (fleet[s] for s in fleet.serials)
     image = a.layout["bank_a"].offset + 300
     b.flash.flip_bits(image, 0x01)  # one bit of b's running image
@@ -191,7 +114,7 @@ def test_a_cloned_meter_never_skips_its_image_check() -> None:
     meter spares ECDSA; a meter whose image differs in one bit -- flipped in
     its slot before the meter was made, so no write generation saw it -- runs
     the whole check, fails it and boots the golden image."""
-    layout = _fleet(1)["MTR00000000"].layout
+    layout = fleet_of(1)["MTR00000000"].layout
     cache = ImageCache()
     check_package(FACTORY, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
                   bank_size=layout.geometry.bank_size, trusted_keys=[KEYS.point], cache=cache)
@@ -221,16 +144,16 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
     with pytest.raises(UsageError):
         Fleet.build([MeterSpec("a")], trusted_keys=[KEYS.point])  # no identity
     with pytest.raises(UsageError):
-        _fleet(-1)
+        fleet_of(-1)
     with pytest.raises(UsageError):
-        _fleet(2, state="somewhere")
+        fleet_of(2, state="somewhere")
     with pytest.raises(UsageError):
         Fleet.build(["a", "a"], trusted_keys=[KEYS.point], factory_package=FACTORY,
                     vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
-    fleet = _fleet(2)
+    fleet = fleet_of(2)
     for s in fleet:
         fleet[s].drain_events()
-    before = [_picture(fleet[s]) for s in fleet]
+    before = [picture(fleet[s]) for s in fleet]
     with pytest.raises(UsageError):
         fleet.broadcast(FRAMES, loss=1.5)
     with pytest.raises(UsageError):
@@ -241,7 +164,7 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
         fleet.broadcast(FRAMES, max_rounds=0)
     with pytest.raises(UsageError):
         fleet["nope"]
-    assert [_picture(fleet[s]) for s in fleet] == before
+    assert [picture(fleet[s]) for s in fleet] == before
 
 
 @settings(max_examples=12, deadline=None)
@@ -249,11 +172,11 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
        losses=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), min_size=5, max_size=5),
        cuts=st.lists(st.one_of(st.none(), st.integers(0, 120)), min_size=5, max_size=5),
        rounds=st.integers(1, 6))
-def test_any_fleet_equals_its_meters_one_by_one(n: int, seed: int, losses: list[float],
+def test_any_fleet_equals_its_metersone_by_one(n: int, seed: int, losses: list[float],
                                                  cuts: list[int | None], rounds: int) -> None:
     """The twin test as a property: any size, losses, power cuts and round limit."""
-    fleet = _fleet(n)
-    twins = _twins(fleet)
+    fleet = fleet_of(n)
+    twins = twins_of(fleet)
     serials = fleet.serials
     loss = dict(zip(serials, losses, strict=False))
     for i, s in enumerate(serials):
@@ -262,26 +185,26 @@ def test_any_fleet_equals_its_meters_one_by_one(n: int, seed: int, losses: list[
             if cuts[i] is not None:
                 m.flash.cut_after(cuts[i])
     result = fleet.broadcast(FRAMES, loss=loss, seed=seed, max_rounds=rounds)
-    assert result.sent == _one_by_one(twins, loss, seed, rounds)
+    assert result.sent == one_by_one(twins, loss, seed, rounds)
     for s in serials:
-        assert _picture(fleet[s]) == _picture(twins[s]), s
+        assert picture(fleet[s]) == picture(twins[s]), s
 
 
 def test_battery_meters_take_the_per_frame_way_and_still_equal() -> None:
     """Battery meters pay for every frame, so the C core never feeds them: the
     fleet hands their frames to receive_many; some run out mid-download."""
     battery = Battery(reserve_mj=1_000_000 + 150, minimum_mj=1_000_000, rx_frame_mj=3)
-    fleet = _fleet(6, battery=battery)
+    fleet = fleet_of(6, battery=battery)
     twins = {s: VirtualMeter(serial=s, vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
                              trusted_keys=[KEYS.point], factory_package=FACTORY,
                              battery=battery) for s in fleet}
     for s in fleet:
-        assert _picture(fleet[s]) == _picture(twins[s])
+        assert picture(fleet[s]) == picture(twins[s])
     loss = {s: 0.1 * i for i, s in enumerate(fleet)}
     result = fleet.broadcast(FRAMES, loss=loss, seed=5, max_rounds=4)
-    assert result.sent == _one_by_one(twins, loss, 5, 4)
+    assert result.sent == one_by_one(twins, loss, 5, 4)
     for s in fleet:
-        assert _picture(fleet[s]) == _picture(twins[s]), s
+        assert picture(fleet[s]) == picture(twins[s]), s
     assert result.count("complete") < len(fleet)  # 150 mJ is 50 frames: too few
 
 
@@ -297,7 +220,7 @@ def test_a_fleet_of_two_kinds_shares_within_each_kind() -> None:
     assert fleet["a2"].active_version == "1.0.0" and fleet["b2"].active_version == "1.0.1"
     alone = VirtualMeter(serial="b2", vendor_id=VENDOR_ID, hw_revision=HW_REVISION + 1,
                          trusted_keys=[KEYS.point], factory_package=other)
-    assert _picture(fleet["b2"]) == _picture(alone)
+    assert picture(fleet["b2"]) == picture(alone)
     # the update is for revision HW_REVISION: the others refuse it
     result = fleet.broadcast(FRAMES, seed=1)
     assert {s: o.kind for s, o in result.outcomes.items()} == {
@@ -305,7 +228,7 @@ def test_a_fleet_of_two_kinds_shares_within_each_kind() -> None:
 
 
 def test_an_empty_fleet() -> None:
-    fleet = _fleet(0)
+    fleet = fleet_of(0)
     assert len(fleet) == 0
     result = fleet.broadcast(FRAMES)
     assert result.outcomes == {} and result.rounds == 1

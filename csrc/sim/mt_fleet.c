@@ -183,3 +183,19 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
     }
     return MT_OK;
 }
+
+int mt_fleet_pages_equal(const uint8_t *a, const uint8_t *b, size_t len, size_t page,
+                         uint8_t *same, size_t same_len)
+{
+    size_t pages, p, off = 0;
+    if (a == NULL || b == NULL || same == NULL || page == 0) return MT_E_ARG;
+    pages = len / page + (len % page != 0);
+    if (same_len < pages / 8u + (pages % 8u != 0)) return MT_E_LENGTH;
+    memset(same, 0, pages / 8u + (pages % 8u != 0));
+    for (p = 0; p < pages; p++) {
+        size_t n = len - off < page ? len - off : page; /* off < len here */
+        if (memcmp(a + off, b + off, n) == 0) same[p / 8u] |= (uint8_t)(1u << (p % 8u));
+        off += n;
+    }
+    return MT_OK;
+}

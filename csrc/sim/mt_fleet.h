@@ -94,4 +94,15 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
                     const uint32_t *lens, uint32_t frames, const uint8_t *heard,
                     size_t heard_len);
 
+/*
+ * Page by page, whether a and b (len bytes each) hold the same bytes: bit p
+ * (LSB first) of `same` is set when page p -- bytes [p * page, (p + 1) * page),
+ * the last page possibly shorter -- is equal in both, cleared otherwise.
+ * same_len must be at least ceil(ceil(len / page) / 8). Used to find what a
+ * fleet meter's flash shares with a common base. Returns 0; MT_E_ARG on NULL
+ * or a page of 0 bytes, MT_E_LENGTH when `same` is too short.
+ */
+int mt_fleet_pages_equal(const uint8_t *a, const uint8_t *b, size_t len, size_t page,
+                         uint8_t *same, size_t same_len);
+
 #endif

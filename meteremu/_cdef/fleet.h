@@ -18,3 +18,5 @@ int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_
 int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,
                     const uint32_t *lens, uint32_t frames, const uint8_t *heard,
                     size_t heard_len);
+int mt_fleet_pages_equal(const uint8_t *a, const uint8_t *b, size_t len, size_t page,
+                         uint8_t *same, size_t same_len);

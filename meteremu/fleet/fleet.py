@@ -25,7 +25,7 @@ from ..device import Geometry, VirtualMeter
 from ..device.layout import Layout
 from ..errors import ErrorCode, MeterUnavailable, PackageError, UsageError
 from .broadcast import BroadcastResult, run_broadcast
-from .memory import SlotPool, private_bytes
+from .memory import PAGE, SlotPool, private_bytes
 
 __all__ = ["Fleet", "MeterSpec"]
 
@@ -256,6 +256,25 @@ class Fleet:
         pages (sectors) meters have written. None without /proc."""
         spans = [span for pool in self._pools for span in pool.spans()]
         return private_bytes(spans)
+
+    @_quiet_gc
+    def share_identical(self) -> int | None:
+        """Share again what the meters' flash holds alike: each template's
+        meters are moved onto a new base, page by page the content most of
+        them hold now (after a broadcast: the new image), and keep private
+        copies only of the pages where they differ from it (see
+        :mod:`.memory`). Every meter reads exactly the bytes it held before;
+        a meter that writes a shared page later gets its own copy. Returns
+        the bytes still private to single meters, or None where the platform
+        cannot move a mapping (only Linux can). Costs one pass over every
+        meter's flash: call it after a wave, not per operation."""
+        total = 0
+        for pool in self._pools:
+            pages = pool.share()
+            if pages is None:
+                return None
+            total += pages
+        return total * PAGE
 
     def template_bytes(self) -> int:
         """Bytes of the template files the meters' flash is mapped from (held once,

@@ -17,6 +17,17 @@ of 64 meters is one mapping (1,563 for 100,000 meters). The price is the file
 itself: ``block`` copies of the template (64 x 460 KiB = 29 MiB per
 template), paid once, shared by every block. Within a slot the cells start
 on a page, so a flash sector (4 KiB) is exactly one page.
+
+Sharing what meters wrote alike (:meth:`SlotPool.share`): after a broadcast
+every meter that took it holds its own copy of the same image. The pool then
+picks a new base -- page by page, the content most of a sample of its meters
+hold -- writes it ``block`` times into a new file, and moves each block onto
+it: a fresh private mapping of the new file gets, for each meter, a copy of
+only the pages where that meter differs from the base, and then replaces the
+block's mapping at the same address (``mremap``), so every pointer into the
+meters' flash stays valid and every meter reads exactly the bytes it held.
+Pages equal to the base are the new file's, shared again; a meter that
+writes one later gets its own copy, as before.
 """
 
 from __future__ import annotations
@@ -25,9 +36,11 @@ import contextlib
 import ctypes
 import mmap
 import os
+import sys
+from collections import Counter
 from typing import Any
 
-from .._lowlevel import ffi
+from .._lowlevel import ffi, lib
 from ..device.layout import Layout
 from ..device.storage import Storage
 from ..wire.storage import STATE_FILE_HEAD_SIZE
@@ -59,6 +72,7 @@ class SlotPool:
         self._spans: list[tuple[int, int]] = []
         self._block: Any = None  # the newest mapping: a cffi pointer that unmaps it when freed
         self._used = block  # slots taken from the newest mapping
+        self._taken = 0  # slots taken in all
         fd = _anonymous_file()
         try:
             os.ftruncate(fd, self.stride * block)
@@ -79,6 +93,7 @@ class SlotPool:
             self._used = 0
         at = self._used * self.stride + self.lead
         self._used += 1
+        self._taken += 1
         head = self._block + at
         cells = head + STATE_FILE_HEAD_SIZE
         size = self.layout.size
@@ -100,6 +115,77 @@ class SlotPool:
 
     close = seal
 
+    def _slots(self) -> list[list[int]]:
+        """Per mapping, the start address of each slot a meter has taken."""
+        out = []
+        left = self._taken
+        for addr, _length in self._spans:
+            k = min(self.block, left)
+            out.append([addr + i * self.stride for i in range(k)])
+            left -= k
+        return out
+
+    def _majority(self, slots: list[int], sample: int) -> bytes:
+        """A slot's worth of bytes: page by page, the content most of ``sample``
+        slots spread over ``slots`` hold (the first seen on a tie)."""
+        step = max(1, len(slots) // sample)
+        picked = [ffi.buffer(ffi.cast("uint8_t *", a), self.stride)[:]
+                  for a in slots[::step][:sample]]
+        base = bytearray()
+        for off in range(0, self.stride, PAGE):
+            counts = Counter(slot[off : off + PAGE] for slot in picked)
+            base += counts.most_common(1)[0][0]
+        return bytes(base)
+
+    def share(self, sample: int = 63) -> int | None:
+        """Re-base every mapping on the pages most meters now hold alike (see the
+        module's docstring); returns the pages still private to one meter, or
+        None where the platform cannot move a mapping (``mremap``: Linux)."""
+        if _MREMAP is None:
+            return None
+        blocks = self._slots()
+        every = [a for block in blocks for a in block]
+        if not every:
+            return 0
+        base = self._majority(every, sample)
+        fd = _anonymous_file()
+        try:
+            os.ftruncate(fd, self.stride * self.block)
+            for k in range(self.block):
+                os.pwrite(fd, base, k * self.stride)
+            private = 0
+            base_c = ffi.from_buffer("uint8_t[]", base)
+            pages = -(-self.stride // PAGE)
+            same = ffi.new("uint8_t[]", -(-pages // 8))
+            tail = [(1 << pages % 8) - 1] if pages % 8 else []
+            everything = bytes([0xFF] * (pages // 8) + tail)  # the all-equal bitmap
+            for (addr, length), slots in zip(self._spans, blocks, strict=True):
+                fresh = _LIBC.mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE,
+                                   mmap.MAP_PRIVATE, fd, 0)
+                if fresh is None or fresh == _MAP_FAILED:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"mmap of {length} bytes: {os.strerror(err)}")
+                for slot in slots:
+                    at = slot - addr
+                    rc = lib.mt_fleet_pages_equal(ffi.cast("uint8_t *", slot), base_c,
+                                                  self.stride, PAGE, same, len(same))
+                    if rc != 0:  # (arguments made here: cannot happen)
+                        raise RuntimeError(f"mt_fleet_pages_equal: {rc}")
+                    if ffi.buffer(same)[:] == everything:
+                        continue
+                    for p in range(pages):
+                        if not same[p >> 3] >> (p & 7) & 1:
+                            ctypes.memmove(fresh + at + p * PAGE, slot + p * PAGE, PAGE)
+                            private += 1
+                moved = _MREMAP(fresh, length, length, _MREMAP_MAYMOVE | _MREMAP_FIXED, addr)
+                if moved is None or moved == _MAP_FAILED:
+                    err = ctypes.get_errno()
+                    _LIBC.munmap(fresh, length)
+                    raise OSError(err, f"mremap of {length} bytes: {os.strerror(err)}")
+        finally:
+            os.close(fd)
+        return private
+
 
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
@@ -115,6 +201,22 @@ def _libc() -> Any:
 
 
 _LIBC = _libc()
+_MREMAP_MAYMOVE, _MREMAP_FIXED = 1, 2  # <sys/mman.h> (Linux)
+
+
+def _mremap() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    fn = getattr(_LIBC, "mremap", None)
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_void_p
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int,
+                   ctypes.c_void_p]
+    return fn
+
+
+_MREMAP = _mremap()
 
 
 def _map_private(fd: int, length: int) -> Any:
