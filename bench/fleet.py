@@ -130,6 +130,13 @@ def wave(n: int, timer: _CTimer | None) -> dict[str, Any]:
     out["anon_delta_kib"] = None if anon is None or anon0 is None else anon - anon0
     out["template_bytes"] = fleet.template_bytes()
     out["private"] = fleet.private_bytes()
+    t5 = cpu()
+    out["shared_left"] = fleet.share_identical()
+    out["share_cpu"] = cpu() - t5
+    anon = _status_kib("RssAnon")
+    out["anon_shared_kib"] = None if anon is None or anon0 is None else anon - anon0
+    out["private_shared"] = fleet.private_bytes()
+    out["template_bytes_shared"] = fleet.template_bytes()
     out["c"] = dict(timer.seconds) if timer is not None else {}
     fleet.close()
     return out
@@ -203,6 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     if got["private"] is not None:
         print(f"  of which flash the meters wrote (copied pages): "
               f"{got['private'] / n / 1024:.0f} KiB per meter")
+    if got["shared_left"] is None:
+        print("identical sectors: not shared on this platform (needs Linux's mremap)")
+    elif got["anon_shared_kib"] is not None and got["private_shared"] is not None:
+        own = got["anon_shared_kib"] * 1024 + got["template_bytes_shared"]
+        print(f"after Fleet.share_identical() ({got['share_cpu']:.2f} s CPU, after the wave): "
+              f"flash private to single meters {got['private_shared'] / n / 1024:.1f} KiB per "
+              f"meter; the fleet holds private pages {got['anon_shared_kib'] / 1024:,.0f} MiB "
+              f"+ template files {got['template_bytes_shared'] / 2**20:,.0f} MiB = "
+              f"{own / n / 1e6:.3f} MB per meter")
     return 0
 
 

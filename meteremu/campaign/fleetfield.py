@@ -19,6 +19,9 @@
   billing read shares the channel (``billing_p95_s`` is None, so the soak
   does not judge billing latency on this field).
 
+After each broadcast the fleet shares again what its meters now hold alike
+(:meth:`Fleet.share_identical`): a wave's copies of the image are held once.
+
 Activation, heartbeat, read, time and faults (``cut_power_at_swap``) are
 MeshField's own, on the fleet's meters, so the engine's reconciliation and
 policy run unchanged.
@@ -172,6 +175,7 @@ class FleetField(MeshField):
                 else:
                     sent.append(n)
             outcomes.update(res.outcomes)
+            f.share_identical()  # the image every meter now holds alike: once, not per meter
         rate = min((self._rate[m] for m in meters), default=0)
         frame_ns = 0 if not rate else airtime_ns(
             sum(len(f) for f in frames) // len(frames) + self.config.overhead_bytes, rate)
