@@ -56,8 +56,9 @@ class SlotPool:
 
     The mappings are made with the C library's ``mmap`` and reached through
     cffi buffers that keep them mapped: each is unmapped when the last view of
-    it (the last meter's flash over it) is gone, never before, whatever order
-    the objects are freed in."""
+    it (the last meter's flash over it) is gone and the pool is closed, never
+    before, whatever order the objects are freed in. (The open pool holds
+    every mapping, so :meth:`share` never meets one that is gone.)"""
 
     def __init__(self, layout: Layout, state: bytes, block: int, checked: object) -> None:
         if block < 1:
@@ -70,6 +71,7 @@ class SlotPool:
         self.block = block
         self._checked = checked
         self._spans: list[tuple[int, int]] = []
+        self._maps: list[Any] = []  # every mapping's cffi pointer: mapped while the pool is open
         self._block: Any = None  # the newest mapping: a cffi pointer that unmaps it when freed
         self._used = block  # slots taken from the newest mapping
         self._taken = 0  # slots taken in all
@@ -89,6 +91,7 @@ class SlotPool:
         if self._used == self.block:
             length = self.stride * self.block
             self._block = _map_private(self._fd, length)
+            self._maps.append(self._block)
             self._spans.append((int(ffi.cast("uintptr_t", self._block)), length))
             self._used = 0
         at = self._used * self.stride + self.lead
@@ -113,7 +116,13 @@ class SlotPool:
         """(address, length) of each mapping, for :func:`private_bytes`."""
         return list(self._spans)
 
-    close = seal
+    def close(self) -> None:
+        """Sealed, and the pool lets go of its mappings: each is unmapped when
+        its last meter is gone too (see the class docstring)."""
+        self.seal()
+        self._maps = []
+        self._spans = []
+        self._taken = 0
 
     def _slots(self) -> list[list[int]]:
         """Per mapping, the start address of each slot a meter has taken."""
