@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fleetkit import FACTORY, KEYS, UPDATE
 
 from meteremu._lowlevel.boot import Bank
 from meteremu._lowlevel.image import ImageCache, check_package
@@ -20,12 +21,8 @@ from meteremu.device import VirtualMeter
 from meteremu.errors import PackageRefused
 from meteremu.fleet import Fleet
 from meteremu.hes import fragment_package
-from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_keys, make_package
+from meteremu.testing import HW_REVISION, VENDOR_ID
 
-KEYS = make_keys(0)
-FACTORY = make_package(make_firmware(4096, seed=1), KEYS, version="1.0.0", security_counter=1)
-UPDATE = make_package(make_firmware(6000, seed=2), KEYS, version="2.0.0", security_counter=2,
-                      fragment_size=128)
 SESSION = 0xAD07
 FRAMES = fragment_package(UPDATE, session_id=SESSION)
 
