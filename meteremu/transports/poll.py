@@ -1,0 +1,116 @@
+"""Busy polling after a reply: the next request read before the loop would sleep.
+
+A DLMS client works in lock-step: it sends a request, waits for the response,
+and sends the next one a few microseconds after the response arrived. On an
+event loop, the server goes back to ``epoll_wait`` after each reply and its
+CPU goes idle; the client's next request must then wake it, and on a virtual
+machine waking an idle CPU costs more than the whole request (an interrupt
+to another virtual CPU, a halted one to schedule again). Measured on a
+2-vCPU KVM guest with a blocking ping-pong client: 25 us a round trip with the
+server waiting in the loop, 14 us with it polling after each reply.
+
+So after a reply the server keeps asking the kernel, for at most ``window``
+seconds, whether a connection has something to read (``epoll_wait`` with no
+timeout, on an epoll set of its own holding every connection): the
+connection that just replied reads its next request at once and answers it
+inline; anything else ready -- another connection, the listener -- ends the
+polling and the event loop takes over, so polling one connection never keeps
+another waiting. A window that passes with nothing to read costs that much
+CPU and nothing else. Linux calls this busy polling (``SO_BUSY_POLL``); it is
+done here in user space, since loopback and most virtual NICs have no
+driver-level busy polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import time
+from typing import Any
+
+__all__ = ["BUSY_POLL_US", "BusyPoller", "available"]
+
+BUSY_POLL_US = 50.0  # serve's default window: a few lock-step client turnarounds
+READ_SIZE = 64 * 1024  # bytes read at once, as the loop's reads
+
+
+def available() -> bool:
+    """Busy polling needs epoll (Linux); elsewhere the server waits in its loop."""
+    return hasattr(select, "epoll")
+
+
+class BusyPoller:
+    """The epoll set the server polls after a reply: every connection's socket and
+    the listeners. ``add``/``discard`` as they come and go (owners keyed by fd,
+    so a closed fd reused by a new connection is never dropped by the old one)."""
+
+    def __init__(self, window_us: float) -> None:
+        if not window_us > 0:
+            raise ValueError(f"busy poll window must be positive, not {window_us!r}")
+        self.window = window_us / 1e6
+        self._epoll: Any = select.epoll()
+        self._owners: dict[int, object] = {}
+        self._buffer = bytearray(READ_SIZE)  # shared: what is read is copied out at once
+        self._buffers = [self._buffer]
+        self.hits = 0  # requests read by polling instead of by the loop
+        self.misses = 0  # windows that passed with nothing to read
+
+    def add(self, fd: int, owner: object) -> None:
+        if fd < 0:
+            return
+        old = self._owners.get(fd)
+        if old is not None:  # the fd was closed (the kernel dropped it) and reused
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+        try:
+            self._epoll.register(fd, select.EPOLLIN)
+        except OSError:  # already closed: it is polled by nobody
+            self._owners.pop(fd, None)
+            return
+        self._owners[fd] = owner
+
+    def discard(self, fd: int, owner: object) -> None:
+        if self._owners.get(fd) is owner:
+            del self._owners[fd]
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(fd)
+
+    def wait(self, fd: int) -> bool:
+        """Poll for up to the window: True when ``fd`` alone is ready to read; False
+        when the window passed, or something else is ready (the loop's turn)."""
+        if self._epoll.closed:  # the server stopped
+            return False
+        poll = self._epoll.poll
+        clock = time.perf_counter
+        deadline = clock() + self.window
+        # the client may have been woken on this CPU and be waiting for it: its turn
+        # first (where the scheduler does not give it at once), then the polling
+        os.sched_yield()
+        while True:
+            ready = poll(0)
+            if ready:
+                if len(ready) == 1 and ready[0][0] == fd:
+                    self.hits += 1
+                    return True
+                return False
+            if clock() >= deadline:
+                self.misses += 1
+                return False
+
+    def read(self, fd: int) -> bytes | None:
+        """What ``fd`` (non-blocking) has to read now: ``b""`` when nothing yet;
+        None at end of stream or on an error. The loop then reads the socket
+        itself and finds out: an end of stream is reported to every later read,
+        and so is one after a reset."""
+        try:
+            n = os.readv(fd, self._buffers)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            return None
+        return bytes(memoryview(self._buffer)[:n]) if n else None
+
+    def close(self) -> None:
+        self._owners.clear()
+        self._epoll.close()
