@@ -84,11 +84,8 @@ class BusyPoller:
         poll = self._epoll.poll
         clock = time.perf_counter
         deadline = clock() + self.window
-        # the client may have been woken on this CPU and be waiting for it: its turn
-        # first (where the scheduler does not give it at once), then the polling
-        os.sched_yield()
         while True:
-            ready = poll(0)
+            ready = poll(0, 2)  # whether ours alone is ready: two events say it
             if ready:
                 if len(ready) == 1 and ready[0][0] == fd:
                     self.hits += 1
@@ -97,6 +94,9 @@ class BusyPoller:
             if clock() >= deadline:
                 self.misses += 1
                 return False
+            # the client may be waiting for this CPU (woken here, or sharing it with
+            # another process): its turn, where the scheduler would not give it at once
+            os.sched_yield()
 
     def read(self, fd: int) -> bytes | None:
         """What ``fd`` (non-blocking) has to read now: ``b""`` when nothing yet;

@@ -168,14 +168,15 @@ class _Protocol(asyncio.Protocol):
         """Busy polling: the next requests, while they come in lock-step, read and
         answered here -- not while reading is paused, replies wait to be written,
         or the connection closes; never more than :data:`POLL_FRAMES` in a row.
-        A read comes first (a client on the same CPU has often sent its next
-        request by now), the poller's wait only when there is nothing yet."""
+        The only connection reads first (a client on the same CPU has often sent
+        its next request by now) and waits when there is nothing yet; with
+        others open, the poller is asked first whether another is ready."""
         t, fd = self.transport, self._fd
         assert t is not None
         for _ in range(POLL_FRAMES):
             if t.is_closing() or not t.is_reading() or t.get_write_buffer_size():
                 return
-            data = poller.read(fd)
+            data = poller.read(fd) if len(self.server.connections) == 1 else b""
             if data == b"":
                 if not poller.wait(fd):
                     return
