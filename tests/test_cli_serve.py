@@ -45,6 +45,7 @@ def pub(tmp_path: pathlib.Path) -> pathlib.Path:
     (["--state", "S", "--password", "pw", "--loop", "trio"], "--loop"),
     (["--state", "S", "--password", "pw", "--busy-poll", "-5"], "--busy-poll"),
     (["--state", "S", "--password", "pw", "--busy-poll", "lots"], "--busy-poll"),
+    (["--state", "S", "--password", "pw", "--busy-poll", "5000"], "--busy-poll"),
 ])
 def test_usage_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys, args, word):
     monkeypatch.chdir(tmp_path)

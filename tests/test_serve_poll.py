@@ -235,3 +235,12 @@ def test_polling_never_changes_the_replies(requests, data):
     finally:
         pair[0].close()
         pair[1].close()
+
+
+@pytest.mark.parametrize("window", [-1.0, 1000.5, float("nan")])
+def test_a_window_out_of_range_is_a_usage_error(window):
+    from meteremu.errors import UsageError
+
+    with pytest.raises(UsageError, match="busy poll window"):
+        MeterServer({1: make_meter(make_keys(0))}, SecurityPolicy.default(PW),
+                    busy_poll_us=window)

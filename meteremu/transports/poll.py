@@ -29,9 +29,12 @@ import select
 import time
 from typing import Any
 
-__all__ = ["BUSY_POLL_US", "BusyPoller", "available"]
+__all__ = ["BUSY_POLL_US", "MAX_BUSY_POLL_US", "BusyPoller", "available"]
 
 BUSY_POLL_US = 50.0  # serve's default window: a few lock-step client turnarounds
+#: the longest window: a connection answers at most 32 requests in a row by polling,
+#: so the loop (timers, signals) waits at most 32 windows
+MAX_BUSY_POLL_US = 1000.0
 READ_SIZE = 64 * 1024  # bytes read at once, as the loop's reads
 
 
@@ -46,8 +49,9 @@ class BusyPoller:
     so a closed fd reused by a new connection is never dropped by the old one)."""
 
     def __init__(self, window_us: float) -> None:
-        if not window_us > 0:
-            raise ValueError(f"busy poll window must be positive, not {window_us!r}")
+        if not 0 < window_us <= MAX_BUSY_POLL_US:
+            raise ValueError(f"busy poll window must be 0..{MAX_BUSY_POLL_US:g} us, "
+                             f"not {window_us!r}")
         self.window = window_us / 1e6
         self._epoll: Any = select.epoll()
         self._owners: dict[int, object] = {}

@@ -49,7 +49,7 @@ from ..dlms.events import (
 )
 from ..dlms.security import SecurityPolicy
 from ..errors import UsageError
-from .poll import BUSY_POLL_US, BusyPoller, available
+from .poll import BUSY_POLL_US, MAX_BUSY_POLL_US, BusyPoller, available
 
 __all__ = ["BUSY_POLL_US", "GRAIN_US", "POLL_FRAMES", "WRITE_HIGH_WATER", "ClockedMeter",
            "MeterClock", "MeterServer", "protocol_class"]
@@ -328,8 +328,9 @@ class MeterServer:
             raise UsageError("a server needs at least one meter")
         if not idle_timeout > 0:
             raise UsageError(f"idle timeout must be positive, not {idle_timeout!r}")
-        if not 0 <= busy_poll_us <= 1_000_000:
-            raise UsageError(f"busy poll window must be 0..1000000 us, not {busy_poll_us!r}")
+        if not 0 <= busy_poll_us <= MAX_BUSY_POLL_US:
+            raise UsageError(f"busy poll window must be 0..{MAX_BUSY_POLL_US:g} us, "
+                             f"not {busy_poll_us!r}")
         self.busy_poll_us = busy_poll_us
         self.poller: BusyPoller | None = None  # made by start()
         self.clock = MeterClock(time_scale, clock)
