@@ -7,6 +7,7 @@ it; here the poller and the protocol's polling, on real sockets, no timing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import select
 import socket
 
@@ -244,3 +245,40 @@ def test_a_window_out_of_range_is_a_usage_error(window):
     with pytest.raises(UsageError, match="busy poll window"):
         MeterServer({1: make_meter(make_keys(0))}, SecurityPolicy.default(PW),
                     busy_poll_us=window)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2,
+                    reason="needs two CPUs to pin to")
+def test_a_client_on_this_cpu_is_not_polled_for():
+    """Requests sent from this CPU: the client needs the CPU, polling would hold it up;
+    sent from another CPU: polling pays. (Loopback TCP records the sender's CPU.)"""
+    import threading
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("this process may run on one CPU only")
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    p = BusyPoller(10)
+    old = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {cpus[0]})
+        client.sendall(b"a")
+        assert server.recv(1) == b"a"
+        assert p.client_here(server)
+
+        def send_elsewhere() -> None:
+            os.sched_setaffinity(0, {cpus[1]})
+            client.sendall(b"b")
+
+        t = threading.Thread(target=send_elsewhere)
+        t.start()
+        t.join()
+        assert server.recv(1) == b"b"
+        assert not p.client_here(server)
+    finally:
+        os.sched_setaffinity(0, old)
+        for s in (client, server, listener):
+            s.close()
+        p.close()

@@ -15,7 +15,8 @@ timeout, on an epoll set of its own holding every connection): the
 connection that just replied reads its next request at once and answers it
 inline; anything else ready -- another connection, the listener -- ends the
 polling and the event loop takes over, so polling one connection never keeps
-another waiting. A window that passes with nothing to read costs that much
+another waiting. A client whose request came from this very CPU is not polled
+for: it needs this CPU to send its next one. A window that passes with nothing to read costs that much
 CPU and nothing else. Linux calls this busy polling (``SO_BUSY_POLL``); it is
 done here in user space, since loopback and most virtual NICs have no
 driver-level busy polling.
@@ -24,9 +25,12 @@ driver-level busy polling.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import select
+import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["BUSY_POLL_US", "MAX_BUSY_POLL_US", "BusyPoller", "available"]
@@ -43,6 +47,19 @@ def available() -> bool:
     return hasattr(select, "epoll")
 
 
+def _cpu_now() -> Callable[[], int] | None:
+    """libc's ``sched_getcpu`` (the CPU this thread runs on), or None."""
+    try:
+        f = ctypes.CDLL(None).sched_getcpu
+    except (OSError, AttributeError):
+        return None
+    f.restype, f.argtypes = ctypes.c_int, []
+    return f  # type: ignore[no-any-return]
+
+
+SO_INCOMING_CPU = getattr(socket, "SO_INCOMING_CPU", None)
+
+
 class BusyPoller:
     """The epoll set the server polls after a reply: every connection's socket and
     the listeners. ``add``/``discard`` as they come and go (owners keyed by fd,
@@ -57,6 +74,7 @@ class BusyPoller:
         self._owners: dict[int, object] = {}
         self._buffer = bytearray(READ_SIZE)  # shared: what is read is copied out at once
         self._buffers = [self._buffer]
+        self._cpu_now = _cpu_now()
         self.hits = 0  # requests read by polling instead of by the loop
         self.misses = 0  # windows that passed with nothing to read
 
@@ -101,6 +119,18 @@ class BusyPoller:
             # the client may be waiting for this CPU (woken here, or sharing it with
             # another process): its turn, where the scheduler would not give it at once
             os.sched_yield()
+
+    def client_here(self, sock: Any) -> bool:
+        """The client's last request came from a process on this very CPU (a
+        socket's ``SO_INCOMING_CPU``; on loopback the sender's CPU): it needs this
+        CPU to send its next one, so polling would only hold it up -- the loop's
+        wait hands the CPU over, and waking a task on one's own CPU is cheap."""
+        if self._cpu_now is None or SO_INCOMING_CPU is None:
+            return False
+        try:
+            return bool(sock.getsockopt(socket.SOL_SOCKET, SO_INCOMING_CPU) == self._cpu_now())
+        except OSError:
+            return False
 
     def read(self, fd: int) -> bytes | None:
         """What ``fd`` (non-blocking) has to read now: ``b""`` when nothing yet;

@@ -142,6 +142,7 @@ class _Protocol(asyncio.Protocol):
         self._verbose = log.isEnabledFor(logging.DEBUG)  # every request logged (-v)
         self._poller: BusyPoller | None = None  # set while this connection busy-polls
         self._fd = -1
+        self._sock: Any = None  # the transport's socket (its options), while polling
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -154,6 +155,7 @@ class _Protocol(asyncio.Protocol):
         self.server.connections.add(self)
         sock = transport.get_extra_info("socket")
         if self.server.poller is not None and sock is not None:
+            self._sock = sock
             self._fd = sock.fileno()
             self.server.poller.add(self._fd, self)
             self._poller = self.server.poller
@@ -170,7 +172,8 @@ class _Protocol(asyncio.Protocol):
         or the connection closes; never more than :data:`POLL_FRAMES` in a row.
         The only connection reads first (a client on the same CPU has often sent
         its next request by now) and waits when there is nothing yet; with
-        others open, the poller is asked first whether another is ready."""
+        others open, the poller is asked first whether another is ready. A
+        client on this CPU is not waited for: it needs the CPU to send."""
         t, fd = self.transport, self._fd
         assert t is not None
         for _ in range(POLL_FRAMES):
@@ -178,7 +181,7 @@ class _Protocol(asyncio.Protocol):
                 return
             data = poller.read(fd) if len(self.server.connections) == 1 else b""
             if data == b"":
-                if not poller.wait(fd):
+                if poller.client_here(self._sock) or not poller.wait(fd):
                     return
                 data = poller.read(fd)
             if not data:  # end of stream or an error: the loop's own read sees it
