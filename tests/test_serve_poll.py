@@ -82,6 +82,18 @@ def test_wait_is_true_only_when_the_polled_connection_alone_is_ready(pair):
     d.close()
 
 
+def test_wait_read_returns_the_request_nothing_or_the_end(pair):
+    a, b = pair
+    p = BusyPoller(200)
+    assert p.wait_read(a.fileno()) == b"" and p.misses == 1  # nothing in the window
+    b.sendall(b"req")
+    assert p.wait_read(a.fileno()) == b"req" and p.hits == 1
+    b.shutdown(socket.SHUT_WR)
+    assert p.wait_read(a.fileno()) is None
+    p.close()
+    assert p.wait_read(a.fileno()) == b""  # a stopped server reads nothing
+
+
 def test_an_fd_reused_by_a_new_connection_stays_polled(pair):
     a, b = pair
     p = BusyPoller(200)

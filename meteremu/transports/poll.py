@@ -10,16 +10,17 @@ to another virtual CPU, a halted one to schedule again). Measured on a
 server waiting in the loop, 14 us with it polling after each reply.
 
 So after a reply the server keeps asking the kernel, for at most ``window``
-seconds, whether a connection has something to read (``epoll_wait`` with no
-timeout, on an epoll set of its own holding every connection): the
-connection that just replied reads its next request at once and answers it
-inline; anything else ready -- another connection, the listener -- ends the
+seconds, whether its client has sent again. The only connection simply reads
+until its request is there (:meth:`BusyPoller.wait_read`); with others open,
+it asks an epoll set of the server's own holding every connection and the
+listener (``epoll_wait`` with no timeout, :meth:`BusyPoller.wait`): its own
+request alone is read and answered inline, anything else ready ends the
 polling and the event loop takes over, so polling one connection never keeps
-another waiting. A client whose request came from this very CPU is not polled
-for: it needs this CPU to send its next one. A window that passes with nothing to read costs that much
-CPU and nothing else. Linux calls this busy polling (``SO_BUSY_POLL``); it is
-done here in user space, since loopback and most virtual NICs have no
-driver-level busy polling.
+another waiting. A client whose request came from this very CPU is not
+polled for: it needs this CPU to send its next one. A window that passes with
+nothing to read costs that much CPU and nothing else. Linux calls this busy
+polling (``SO_BUSY_POLL``); it is done here in user space, since loopback and
+most virtual NICs have no driver-level busy polling.
 """
 
 from __future__ import annotations
@@ -119,6 +120,30 @@ class BusyPoller:
             # the client may be waiting for this CPU (woken here, or sharing it with
             # another process): its turn, where the scheduler would not give it at once
             os.sched_yield()
+
+    def wait_read(self, fd: int) -> bytes | None:
+        """The only connection's next request, read as soon as it is there, for up
+        to the window: ``b""`` when none came, None at end of stream or on an
+        error. No one else can be waiting but a new connection (the listener is
+        looked at when the polling ends, after at most 32 requests)."""
+        if self._epoll.closed:  # the server stopped
+            return b""
+        clock = time.perf_counter
+        deadline = clock() + self.window
+        readv, buffers = os.readv, self._buffers
+        while True:
+            try:
+                n = readv(fd, buffers)
+            except (BlockingIOError, InterruptedError):
+                if clock() >= deadline:
+                    self.misses += 1
+                    return b""
+                os.sched_yield()  # as in wait()
+                continue
+            except OSError:
+                return None
+            self.hits += 1
+            return bytes(memoryview(self._buffer)[:n]) if n else None
 
     def client_here(self, sock: Any) -> bool:
         """The client's last request came from a process on this very CPU (a

@@ -171,19 +171,27 @@ class _Protocol(asyncio.Protocol):
         answered here -- not while reading is paused, replies wait to be written,
         or the connection closes; never more than :data:`POLL_FRAMES` in a row.
         The only connection reads first (a client on the same CPU has often sent
-        its next request by now) and waits when there is nothing yet; with
-        others open, the poller is asked first whether another is ready. A
+        its next request by now), then keeps reading until its request comes;
+        with others open, the poller is asked whether another is ready. A
         client on this CPU is not waited for: it needs the CPU to send."""
         t, fd = self.transport, self._fd
         assert t is not None
         for _ in range(POLL_FRAMES):
             if t.is_closing() or not t.is_reading() or t.get_write_buffer_size():
                 return
-            data = poller.read(fd) if len(self.server.connections) == 1 else b""
+            alone = len(self.server.connections) == 1
+            data = poller.read(fd) if alone else b""
             if data == b"":
-                if poller.client_here(self._sock) or not poller.wait(fd):
+                if poller.client_here(self._sock):
                     return
-                data = poller.read(fd)
+                if alone:  # nobody else to look out for: read as soon as it comes
+                    data = poller.wait_read(fd)
+                    if data == b"":
+                        return
+                elif poller.wait(fd):
+                    data = poller.read(fd)
+                else:
+                    return
             if not data:  # end of stream or an error: the loop's own read sees it
                 return
             self._receive(data)
@@ -199,20 +207,20 @@ class _Protocol(asyncio.Protocol):
             log.exception("%s: connection failed", self.peer)
             self._abort()
             return
-        if conn.frames != self._frames:  # a whole frame: activity
-            self._frames = conn.frames
-            self._active = self._loop.time()
         if conn.closing is None and len(events) == 1 and type(events[0]) is Served \
                 and not self._verbose:
-            self.server.events_seen += 1
             out = conn.data_to_send()
-            if out:
+            if out:  # the reply first: the client waits for it, the bookkeeping does not
                 t = self.transport
                 assert t is not None
                 if not t.is_closing():
                     t.write(out)
-            return
-        self._flush(events)
+            self.server.events_seen += 1
+        else:
+            self._flush(events)
+        if conn.frames != self._frames:  # a whole frame: activity
+            self._frames = conn.frames
+            self._active = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
