@@ -58,7 +58,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 PASSWORD = "secret"
 PACKAGE_SIZE = 128 * 1024
@@ -390,6 +390,7 @@ def measure_multi(server: Server, frames: dict[str, Any], seconds: float) -> flo
 class _Canned(asyncio.BufferedProtocol):
     GET = b"\x00\x01\x00\x01\x00\x10\x00\x0b" + bytes((0xC4, 1, INVOKE, 0, 9, 5)) + b"1.0.0"
     ACTION = b"\x00\x01\x00\x01\x00\x01\x00\x05" + bytes((0xC7, 1, INVOKE, 0, 0))
+    live: ClassVar[set[Any]] = set()  # the connections of this (one) server
 
     def __init__(self, poller: Any = None) -> None:
         self.buf = bytearray(65536)
@@ -399,11 +400,14 @@ class _Canned(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        _Canned.live.add(self)
         if self.poller is not None:
-            self.fd = transport.get_extra_info("socket").fileno()
+            self.sock = transport.get_extra_info("socket")
+            self.fd = self.sock.fileno()
             self.poller.add(self.fd, self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        _Canned.live.discard(self)
         if self.poller is not None:
             self.poller.discard(self.fd, self)
 
@@ -415,15 +419,12 @@ class _Canned(asyncio.BufferedProtocol):
         poller = self.poller
         if poller is None:
             return
-        for _ in range(32):  # as serve polls: read first, then wait; the loop's turn after
-            if self.transport.is_closing() or self.transport.get_write_buffer_size():
+        t = self.transport
+        for _ in range(32):  # as serve polls (meteremu.transports.tcp), the loop's turn after
+            if t.is_closing() or t.get_write_buffer_size():
                 return
-            data = poller.read(self.fd)
-            if data == b"":
-                if not poller.wait(self.fd):
-                    return
-                data = poller.read(self.fd)
-            if not data or len(data) > len(self.buf) - self.n:
+            data = poller.next_request(self.fd, self.sock, len(_Canned.live) == 1)
+            if data is None or len(data) > len(self.buf) - self.n:
                 return
             self.buf[self.n:self.n + len(data)] = data
             self._answer(len(data))

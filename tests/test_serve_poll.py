@@ -210,12 +210,9 @@ def test_polling_hands_back_to_the_loop_after_poll_frames(pair, monkeypatch):
     class Endless:
         reads = 0
 
-        def read(self, fd):
+        def next_request(self, fd, sock, alone):
             self.reads += 1
             return FIRMWARE
-
-        def wait(self, fd):
-            return True
 
     endless = Endless()
     proto._poller = endless  # type: ignore[assignment]

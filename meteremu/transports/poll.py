@@ -121,6 +121,20 @@ class BusyPoller:
             # another process): its turn, where the scheduler would not give it at once
             os.sched_yield()
 
+    def next_request(self, fd: int, sock: Any, alone: bool) -> bytes | None:
+        """The client's next bytes on ``fd`` (its socket ``sock``), polled for as the
+        module says; None when there is none to answer now (the loop's turn).
+        ``alone``: the only connection of its server."""
+        data = self.read(fd) if alone else b""
+        if data == b"":
+            if self.client_here(sock):
+                return None
+            if alone:  # nobody else to look out for: read as soon as it comes
+                data = self.wait_read(fd)
+            elif self.wait(fd):
+                data = self.read(fd)
+        return data or None  # b"": the window passed; None: end of stream or an error
+
     def wait_read(self, fd: int) -> bytes | None:
         """The only connection's next request, read as soon as it is there, for up
         to the window: ``b""`` when none came, None at end of stream or on an

@@ -179,20 +179,8 @@ class _Protocol(asyncio.Protocol):
         for _ in range(POLL_FRAMES):
             if t.is_closing() or not t.is_reading() or t.get_write_buffer_size():
                 return
-            alone = len(self.server.connections) == 1
-            data = poller.read(fd) if alone else b""
-            if data == b"":
-                if poller.client_here(self._sock):
-                    return
-                if alone:  # nobody else to look out for: read as soon as it comes
-                    data = poller.wait_read(fd)
-                    if data == b"":
-                        return
-                elif poller.wait(fd):
-                    data = poller.read(fd)
-                else:
-                    return
-            if not data:  # end of stream or an error: the loop's own read sees it
+            data = poller.next_request(fd, self._sock, len(self.server.connections) == 1)
+            if data is None:  # the loop's turn (an end of stream: its own read sees it)
                 return
             self._receive(data)
 
