@@ -94,6 +94,29 @@ def test_wait_read_returns_the_request_nothing_or_the_end(pair):
     assert p.wait_read(a.fileno()) == b""  # a stopped server reads nothing
 
 
+def test_next_request_alone_or_among_others(pair, monkeypatch):
+    a, b = pair
+    c, d = socket.socketpair()
+    p = BusyPoller(200)
+    monkeypatch.setattr(p, "client_here", lambda sock: False)  # a client on another CPU
+    p.add(a.fileno(), "a")
+    p.add(c.fileno(), "c")
+    assert p.next_request(a.fileno(), a, alone=True) is None  # the window passed
+    b.sendall(b"one")
+    assert p.next_request(a.fileno(), a, alone=True) == b"one"
+    b.sendall(b"two")
+    assert p.next_request(a.fileno(), a, alone=False) == b"two"  # ours alone is ready
+    b.sendall(b"three")
+    d.sendall(b"other")
+    assert p.next_request(a.fileno(), a, alone=False) is None  # the loop's turn
+    assert a.recv(10) == b"three"  # left for the loop to read
+    monkeypatch.setattr(p, "client_here", lambda sock: True)  # a client on this CPU
+    assert p.next_request(a.fileno(), a, alone=True) is None
+    p.close()
+    c.close()
+    d.close()
+
+
 def test_an_fd_reused_by_a_new_connection_stays_polled(pair):
     a, b = pair
     p = BusyPoller(200)
