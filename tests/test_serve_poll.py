@@ -314,3 +314,15 @@ def test_a_client_on_this_cpu_is_not_polled_for():
         for s in (client, server, listener):
             s.close()
         p.close()
+
+
+def test_verbose_logs_every_request_the_short_path_included(pair, caplog):
+    """``serve -v``: every request is logged, whenever the level was raised."""
+    import logging
+
+    _, proto, _ = in_loop(lambda: _connect(pair))
+    proto.data_received(FIRMWARE)  # quiet: not logged
+    with caplog.at_level(logging.DEBUG, logger="meteremu.serve"):
+        proto.data_received(SERIAL)
+    served = [r.getMessage() for r in caplog.records if "Served" in r.getMessage()]
+    assert len(served) == 1 and "0.0.96.1.0.255" in served[0]

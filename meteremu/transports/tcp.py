@@ -139,7 +139,6 @@ class _Protocol(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
         self._active = 0.0  # loop time of the last whole frame
         self._frames = 0
-        self._verbose = log.isEnabledFor(logging.DEBUG)  # every request logged (-v)
         self._poller: BusyPoller | None = None  # set while this connection busy-polls
         self._fd = -1
         self._sock: Any = None  # the transport's socket (its options), while polling
@@ -196,7 +195,7 @@ class _Protocol(asyncio.Protocol):
             self._abort()
             return
         if conn.closing is None and len(events) == 1 and type(events[0]) is Served \
-                and not self._verbose:
+                and not log.isEnabledFor(logging.DEBUG):  # -v logs every request
             out = conn.data_to_send()
             if out:  # the reply first: the client waits for it, the bookkeeping does not
                 t = self.transport
