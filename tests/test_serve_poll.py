@@ -172,6 +172,7 @@ def _connect(pair, window_us=1000.0):
     server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0,
                          busy_poll_us=window_us)
     server.poller = BusyPoller(window_us)  # what start() makes
+    server.poller.clock = lambda: 0.0  # frozen: every request comes "at once" (polled for)
     proto = _Protocol(server)
     t = _SocketTransport(pair[0])
     proto.connection_made(t)
@@ -225,6 +226,20 @@ def test_no_polling_while_paused_backed_up_or_closing(pair, state):
     assert pair[0].recv(1024) == SERIAL
 
 
+def test_polling_adapts_to_how_soon_the_client_sends_again(pair):
+    """A request that came long after the last reply: the client thinks, the loop
+    waits for it. One that came at once: the next is polled for."""
+    server, proto, _ = in_loop(lambda: _connect(pair))
+    now = [10.0]  # seconds: the AARE went out at 0, far more than the window ago
+    server.poller.clock = lambda: now[0]
+    pair[1].sendall(SERIAL)
+    proto.data_received(FIRMWARE)
+    assert proto.conn.frames == 2 and pair[0].recv(1024) == SERIAL  # not polled for
+    pair[1].sendall(FIRMWARE)
+    proto.data_received(SERIAL)  # at once after the last reply (the clock stood still)
+    assert proto.conn.frames == 4  # and the next one was polled for
+
+
 def test_polling_hands_back_to_the_loop_after_poll_frames(pair, monkeypatch):
     """A client that always has its next request ready still gives the loop its turn."""
     _server, proto, _ = in_loop(lambda: _connect(pair))
@@ -232,6 +247,11 @@ def test_polling_hands_back_to_the_loop_after_poll_frames(pair, monkeypatch):
 
     class Endless:
         reads = 0
+        window = 1.0
+
+        @staticmethod
+        def clock():
+            return 0.0
 
         def next_request(self, fd, sock, alone):
             self.reads += 1

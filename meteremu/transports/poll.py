@@ -17,10 +17,13 @@ listener (``epoll_wait`` with no timeout, :meth:`BusyPoller.wait`): its own
 request alone is read and answered inline, anything else ready ends the
 polling and the event loop takes over, so polling one connection never keeps
 another waiting. A client whose request came from this very CPU is not
-polled for: it needs this CPU to send its next one. A window that passes with
-nothing to read costs that much CPU and nothing else. Linux calls this busy
-polling (``SO_BUSY_POLL``); it is done here in user space, since loopback and
-most virtual NICs have no driver-level busy polling.
+polled for: it needs this CPU to send its next one. The polling adapts: a
+connection polls after a reply only while its client's last request came
+within the window of the reply before it (a client that thinks longer is
+left to the loop, and polled for again once it answers quickly). A window
+that passes with nothing to read costs that much CPU and nothing else. Linux
+calls this busy polling (``SO_BUSY_POLL``); it is done here in user space,
+since loopback and most virtual NICs have no driver-level busy polling.
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ class BusyPoller:
             raise ValueError(f"busy poll window must be 0..{MAX_BUSY_POLL_US:g} us, "
                              f"not {window_us!r}")
         self.window = window_us / 1e6
+        #: the clock of the adaptive rule (how soon a client sent again); a test may
+        #: set it; the polling itself always runs on the real clock
+        self.clock: Callable[[], float] = time.perf_counter
         self._epoll: Any = select.epoll()
         self._owners: dict[int, object] = {}
         self._buffer = bytearray(READ_SIZE)  # shared: what is read is copied out at once

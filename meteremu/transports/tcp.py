@@ -142,6 +142,7 @@ class _Protocol(asyncio.Protocol):
         self._poller: BusyPoller | None = None  # set while this connection busy-polls
         self._fd = -1
         self._sock: Any = None  # the transport's socket (its options), while polling
+        self._replied = -1e9  # the poller's clock when the last reply was written
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -161,9 +162,17 @@ class _Protocol(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        poller = self._poller
+        if poller is None:
+            self._receive(data)
+            return
+        # adaptive: poll after this reply only if this request came within the window
+        # of the last reply (a lock-step client); a slower one is left to the loop
+        quick = poller.clock() - self._replied <= poller.window
         self._receive(data)
-        if self._poller is not None:
-            self._poll(self._poller)
+        if quick:
+            self._poll(poller)
+        self._replied = poller.clock()
 
     def _poll(self, poller: BusyPoller) -> None:
         """Busy polling: the next requests, while they come in lock-step, read and
