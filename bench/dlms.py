@@ -4,16 +4,18 @@ Three servers, each a separate process on loopback, started and stopped by
 this run:
 
 * **meteremu** -- ``meteremu serve`` (one meter, its flash in a temporary
-  state file, trusting the bench key) on uvloop (``--loop uvloop``, serve's
-  default where uvloop is installed), and **meteremu-asyncio**, the same with
-  ``--loop asyncio``;
+  state file, trusting the bench key) as it runs by default: on uvloop where
+  it is installed, busy polling after each reply (``--busy-poll``, 50 us);
+  **meteremu-nopoll**, the same with ``--busy-poll 0`` (waiting in the loop
+  only), and **meteremu-asyncio**, the same with ``--loop asyncio``;
 * **gurux** -- ``python -m bench.gurux_server``: the same objects served by
   gurux-dlms's ``GXDLMSSecureServer`` (see that module for what is the
   library's and what is ours);
 * **ceiling** -- an asyncio server that does no DLMS at all: it answers every
-  frame with a canned response, on the loop meteremu runs on (and
-  **ceiling-asyncio** on asyncio's own). It shows what this client, the loop
-  and the loopback allow on this machine, the bound of any ratio;
+  frame with a canned response, on the loop meteremu runs on and with the
+  same busy polling (and **ceiling-nopoll** without it). It shows what this
+  client, the transport and the loopback allow on this machine, the bound of
+  any ratio;
 * **gurux-net** (when the ``bench`` extra installed gurux-net) -- the same
   reference on Gurux's own network media, a thread per connection, as
   Gurux's example server runs it.
@@ -56,7 +58,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 PASSWORD = "secret"
 PACKAGE_SIZE = 128 * 1024
@@ -226,20 +228,25 @@ def _start(tmp: pathlib.Path, pub: pathlib.Path) -> dict[str, Server]:
     py = sys.executable
     loop = fast_loop()
 
-    def serve(name: str, loop: str) -> Server:
+    def serve(name: str, loop: str, *more: str) -> Server:
         return Server(name, [
             py, "-m", "meteremu.cli", "serve", "--port", "0", "--state", str(tmp / name),
-            "--password", PASSWORD, "--trusted-key", str(pub), "-q", "--loop", loop])
+            "--password", PASSWORD, "--trusted-key", str(pub), "-q", "--loop", loop, *more])
+
+    from meteremu.transports.poll import BUSY_POLL_US  # serve's default
+
+    def ceiling(name: str, poll_us: float) -> Server:
+        return Server(name, [py, "-m", "bench.dlms", "--ceiling-server", f"{loop}:{poll_us:g}"])
 
     servers = {
         "meteremu": serve("meteremu", loop),
         "gurux": Server("gurux", [py, "-m", "bench.gurux_server", "--password", PASSWORD]),
-        "ceiling": Server("ceiling", [py, "-m", "bench.dlms", "--ceiling-server", loop]),
+        "ceiling": ceiling("ceiling", BUSY_POLL_US),
+        "meteremu-nopoll": serve("meteremu-nopoll", loop, "--busy-poll", "0"),
+        "ceiling-nopoll": ceiling("ceiling-nopoll", 0),
     }
-    if loop != "asyncio":  # the default loop too, and its ceiling
+    if loop != "asyncio":  # asyncio's own loop too
         servers["meteremu-asyncio"] = serve("meteremu-asyncio", "asyncio")
-        servers["ceiling-asyncio"] = Server("ceiling-asyncio", [
-            py, "-m", "bench.dlms", "--ceiling-server", "asyncio"])
     if _has_gurux_net():  # the bench extra: the reference on Gurux's own media too
         servers["gurux-net"] = Server("gurux-net", [
             py, "-m", "bench.gurux_server", "--media", "gurux-net", "--password", PASSWORD])
@@ -383,18 +390,46 @@ def measure_multi(server: Server, frames: dict[str, Any], seconds: float) -> flo
 class _Canned(asyncio.BufferedProtocol):
     GET = b"\x00\x01\x00\x01\x00\x10\x00\x0b" + bytes((0xC4, 1, INVOKE, 0, 9, 5)) + b"1.0.0"
     ACTION = b"\x00\x01\x00\x01\x00\x01\x00\x05" + bytes((0xC7, 1, INVOKE, 0, 0))
+    live: ClassVar[set[Any]] = set()  # the connections of this (one) server
 
-    def __init__(self) -> None:
+    def __init__(self, poller: Any = None) -> None:
         self.buf = bytearray(65536)
         self.n = 0
+        self.poller = poller  # serve's busy polling (meteremu.transports.poll), or None
+        self.fd = -1
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        _Canned.live.add(self)
+        if self.poller is not None:
+            self.sock = transport.get_extra_info("socket")
+            self.fd = self.sock.fileno()
+            self.poller.add(self.fd, self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        _Canned.live.discard(self)
+        if self.poller is not None:
+            self.poller.discard(self.fd, self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self.buf)[self.n:]
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._answer(nbytes)
+        poller = self.poller
+        if poller is None:
+            return
+        t = self.transport
+        for _ in range(32):  # as serve polls (meteremu.transports.tcp), the loop's turn after
+            if t.is_closing() or t.get_write_buffer_size():
+                return
+            data = poller.next_request(self.fd, self.sock, len(_Canned.live) == 1)
+            if data is None or len(data) > len(self.buf) - self.n:
+                return
+            self.buf[self.n:self.n + len(data)] = data
+            self._answer(len(data))
+
+    def _answer(self, nbytes: int) -> None:
         self.n += nbytes
         buf = self.buf
         while self.n >= 8 and self.n >= 8 + (buf[6] << 8 | buf[7]):
@@ -416,10 +451,17 @@ def _aare(client: bytes, server: bytes) -> bytes:
     return b"\x00\x01" + server + client + len(apdu).to_bytes(2, "big") + apdu
 
 
-def ceiling_server(loop: str) -> None:
+def ceiling_server(mode: str) -> None:
+    """``LOOP[:POLL_US]``: the canned server on that loop, busy polling as serve does."""
+    loop, _, poll = mode.partition(":")
+    poll_us = float(poll or 0)
+
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        srv = await loop.create_server(_Canned, "127.0.0.1", 0)
+        from meteremu.transports.poll import BusyPoller, available
+
+        poller = BusyPoller(poll_us) if poll_us > 0 and available() else None
+        srv = await asyncio.get_running_loop().create_server(
+            lambda: _Canned(poller), "127.0.0.1", 0)
         print(f"ceiling on 127.0.0.1:{srv.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Event().wait()
 
@@ -479,26 +521,31 @@ def render(f: dict[str, Figures], loop: str = "asyncio") -> list[str]:
         (f"GET/s at {CONNECTIONS} / at 1 connection",
          f"{ours.multi_get_per_s / ours.get_per_s:.2f}",
          f"{ref.multi_get_per_s / ref.get_per_s:.2f}", "-", "-", "info"),
-        (f"ceiling: no-DLMS server ({loop}), GET/s", f"{top.get_per_s:,.0f}", "-",
+        (f"ceiling: no-DLMS server ({loop}, busy poll), GET/s", f"{top.get_per_s:,.0f}", "-",
          f"{top.get_per_s / ref.get_per_s:.2f}x", "-", "bound"),
         (f"ceiling, {CONNECTIONS} connections, GET/s", f"{top.multi_get_per_s:,.0f}", "-",
          f"{top.multi_get_per_s / ref.multi_get_per_s:.2f}x", "-", "bound"),
     ]
-    std, std_top = f.get("meteremu-asyncio"), f.get("ceiling-asyncio")
-    if std is not None and std_top is not None:
+    for name, what in (("meteremu-nopoll", "meteremu, no busy poll"),
+                       ("meteremu-asyncio", "meteremu on asyncio's loop")):
+        other = f.get(name)
+        if other is None:
+            continue
         rows += [
-            ("meteremu on asyncio's loop, GET/s", f"{std.get_per_s:,.0f}",
-             f"{ref.get_per_s:,.0f}", f"{std.get_per_s / ref.get_per_s:.2f}x", "-", "info"),
-            ("meteremu on asyncio's loop, transfer (s)", f"{std.transfer_s:.3f}",
-             f"{ref.transfer_s:.3f}", f"{std.transfer_s / ref.transfer_s:.2f}x", "-", "info"),
-            ("meteremu on asyncio's loop, CPU/GET (us)", f"{std.get_cpu_us:.1f}",
-             f"{ref.get_cpu_us:.1f}", f"{std.get_cpu_us / ref.get_cpu_us:.2f}x", "-", "info"),
-            ("meteremu on asyncio's loop, CPU/block (us)", f"{std.block_cpu_us:.1f}",
-             f"{ref.block_cpu_us:.1f}", f"{std.block_cpu_us / ref.block_cpu_us:.2f}x", "-",
+            (f"{what}, GET/s", f"{other.get_per_s:,.0f}", f"{ref.get_per_s:,.0f}",
+             f"{other.get_per_s / ref.get_per_s:.2f}x", "-", "info"),
+            (f"{what}, transfer (s)", f"{other.transfer_s:.3f}", f"{ref.transfer_s:.3f}",
+             f"{other.transfer_s / ref.transfer_s:.2f}x", "-", "info"),
+            (f"{what}, CPU/GET (us)", f"{other.get_cpu_us:.1f}", f"{ref.get_cpu_us:.1f}",
+             f"{other.get_cpu_us / ref.get_cpu_us:.2f}x", "-", "info"),
+            (f"{what}, CPU/block (us)", f"{other.block_cpu_us:.1f}",
+             f"{ref.block_cpu_us:.1f}", f"{other.block_cpu_us / ref.block_cpu_us:.2f}x", "-",
              "info"),
-            ("ceiling on asyncio's loop, GET/s", f"{std_top.get_per_s:,.0f}", "-",
-             f"{std_top.get_per_s / ref.get_per_s:.2f}x", "-", "bound"),
         ]
+    bare = f.get("ceiling-nopoll")
+    if bare is not None:
+        rows.append((f"ceiling, no busy poll ({loop}), GET/s", f"{bare.get_per_s:,.0f}", "-",
+                     f"{bare.get_per_s / ref.get_per_s:.2f}x", "-", "bound"))
     net = f.get("gurux-net")
     if net is not None and net.get_per_s:
         rows += [
@@ -519,7 +566,8 @@ def render(f: dict[str, Figures], loop: str = "asyncio") -> list[str]:
 
 def run(budget: Budget) -> tuple[dict[str, Figures], dict[str, str]]:
     figures = {name: Figures() for name in ("meteremu", "gurux", "ceiling", "gurux-net",
-                                            "meteremu-asyncio", "ceiling-asyncio")}
+                                            "meteremu-nopoll", "ceiling-nopoll",
+                                            "meteremu-asyncio")}
     with tempfile.TemporaryDirectory(prefix="bench-dlms-") as tmp_name:
         tmp = pathlib.Path(tmp_name)
         package, pub = _package(tmp)

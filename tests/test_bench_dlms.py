@@ -85,15 +85,18 @@ def test_the_gurux_reference_serves_our_client():
     assert ask(client.get("0.0.96.10.1.255", 2)).value == sha256(image)
 
 
-def test_the_report_names_the_loop_and_shows_the_default_loop_beside_it():
+def test_the_report_names_the_loop_and_shows_the_other_modes_beside_it():
     F = bench_dlms.Figures
     figures = {name: F(get_per_s=g, get_cpu_us=10.0, transfer_s=t, block_cpu_us=20.0,
                        activate_ms=1.0, multi_get_per_s=g / 2)
                for name, g, t in (("meteremu", 50_000, 0.03), ("gurux", 10_000, 0.2),
                                   ("ceiling", 90_000, 0.0), ("meteremu-asyncio", 30_000, 0.05),
-                                  ("ceiling-asyncio", 70_000, 0.0))}
+                                  ("meteremu-nopoll", 40_000, 0.04),
+                                  ("ceiling-nopoll", 70_000, 0.0))}
     text = "\n".join(bench_dlms.render(figures, "uvloop"))
     assert "5.00x" in text and "0.15x" in text and "pass" in text and "FAIL" not in text
-    assert "ceiling: no-DLMS server (uvloop)" in text
+    assert "ceiling: no-DLMS server (uvloop, busy poll)" in text
     assert "meteremu on asyncio's loop, GET/s" in text and "3.00x" in text
+    assert "meteremu, no busy poll, GET/s" in text and "4.00x" in text
+    assert "ceiling, no busy poll (uvloop), GET/s" in text and "7.00x" in text
     assert bench_dlms.fast_loop() in ("uvloop", "asyncio")

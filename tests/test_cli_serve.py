@@ -43,6 +43,9 @@ def pub(tmp_path: pathlib.Path) -> pathlib.Path:
     (["--state", "S", "--password", "pw", "--golden", "G"], "--trusted-key"),
     (["--state", "S", "--password", "pw", "--trusted-key", "nothere.pem"], "nothere.pem"),
     (["--state", "S", "--password", "pw", "--loop", "trio"], "--loop"),
+    (["--state", "S", "--password", "pw", "--busy-poll", "-5"], "--busy-poll"),
+    (["--state", "S", "--password", "pw", "--busy-poll", "lots"], "--busy-poll"),
+    (["--state", "S", "--password", "pw", "--busy-poll", "5000"], "--busy-poll"),
 ])
 def test_usage_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys, args, word):
     monkeypatch.chdir(tmp_path)
@@ -112,7 +115,7 @@ def test_serve_meters_by_wport_lock_and_a_clean_sigterm(tmp_path, pub):
                                     security_counter=1))
     args = ("--trusted-key", str(pub), "--golden", str(golden), "--meters", "3",
             "--time-scale", "1000", "-q")
-    server = Served(state, *args, "--loop", "asyncio")
+    server = Served(state, *args, "--loop", "asyncio", "--busy-poll", "0")
     # the directory is locked while it runs
     second = subprocess.run([sys.executable, "-m", "meteremu.cli", "serve", "--port", "0",
                              "--state", str(state), "--password", PW, *args],
@@ -136,8 +139,8 @@ def test_serve_meters_by_wport_lock_and_a_clean_sigterm(tmp_path, pub):
     assert sorted(p.name for p in state.glob("*.flash")) == [
         "meter-00001.flash", "meter-00002.flash", "meter-00003.flash"]
     # a restart finds all of it: the transfer where it stopped, no energy lost (on
-    # the default loop, uvloop where it is installed: the same server on the other
-    # loop, SIGTERM included)
+    # the default loop, uvloop where it is installed, and busy polling: the same
+    # server in the other mode, SIGTERM included)
     server = Served(state, *args)
     with server.client(server_sap=2) as c:
         assert c.associate().accepted

@@ -20,6 +20,7 @@ from meteremu.dlms.security import SecurityPolicy
 from meteremu.dlms.wrapper import WrapperReader, wrap
 from meteremu.testing.factory import make_keys, make_meter
 from meteremu.transports.client import TcpClient
+from meteremu.transports.poll import BUSY_POLL_US
 from meteremu.transports.tcp import MeterServer
 
 PW = b"secret"
@@ -28,12 +29,15 @@ FIRMWARE = xdlms.GetRequestNormal(0xC1, xdlms.AttributeDescriptor(1, H("01000002
 WAIT = 20.0  # seconds any single socket wait may take before the test fails
 
 
-@pytest.fixture(params=["asyncio", "uvloop"])
-def loop(request):
-    """Every wiring test runs on both event loops ``meteremu serve --loop`` offers."""
-    if request.param == "uvloop":
+@pytest.fixture(params=[("asyncio", 0.0), ("asyncio", BUSY_POLL_US), ("uvloop", 0.0),
+                        ("uvloop", BUSY_POLL_US)], ids=lambda p: f"{p[0]}-poll{p[1]:g}")
+def mode(request):
+    """Every wiring test runs on both event loops ``meteremu serve --loop`` offers,
+    each with busy polling (serve's default) and without (``--busy-poll 0``)."""
+    loop, busy_poll_us = request.param
+    if loop == "uvloop":
         pytest.importorskip("uvloop")
-    return request.param
+    return {"loop": loop, "busy_poll_us": busy_poll_us}
 
 
 @pytest.fixture
@@ -65,9 +69,9 @@ def associate_public(s: socket.socket) -> None:
     assert decode_apdu(f.apdu).result == 0
 
 
-def test_fifty_concurrent_associations_read(meters, loop):
+def test_fifty_concurrent_associations_read(meters, mode):
     dumps = {k: m.flash.dump() for k, m in meters.items()}
-    with in_process(meters, loop=loop, time_scale=0) as server:
+    with in_process(meters, **mode, time_scale=0) as server:
 
         def session(i: int) -> tuple[bytes, bytes, int]:
             wport = 1 + i % 2
@@ -93,9 +97,9 @@ def test_fifty_concurrent_associations_read(meters, loop):
             assert m.flash.dump() == dumps[k]
 
 
-def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters, loop):
+def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters, mode):
     m = meters[1]
-    with in_process(meters, loop=loop, time_scale=0, idle_timeout=60) as server:
+    with in_process(meters, **mode, time_scale=0, idle_timeout=60) as server:
         before = m.flash.dump()
         # truncated: half a frame, then the client leaves
         s = raw_socket(server)
@@ -131,8 +135,8 @@ def test_hostile_frames_are_answered_or_closed_and_change_nothing(meters, loop):
         assert m.flash.dump() == before
 
 
-def test_stalled_and_silent_clients_time_out_and_block_nobody(meters, loop):
-    with in_process(meters, loop=loop, time_scale=0, idle_timeout=0.5) as server:
+def test_stalled_and_silent_clients_time_out_and_block_nobody(meters, mode):
+    with in_process(meters, **mode, time_scale=0, idle_timeout=0.5) as server:
         stalled = raw_socket(server)
         stalled.sendall(wrap(16, 1, encode_apdu(FIRMWARE))[:5])  # mid-frame, then nothing
         silent = raw_socket(server)
@@ -152,10 +156,10 @@ def test_stalled_and_silent_clients_time_out_and_block_nobody(meters, loop):
             s.close()
 
 
-def test_a_flooding_client_is_paused_not_buffered_without_bound(meters, loop):
+def test_a_flooding_client_is_paused_not_buffered_without_bound(meters, mode):
     n = 6000
     request = wrap(16, 1, encode_apdu(FIRMWARE))
-    with in_process(meters, loop=loop, time_scale=0) as server:
+    with in_process(meters, **mode, time_scale=0) as server:
         flood = socket.socket()
         flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it hardly reads
         flood.settimeout(WAIT)
@@ -260,8 +264,8 @@ def test_each_loop_gets_the_protocol_that_reads_cheapest_on_it(meters):
         other.close()
 
 
-def test_meters_behind_one_port_are_addressed_by_wport(meters, loop):
-    with in_process(meters, loop=loop, time_scale=0) as server:
+def test_meters_behind_one_port_are_addressed_by_wport(meters, mode):
+    with in_process(meters, **mode, time_scale=0) as server:
         for wport, serial in ((1, b"MTR00000001"), (2, b"MTR00000002")):
             with TcpClient("127.0.0.1", server.port, server_sap=wport, timeout=WAIT) as c:
                 assert c.associate().accepted

@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
+from ..transports.poll import BUSY_POLL_US, MAX_BUSY_POLL_US
 from .common import EXIT_OK, U16, U32, number, public_keys, read_file, uint, warn
 
 __all__ = ["COMMANDS", "MAX_METERS", "state_file"]
@@ -83,6 +84,11 @@ def _add_serve(sub: Any) -> None:
                    help="event loop: uvloop, the faster, where it is installed (it is a "
                    "dependency on Linux and macOS), else asyncio's own (auto, the default); "
                    "or either by name")
+    p.add_argument("--busy-poll", type=number(0, MAX_BUSY_POLL_US), default=BUSY_POLL_US,
+                   metavar="US", help="after a reply, poll up to US microseconds for the "
+                   f"client's next request before waiting in the loop ({BUSY_POLL_US:g}; 0: "
+                   f"never; at most {MAX_BUSY_POLL_US:g}). Answers a lock-step client sooner at "
+                   "the cost of that CPU; Linux only")
     p.add_argument("--clock-start", type=_clock_start, default="now", metavar="WHEN",
                    help="date-time of a new meter's clock: 'now' (default) or ISO 8601")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
@@ -193,7 +199,7 @@ async def _serve(args: argparse.Namespace, meters: dict[int, Any], policy: Any) 
     from ..transports.tcp import MeterServer
 
     server = MeterServer(meters, policy, time_scale=args.time_scale,
-                         idle_timeout=args.idle_timeout)
+                         idle_timeout=args.idle_timeout, busy_poll_us=args.busy_poll)
     try:
         await server.start(args.host, args.port)
     except OSError as exc:

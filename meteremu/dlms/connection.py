@@ -61,7 +61,7 @@ class ServerConnection:
         self.frames = 0  # whole frames received (a transport's idle timer counts these)
         self._reader = WrapperReader(max_receive_pdu)
         self._out: list[bytes] = []  # whole frames to send
-        self._wrapped = (b"", b"")  # the last reply and its frame (a repeated GET's is the same)
+        self._wrapped = (b"", b"")  # the last reply and its frame (a repeated GET's, a block's)
         self._events: list[Event] = []
 
     @property
@@ -113,7 +113,7 @@ class ServerConnection:
             reply = a.receive(bytes(data[HEADER_SIZE:]))
             if reply is not None:
                 last, frame = self._wrapped
-                if reply is not last:
+                if reply is not last and reply != last:  # a block's answer: equal bytes
                     frame = wrap(self._meter, self._client, reply)
                     self._wrapped = (reply, frame)
                 self._out.append(frame)

@@ -12,7 +12,11 @@ connections but the meters. Per connection:
   pauses reading from it until the buffer drains (``pause_reading``);
 * one idle timeout: no whole frame within ``idle_timeout`` seconds (a client
   that stalls mid-frame, or never sends its RLRQ) and the connection closes.
-  Bytes that do not complete a frame do not count as activity.
+  Bytes that do not complete a frame do not count as activity;
+* busy polling (:mod:`.poll`, ``busy_poll_us``): after a reply the connection
+  polls briefly for the client's next request and answers it inline, up to
+  :data:`POLL_FRAMES` in a row, while nothing else is ready -- not while its
+  reading is paused or replies wait to be written.
 
 Time: the meters' clocks are moved only from here (:class:`MeterClock`): a
 monotonic clock scaled by ``time_scale`` (1.0 real time, 60 a minute per
@@ -45,9 +49,10 @@ from ..dlms.events import (
 )
 from ..dlms.security import SecurityPolicy
 from ..errors import UsageError
+from .poll import BUSY_POLL_US, MAX_BUSY_POLL_US, BusyPoller, available
 
-__all__ = ["GRAIN_US", "WRITE_HIGH_WATER", "ClockedMeter", "MeterClock", "MeterServer",
-           "protocol_class"]
+__all__ = ["BUSY_POLL_US", "GRAIN_US", "POLL_FRAMES", "WRITE_HIGH_WATER", "ClockedMeter",
+           "MeterClock", "MeterServer", "protocol_class"]
 
 log = logging.getLogger("meteremu.serve")
 
@@ -55,6 +60,7 @@ WRITE_HIGH_WATER = 64 * 1024  # bytes queued for a peer before its reading is pa
 TICK = 1.0  # seconds between advancing every meter
 GRAIN_US = 10_000  # virtual time a request may find a meter behind (a hundredth)
 RECEIVE_BUFFER = 64 * 1024  # bytes a connection reads at once
+POLL_FRAMES = 32  # requests answered inline by busy polling before the loop's turn
 
 
 class MeterClock:
@@ -133,6 +139,10 @@ class _Protocol(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
         self._active = 0.0  # loop time of the last whole frame
         self._frames = 0
+        self._poller: BusyPoller | None = None  # set while this connection busy-polls
+        self._fd = -1
+        self._sock: Any = None  # the transport's socket (its options), while polling
+        self._replied = -1e9  # the poller's clock when the last reply was written
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -143,22 +153,76 @@ class _Protocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if self.server.poller is not None and sock is not None:
+            self._sock = sock
+            self._fd = sock.fileno()
+            self.server.poller.add(self._fd, self)
+            self._poller = self.server.poller
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        poller = self._poller
+        if poller is None:
+            self._receive(data)
+            return
+        # adaptive: poll after this reply only if this request came within the window
+        # of the last reply (a lock-step client); a slower one is left to the loop
+        quick = poller.clock() - self._replied <= poller.window
+        self._receive(data)
+        if quick:
+            self._poll(poller)
+        self._replied = poller.clock()
+
+    def _poll(self, poller: BusyPoller) -> None:
+        """Busy polling: the next requests, while they come in lock-step, read and
+        answered here -- not while reading is paused, replies wait to be written,
+        or the connection closes; never more than :data:`POLL_FRAMES` in a row.
+        The only connection reads first (a client on the same CPU has often sent
+        its next request by now), then keeps reading until its request comes;
+        with others open, the poller is asked whether another is ready. A
+        client on this CPU is not waited for: it needs the CPU to send."""
+        t, fd = self.transport, self._fd
+        assert t is not None
+        for _ in range(POLL_FRAMES):
+            if t.is_closing() or not t.is_reading() or t.get_write_buffer_size():
+                return
+            data = poller.next_request(fd, self._sock, len(self.server.connections) == 1)
+            if data is None:  # the loop's turn (an end of stream: its own read sees it)
+                return
+            self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
+        """``data`` to the connection; its replies written, its events reported. Every
+        request passes here: the usual one (a whole frame, one reply, one Served
+        event) takes no step it does not need."""
+        conn = self.conn
         try:
-            events = self.conn.receive_data(data)
+            events = conn.receive_data(data)
         except Exception:  # never happens by design; a bug closes this connection only
             log.exception("%s: connection failed", self.peer)
             self._abort()
             return
-        if self.conn.frames > self._frames:  # a whole frame: activity
-            self._frames = self.conn.frames
+        if conn.closing is None and len(events) == 1 and type(events[0]) is Served \
+                and not log.isEnabledFor(logging.DEBUG):  # -v logs every request
+            out = conn.data_to_send()
+            if out:  # the reply first: the client waits for it, the bookkeeping does not
+                t = self.transport
+                assert t is not None
+                if not t.is_closing():
+                    t.write(out)
+            self.server.events_seen += 1
+        else:
+            self._flush(events)
+        if conn.frames != self._frames:  # a whole frame: activity
+            self._frames = conn.frames
             self._active = self._loop.time()
-        self._flush(events)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        if self._poller is not None:
+            self._poller.discard(self._fd, self)
+            self._poller = None
         if self._idle is not None:
             self._idle.cancel()
         self._report(self.conn.close("peer closed" if exc is None else f"lost: {exc}"))
@@ -254,6 +318,8 @@ def protocol_class(loop: asyncio.AbstractEventLoop) -> type[_Protocol]:
 class MeterServer:
     """The meters behind one TCP listener: ``meters[wPort]`` (1 for a single meter).
 
+    ``busy_poll_us``: the busy polling window after a reply (:mod:`.poll`); 0,
+    or a platform without epoll, waits in the loop only.
     ``await start(host, port)`` listens (port 0: any free port, see
     :attr:`port`); ``await stop()`` closes the listener and every connection,
     brings the meters' clocks up to date and closes the meters (their
@@ -263,11 +329,17 @@ class MeterServer:
     def __init__(self, meters: Mapping[int, Any], policy: SecurityPolicy, *,
                  time_scale: float = 1.0, idle_timeout: float = 120.0,
                  max_receive_pdu: int = DEFAULT_MAX_RECEIVE_PDU,
+                 busy_poll_us: float = BUSY_POLL_US,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not meters:
             raise UsageError("a server needs at least one meter")
         if not idle_timeout > 0:
             raise UsageError(f"idle timeout must be positive, not {idle_timeout!r}")
+        if not 0 <= busy_poll_us <= MAX_BUSY_POLL_US:
+            raise UsageError(f"busy poll window must be 0..{MAX_BUSY_POLL_US:g} us, "
+                             f"not {busy_poll_us!r}")
+        self.busy_poll_us = busy_poll_us
+        self.poller: BusyPoller | None = None  # made by start()
         self.clock = MeterClock(time_scale, clock)
         self.raw_meters = dict(meters)
         self.meters = {addr: ClockedMeter(m, self.clock) for addr, m in meters.items()}
@@ -285,9 +357,14 @@ class MeterServer:
     async def start(self, host: str = "127.0.0.1", port: int = 4059) -> None:
         loop = asyncio.get_running_loop()
         protocol = protocol_class(loop)
+        if self.busy_poll_us > 0 and available():
+            self.poller = BusyPoller(self.busy_poll_us)
         self._server = await loop.create_server(lambda: protocol(self), host, port)
         sock = self._server.sockets[0].getsockname()
         self.host, self.port = sock[0], sock[1]
+        if self.poller is not None:  # a new connection ends the polling too
+            for listener in self._server.sockets:
+                self.poller.add(listener.fileno(), self._server)
         self._ticker = asyncio.create_task(self._tick())
 
     def sync_all(self) -> None:
@@ -315,5 +392,8 @@ class MeterServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
         self.sync_all()
+        if self.poller is not None:
+            self.poller.close()
+            self.poller = None
         for meter in self.raw_meters.values():
             meter.close()  # the power-fail save; the state file is flushed
