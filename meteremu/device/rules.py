@@ -49,7 +49,15 @@ __all__ = [
 ]
 
 
-class BootState(enum.Enum):
+class _Member(enum.Enum):
+    """An enum hashed by identity, in C: its members are singletons compared by
+    identity, and the rules tables below are dicts keyed by them, looked up
+    on every block and frame (``enum.Enum.__hash__`` is Python code)."""
+
+    __hash__ = object.__hash__
+
+
+class BootState(_Member):
     """Attribute 2 of 0.0.96.10.2.255; the value is the enum's wire number."""
 
     IDLE = 0  # factory image running, no update ever started
@@ -74,7 +82,7 @@ class ImageTransferStatus(enum.IntEnum):
     ACTIVATION_FAILED = 7
 
 
-class Availability(enum.Enum):
+class Availability(_Member):
     OFF = "off"  # no power
     BOOTING = "booting"  # a slow-boot image is starting: nothing answers yet
     ON = "on"  # the meter answers
@@ -91,7 +99,7 @@ class Refusal:
     error: ErrorCode | None = None
 
 
-class Event(enum.Enum):
+class Event(_Member):
     """What happens to the update (the meter's own events) and what a peer asks."""
 
     # the update's life cycle
@@ -159,7 +167,7 @@ BOOT: Mapping[tuple[BootState, Event], BootState | Refusal] = {
 }
 
 
-class ImageTransferEvent(enum.Enum):
+class ImageTransferEvent(_Member):
     INITIATED = "initiated"  # a class 18 session opened (or resumed)
     MESH_SESSION = "mesh-session"  # a mesh session took the bank
     BLOCK = "block"  # a block was taken
@@ -204,7 +212,7 @@ IMAGE_TRANSFER: Mapping[tuple[ImageTransferStatus, ImageTransferEvent],
 }
 
 
-class AvailabilityEvent(enum.Enum):
+class AvailabilityEvent(_Member):
     POWER_DOWN = "power-down"  # mains lost, or a cut hit a flash operation
     BOOTED = "booted"  # an image came up
     SLOW_BOOT = "slow-boot"  # a slow-boot image came up: silent for a while
