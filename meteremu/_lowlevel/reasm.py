@@ -50,6 +50,9 @@ _frame_new = lib.mt_reasm_frame_new  # looked up once: called per frame
 _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
+_BYTES = ffi.typeof("uint8_t[]")
+
+
 def _check(rc: int, detail: str) -> None:
     if rc != 0:
         raise c_error(rc, detail)
@@ -326,11 +329,13 @@ class Reassembler:
         """Feed one DLMS image block (fragment ``index`` without a frame wrapper)."""
         if not 0 <= index <= _U32:
             raise ValueError("index must fit 32 bits")
-        before = self.received
+        st = self._st
+        before = lib.mt_reasm_received(st)
         n = nbytes(payload)
-        buf = ffi.from_buffer("uint8_t[]", payload) if n else ffi.NULL
-        _check(lib.mt_reasm_block(self._st, index, buf, n), f"block {index}")
-        return self.received > before
+        rc = lib.mt_reasm_block(st, index, ffi.from_buffer(_BYTES, payload) if n else ffi.NULL, n)
+        if rc:  # (the message only for an error: this runs once per class 18 block)
+            raise c_error(rc, f"block {index}")
+        return lib.mt_reasm_received(st) > before
 
     @property
     def received(self) -> int:

@@ -243,7 +243,7 @@ class VirtualMeter:
         return out
 
     def count(self, receipt: Receipt) -> None:
-        self.counters[receipt.value] += 1
+        self.counters[receipt._value_] += 1  # (the value without Enum's Python descriptor)
 
     # ---------------------------------------------------------------- properties
     @property
