@@ -51,6 +51,8 @@ _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 
 
 _BYTES = ffi.typeof("uint8_t[]")
+# the calls of every class 18 block, looked up once (``lib.name`` is an attribute lookup)
+_block, _received, _complete = lib.mt_reasm_block, lib.mt_reasm_received, lib.mt_reasm_complete
 
 
 def _check(rc: int, detail: str) -> None:
@@ -330,24 +332,43 @@ class Reassembler:
         if not 0 <= index <= _U32:
             raise ValueError("index must fit 32 bits")
         st = self._st
-        before = lib.mt_reasm_received(st)
+        before = _received(st)
         n = nbytes(payload)
-        rc = lib.mt_reasm_block(st, index, ffi.from_buffer(_BYTES, payload) if n else ffi.NULL, n)
+        rc = _block(st, index, ffi.from_buffer(_BYTES, payload) if n else ffi.NULL, n)
         if rc:  # (the message only for an error: this runs once per class 18 block)
             raise c_error(rc, f"block {index}")
-        return lib.mt_reasm_received(st) > before
+        return _received(st) > before
 
     @property
     def received(self) -> int:
-        return lib.mt_reasm_received(self._st)  # cffi gives integer fields and results as int
+        return _received(self._st)  # cffi gives integer fields and results as int
 
     @property
     def complete(self) -> bool:
-        return bool(lib.mt_reasm_complete(self._st))
+        return bool(_complete(self._st))
 
     @property
     def phase(self) -> Phase:
         return _PHASES[self._st.phase]
+
+    def session(self) -> tuple[int, int, int, int]:
+        """``(session_id, package_size, fragment_size, fragment_count)`` in one call
+        (a class 18 block checks its number and length against them)."""
+        st = self._st
+        return st.session_id, st.package_size, st.fragment_size, st.fragment_count
+
+    def is_open_as(self, tag: int) -> bool:
+        """A session labelled ``tag`` is begun and not over (``is_open`` and ``tag``
+        in one call)."""
+        st = self._st
+        return st.phase in _OPEN and st.tag == tag
+
+    def holds(self, session_id: int, tag: int) -> bool:
+        """The session ``session_id`` labelled ``tag`` is begun and not over: what
+        every fragment of it asks first (one call for ``is_open``, ``session_id``
+        and ``tag``)."""
+        st = self._st
+        return st.phase in _OPEN and st.session_id == session_id and st.tag == tag
 
     @property
     def is_open(self) -> bool:

@@ -187,8 +187,8 @@ class Download:
         return dl if dl is not None and dl.is_open else None
 
     def dlms_session(self) -> Reassembler | None:
-        dl = self.open()
-        return dl if dl is not None and dl.tag == KIND_DLMS else None
+        dl = self.dl
+        return dl if dl is not None and dl.is_open_as(KIND_DLMS) else None
 
     def missing(self) -> list[int]:
         dl = self.open()
@@ -499,7 +499,7 @@ class Download:
         dl = self.dl
         if dl is None or self._lifecycle.refusal(Event.FRAME) is not None:
             return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
-        if not (dl.is_open and dl.session_id == sid and dl.tag == kind):
+        if not dl.holds(sid, kind):
             if frame is None:  # a class 18 block always names the open session
                 return Receipt.DROPPED_SESSION
             dropped = self._new_session(sid, index, count, payload, fsize, package_size, frame)

@@ -50,7 +50,9 @@ class Lifecycle:
 
     def refusal(self, request: Event) -> Refusal | None:
         """What :data:`BOOT` says of a peer's ``request`` now: None when allowed."""
-        r = step(BOOT, self.state, request)
+        r = BOOT.get((self.state, request))  # (asked per frame and block: no call for it)
+        if r is None:
+            r = step(BOOT, self.state, request)  # a pair the table lacks: its error
         return r if isinstance(r, Refusal) else None
 
     def restore(self, state: BootState) -> None:
@@ -63,7 +65,9 @@ class Lifecycle:
     def transfer_step(self, event: ImageTransferEvent) -> Refusal | None:
         """Class 18 attribute 6 moves by :data:`IMAGE_TRANSFER`; a refusal of a
         request (activate before verified) is returned, nothing changes."""
-        new = step(IMAGE_TRANSFER, self.transfer, event)
+        new = IMAGE_TRANSFER.get((self.transfer, event))  # (per block: no call for it)
+        if new is None:
+            new = step(IMAGE_TRANSFER, self.transfer, event)  # a pair the table lacks: its error
         if isinstance(new, Refusal):
             return new
         assert isinstance(new, ImageTransferStatus)

@@ -56,7 +56,7 @@ class Power:
 
     def require(self) -> None:
         """:class:`MeterUnavailable` unless the meter answers."""
-        if self.answers:
+        if self.availability is _ON or self.answers:  # (on: the usual case, asked per request)
             return
         if self.availability is Availability.BOOTING:
             raise MeterUnavailable(f"the meter is booting (slow boot) until "

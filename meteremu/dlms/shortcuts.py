@@ -49,6 +49,8 @@ IMAGE_TRANSFER = bytes((0, 0, 44, 0, 0, 255))
 _BLOCK_HEAD = bytes((0, 18)) + IMAGE_TRANSFER + bytes((2, 1, 2, 2, 6))
 _U32 = struct.Struct(">I")
 _CONFIRMED = 0x40
+#: ACTION-Response-Normal of a block, by (invoke byte, result): 256 x the results at most
+_ACTION_REPLIES: dict[tuple[int, int], bytes] = {}
 
 
 class CloseConnection(Exception):
@@ -133,7 +135,14 @@ class Shortcuts:
         except Exception as exc:
             result = self._outcome(exc)
         self._served("action", IMAGE_TRANSFER, 2, result)
-        return bytes((0xC7, 1, invoke, int(result), 0)) if invoke & _CONFIRMED else None
+        if not invoke & _CONFIRMED:
+            return None
+        reply = _ACTION_REPLIES.get((invoke, result))  # (a block answers the same each time)
+        if reply is None:
+            if len(_ACTION_REPLIES) >= 4096:
+                _ACTION_REPLIES.clear()
+            reply = _ACTION_REPLIES[(invoke, result)] = bytes((0xC7, 1, invoke, int(result), 0))
+        return reply
 
     def _remember(self, raw: bytes, answered: Answered) -> None:
         if len(self._answered) >= ANSWERED_MAX:
