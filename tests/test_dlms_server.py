@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from servekit import in_process
+from transportkit import FakeTransport
 
 from meteremu.device.cosem import OBJECTS
 from meteremu.dlms import xdlms
@@ -181,40 +182,13 @@ def test_a_flooding_client_is_paused_not_buffered_without_bound(meters, mode):
         flood.close()
 
 
-class _FakeTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reading, self.closed, self.written = True, False, b""
-
-    def get_extra_info(self, name, default=None):
-        return ("127.0.0.1", 1) if name == "peername" else default
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        self.high = high
-
-    def pause_reading(self):
-        self.reading = False
-
-    def resume_reading(self):
-        self.reading = True
-
-    def is_closing(self):
-        return self.closed
-
-    def write(self, data):
-        self.written += data
-
-    def close(self):
-        self.closed = True
-
-
 def test_protocol_pauses_reading_while_its_peer_does_not_read(meters):
     from meteremu.transports.tcp import WRITE_HIGH_WATER, _Protocol
 
     async def run() -> None:
         server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0)
         proto = _Protocol(server)
-        t = _FakeTransport()
+        t = FakeTransport()
         proto.connection_made(t)
         assert t.high == WRITE_HIGH_WATER
         proto.pause_writing()  # asyncio: the write buffer is over the high-water mark
@@ -240,7 +214,7 @@ def test_each_loop_gets_the_protocol_that_reads_cheapest_on_it(meters):
         server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0)
         frames = DlmsClient().associate() + wrap(16, 1, encode_apdu(FIRMWARE))
         for cls in (_BufferedProtocol, _Protocol):
-            proto, t = cls(server), _FakeTransport()
+            proto, t = cls(server), FakeTransport()
             proto.connection_made(t)
             for i in range(len(frames)):  # byte by byte
                 if cls is _BufferedProtocol:

@@ -14,6 +14,7 @@ import socket
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from transportkit import FakeTransport
 
 from meteremu.dlms import xdlms
 from meteremu.dlms.apdu import encode_apdu
@@ -130,43 +131,6 @@ def test_an_fd_reused_by_a_new_connection_stays_polled(pair):
     p.close()
 
 
-class _SocketTransport(asyncio.Transport):
-    """A transport over one end of a socketpair, as the loop's would be, with the
-    state the polling looks at (reading, buffered replies) set by the test."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self.sock, self.reading, self.buffered = sock, True, 0
-        self.closed, self.written = False, bytearray()
-
-    def get_extra_info(self, name, default=None):
-        return {"peername": ("127.0.0.1", 1), "socket": self.sock}.get(name, default)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        pass
-
-    def is_reading(self):
-        return self.reading
-
-    def pause_reading(self):
-        self.reading = False
-
-    def resume_reading(self):
-        self.reading = True
-
-    def get_write_buffer_size(self):
-        return self.buffered
-
-    def is_closing(self):
-        return self.closed
-
-    def write(self, data):
-        self.written += data
-
-    def close(self):
-        self.closed = True
-
-
 def _connect(pair, window_us=1000.0):
     meters = {1: make_meter(make_keys(0))}
     server = MeterServer(meters, SecurityPolicy.default(PW), time_scale=0,
@@ -174,7 +138,7 @@ def _connect(pair, window_us=1000.0):
     server.poller = BusyPoller(window_us)  # what start() makes
     server.poller.clock = lambda: 0.0  # frozen: every request comes "at once" (polled for)
     proto = _Protocol(server)
-    t = _SocketTransport(pair[0])
+    t = FakeTransport(pair[0])
     proto.connection_made(t)
     proto.data_received(DlmsClient().associate())
     t.written.clear()
