@@ -113,7 +113,7 @@ class ServerConnection:
             reply = a.receive(bytes(data[HEADER_SIZE:]))
             if reply is not None:
                 last, frame = self._wrapped
-                if reply is not last and reply != last:  # a block's answer: equal bytes
+                if reply is not last:  # a repeated GET's and a block's answer: the same bytes
                     frame = wrap(self._meter, self._client, reply)
                     self._wrapped = (reply, frame)
                 self._out.append(frame)

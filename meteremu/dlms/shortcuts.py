@@ -23,6 +23,7 @@ with and one without shortcuts through the same steps and compares them).
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,13 @@ IMAGE_TRANSFER = bytes((0, 0, 44, 0, 0, 255))
 _BLOCK_HEAD = bytes((0, 18)) + IMAGE_TRANSFER + bytes((2, 1, 2, 2, 6))
 _U32 = struct.Struct(">I")
 _CONFIRMED = 0x40
-#: ACTION-Response-Normal of a block, by (invoke byte, result): 256 x the results at most
-_ACTION_REPLIES: dict[tuple[int, int], bytes] = {}
+
+
+@functools.cache  # an invoke byte and a result: a bounded few
+def _action_reply(invoke: int, result: int) -> bytes:
+    """A block's ACTION-Response-Normal, made once: the same bytes object every
+    time, so the connection reuses its wrapped frame too."""
+    return bytes((0xC7, 1, invoke, result, 0))
 
 
 class CloseConnection(Exception):
@@ -137,12 +143,7 @@ class Shortcuts:
         self._served("action", IMAGE_TRANSFER, 2, result)
         if not invoke & _CONFIRMED:
             return None
-        reply = _ACTION_REPLIES.get((invoke, result))  # (a block answers the same each time)
-        if reply is None:
-            if len(_ACTION_REPLIES) >= 4096:
-                _ACTION_REPLIES.clear()
-            reply = _ACTION_REPLIES[(invoke, result)] = bytes((0xC7, 1, invoke, int(result), 0))
-        return reply
+        return _action_reply(invoke, int(result))
 
     def _remember(self, raw: bytes, answered: Answered) -> None:
         if len(self._answered) >= ANSWERED_MAX:
