@@ -78,6 +78,46 @@ static void same(const meter *a, const meter *b)
     CHECK_EQ(a->r.phase, b->r.phase);
 }
 
+/* mt_fleet_pages_equal against a byte-by-byte reference: random buffers with
+ * a few bytes changed, pages that divide the length and pages that do not
+ * (a short last page), then its argument errors. */
+static void pages_equal_cases(void)
+{
+    static uint8_t a[1000], b[1000], got[1001 / 8 + 2], want[sizeof got];
+    static const size_t pages[] = {1, 7, 64, 100, 999, 1000, 4096};
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 40; round++) {
+        for (size_t i = 0; i < sizeof a; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            a[i] = b[i] = (uint8_t)x;
+        }
+        for (int k = 0; k < round % 5; k++) { /* 0 to 4 bytes differ */
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            b[x % sizeof b] ^= (uint8_t)(1u + (x >> 32) % 255u);
+        }
+        for (size_t q = 0; q < sizeof pages / sizeof pages[0]; q++) {
+            size_t page = pages[q], n = (sizeof a + page - 1) / page;
+            memset(want, 0, sizeof want);
+            for (size_t p = 0; p < n; p++) {
+                int eq = 1;
+                for (size_t i = p * page; i < sizeof a && i < (p + 1) * page; i++)
+                    eq &= a[i] == b[i];
+                if (eq) want[p / 8] |= (uint8_t)(1u << (p % 8));
+            }
+            memset(got, 0xA5, sizeof got);
+            CHECK_EQ(mt_fleet_pages_equal(a, b, sizeof a, page, got, (n + 7) / 8), MT_OK);
+            CHECK_MEM(got, want, (n + 7) / 8);
+        }
+    }
+    CHECK_EQ(mt_fleet_pages_equal(NULL, b, sizeof a, 64, got, sizeof got), MT_E_ARG);
+    CHECK_EQ(mt_fleet_pages_equal(a, NULL, sizeof a, 64, got, sizeof got), MT_E_ARG);
+    CHECK_EQ(mt_fleet_pages_equal(a, b, sizeof a, 64, NULL, sizeof got), MT_E_ARG);
+    CHECK_EQ(mt_fleet_pages_equal(a, b, sizeof a, 0, got, sizeof got), MT_E_ARG);
+    /* 1000 bytes in pages of 7: 143 pages, 18 bytes of bitmap; 17 is short */
+    CHECK_EQ(mt_fleet_pages_equal(a, b, sizeof a, 7, got, 17), MT_E_LENGTH);
+    CHECK_EQ(mt_fleet_pages_equal(a, b, 0, 64, got, 0), MT_OK); /* nothing to compare */
+}
+
 int main(void)
 {
     make_pkg(2048u - 128u - 64u, FS, 64u, VENDOR, HW);
@@ -168,5 +208,6 @@ int main(void)
     CHECK_EQ(mt_reasm_received(&fleet[1].r), 0u);
     for (uint32_t k = 0; k < n; k++) CHECK_MEM(fleet[0].mem + fleet[0].bank.off + k * FS,
                                                pkg + k * FS, frag_len(k, FS));
+    pages_equal_cases();
     return mt_test_done("test_fleet");
 }
