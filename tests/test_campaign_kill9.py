@@ -77,13 +77,14 @@ def _check(db: Path) -> None:
             elif d.get("state") in FINAL and (e["kind"] != "ack" or d.get("recorded")):
                 final_at.setdefault(m, e["id"])
         # Never updated twice. (At most once: the kill is a power cut for the meters
-        # too, and one cut between the confirm's record and its audit line loses
-        # the line, as on a real meter.)
+        # too, and one cut between the swap's or the confirm's record and its audit
+        # line loses that line, as on a real meter; that the update happened is the
+        # row's state and version, checked against the meter above.)
         for r in rows:
             if r.state == "confirmed":
                 log = opened.field.meter(r.meter).audit_log
                 assert sum("FOTA_OK CONFIRMED version=2.0.0" in x for x in log) <= 1, r.meter
-                assert sum("FOTA_OK ACTIVATED" in x for x in log) == 1, r.meter
+                assert sum("FOTA_OK ACTIVATED" in x for x in log) <= 1, r.meter
     finally:
         opened.close()
         store.close()
