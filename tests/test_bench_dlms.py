@@ -1,12 +1,15 @@
 """What ``python -m bench.dlms`` stands on, checked without timing anything: the
 gurux-dlms reference server answers our client correctly (in process, no
 socket), the frames the bench sends decode as the requests they claim to be,
-and the ceiling server's canned answers are well-formed responses."""
+the ceiling server's canned answers are well-formed responses, the report
+shows what was measured, and the placements pin what they say."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
+import types
 
 import pytest
 
@@ -100,3 +103,59 @@ def test_the_report_names_the_loop_and_shows_the_other_modes_beside_it():
     assert "meteremu, no busy poll, GET/s" in text and "4.00x" in text
     assert "ceiling, no busy poll (uvloop), GET/s" in text and "7.00x" in text
     assert bench_dlms.fast_loop() in ("uvloop", "asyncio")
+
+
+def test_the_report_gives_each_placement_and_the_best_of_them_is_the_figure():
+    F = bench_dlms.Figures
+    figures = {name: F(get_per_s=g, get_cpu_us=10.0, transfer_s=t, block_cpu_us=20.0,
+                       activate_ms=1.0, multi_get_per_s=g / 2)
+               for name, g, t in (("meteremu", 60_000, 0.02), ("gurux", 12_000, 0.125),
+                                  ("ceiling", 90_000, 0.0))}
+    figures["meteremu"].get_by_placement = {"one CPU": 60_000, "two CPUs": 40_000,
+                                            "unpinned": 45_000}
+    figures["gurux"].get_by_placement = {"one CPU": 12_000, "two CPUs": 8_000,
+                                         "unpinned": 10_000}
+    figures["meteremu"].transfer_by_placement = {"one CPU": 0.02, "two CPUs": 0.04}
+    figures["gurux"].transfer_by_placement = {"one CPU": 0.125, "two CPUs": 0.16}
+    text = "\n".join(bench_dlms.render(figures, "uvloop"))
+    rows = {line.split("  ")[0]: line for line in text.splitlines()}
+    assert "5.00x" in rows["GET/s, one CPU"] and "5.00x" in rows["GET/s, two CPUs"]
+    assert "4.50x" in rows["GET/s, unpinned"]
+    assert "0.16x" in rows["transfer (s), one CPU"] and "0.25x" in rows["transfer (s), two CPUs"]
+    assert "transfer (s), unpinned" not in rows  # not measured: no row
+
+
+def test_placements_need_two_cpus_and_affinity(monkeypatch):
+    monkeypatch.setattr(bench_dlms.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert bench_dlms.placements() == ("unpinned",)
+    monkeypatch.setattr(bench_dlms.os, "sched_getaffinity", lambda pid: {1, 3}, raising=False)
+    if hasattr(bench_dlms.os, "sched_setaffinity"):
+        assert bench_dlms.placements() == bench_dlms.PLACEMENTS
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two CPUs")
+def test_the_placer_pins_client_and_server_and_frees_them():
+    import subprocess
+    import sys
+
+    start = os.sched_getaffinity(0)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    server = types.SimpleNamespace(proc=proc)
+    placer = bench_dlms.Placer()
+    first, second = sorted(start)[:2]
+    try:
+        placer.place("one CPU", server)
+        assert os.sched_getaffinity(0) == {first} == os.sched_getaffinity(proc.pid)
+        placer.place("two CPUs", server)
+        assert os.sched_getaffinity(0) == {first}
+        assert os.sched_getaffinity(proc.pid) == {second}
+        placer.place("unpinned", server)
+        assert os.sched_getaffinity(0) == start == os.sched_getaffinity(proc.pid)
+        placer.place("two CPUs", server)
+        placer.free({"s": server})
+        assert os.sched_getaffinity(0) == start == os.sched_getaffinity(proc.pid)
+    finally:
+        os.sched_setaffinity(0, start)
+        proc.kill()
+        proc.wait()
