@@ -70,10 +70,15 @@ class CosemServer:
         self.m = meter
         self.transfer_enabled = True
         self.identifier = b""  # class 18: the image identifier of the transfer
+        # (OBIS bytes, attribute or method, client) -> (handler, client) for every
+        # access the tables allow that has been asked for: the tables are fixed, so
+        # a request the usual way (6 bytes, a Client) skips the lookup and the rights
+        self._readers: dict[tuple[Any, int, Any], tuple[Any, Client]] = {}
+        self._writers: dict[tuple[Any, int, Any], tuple[Any, Client]] = {}
+        self._methods: dict[tuple[Any, int, Any], tuple[Any, Client]] = {}
 
     # ---------------------------------------------------------------- entry points
     def _lookup(self, obis: str | bytes, client: Client | int) -> tuple[CosemObject, Client]:
-        # the usual arguments (a Client, 6 bytes) as they are: no conversion to pay for
         c = client if type(client) is Client else client_of(client)
         obj = BY_OBIS.get(obis if type(obis) is bytes and len(obis) == 6 else obis_bytes(obis))
         if obj is None:
@@ -86,28 +91,49 @@ class CosemServer:
             return ObjectUndefined(f"{what} does not exist")
         return AccessDenied(f"{what} not accessible to this client")
 
-    def get(self, obis: str | bytes, attr: int, client: Client | int) -> Any:
+    def _allowed(self, kind: str, obis: str | bytes, n: int,
+                 client: Client | int) -> tuple[Any, Client]:
+        """The handler of an access the tables allow, or the error refusing it;
+        remembered under the request's own key when that is the usual one."""
         obj, c = self._lookup(obis, client)
-        if not obj.attribute_access(c, attr) & AccessMode.READ:
-            raise self._denied(obj.attributes.get(attr) is None, f"{obj.obis}/{attr}")
+        if kind == "get":
+            if not obj.attribute_access(c, n) & AccessMode.READ:
+                raise self._denied(obj.attributes.get(n) is None, f"{obj.obis}/{n}")
+            ln = obis_bytes(obj.obis)
+            handler = (lambda _c: ln) if n == 1 else \
+                getattr(self, "get_" + obj.attributes[n].handler)
+            memo = self._readers
+        elif kind == "set":
+            if not obj.attribute_access(c, n) & AccessMode.WRITE:
+                raise self._denied(obj.attributes.get(n) is None, f"{obj.obis}/{n}")
+            handler = getattr(self, "set_" + obj.attributes[n].handler)
+            memo = self._writers
+        else:
+            if not obj.method_access(c, n):
+                raise self._denied(obj.methods.get(n) is None, f"{obj.obis} method {n}")
+            handler = getattr(self, "act_" + obj.methods[n].handler)
+            memo = self._methods
+        if type(obis) is bytes and len(obis) == 6 and type(client) is Client:
+            memo[obis, n, client] = (handler, c)  # (bounded: the tables' own accesses)
+        return handler, c
+
+    def get(self, obis: str | bytes, attr: int, client: Client | int) -> Any:
+        found = self._readers.get((obis, attr, client)) if type(obis) is bytes else None
+        handler, c = self._allowed("get", obis, attr, client) if found is None else found
         self.m.power.require()
-        if attr == 1:
-            return obis_bytes(obj.obis)
-        return getattr(self, "get_" + obj.attributes[attr].handler)(c)
+        return handler(c)
 
     def set(self, obis: str | bytes, attr: int, value: Any, client: Client | int) -> None:
-        obj, c = self._lookup(obis, client)
-        if not obj.attribute_access(c, attr) & AccessMode.WRITE:
-            raise self._denied(obj.attributes.get(attr) is None, f"{obj.obis}/{attr}")
+        found = self._writers.get((obis, attr, client)) if type(obis) is bytes else None
+        handler, c = self._allowed("set", obis, attr, client) if found is None else found
         self.m.power.require()
-        getattr(self, "set_" + obj.attributes[attr].handler)(c, value)
+        handler(c, value)
 
     def action(self, obis: str | bytes, method: int, param: Any, client: Client | int) -> Any:
-        obj, c = self._lookup(obis, client)
-        if not obj.method_access(c, method):
-            raise self._denied(obj.methods.get(method) is None, f"{obj.obis} method {method}")
+        found = self._methods.get((obis, method, client)) if type(obis) is bytes else None
+        handler, c = self._allowed("action", obis, method, client) if found is None else found
         self.m.power.require()
-        return getattr(self, "act_" + obj.methods[method].handler)(c, param)
+        return handler(c, param)
 
     # ---------------------------------------------------------------- association, identity
     def object_list(self, client: Client) -> list[Any]:
