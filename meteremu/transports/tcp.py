@@ -77,6 +77,13 @@ class MeterClock:
     def now_us(self) -> int:
         return int((self._clock() - self._start) * self.scale * 1_000_000)
 
+    def reading_at(self, us: int) -> float:
+        """A reading of the underlying clock a little before virtual time reaches
+        ``us`` (never, at scale 0)."""
+        if self.scale == 0:
+            return float("inf")
+        return self._start + us / (self.scale * 1_000_000) - 1e-6
+
 
 class ClockedMeter:
     """A meter as an association sees it: every call first brings the meter's clock
@@ -95,12 +102,17 @@ class ClockedMeter:
         self.meter = meter
         self._clock = clock
         self._done_us = 0
+        self._read = clock._clock
+        self._due = float("-inf")  # a clock reading before which no request syncs
 
     def sync(self, grain_us: int = 0) -> None:
         target = self._clock.now_us()
         if target - self._done_us > grain_us:
             self.meter.advance(Fraction(target - self._done_us, 1_000_000))
             self._done_us = target
+        # a request syncs once the meter may be more than the grain behind: the
+        # clock is read and compared, nothing else, until then
+        self._due = self._clock.reading_at(self._done_us + GRAIN_US)
 
     @property
     def available(self) -> bool:
@@ -108,15 +120,18 @@ class ClockedMeter:
         return bool(self.meter.available)
 
     def get(self, obis: bytes, attr: int, client: Client) -> Any:
-        self.sync(GRAIN_US)
+        if self._read() > self._due:
+            self.sync(GRAIN_US)
         return self.meter.get(obis, attr, client)
 
     def set(self, obis: bytes, attr: int, value: Any, client: Client) -> None:
-        self.sync(GRAIN_US)
+        if self._read() > self._due:
+            self.sync(GRAIN_US)
         self.meter.set(obis, attr, value, client)
 
     def action(self, obis: bytes, method: int, param: Any, client: Client) -> Any:
-        self.sync(GRAIN_US)
+        if self._read() > self._due:
+            self.sync(GRAIN_US)
         return self.meter.action(obis, method, param, client)
 
     def heartbeat(self) -> bool:
