@@ -495,17 +495,23 @@ class Download:
         return None
 
     def fragment(self, kind: int, sid: int, index: int, count: int, payload: bytes,
-                 fsize: int, package_size: int, frame: bytes | None = None) -> Receipt:
+                 fsize: int, package_size: int, frame: bytes) -> Receipt:
+        """A mesh frame's fragment: to its session, which it may start."""
         dl = self.dl
         if dl is None or self._lifecycle.refusal(Event.FRAME) is not None:
             return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
         if not dl.holds(sid, kind):
-            if frame is None:  # a class 18 block always names the open session
-                return Receipt.DROPPED_SESSION
             dropped = self._new_session(sid, index, count, payload, fsize, package_size, frame)
             if dropped is not None:
                 return dropped
         return self.store(dl, kind, index, payload, frame)
+
+    def block(self, dl: Reassembler, index: int, payload: bytes) -> Receipt:
+        """Class 18 block ``index`` of ``dl``, the open DLMS session (the caller
+        found it with :meth:`dlms_session`: a block always names it)."""
+        if self._lifecycle.refusal(Event.FRAME) is not None:
+            return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
+        return self.store(dl, KIND_DLMS, index, payload, None)
 
     def store(self, dl: Reassembler, kind: int, index: int, payload: bytes,
               frame: bytes | None) -> Receipt:

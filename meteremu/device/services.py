@@ -295,13 +295,13 @@ class CosemServer:
             if dropped is not None:
                 raise _refused(BATTERY_RESERVE, f"block {number}: the battery reserve is at "
                                "its minimum; the transfer is stopped")
-        sid, package_size, size, count = s.session()
+        _, package_size, size, count = s.session()
         expect = package_size - (count - 1) * size if number == count - 1 else size
         if not 0 <= number < count or len(value) != expect:
             m.download.reject_once("block")
             raise PeerError(f"block {number}: bad number or length", FRAGMENT_REJECTED)
         before = m.refusals
-        r = m.download.fragment(KIND_DLMS, sid, number, count, value, size, package_size)
+        r = m.download.block(s, number, value)
         m.count(r)
         if r is Receipt.REFUSED:
             raise _refused(m.last_refusal if m.refusals > before else None,

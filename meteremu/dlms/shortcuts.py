@@ -50,6 +50,9 @@ IMAGE_TRANSFER = bytes((0, 0, 44, 0, 0, 255))
 _BLOCK_HEAD = bytes((0, 18)) + IMAGE_TRANSFER + bytes((2, 1, 2, 2, 6))
 _U32 = struct.Struct(">I")
 _CONFIRMED = 0x40
+#: the event of a block the meter took (what the association's own ``_served`` makes)
+_BLOCK_TAKEN = Served("action", "0.0.44.0.0.255", 2,
+                      AccessResult.SUCCESS.name.lower().replace("_", "-"))
 
 
 @functools.cache  # an invoke byte and a result: a bounded few
@@ -135,15 +138,14 @@ class Shortcuts:
         self._long_get = None
         try:
             self.meter.action(IMAGE_TRANSFER, 2, (number, value), n.access.client)
-            result = AccessResult.SUCCESS
         except CloseConnection:
             raise
         except Exception as exc:
             result = self._outcome(exc)
-        self._served("action", IMAGE_TRANSFER, 2, result)
-        if not invoke & _CONFIRMED:
-            return None
-        return _action_reply(invoke, int(result))
+            self._served("action", IMAGE_TRANSFER, 2, result)
+            return _action_reply(invoke, int(result)) if invoke & _CONFIRMED else None
+        self._events.append(_BLOCK_TAKEN)
+        return _action_reply(invoke, 0) if invoke & _CONFIRMED else None
 
     def _remember(self, raw: bytes, answered: Answered) -> None:
         if len(self._answered) >= ANSWERED_MAX:
