@@ -215,3 +215,14 @@ def test_truncations_never_pass(n: int) -> None:
     with pytest.raises(PackageRefused) as info:
         check(_VALID[:n])
     assert info.value.err_name == "MT_E_INCOMPLETE"
+
+
+@settings(max_examples=100)
+@given(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255),
+                 st.integers(0, 2**16 - 1)))
+def test_version_text_is_major_minor_patch_and_the_build_when_there_is_one(version):
+    h = parse_header(build_header(b"\0" * 64, key=key_id(KEY.public_key()), version=version))
+    major, minor, patch, build = version
+    want = f"{major}.{minor}.{patch}" + (f"+{build}" if build else "")
+    assert h.version == version
+    assert h.version_text == want and h.version_text == want  # remembered: the same text

@@ -12,6 +12,7 @@ here).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,6 +67,12 @@ class PackageHeader:
     @property
     def version(self) -> tuple[int, int, int, int]:
         return (self.version_major, self.version_minor, self.version_patch, self.version_build)
+
+    @functools.cached_property  # (read by every GET of the firmware identifier)
+    def version_text(self) -> str:
+        """``major.minor.patch``, with ``+build`` when the build is not 0."""
+        text = f"{self.version_major}.{self.version_minor}.{self.version_patch}"
+        return text + (f"+{self.version_build}" if self.version_build else "")
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,7 @@ _SLOW_BOOT = BEHAVIOURS["slow-boot"]
 
 
 def version_of(h: PackageHeader) -> str:
-    major, minor, patch, build = h.version
-    return f"{major}.{minor}.{patch}" + (f"+{build}" if build else "")
+    return h.version_text
 
 
 def _lost(at: str) -> FlashPowerError:

@@ -18,6 +18,7 @@ from .rules import AVAILABILITY, Availability, AvailabilityEvent, step
 __all__ = ["Power"]
 
 _ON = Availability.ON
+_RUNNING = (Availability.ON, Availability.BOOTING)  # (an Enum's attribute costs a lookup)
 
 
 class Power:
@@ -40,7 +41,7 @@ class Power:
     @property
     def running(self) -> bool:
         """An image runs (the meter may still be inside a slow boot)."""
-        return self.availability in (Availability.ON, Availability.BOOTING)
+        return self.availability in _RUNNING
 
     @property
     def answers(self) -> bool:
