@@ -81,6 +81,8 @@ KIND_MESH, KIND_DLMS = 0, 1
 KIND_NAMES = {KIND_MESH: "mesh", KIND_DLMS: "dlms"}
 BEHAVIOUR_NAMES = {number: name for name, number in BEHAVIOURS.items()}
 _TRIAL = BootState.TRIAL  # read per frame: a module name, not an enum class attribute
+_FRAME = Event.FRAME  # (and these)
+_WRITTEN, _DUPLICATE, _DROPPED_STATE = Receipt.WRITTEN, Receipt.DUPLICATE, Receipt.DROPPED_STATE
 # Receipt of a frame a run took, by Reassembler.frames' outcome.
 _RUN_RECEIPTS = {WRITTEN: Receipt.WRITTEN, DUPLICATE: Receipt.DUPLICATE}
 _E = MT_ERR
@@ -498,8 +500,8 @@ class Download:
                  fsize: int, package_size: int, frame: bytes) -> Receipt:
         """A mesh frame's fragment: to its session, which it may start."""
         dl = self.dl
-        if dl is None or self._lifecycle.refusal(Event.FRAME) is not None:
-            return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
+        if dl is None or self._lifecycle.refusal(_FRAME) is not None:
+            return _DROPPED_STATE  # the other bank is the trial's fallback
         if not dl.holds(sid, kind):
             dropped = self._new_session(sid, index, count, payload, fsize, package_size, frame)
             if dropped is not None:
@@ -509,8 +511,8 @@ class Download:
     def block(self, dl: Reassembler, index: int, payload: bytes) -> Receipt:
         """Class 18 block ``index`` of ``dl``, the open DLMS session (the caller
         found it with :meth:`dlms_session`: a block always names it)."""
-        if self._lifecycle.refusal(Event.FRAME) is not None:
-            return Receipt.DROPPED_STATE  # the other bank is the trial's fallback
+        if self._lifecycle.refusal(_FRAME) is not None:
+            return _DROPPED_STATE  # the other bank is the trial's fallback
         return self.store(dl, KIND_DLMS, index, payload, None)
 
     def store(self, dl: Reassembler, kind: int, index: int, payload: bytes,
@@ -523,7 +525,7 @@ class Download:
         except (FlashError, PackageRefused, StateError) as exc:
             return self._failed(dl, exc, index)
         if not new:  # a duplicate, or a header fragment held in RAM until the header is whole
-            return Receipt.DUPLICATE if dl.duplicates > duplicates else Receipt.WRITTEN
+            return _DUPLICATE if dl.duplicates > duplicates else _WRITTEN
         self._progress_at = self._power.clock.now
         return self._written(dl, kind)
 
@@ -533,7 +535,7 @@ class Download:
             self._emit(DownloadComplete, session=dl.session_id, fragments=dl.fragment_count)
             if kind == KIND_MESH:
                 self.accept()
-        return Receipt.WRITTEN
+        return _WRITTEN
 
     def _failed(self, dl: Reassembler, exc: FlashError | PackageRefused | StateError,
                 index: int) -> Receipt:

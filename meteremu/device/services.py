@@ -50,6 +50,7 @@ __all__ = ["BLOCK_SIZE", "CosemServer", "client_of"]
 WH_UNIT = 30  # DLMS unit enumeration: Wh
 BLOCK_SIZE = 128  # class 18 image_block_size
 _IT = ImageTransferEvent
+_BLOCK, _REFUSED = _IT.BLOCK, Receipt.REFUSED  # (per block: module names)
 
 
 def client_of(client: Client | int) -> Client:
@@ -303,10 +304,10 @@ class CosemServer:
         before = m.refusals
         r = m.download.block(s, number, value)
         m.count(r)
-        if r is Receipt.REFUSED:
+        if r is _REFUSED:
             raise _refused(m.last_refusal if m.refusals > before else None,
                            f"block {number} refused; the transfer is stopped")
-        m.lifecycle.transfer_step(_IT.BLOCK)
+        m.lifecycle.transfer_step(_BLOCK)
 
     def act_image_verify(self, client: Client, param: Any) -> None:
         m = self.m

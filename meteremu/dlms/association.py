@@ -110,6 +110,10 @@ class State(enum.Enum):
     RELEASED = "released"  # RLRE sent (or the connection is closing): nothing more
 
 
+#: read per request: module names, not an Enum class's attributes (a lookup each)
+_RELEASED, _ASSOCIATED = State.RELEASED, State.ASSOCIATED
+
+
 class Step(enum.Enum):
     ACCEPTED = "accepted"  # AARQ accepted
     CHALLENGED = "challenged"  # AARQ accepted pending the HLS reply
@@ -274,9 +278,10 @@ class Association(Shortcuts):
     # ---------------------------------------------------------------- entry point
     def receive(self, raw: bytes) -> bytes | None:
         """One APDU from the client; the response APDU, or None."""
-        if self.state is State.RELEASED:
+        state = self.state
+        if state is _RELEASED:
             return None
-        if self.state is State.ASSOCIATED and self.shortcuts:
+        if state is _ASSOCIATED and self.shortcuts:
             try:
                 reply = self._shortcut(raw)
             except _Close as exc:
