@@ -323,3 +323,45 @@ def test_c_model_matches_python_model(align: int, endurance: int, data: st.DataO
                 assert c.generation(i * sector) > gens[i]
     assert c.wear_counters() == m.wear
     assert c.ops == m.ops
+
+
+_DROPPED_IN_A_CYCLE = """
+import gc, mmap
+from meteremu._lowlevel.flash import Flash
+gc.disable()
+mm = mmap.mmap(-1, 8192)
+view = memoryview(mm)
+cells, wear = view[:4096], view[4096:4100]
+f = Flash(4096, 4096, buffer=cells, wear=wear)
+f.me = f  # a cycle through the flash, as a meter's parts make
+del view, cells, wear, f
+gc.collect()
+print("collected")
+"""
+
+
+def test_a_flash_over_an_mmap_dropped_unclosed_in_a_cycle_is_collected_without_a_crash():
+    """A meter with a state file left unclosed: the garbage collector used to clear
+    the mmap's memoryview while the flash's C view still held it, and the process
+    died of a segmentation fault when the view went (CPython 3.11)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _DROPPED_IN_A_CYCLE], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "collected" and "BufferError" not in run.stderr
+
+
+def test_close_lets_go_of_the_buffer_so_the_mapping_can_close():
+    import mmap
+
+    mm = mmap.mmap(-1, 8192)
+    view = memoryview(mm)
+    cells, wear = view[:4096], view[4096:4100]
+    f = Flash(4096, 4096, buffer=cells, wear=wear)
+    f.close()
+    f.close()  # twice: nothing more
+    for v in (cells, wear, view):
+        v.release()
+    mm.close()  # no view left on it

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import mmap
+import weakref
 from dataclasses import dataclass
 
 from ..errors import (
@@ -94,6 +95,11 @@ def _u32(name: str, value: int) -> int:
     return value
 
 
+def _release(*views: object) -> None:
+    for view in views:
+        ffi.release(view)
+
+
 class Flash:
     """A NOR flash device: erased bytes read 0xFF, programming only clears bits,
     erase works on whole sectors, with wear and fault injection.
@@ -126,6 +132,11 @@ class Flash:
             raise ValueError(f"wear buffer must be exactly {4 * sectors} bytes ({sectors} sectors)")
         self._cmem = ffi.from_buffer("uint8_t[]", self._mem, require_writable=True)
         self._cwear = ffi.from_buffer("uint32_t[]", self._wear, require_writable=True)
+        # A flash dropped without close() lets go of the two views when it dies, before
+        # the garbage collector clears anything: CPython 3.11 clears a memoryview a
+        # view still holds (an mmap's slice, as a state file gives) and then crashes
+        # when that view is freed. Held here, the two views are never garbage.
+        self._let_go = weakref.finalize(self, _release, self._cmem, self._cwear)
         self._f = ffi.new("mt_flash *")
         rc = lib.mt_flash_init(self._f, self._cmem, size, self._cwear, sector_size, align)
         if rc:
@@ -147,8 +158,7 @@ class Flash:
             return
         self._closed = True
         lib.mt_flash_power_cut(self._f)
-        ffi.release(self._cmem)
-        ffi.release(self._cwear)
+        self._let_go()
 
     def _live(self) -> None:
         if self._closed:
