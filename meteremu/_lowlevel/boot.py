@@ -55,6 +55,14 @@ class Bank(enum.IntEnum):
     GOLDEN = 2
 
 
+_BANKS = (Bank.A, Bank.B, Bank.GOLDEN)
+
+
+def _bank(value: int) -> Bank:
+    """``Bank(value)`` without the enum's call (a ValueError all the same)."""
+    return _BANKS[value] if 0 <= value < 3 else Bank(value)
+
+
 class BootState(enum.IntEnum):
     """The record's trial flag: confirmed, trial (awaiting its heartbeat),
     reverted (an older image brought back, on probation until it boots once)."""
@@ -220,12 +228,13 @@ class Bootloader:
     @property
     def running(self) -> Bank | None:
         r = int(self._b.running)
-        return None if r == _NONE else Bank(r)
+        return None if r == _NONE else _bank(r)
 
     @property
     def running_header(self) -> PackageHeader | None:
         """Header of the running image; its ``behaviour`` is the emulation flag."""
-        return None if self.running is None else _header_from_c(self._b.running_header)
+        return None if self.running is None else _header_from_c(
+            ffi.addressof(self._b, "running_header"))
 
     @property
     def fault(self) -> bool:
@@ -301,7 +310,7 @@ class Bootloader:
         lags (:attr:`floor_fault` when that fails), validate, count a trial
         boot, run."""
         _raise(lib.mt_boot_start(self._b))
-        return Bank(int(self._b.running))
+        return _bank(int(self._b.running))
 
     def boot_ok(self) -> None:
         _raise(lib.mt_boot_boot_ok(self._b))
@@ -314,7 +323,7 @@ class Bootloader:
     def inactive(self) -> Bank:
         rc = lib.mt_boot_inactive(self._b)
         _raise(rc if rc < 0 else 0)
-        return Bank(rc)
+        return _bank(rc)
 
     def verify(self, *, complete: bool = True) -> PackageHeader:
         out = ffi.new("mt_pkg_header *")

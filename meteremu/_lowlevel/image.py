@@ -12,6 +12,7 @@ here).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,7 +78,16 @@ class TrailerSignature:
 
 
 def _header_from_c(h: object) -> PackageHeader:
-    c = h  # cdata mt_pkg_header *, never leaves this function
+    # cdata mt_pkg_header *, never kept: its bytes are the key
+    return _header_of(ffi.buffer(h)[:])
+
+
+@functools.lru_cache(maxsize=256)
+def _header_of(raw: bytes) -> PackageHeader:
+    """The header a C mt_pkg_header of these bytes holds, made once: a
+    PackageHeader is immutable, and a fleet's meters read the same few headers
+    (their running image's, at every boot) many times."""
+    c = ffi.from_buffer("mt_pkg_header *", raw)
     return PackageHeader(
         format_version=int(c.format_version),
         header_size=int(c.header_size),
