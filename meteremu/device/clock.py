@@ -19,6 +19,7 @@ persists or shows is one it can read back.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from fractions import Fraction
 
 __all__ = ["DEFAULT_EPOCH", "RTC_MAX", "RTC_MIN", "VirtualClock", "format_utc"]
@@ -117,5 +118,12 @@ class VirtualClock:
         else:
             whole = int(self.epoch_seconds)
         if whole != self._stamped[0]:  # (events come in bursts within one second)
-            self._stamped = (whole, format_utc(_dt.datetime.fromtimestamp(whole, _dt.timezone.utc)))
+            self._stamped = (whole, _stamp_of(whole))
         return self._stamped[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _stamp_of(whole: int) -> str:
+    """The stamp of ``whole`` epoch seconds, made once for every clock that
+    shows that second (a fleet's meters stamp the same few seconds)."""
+    return format_utc(_dt.datetime.fromtimestamp(whole, _dt.timezone.utc))
