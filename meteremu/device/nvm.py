@@ -16,6 +16,7 @@ through their ``struct`` twins, derived from the construct definitions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,11 @@ def unseal(fmt: Any, raw: bytes) -> Any | None:
     if crc32(raw[:n]) != int.from_bytes(raw[n:], "little"):
         return None
     return twin.unpack(raw)  # None: a CRC-valid slot of another format (foreign)
+
+
+@functools.lru_cache(maxsize=16)
+def _erased(n: int) -> bytes:
+    return b"\xff" * n
 
 
 class RecordRing:
@@ -92,19 +98,23 @@ class RecordRing:
         """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
         total = self.sectors * self.per_sector
         slot = self.slot
-        blob = self.flash.read(self.region.offset, total * slot)
         # Only slots holding a byte other than 0xFF need a look; a ring is mostly
-        # erased sectors, compared whole.
+        # erased sectors, compared whole where they lie (no copy), and only the
+        # others read.
         per, span = self.per_sector, self.per_sector * slot
-        erased, blank = b"\xff" * span, b"\xff" * slot
+        erased, blank = _erased(span), _erased(slot)
         free = [True] * total
         found = []
+        at = self.region.offset
         for sector in range(self.sectors):
-            base = sector * span
-            if blob[base : base + span] == erased:
+            base = at + sector * span
+            if self._holds(base, erased):
                 continue
-            for i in range(sector * per, (sector + 1) * per):
-                raw = blob[i * slot : (i + 1) * slot]
+            blob = self.flash.read(base, span)
+            used = -(-len(blob.rstrip(b"\xff")) // slot)  # the slots after it are erased
+            for j in range(used):
+                raw = blob[j * slot : (j + 1) * slot]
+                i = sector * per + j
                 if raw == blank:
                     continue
                 free[i] = False
