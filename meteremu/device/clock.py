@@ -111,12 +111,16 @@ class VirtualClock:
         if epoch_seconds > self.epoch_seconds and epoch_seconds <= _RTC_MAX_S:
             self._offset += epoch_seconds - self.epoch_seconds
 
-    def stamp(self) -> str:
+    @property
+    def epoch_whole(self) -> int:
+        """``int(epoch_seconds)``, without making the Fraction on whole seconds."""
         now, off = self._now, self._offset
         if now.denominator == 1 and off.denominator == 1:
-            whole = self._base.numerator + now.numerator + off.numerator
-        else:
-            whole = int(self.epoch_seconds)
+            return self._base.numerator + now.numerator + off.numerator
+        return int(self.epoch_seconds)
+
+    def stamp(self) -> str:
+        whole = self.epoch_whole
         if whole != self._stamped[0]:  # (events come in bursts within one second)
             self._stamped = (whole, _stamp_of(whole))
         return self._stamped[1]

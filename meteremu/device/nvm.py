@@ -140,6 +140,11 @@ class RecordRing:
             self._cur = None if self._next is None else 0
         return self.records
 
+    @property
+    def has_news(self) -> bool:
+        """Whether :meth:`take_news` has anything to tell."""
+        return bool(self._news) or self._exhausted_news
+
     def take_news(self) -> tuple[list[int], bool]:
         """Sectors (0-based within the ring) found bad since the last call, and
         whether the ring ran out of usable sectors since then."""
