@@ -1,0 +1,124 @@
+"""The short paths a fleet's meters take, each against the ordinary path it stands
+for (hypothesis): a read-back without a copy, the CRC of bytes, headers and
+trusted keys made once, stamps and snapshot integers without Fraction work.
+Any divergence -- an answer, or an exception where the ordinary path raises
+one -- fails here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meteremu._lowlevel import ffi
+from meteremu._lowlevel.crypto import crc32
+from meteremu._lowlevel.flash import Flash
+from meteremu._lowlevel.image import _header_from_c, _header_of, _keys, _new_keys
+from meteremu.device.clock import DEFAULT_EPOCH, VirtualClock, format_utc
+from meteremu.device.meter import _micro
+from meteremu.device.nvm import RecordRing
+from meteremu.errors import MeteremuError
+from meteremu.testing import make_keys
+
+SEC = 256
+SIZE = 4 * SEC
+
+
+def _outcome(fn, *args):  # -> ("ok", value) or ("raised", exception type)
+    try:
+        return "ok", fn(*args)
+    except (MeteremuError, ValueError) as exc:
+        return "raised", type(exc)
+
+
+@settings(max_examples=300)
+@given(writes=st.lists(st.tuples(st.integers(0, SIZE // 8 - 1), st.binary(min_size=8,
+                                                                            max_size=8))),
+       addr=st.integers(-2, SIZE + 8), data=st.binary(max_size=40), powered=st.booleans(),
+       closed=st.booleans())
+def test_holds_is_a_read_compared(writes, addr, data, powered, closed) -> None:
+    f = Flash(SIZE, SEC, 8)
+    for at, chunk in writes:
+        f.program(at * 8, bytes(a & b for a, b in zip(f.read(at * 8, 8), chunk, strict=True)))
+    if addr >= 0 and addr + len(data) <= SIZE and data:
+        data = f.read(addr, len(data)) if addr % 2 else data  # equal half the time
+    if not powered:
+        f.power_cut()
+    if closed:
+        f.close()
+    want = _outcome(lambda: f.read(addr, len(data)) == data)
+    assert _outcome(f.holds, addr, data) == want
+
+
+def test_a_ring_over_a_flash_without_holds_reads_back() -> None:
+    class Plain:  # read, program and erase only
+        def __init__(self, flash: Flash) -> None:
+            self.read, self.program, self.erase = flash.read, flash.program, flash.erase
+
+    from meteremu.device.layout import Region
+    from meteremu.device.nvm import MetrologyRecord, seal
+
+    f = Flash(4 * 4096, 4096, 8)
+    ring = RecordRing(Plain(f), Region("metrology", 0, 4 * 4096), MetrologyRecord, 4096)
+    ring.load()
+    rec = ring.append(lambda seq: seal(MetrologyRecord, boot_state=0, seq=seq, energy_uwh=5,
+                                       clock=7, battery_mj=0))
+    assert rec.energy_uwh == 5 and ring.load()[-1].seq == rec.seq
+
+
+@given(st.binary(max_size=300), st.integers(0, 2**32 - 1))
+def test_crc32_of_bytes_is_the_crc32_of_any_buffer(data: bytes, value: int) -> None:
+    assert crc32(data, value) == crc32(bytearray(data), value) == crc32(memoryview(data), value)
+
+
+@settings(max_examples=50)
+@given(st.binary(min_size=92, max_size=92))
+def test_a_header_made_once_is_the_header_of_its_bytes(raw: bytes) -> None:
+    assert ffi.sizeof("mt_pkg_header") == 92
+    h = ffi.new("mt_pkg_header *")
+    ffi.memmove(h, raw, 92)
+    _header_of.cache_clear()
+    fresh = _header_from_c(h)
+    assert _header_from_c(h) is fresh  # made once
+    c = h[0]
+    assert (fresh.vendor_id, fresh.security_counter, fresh.image_sha256, fresh.key_id) == (
+        int(c.vendor_id), int(c.security_counter), bytes(ffi.buffer(c.image_sha256)),
+        bytes(ffi.buffer(c.key_id)))
+
+
+def test_shared_keys_are_the_keys_parsed_alone() -> None:
+    points = [make_keys(seed).point for seed in (1, 2)]
+    shared, n = _keys(points)
+    alone, m = _new_keys(points)
+    assert n == m == 2
+    assert bytes(ffi.buffer(shared)) == bytes(ffi.buffer(alone))
+    assert _keys(list(points))[0] is shared  # one array for the same points
+    with pytest.raises(ValueError):
+        _keys([b"\x04" + b"\x00" * 64])  # refused every time, never cached
+    with pytest.raises(ValueError):
+        _keys([b"\x04" + b"\x00" * 64])
+
+
+STEPS = st.one_of(st.integers(0, 10**6), st.fractions(0, 10**5, max_denominator=10**4))
+
+
+@given(st.lists(STEPS, max_size=6), st.integers(-10**6, 10**6))
+def test_whole_epoch_and_stamp_as_the_fraction_gives_them(steps, shift) -> None:
+    clock = VirtualClock(DEFAULT_EPOCH)
+    for s in steps:
+        clock.advance(s)
+    clock.set_datetime(DEFAULT_EPOCH + dt.timedelta(seconds=shift + float(clock.now)))
+    for s in steps:
+        clock.advance(s)
+        assert clock.epoch_whole == int(clock.epoch_seconds)
+        want = format_utc(dt.datetime.fromtimestamp(int(clock.epoch_seconds), dt.timezone.utc))
+        assert clock.stamp() == want
+
+
+@given(st.one_of(st.fractions(), st.floats(-1e12, 1e12), st.integers(-10**15, 10**15)))
+def test_micro_is_int_of_a_million_times(wh) -> None:
+    assert _micro(wh) == int(wh * 10**6)
+    assert _micro(Fraction(wh)) == int(Fraction(wh) * 10**6)
