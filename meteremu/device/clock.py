@@ -64,7 +64,9 @@ class VirtualClock:
         self._base = Fraction(int(self._start.timestamp()))
         self._now = Fraction(0)
         self._offset = Fraction(0)  # seconds added by set_datetime
-        self._stamped: tuple[int, str] = (-1, "")  # the last stamp made, by whole second
+        # the last stamp made: (now, offset) it was made at (Fractions are immutable,
+        # so the same objects mean the same time), its whole second, its text
+        self._stamped: tuple[Fraction | None, Fraction | None, int, str] = (None, None, -1, "")
 
     @property
     def now(self) -> Fraction:
@@ -120,10 +122,14 @@ class VirtualClock:
         return int(self.epoch_seconds)
 
     def stamp(self) -> str:
+        now, off = self._now, self._offset
+        last = self._stamped
+        if last[0] is now and last[1] is off:  # (events come in bursts at one time)
+            return last[3]
         whole = self.epoch_whole
-        if whole != self._stamped[0]:  # (events come in bursts within one second)
-            self._stamped = (whole, _stamp_of(whole))
-        return self._stamped[1]
+        text = last[3] if whole == last[2] else _stamp_of(whole)
+        self._stamped = (now, off, whole, text)
+        return text
 
 
 @functools.lru_cache(maxsize=1024)
