@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from meteremu._lowlevel.fleet import LOSS_ONE, RoundRunner, loss_threshold
 from meteremu.fleet import Fleet, Link, link_seed
+from meteremu.fleet.memory import cells_address, populate
 from meteremu.hes import fragment_package
 from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_keys, make_package
 
@@ -45,6 +46,40 @@ def test_meters_cost_the_sectors_they_write() -> None:
     for s in fleet:  # every meter still reads its own, whole flash
         m = fleet[s]
         assert m.inactive_package_sha256() != b""
+
+
+@linux
+def test_populating_copies_whole_pages_and_changes_no_byte() -> None:
+    fleet = _fleet(4, block=4)
+    a, b = (fleet[s] for s in fleet.serials[:2])
+    bank = a.layout["bank_b"].offset
+    at = cells_address(a._storage)
+    dumps = [fleet[s].flash.dump() for s in fleet]
+    before = fleet.private_bytes()
+    assert before is not None
+    assert populate(at + bank + 1, 3 * PAGE)  # whole pages inside: two
+    assert fleet.private_bytes() == before + 2 * PAGE
+    assert [fleet[s].flash.dump() for s in fleet] == dumps
+    assert not populate(at + bank + 1, PAGE - 1)  # no whole page: nothing
+    a.flash.program(bank + PAGE, b"\x00" * 8)  # a populated page is the meter's alone
+    assert b.flash.read(bank + PAGE, 8) == b"\xff" * 8
+    assert fleet.private_bytes() == before + 2 * PAGE
+
+
+@linux
+def test_a_broadcast_populates_only_meters_that_take_it() -> None:
+    fleet = _fleet(4, block=4)
+    off = fleet.serials[3]
+    fleet[off].power_off()
+    frames = fragment_package(UPDATE, session_id=7)
+    before = fleet.private_bytes()
+    assert before is not None
+    # hears nothing, but would take the package: the bank's pages it covers are its own
+    fleet.broadcast(frames, loss=1.0, ids=fleet.serials[:1], max_rounds=2)
+    after = fleet.private_bytes()
+    assert after == before + len(UPDATE) // PAGE * PAGE
+    fleet.broadcast(frames, loss=1.0, ids=[off], max_rounds=2)  # off: left alone
+    assert fleet.private_bytes() == after
 
 
 @linux
