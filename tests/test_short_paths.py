@@ -18,6 +18,7 @@ from meteremu._lowlevel.crypto import crc32
 from meteremu._lowlevel.flash import Flash
 from meteremu._lowlevel.image import _header_from_c, _header_of, _keys, _new_keys
 from meteremu.device.clock import DEFAULT_EPOCH, VirtualClock, format_utc
+from meteremu.device.events import EVENT_CLASSES
 from meteremu.device.meter import _micro
 from meteremu.device.nvm import RecordRing
 from meteremu.errors import MeteremuError
@@ -122,3 +123,33 @@ def test_whole_epoch_and_stamp_as_the_fraction_gives_them(steps, shift) -> None:
 def test_micro_is_int_of_a_million_times(wh) -> None:
     assert _micro(wh) == int(wh * 10**6)
     assert _micro(Fraction(wh)) == int(Fraction(wh) * 10**6)
+
+
+VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans(),
+                   st.fractions(), st.tuples(st.text(max_size=3), st.integers()))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_an_event_made_quickly_is_the_dataclass_made_one(data) -> None:
+    import dataclasses
+
+    cls = data.draw(st.sampled_from(EVENT_CLASSES))
+    fields = dataclasses.fields(cls)
+    given_ = {f.name: data.draw(VALUES) for f in fields
+              if f.default is dataclasses.MISSING or data.draw(st.booleans())}
+    positional = data.draw(st.integers(0, len(given_)))
+    names = [f.name for f in fields if f.name in given_]
+    args = [given_[n] for n in names[:positional]] if names == [
+        f.name for f in fields[: len(names)]] else []
+    kw = {n: given_[n] for n in names[len(args):]}
+    quick = cls(*args, **kw)
+    made = object.__new__(cls)
+    cls.__init__.__wrapped__(made, *args, **kw)  # the dataclass's generated __init__
+    assert list(vars(quick).items()) == list(vars(made).items())
+    assert quick == made and repr(quick) == repr(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.at = "changed"  # type: ignore[misc]
+    if fields:
+        with pytest.raises(TypeError):
+            cls(**{k: v for k, v in kw.items() if k != fields[0].name}, bogus=1)
