@@ -153,3 +153,37 @@ def test_an_event_made_quickly_is_the_dataclass_made_one(data) -> None:
     if fields:
         with pytest.raises(TypeError):
             cls(**{k: v for k, v in kw.items() if k != fields[0].name}, bogus=1)
+
+
+def test_inactive_or_none_is_inactive_without_its_state_error() -> None:
+    from meteremu.errors import StateError
+    from meteremu.fleet import Fleet
+    from meteremu.hes import fragment_package
+    from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_package
+
+    keys = make_keys(0)
+    factory = make_package(make_firmware(4096, seed=1), keys, version="1.0.0",
+                           security_counter=1)
+    update = make_package(make_firmware(8000, seed=2), keys, version="2.0.0",
+                          security_counter=2, fragment_size=128)
+    fleet = Fleet.build(1, trusted_keys=[keys.point], factory_package=factory,
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    m = fleet[fleet.serials[0]]
+
+    def same() -> object:
+        try:
+            want = m.boot.loader.inactive()
+        except StateError:
+            want = None
+        assert m.boot.loader.inactive_or_none() is want
+        return want
+
+    seen = [same()]
+    fleet.broadcast(fragment_package(update, session_id=3))
+    m.activate()  # a trial: no inactive bank
+    seen.append(same())
+    m.heartbeat()
+    seen.append(same())
+    m.power_off()
+    seen.append(same())
+    assert None in seen and any(b is not None for b in seen)

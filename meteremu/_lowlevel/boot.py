@@ -25,7 +25,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import MT_NAMES, BootError, MeteremuError, c_error
+from ..errors import MT_ERR, MT_NAMES, BootError, MeteremuError, c_error
 from ..wire.boot import BOOT_RECORD_SIZE as RECORD_SIZE
 from ..wire.boot import FLOOR_SLOT_SIZE
 from . import ffi, lib
@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _NONE = 0xFF
+_E_STATE = MT_ERR["MT_E_STATE"]
 
 
 class Bank(enum.IntEnum):
@@ -322,6 +323,17 @@ class Bootloader:
 
     def inactive(self) -> Bank:
         rc = lib.mt_boot_inactive(self._b)
+        _raise(rc if rc < 0 else 0)
+        return _bank(rc)
+
+    def inactive_or_none(self) -> Bank | None:
+        """:meth:`inactive`, or None where it raises the StateError of
+        ``MT_E_STATE`` (a trial runs, or nothing does) -- without making that
+        exception, which costs more than the question (a meter asks at every
+        attach during its trial)."""
+        rc = lib.mt_boot_inactive(self._b)
+        if rc == _E_STATE:
+            return None
         _raise(rc if rc < 0 else 0)
         return _bank(rc)
 

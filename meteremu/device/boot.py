@@ -118,10 +118,7 @@ class Boot:
 
     def inactive(self) -> Bank | None:
         """The bank a download may go to now; None during a trial or with nothing running."""
-        try:
-            return self.loader.inactive()
-        except StateError:
-            return None
+        return self.loader.inactive_or_none()
 
     # ---------------------------------------------------------------- factory
     def provision(self, package: bytes, bank_size: int) -> None:
