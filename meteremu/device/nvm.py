@@ -45,7 +45,7 @@ def unseal(fmt: Any, raw: bytes) -> Any | None:
     return twin.unpack(raw)  # None: a CRC-valid slot of another format (foreign)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=32)
 def _erased(n: int) -> bytes:
     return b"\xff" * n
 
@@ -106,7 +106,8 @@ class RecordRing:
         free = [True] * total
         found = []
         at = self.region.offset
-        for sector in range(self.sectors):
+        blank_ring = self._holds(at, _erased(total * slot))  # (a new meter's: one compare)
+        for sector in () if blank_ring else range(self.sectors):
             base = at + sector * span
             if self._holds(base, erased):
                 continue
