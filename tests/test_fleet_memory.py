@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import meteremu.fleet.broadcast as broadcast
 from meteremu._lowlevel.fleet import LOSS_ONE, RoundRunner, loss_threshold
 from meteremu.fleet import Fleet, Link, link_seed
 from meteremu.fleet.memory import cells_address, populate
@@ -69,17 +70,30 @@ def test_populating_copies_whole_pages_and_changes_no_byte() -> None:
 @linux
 def test_a_broadcast_populates_only_meters_that_take_it() -> None:
     fleet = _fleet(4, block=4)
-    off = fleet.serials[3]
+    first, off = fleet.serials[0], fleet.serials[3]
     fleet[off].power_off()
     frames = fragment_package(UPDATE, session_id=7)
-    before = fleet.private_bytes()
-    assert before is not None
-    # hears nothing, but would take the package: the bank's pages it covers are its own
-    fleet.broadcast(frames, loss=1.0, ids=fleet.serials[:1], max_rounds=2)
-    after = fleet.private_bytes()
-    assert after == before + len(UPDATE) // PAGE * PAGE
-    fleet.broadcast(frames, loss=1.0, ids=[off], max_rounds=2)  # off: left alone
-    assert fleet.private_bytes() == after
+    populated = []
+    real = broadcast.populate
+
+    def spy(addr: int, length: int) -> bool:
+        populated.append((addr, length))
+        return real(addr, length)
+
+    broadcast.populate = spy  # type: ignore[assignment]
+    try:
+        before = fleet.private_bytes()
+        fleet.broadcast(frames, loss=1.0, ids=[first], max_rounds=2)  # hears nothing
+        fleet.broadcast(frames, loss=0.0, ids=[off])  # off: left alone
+        assert populated == [] and fleet.private_bytes() == before
+        fleet.broadcast(frames, loss=0.0, ids=[first])  # takes it: its bank, once
+        bank = cells_address(fleet[first]._storage) + fleet[first].layout["bank_b"].offset
+        assert populated == [(bank, len(UPDATE))]
+        fleet.broadcast(frames, loss=0.0, ids=[first])  # complete there: not again
+        assert populated == [(bank, len(UPDATE))]
+    finally:
+        broadcast.populate = real  # type: ignore[assignment]
+    assert fleet[first].inactive_package_sha256() != b""
 
 
 @linux

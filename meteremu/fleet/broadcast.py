@@ -99,7 +99,7 @@ def _package(frames: Sequence[bytes]) -> bytes | None:
 
 
 def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes], session: int,
-                  cells: Sequence[int | None]) -> None:
+                  cells: Sequence[int | None]) -> dict[int, tuple[int, int]]:
     """Check the broadcast package once per meter policy (identity, bank size,
     trusted keys) and let each meter's download bank adopt the passed check
     (``VirtualMeter.adopt_download_check``): a meter whose bank ends holding
@@ -109,16 +109,18 @@ def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes], sessi
     package that fails the check is adopted by none (each meter finds out
     itself).
 
-    A meter that adopts the check and will take the session (on, the session
-    not closed, not yet complete there) has the pages of its download bank
-    the package covers made its own now (:func:`.memory.populate`, at
-    ``cells[i]``, the address of meter ``i``'s flash): the pages its download
-    writes anyway, copied in one call instead of one fault each, and not
-    faulted twice for the bank's blank check before the first write. No
-    byte changes."""
+    Returns, for each meter that adopts the check and will take the session
+    (on, the session not closed, not yet complete there), the span of its
+    download bank the package covers, in memory (``cells[i]``: where meter
+    ``i``'s flash is): the rounds have those pages made the meter's own
+    (:func:`.memory.populate`) just before the meter's first frame goes in
+    -- the pages its download writes anyway, copied in one call instead of
+    one fault each, not faulted twice for the bank's blank check before the
+    first write, and still in cache for that check. No byte changes."""
+    spans: dict[int, tuple[int, int]] = {}
     pkg = _package(frames)
     if pkg is None:
-        return
+        return spans
     passed: dict[tuple[int, int, int, tuple[bytes, ...]], ImageCache | None] = {}
     for i, m in enumerate(meters):
         policy = m.boot.check_policy()
@@ -137,7 +139,8 @@ def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes], sessi
             at = cells[i]
             bank = m.boot.inactive()
             if at is not None and bank is not None and _will_write(m, session):
-                populate(at + m.boot.region(bank).offset, len(pkg))
+                spans[i] = (at + m.boot.region(bank).offset, len(pkg))
+    return spans
 
 
 def _will_write(m: VirtualMeter, session: int) -> bool:
@@ -161,12 +164,16 @@ def _status(m: VirtualMeter, session: int) -> tuple[str, int]:
     return "missing", -1  # never took the session: everything
 
 
-def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes]) -> float:
+def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes],
+           spans: dict[int, tuple[int, int]]) -> float:
     """One round to every meter (see the module's docstring); returns the seconds
-    spent in the C calls."""
+    spent in the C calls. ``spans``: download banks to populate before their
+    meter's first frame (see ``_adopt_checks``), taken out once done."""
     clock = time.perf_counter
     n = len(meters)
     targets = [m.batch_target() for m in meters]
+    for i in [i for i in spans if targets[i] is not None]:  # the C run writes first
+        populate(*spans.pop(i))
     t0 = clock()
     res = runner.run(targets, sent)
     in_c = clock() - t0
@@ -192,6 +199,8 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
             if code[i] == RAN:
                 continue
             at = stop[i]
+            if i in spans:
+                populate(*spans.pop(i))
             m.settle_stop(targets[i], sent[at], code[i])
             nxt = m.batch_target()
             if nxt is None:  # the rest of its round the way receive_many takes it
@@ -231,7 +240,8 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
         raise UsageError(str(exc)) from None
     runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds)
     meters = [m for _, m in picked]
-    _adopt_checks(meters, frames, session, cells if cells is not None else [None] * len(meters))
+    spans = _adopt_checks(meters, frames, session,
+                          cells if cells is not None else [None] * len(meters))
     result = BroadcastResult(session, count)
     everything = (1 << count) - 1
     todo = list(range(count))
@@ -241,7 +251,7 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
         sent = [frames[i] for i in todo]
         result.sent.append(len(sent))
         t0 = clock()
-        seconds_c = _round(runner, meters, sent)
+        seconds_c = _round(runner, meters, sent, spans)
         t1 = clock()
         union = 0
         for i, m in enumerate(meters):
