@@ -7,6 +7,7 @@ one -- fails here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from fractions import Fraction
 
 import pytest
@@ -187,3 +188,32 @@ def test_inactive_or_none_is_inactive_without_its_state_error() -> None:
     m.power_off()
     seen.append(same())
     assert None in seen and any(b is not None for b in seen)
+
+
+@functools.cache
+def _one_meter():  # built once for the examples below (kept alive by the cache)
+    from meteremu.fleet import Fleet
+    from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_package
+
+    keys = make_keys(0)
+    pkg = make_package(make_firmware(4096, seed=1), keys, version="1.0.0", security_counter=1)
+    fleet = Fleet.build(1, trusted_keys=[keys.point], factory_package=pkg,
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    return fleet, fleet[fleet.serials[0]]
+
+
+@given(st.one_of(st.integers(-3, 5), st.sampled_from(["A", None, 1.0, True, 2.5])))
+def test_a_region_looked_up_is_the_region_the_layout_gives(bank) -> None:
+    from meteremu._lowlevel.boot import Bank
+    from meteremu.device.boot import _REGIONS
+
+    boot = _one_meter()[1].boot
+    try:
+        want = ("ok", boot._layout[_REGIONS[Bank(bank)]])
+    except Exception as exc:  # whatever the long way raises
+        want = ("raised", type(exc))
+    try:
+        got = ("ok", boot.region(bank))
+    except Exception as exc:
+        got = ("raised", type(exc))
+    assert got == want
