@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         timer.wrap(_image, "check_package", "template check (mt_image_check)")
         # not the C core: the kernel copying download banks' pages for meters
         kernel = _CTimer()
-        kernel.wrap(_broadcast, "populate", "bank pages copied before the rounds (kernel)")
+        kernel.wrap(_broadcast, "populate", "bank pages copied ahead of writes (kernel)")
     got = wave(n, timer, kernel)
     if timer is not None:
         timer.close()
