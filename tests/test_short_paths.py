@@ -217,3 +217,17 @@ def test_a_region_looked_up_is_the_region_the_layout_gives(bank) -> None:
     except Exception as exc:
         got = ("raised", type(exc))
     assert got == want
+
+
+@given(st.lists(st.tuples(st.integers(-1, 5 * SEC), st.integers(-1, 5 * SEC)), max_size=8))
+def test_an_area_made_once_is_the_area_made_afresh(spans) -> None:
+    f = Flash(SIZE, SEC, 8)
+    for off, size in spans + spans:  # each span asked twice
+        want = _outcome(Flash(SIZE, SEC, 8)._area, off, size)  # a flash that never made one
+        got = _outcome(f._area, off, size)
+        assert got[0] == want[0]
+        if got[0] == "ok":
+            assert (got[1].off, got[1].size) == (want[1].off, want[1].size)
+            assert got[1].dev == f._f and got[1] is f._area(off, size)
+        else:
+            assert got[1] is want[1]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import mmap
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import (
     MT_ERR,
@@ -136,6 +137,7 @@ class Flash:
                 f"align {align} (1, 2, 4, 8 or 16)"
             )
         self._size = size  # (fixed: read checks its range without a C call)
+        self._areas: dict[tuple[int, int], Any] = {}  # see _area
         self._gen = ffi.new("uint32_t[]", sectors)  # write generations, RAM only
         lib.mt_flash_track(self._f, self._gen)
         if buffer is None:
@@ -317,11 +319,20 @@ class Flash:
 
     # -- for the other binding modules ----------------------------------------
     def _area(self, off: int, size: int):  # -> cdata mt_flash_area *, binding-internal
+        # Made once per span: the C core only reads an area once it is made
+        # (const mt_flash_area * everywhere but mt_flash_area_init), and a
+        # meter makes reassemblers over the same two spans at every attach.
+        key = (off, size) if type(off) is int and type(size) is int else None
+        area = self._areas.get(key) if key is not None else None
+        if area is not None:
+            return area
         area = ffi.new("mt_flash_area *")
         if lib.mt_flash_area_init(area, self._f, _u32("off", off), _u32("size", size)):
             raise ValueError(
                 f"partition [{off:#x}, +{size:#x}) is not whole sectors inside the device"
             )
+        if key is not None:
+            self._areas[key] = area
         return area
 
 
