@@ -28,6 +28,11 @@ block's mapping at the same address (``mremap``), so every pointer into the
 meters' flash stays valid and every meter reads exactly the bytes it held.
 Pages equal to the base are the new file's, shared again; a meter that
 writes one later gets its own copy, as before.
+
+Copying ahead (:func:`populate`): a meter about to write many pages -- a
+download bank, which the reassembler reads for its blank check just before
+-- can have them copied in one call rather than faulted twice each (mapped
+for the read, then copied at the write); no byte changes.
 """
 
 from __future__ import annotations
