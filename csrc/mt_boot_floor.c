@@ -48,12 +48,16 @@ int mt_boot_floor_area_ok(const mt_flash_area *fa)
            MT_BOOT_FLOOR_SLOT_SIZE % mt_flash_align(fa->dev) == 0;
 }
 
+/* A slot is two 64-bit words (memcpy: any alignment; all ones reads the same
+ * in either byte order). The scan looks at every slot of the area at every
+ * load, so a word at a time rather than a byte. */
+typedef char mt_floor_slot_is_two_words[MT_BOOT_FLOOR_SLOT_SIZE == 16u ? 1 : -1];
+
 static int slot_erased(const uint8_t *p)
 {
-    uint32_t i;
-    for (i = 0; i < MT_BOOT_FLOOR_SLOT_SIZE; i++)
-        if (p[i] != 0xFFu) return 0;
-    return 1;
+    uint64_t w[2];
+    memcpy(w, p, sizeof w);
+    return (w[0] & w[1]) == UINT64_MAX;
 }
 
 /* The highest valid floor (0 with none) and the offset after the last slot

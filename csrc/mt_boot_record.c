@@ -53,12 +53,16 @@ int mt_boot_record_decode(mt_boot_record *out, const uint8_t in[MT_BOOT_RECORD_S
     return MT_OK;
 }
 
+/* A record slot is four 64-bit words (memcpy: any alignment; all ones reads
+ * the same in either byte order): the scans look at every slot of an area at
+ * each load and write, a word at a time rather than a byte. */
+typedef char mt_record_slot_is_four_words[MT_BOOT_RECORD_SIZE == 32u ? 1 : -1];
+
 static int slot_erased(const uint8_t *p)
 {
-    uint32_t i;
-    for (i = 0; i < MT_BOOT_RECORD_SIZE; i++)
-        if (p[i] != 0xFFu) return 0;
-    return 1;
+    uint64_t w[4];
+    memcpy(w, p, sizeof w);
+    return (w[0] & w[1] & w[2] & w[3]) == UINT64_MAX;
 }
 
 /* The newest valid record of both areas into b->rec / b->rec_area (the

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import meteremu.fleet.broadcast as broadcast
 from meteremu._lowlevel.fleet import LOSS_ONE, RoundRunner, loss_threshold
 from meteremu.fleet import Fleet, Link, link_seed
+from meteremu.fleet.memory import cells_address, populate
 from meteremu.hes import fragment_package
 from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_keys, make_package
 
@@ -45,6 +47,53 @@ def test_meters_cost_the_sectors_they_write() -> None:
     for s in fleet:  # every meter still reads its own, whole flash
         m = fleet[s]
         assert m.inactive_package_sha256() != b""
+
+
+@linux
+def test_populating_copies_whole_pages_and_changes_no_byte() -> None:
+    fleet = _fleet(4, block=4)
+    a, b = (fleet[s] for s in fleet.serials[:2])
+    bank = a.layout["bank_b"].offset
+    at = cells_address(a._storage)
+    dumps = [fleet[s].flash.dump() for s in fleet]
+    before = fleet.private_bytes()
+    assert before is not None
+    assert populate(at + bank + 1, 3 * PAGE)  # whole pages inside: two
+    assert fleet.private_bytes() == before + 2 * PAGE
+    assert [fleet[s].flash.dump() for s in fleet] == dumps
+    assert not populate(at + bank + 1, PAGE - 1)  # no whole page: nothing
+    a.flash.program(bank + PAGE, b"\x00" * 8)  # a populated page is the meter's alone
+    assert b.flash.read(bank + PAGE, 8) == b"\xff" * 8
+    assert fleet.private_bytes() == before + 2 * PAGE
+
+
+@linux
+def test_a_broadcast_populates_only_meters_that_take_it() -> None:
+    fleet = _fleet(4, block=4)
+    first, off = fleet.serials[0], fleet.serials[3]
+    fleet[off].power_off()
+    frames = fragment_package(UPDATE, session_id=7)
+    populated = []
+    real = broadcast.populate
+
+    def spy(addr: int, length: int) -> bool:
+        populated.append((addr, length))
+        return real(addr, length)
+
+    broadcast.populate = spy  # type: ignore[assignment]
+    try:
+        before = fleet.private_bytes()
+        fleet.broadcast(frames, loss=1.0, ids=[first], max_rounds=2)  # hears nothing
+        fleet.broadcast(frames, loss=0.0, ids=[off])  # off: left alone
+        assert populated == [] and fleet.private_bytes() == before
+        fleet.broadcast(frames, loss=0.0, ids=[first])  # takes it: its bank, once
+        bank = cells_address(fleet[first]._storage) + fleet[first].layout["bank_b"].offset
+        assert populated == [(bank, len(UPDATE))]
+        fleet.broadcast(frames, loss=0.0, ids=[first])  # complete there: not again
+        assert populated == [(bank, len(UPDATE))]
+    finally:
+        broadcast.populate = real  # type: ignore[assignment]
+    assert fleet[first].inactive_package_sha256() != b""
 
 
 @linux

@@ -25,7 +25,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import MT_NAMES, BootError, MeteremuError, c_error
+from ..errors import MT_ERR, MT_NAMES, BootError, MeteremuError, c_error
 from ..wire.boot import BOOT_RECORD_SIZE as RECORD_SIZE
 from ..wire.boot import FLOOR_SLOT_SIZE
 from . import ffi, lib
@@ -47,12 +47,21 @@ __all__ = [
 ]
 
 _NONE = 0xFF
+_E_STATE = MT_ERR["MT_E_STATE"]
 
 
 class Bank(enum.IntEnum):
     A = 0
     B = 1
     GOLDEN = 2
+
+
+_BANKS = (Bank.A, Bank.B, Bank.GOLDEN)
+
+
+def _bank(value: int) -> Bank:
+    """``Bank(value)`` without the enum's call (a ValueError all the same)."""
+    return _BANKS[value] if 0 <= value < 3 else Bank(value)
 
 
 class BootState(enum.IntEnum):
@@ -220,12 +229,13 @@ class Bootloader:
     @property
     def running(self) -> Bank | None:
         r = int(self._b.running)
-        return None if r == _NONE else Bank(r)
+        return None if r == _NONE else _bank(r)
 
     @property
     def running_header(self) -> PackageHeader | None:
         """Header of the running image; its ``behaviour`` is the emulation flag."""
-        return None if self.running is None else _header_from_c(self._b.running_header)
+        return None if self.running is None else _header_from_c(
+            ffi.addressof(self._b, "running_header"))
 
     @property
     def fault(self) -> bool:
@@ -301,7 +311,7 @@ class Bootloader:
         lags (:attr:`floor_fault` when that fails), validate, count a trial
         boot, run."""
         _raise(lib.mt_boot_start(self._b))
-        return Bank(int(self._b.running))
+        return _bank(int(self._b.running))
 
     def boot_ok(self) -> None:
         _raise(lib.mt_boot_boot_ok(self._b))
@@ -314,7 +324,18 @@ class Bootloader:
     def inactive(self) -> Bank:
         rc = lib.mt_boot_inactive(self._b)
         _raise(rc if rc < 0 else 0)
-        return Bank(rc)
+        return _bank(rc)
+
+    def inactive_or_none(self) -> Bank | None:
+        """:meth:`inactive`, or None where it raises the StateError of
+        ``MT_E_STATE`` (a trial runs, or nothing does) -- without making that
+        exception, which costs more than the question (a meter asks at every
+        attach during its trial)."""
+        rc = lib.mt_boot_inactive(self._b)
+        if rc == _E_STATE:
+            return None
+        _raise(rc if rc < 0 else 0)
+        return _bank(rc)
 
     def verify(self, *, complete: bool = True) -> PackageHeader:
         out = ffi.new("mt_pkg_header *")

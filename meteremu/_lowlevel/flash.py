@@ -23,6 +23,7 @@ import enum
 import mmap
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import (
     MT_ERR,
@@ -66,6 +67,8 @@ ENDUR_MAX = 4
 _TEAR_RANDOM = 0xFFFFFFFF
 _U32 = 0xFFFFFFFF
 GEN_UNKNOWN = 0xFFFFFFFF  # MT_FLASH_GEN_UNKNOWN: a generation that says nothing
+_BYTES = ffi.typeof("uint8_t[]")
+_new_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 def flash_error(rc: int, detail: str = "") -> MeteremuError:
@@ -144,6 +147,8 @@ class Flash:
                 f"bad geometry: sector_size {sector_size} (power of two, 16..65536), "
                 f"align {align} (1, 2, 4, 8 or 16)"
             )
+        self._size = size  # (fixed: read checks its range without a C call)
+        self._areas: dict[tuple[int, int], Any] = {}  # see _area
         self._gen = ffi.new("uint32_t[]", sectors)  # write generations, RAM only
         lib.mt_flash_track(self._f, self._gen)
         if buffer is None:
@@ -204,13 +209,26 @@ class Flash:
 
     # -- operations ------------------------------------------------------------
     def read(self, addr: int, length: int) -> bytes:
-        _u32("addr", addr)
-        _u32("length", length)
-        if addr + length > self.size:
+        if not (0 <= addr <= _U32 and 0 <= length <= _U32):
+            _u32("addr", addr)
+            _u32("length", length)
+        if addr + length > self._size:
             raise FlashRangeError(MT_ERR["MT_E_FLASH_RANGE"], f"read [{addr}, {addr + length})")
-        out = ffi.new("uint8_t[]", max(length, 1))
-        raise_for(lib.mt_flash_read(self._f, addr, out, length), f"read at {addr}")
-        return bytes(ffi.buffer(out, length))
+        out = _new_uncleared(_BYTES, length or 1)  # C fills it, or it is dropped
+        rc = lib.mt_flash_read(self._f, addr, out, length)
+        if rc:
+            raise flash_error(rc, f"read at {addr}")
+        return ffi.buffer(out, length)[:]
+
+    def holds(self, addr: int, data: bytes) -> bool:
+        """``read(addr, len(data)) == data`` -- the same answer, and the same
+        exception where the read raises one -- without copying the cells: a
+        program read back."""
+        n = len(data)
+        cells = lib.mt_flash_peek(self._f, addr, n) if 0 <= addr <= _U32 and n <= _U32 else ffi.NULL
+        if cells == ffi.NULL:  # off or out of range: the read raises what it raises
+            return self.read(addr, n) == data
+        return ffi.buffer(cells, n) == data
 
     def peek(self, addr: int, length: int) -> memoryview | None:
         """Zero-copy read-only view of the cells, or ``None`` when out of range or
@@ -224,10 +242,16 @@ class Flash:
 
     def program(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         _u32("addr", addr)
-        n = nbytes(data)
+        if type(data) is bytes:  # cffi hands bytes to a const uint8_t * without a copy
+            n = len(data)
+            buf: object = data if n else ffi.NULL
+        else:
+            n = nbytes(data)
+            buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.NULL
         _u32("length", n)
-        buf = ffi.from_buffer("uint8_t[]", data) if n else ffi.NULL
-        raise_for(lib.mt_flash_program(self._f, addr, buf, n), f"program {n} bytes at {addr}")
+        rc = lib.mt_flash_program(self._f, addr, buf, n)
+        if rc:
+            raise flash_error(rc, f"program {n} bytes at {addr}")
 
     def erase(self, addr: int, length: int | None = None) -> None:
         """Erase whole sectors (one sector when ``length`` is omitted)."""
@@ -305,11 +329,20 @@ class Flash:
 
     # -- for the other binding modules ----------------------------------------
     def _area(self, off: int, size: int):  # -> cdata mt_flash_area *, binding-internal
+        # Made once per span: the C core only reads an area once it is made
+        # (const mt_flash_area * everywhere but mt_flash_area_init), and a
+        # meter makes reassemblers over the same two spans at every attach.
+        key = (off, size) if type(off) is int and type(size) is int else None
+        area = self._areas.get(key) if key is not None else None
+        if area is not None:
+            return area
         area = ffi.new("mt_flash_area *")
         if lib.mt_flash_area_init(area, self._f, _u32("off", off), _u32("size", size)):
             raise ValueError(
                 f"partition [{off:#x}, +{size:#x}) is not whole sectors inside the device"
             )
+        if key is not None:
+            self._areas[key] = area
         return area
 
 

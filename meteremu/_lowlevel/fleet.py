@@ -10,6 +10,7 @@ where and why the run stopped and what it heard.
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ LOSS_ONE = 1 << 32  #: the loss threshold that loses every frame
 _M64 = (1 << 64) - 1
 _BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
 _U32_ARRAY = next(code for code in "IL" if array(code).itemsize == 4)
+_METER_SIZE = ffi.sizeof("mt_fleet_meter")
+
+
+def _outputs() -> struct.Struct:
+    """A meter's outputs (stop, code, written, duplicates: consecutive 32-bit
+    fields, checked here) as one struct over its bytes, native order."""
+    at = [ffi.offsetof("mt_fleet_meter", f) for f in ("stop", "code", "written", "duplicates")]
+    if at != list(range(at[0], at[0] + 16, 4)):
+        raise ImportError("mt_fleet_meter's outputs are not four consecutive 32-bit fields")
+    return struct.Struct(f"={at[0]}xIiII{_METER_SIZE - at[0] - 16}x")
+
+
+_OUTPUTS = _outputs()
 
 
 def loss_threshold(p: float) -> int:
@@ -142,13 +156,18 @@ class RoundRunner:
             raise c_error(rc, what)
         assert self._round is not None
         count = self._round[2]
-        view = [m[i] for i in range(n)]
+        # every meter's four outputs in one pass over the array's bytes
+        cols: list[list[int]] = [[], [], [], []]
+        if n:
+            outs = _OUTPUTS.iter_unpack(ffi.buffer(m, n * _METER_SIZE))
+            cols = [list(col) for col in zip(*outs, strict=True)]
+        stop, code, written, duplicates = cols
         return RoundResult(
             frames=count,
-            stop=[int(x.stop) for x in view],
-            code=[int(x.code) for x in view],
-            written=[int(x.written) for x in view],
-            duplicates=[int(x.duplicates) for x in view],
+            stop=stop,
+            code=code,
+            written=written,
+            duplicates=duplicates,
             heard=self._heard,
             row=(count + 7) // 8,
         )

@@ -84,7 +84,16 @@ class TrailerSignature:
 
 
 def _header_from_c(h: object) -> PackageHeader:
-    c = h  # cdata mt_pkg_header *, never leaves this function
+    # cdata mt_pkg_header *, never kept: its bytes are the key
+    return _header_of(ffi.buffer(h)[:])
+
+
+@functools.lru_cache(maxsize=256)
+def _header_of(raw: bytes) -> PackageHeader:
+    """The header a C mt_pkg_header of these bytes holds, made once: a
+    PackageHeader is immutable, and a fleet's meters read the same few headers
+    (their running image's, at every boot) many times."""
+    c = ffi.from_buffer("mt_pkg_header *", raw)
     return PackageHeader(
         format_version=int(c.format_version),
         header_size=int(c.header_size),
@@ -149,6 +158,20 @@ def parse_trailer(trailer: bytes | bytearray | memoryview) -> TrailerSignature:
 def _keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
     if isinstance(trusted_keys, (bytes, bytearray, memoryview)):
         raise TypeError("trusted_keys is a sequence of SEC1 points, not one point: [point]")
+    if all(type(k) is bytes for k in trusted_keys):
+        return _shared_keys(tuple(trusted_keys))
+    return _new_keys(trusted_keys)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_keys(points: tuple[bytes, ...]):  # -> (cdata mt_image_key[], count)
+    """The parsed keys of ``points``, made once: the C core only reads them
+    (``const mt_image_key *``), so every bootloader and check given the same
+    keys (a fleet's meters) shares one array; a refused key raises every time."""
+    return _new_keys(points)
+
+
+def _new_keys(trusted_keys: Sequence[bytes]):  # -> (cdata mt_image_key[], count)
     if len(trusted_keys) > MAX_KEYS:
         raise ValueError(f"at most {MAX_KEYS} trusted keys, got {len(trusted_keys)}")
     keys = ffi.new("mt_image_key[]", max(1, len(trusted_keys)))

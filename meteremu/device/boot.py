@@ -84,6 +84,7 @@ class Boot:
         self._layout = layout
         self._identity = (vendor_id, hw_revision)
         self._keys = list(trusted_keys)
+        self._regions = {b: layout[name] for b, name in _REGIONS.items()}
         self.times = times
         self._power = power
         self._lifecycle = lifecycle
@@ -105,7 +106,9 @@ class Boot:
         return self.loader.running if self.running is not None else None
 
     def region(self, bank: Bank | int) -> Region:
-        return self._layout[_REGIONS[Bank(bank)]]
+        got = self._regions.get(bank) if type(bank) is Bank or type(bank) is int else None
+        # (a Bank and its int are one key; anything else, or a bad value, the long way)
+        return got if got is not None else self._layout[_REGIONS[Bank(bank)]]
 
     @property
     def record(self) -> BootRecord:
@@ -117,10 +120,7 @@ class Boot:
 
     def inactive(self) -> Bank | None:
         """The bank a download may go to now; None during a trial or with nothing running."""
-        try:
-            return self.loader.inactive()
-        except StateError:
-            return None
+        return self.loader.inactive_or_none()
 
     # ---------------------------------------------------------------- factory
     def provision(self, package: bytes, bank_size: int) -> None:

@@ -19,6 +19,7 @@ persists or shows is one it can read back.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from fractions import Fraction
 
 __all__ = ["DEFAULT_EPOCH", "RTC_MAX", "RTC_MIN", "VirtualClock", "format_utc"]
@@ -63,7 +64,9 @@ class VirtualClock:
         self._base = Fraction(int(self._start.timestamp()))
         self._now = Fraction(0)
         self._offset = Fraction(0)  # seconds added by set_datetime
-        self._stamped: tuple[int, str] = (-1, "")  # the last stamp made, by whole second
+        # the last stamp made: (now, offset) it was made at (Fractions are immutable,
+        # so the same objects mean the same time), its whole second, its text
+        self._stamped: tuple[Fraction | None, Fraction | None, int, str] = (None, None, -1, "")
 
     @property
     def now(self) -> Fraction:
@@ -110,12 +113,27 @@ class VirtualClock:
         if epoch_seconds > self.epoch_seconds and epoch_seconds <= _RTC_MAX_S:
             self._offset += epoch_seconds - self.epoch_seconds
 
-    def stamp(self) -> str:
+    @property
+    def epoch_whole(self) -> int:
+        """``int(epoch_seconds)``, without making the Fraction on whole seconds."""
         now, off = self._now, self._offset
         if now.denominator == 1 and off.denominator == 1:
-            whole = self._base.numerator + now.numerator + off.numerator
-        else:
-            whole = int(self.epoch_seconds)
-        if whole != self._stamped[0]:  # (events come in bursts within one second)
-            self._stamped = (whole, format_utc(_dt.datetime.fromtimestamp(whole, _dt.timezone.utc)))
-        return self._stamped[1]
+            return self._base.numerator + now.numerator + off.numerator
+        return int(self.epoch_seconds)
+
+    def stamp(self) -> str:
+        now, off = self._now, self._offset
+        last = self._stamped
+        if last[0] is now and last[1] is off:  # (events come in bursts at one time)
+            return last[3]
+        whole = self.epoch_whole
+        text = last[3] if whole == last[2] else _stamp_of(whole)
+        self._stamped = (now, off, whole, text)
+        return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _stamp_of(whole: int) -> str:
+    """The stamp of ``whole`` epoch seconds, made once for every clock that
+    shows that second (a fleet's meters stamp the same few seconds)."""
+    return format_utc(_dt.datetime.fromtimestamp(whole, _dt.timezone.utc))

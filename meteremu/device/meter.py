@@ -83,6 +83,14 @@ def _point_of(raw: bytes) -> bytes:
     return load_public_key(raw)
 
 
+def _micro(wh: Fraction | float) -> int:
+    """``int(wh * 10**6)``, micro-watt-hours truncated (a Fraction without Fraction work)."""
+    if type(wh) is Fraction:
+        n, d = wh.numerator * 1_000_000, wh.denominator
+        return n // d if n >= 0 else -(-n // d)
+    return int(wh * 10**6)
+
+
 class VirtualMeter:
     """One virtual meter. See ``docs/METER.md`` for the behaviour in full.
 
@@ -457,6 +465,8 @@ class VirtualMeter:
         """Sectors of ``ring`` that went bad (skipped by the ring), and a ring with
         none left: counted, and one 0x9004 record each. A record still in the
         audit log is not repeated when a power-up finds the same sector bad again."""
+        if not ring.has_news:
+            return
         sectors, stopped = ring.take_news()
         for sector in sectors:
             self.counters[f"{at}_sector_failed"] += 1
@@ -472,8 +482,8 @@ class VirtualMeter:
 
     def _persist(self) -> None:
         """Snapshot energy, clock, boot state and battery debit into the metrology ring."""
-        uwh = int(self.metrology.energy_wh * 10**6)
-        clock = int(self.power.clock.epoch_seconds)
+        uwh = _micro(self.metrology.energy_wh)
+        clock = self.power.clock.epoch_whole
         state = self.lifecycle.state.value
         battery = self.budget.debit
         try:

@@ -16,10 +16,11 @@ through their ``struct`` twins, derived from the construct definitions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..crypto import crc32
+from .._lowlevel.crypto import crc32
 from ..errors import FlashError, FlashPowerError, NvmExhausted
 from ..wire.nvm import AUDIT_TEXT_MAX, AuditRecord, MetrologyRecord, record_struct
 from .layout import Region
@@ -44,10 +45,16 @@ def unseal(fmt: Any, raw: bytes) -> Any | None:
     return twin.unpack(raw)  # None: a CRC-valid slot of another format (foreign)
 
 
+@functools.lru_cache(maxsize=32)
+def _erased(n: int) -> bytes:
+    return b"\xff" * n
+
+
 class RecordRing:
     """Fixed-size records appended round-robin over the sectors of ``region``.
 
-    ``flash`` is the meter's flash (read/program/erase). Power-loss exceptions
+    ``flash`` is the meter's flash (read/program/erase, and ``holds`` when it has
+    one: ``Flash.holds``). Power-loss exceptions
     from it propagate: the caller decides what a cut means. Call :meth:`load`
     after every power-up before appending.
 
@@ -70,6 +77,9 @@ class RecordRing:
         self.region = region
         self.fmt = fmt
         self._twin = record_struct(fmt)
+        # read(addr, len(data)) == data; a Flash answers it without a copy
+        self._holds: Callable[[int, bytes], bool] = getattr(
+            flash, "holds", lambda addr, data: flash.read(addr, len(data)) == data)
         self.slot = self._twin.size
         self.per_sector = sector_size // self.slot
         self.sector_size = sector_size
@@ -88,19 +98,24 @@ class RecordRing:
         """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
         total = self.sectors * self.per_sector
         slot = self.slot
-        blob = self.flash.read(self.region.offset, total * slot)
         # Only slots holding a byte other than 0xFF need a look; a ring is mostly
-        # erased sectors, compared whole.
+        # erased sectors, compared whole where they lie (no copy), and only the
+        # others read.
         per, span = self.per_sector, self.per_sector * slot
-        erased, blank = b"\xff" * span, b"\xff" * slot
+        erased, blank = _erased(span), _erased(slot)
         free = [True] * total
         found = []
-        for sector in range(self.sectors):
-            base = sector * span
-            if blob[base : base + span] == erased:
+        at = self.region.offset
+        blank_ring = self._holds(at, _erased(total * slot))  # (a new meter's: one compare)
+        for sector in () if blank_ring else range(self.sectors):
+            base = at + sector * span
+            if self._holds(base, erased):
                 continue
-            for i in range(sector * per, (sector + 1) * per):
-                raw = blob[i * slot : (i + 1) * slot]
+            blob = self.flash.read(base, span)
+            used = -(-len(blob.rstrip(b"\xff")) // slot)  # the slots after it are erased
+            for j in range(used):
+                raw = blob[j * slot : (j + 1) * slot]
+                i = sector * per + j
                 if raw == blank:
                     continue
                 free[i] = False
@@ -125,6 +140,11 @@ class RecordRing:
             self._next = 0 if all(free[: self.per_sector]) else None
             self._cur = None if self._next is None else 0
         return self.records
+
+    @property
+    def has_news(self) -> bool:
+        """Whether :meth:`take_news` has anything to tell."""
+        return bool(self._news) or self._exhausted_news
 
     def take_news(self) -> tuple[list[int], bool]:
         """Sectors (0-based within the ring) found bad since the last call, and
@@ -177,7 +197,8 @@ class RecordRing:
             addr = self.region.offset + index * self.slot
             try:
                 self.flash.program(addr, raw)
-                ok = self.flash.read(addr, self.slot) == raw
+                # read back (without a copy): a stuck bit shows here
+                ok = len(raw) == self.slot and self._holds(addr, raw)
             except FlashPowerError:
                 raise
             except FlashError:

@@ -25,7 +25,7 @@ from ..device import Geometry, VirtualMeter
 from ..device.layout import Layout
 from ..errors import ErrorCode, MeterUnavailable, PackageError, UsageError
 from .broadcast import BroadcastResult, run_broadcast
-from .memory import PAGE, SlotPool, private_bytes
+from .memory import PAGE, SlotPool, cells_address, private_bytes
 
 __all__ = ["Fleet", "MeterSpec"]
 
@@ -97,6 +97,7 @@ class Fleet:
 
     def __init__(self) -> None:  # use Fleet.build
         self._meters: dict[str, VirtualMeter] = {}
+        self._cells: dict[str, int] = {}  # where each meter's flash cells are mapped
         self._pools: list[SlotPool] = []
 
     @classmethod
@@ -160,9 +161,11 @@ class Fleet:
                     t = templates[key] = _Template(vid, hw, pkg, points, geometry,
                                                    min(block, max(len(resolved), 1)))
                     fleet._pools.append(t.pool)
+                storage = t.pool.take()
                 fleet._meters[serial] = VirtualMeter(
                     serial=serial, vendor_id=vid, hw_revision=hw, trusted_keys=points,
-                    factory_package=pkg, geometry=geometry, state=t.pool.take(), **options)
+                    factory_package=pkg, geometry=geometry, state=storage, **options)
+                fleet._cells[serial] = cells_address(storage)
         except BaseException:
             fleet.close()
             raise
@@ -216,7 +219,8 @@ class Fleet:
         passes. Returns each meter's outcome."""
         picked = self._pick(ids)
         losses = [loss.get(s, 0.0) if isinstance(loss, Mapping) else loss for s, _ in picked]
-        return run_broadcast(picked, frames, losses, seed, max_rounds)
+        return run_broadcast(picked, frames, losses, seed, max_rounds,
+                             [self._cells[s] for s, _ in picked])
 
     @_quiet_gc
     def activate(self, ids: Iterable[str] | None = None
@@ -285,6 +289,7 @@ class Fleet:
         """Drop every meter and the shared mappings (no power-fail save: the
         flash is in memory only and goes with the fleet)."""
         self._meters.clear()
+        self._cells.clear()
         for pool in self._pools:
             pool.close()
         self._pools = []

@@ -139,7 +139,7 @@ class RecordStruct:
         for i, const in self._const_at:
             if values[i] != const:
                 return None
-        return Container(zip(self.names, values, strict=True))
+        return Container(zip(self.names, values, strict=False))  # one format made both
 
 
 _TWINS: dict[int, RecordStruct] = {}

@@ -1,0 +1,233 @@
+"""The short paths a fleet's meters take, each against the ordinary path it stands
+for (hypothesis): a read-back without a copy, the CRC of bytes, headers and
+trusted keys made once, stamps and snapshot integers without Fraction work.
+Any divergence -- an answer, or an exception where the ordinary path raises
+one -- fails here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meteremu._lowlevel import ffi
+from meteremu._lowlevel.crypto import crc32
+from meteremu._lowlevel.flash import Flash
+from meteremu._lowlevel.image import _header_from_c, _header_of, _keys, _new_keys
+from meteremu.device.clock import DEFAULT_EPOCH, VirtualClock, format_utc
+from meteremu.device.events import EVENT_CLASSES
+from meteremu.device.meter import _micro
+from meteremu.device.nvm import RecordRing
+from meteremu.errors import MeteremuError
+from meteremu.testing import make_keys
+
+SEC = 256
+SIZE = 4 * SEC
+
+
+def _outcome(fn, *args):  # -> ("ok", value) or ("raised", exception type)
+    try:
+        return "ok", fn(*args)
+    except (MeteremuError, ValueError) as exc:
+        return "raised", type(exc)
+
+
+@settings(max_examples=300)
+@given(writes=st.lists(st.tuples(st.integers(0, SIZE // 8 - 1), st.binary(min_size=8,
+                                                                            max_size=8))),
+       addr=st.integers(-2, SIZE + 8), data=st.binary(max_size=40), powered=st.booleans(),
+       closed=st.booleans())
+def test_holds_is_a_read_compared(writes, addr, data, powered, closed) -> None:
+    f = Flash(SIZE, SEC, 8)
+    for at, chunk in writes:
+        f.program(at * 8, bytes(a & b for a, b in zip(f.read(at * 8, 8), chunk, strict=True)))
+    if addr >= 0 and addr + len(data) <= SIZE and data:
+        data = f.read(addr, len(data)) if addr % 2 else data  # equal half the time
+    if not powered:
+        f.power_cut()
+    if closed:
+        f.close()
+    want = _outcome(lambda: f.read(addr, len(data)) == data)
+    assert _outcome(f.holds, addr, data) == want
+
+
+def test_a_ring_over_a_flash_without_holds_reads_back() -> None:
+    class Plain:  # read, program and erase only
+        def __init__(self, flash: Flash) -> None:
+            self.read, self.program, self.erase = flash.read, flash.program, flash.erase
+
+    from meteremu.device.layout import Region
+    from meteremu.device.nvm import MetrologyRecord, seal
+
+    f = Flash(4 * 4096, 4096, 8)
+    ring = RecordRing(Plain(f), Region("metrology", 0, 4 * 4096), MetrologyRecord, 4096)
+    ring.load()
+    rec = ring.append(lambda seq: seal(MetrologyRecord, boot_state=0, seq=seq, energy_uwh=5,
+                                       clock=7, battery_mj=0))
+    assert rec.energy_uwh == 5 and ring.load()[-1].seq == rec.seq
+
+
+@given(st.binary(max_size=300), st.integers(0, 2**32 - 1))
+def test_crc32_of_bytes_is_the_crc32_of_any_buffer(data: bytes, value: int) -> None:
+    assert crc32(data, value) == crc32(bytearray(data), value) == crc32(memoryview(data), value)
+
+
+@settings(max_examples=50)
+@given(st.binary(min_size=92, max_size=92))
+def test_a_header_made_once_is_the_header_of_its_bytes(raw: bytes) -> None:
+    assert ffi.sizeof("mt_pkg_header") == 92
+    h = ffi.new("mt_pkg_header *")
+    ffi.memmove(h, raw, 92)
+    _header_of.cache_clear()
+    fresh = _header_from_c(h)
+    assert _header_from_c(h) is fresh  # made once
+    c = h[0]
+    assert (fresh.vendor_id, fresh.security_counter, fresh.image_sha256, fresh.key_id) == (
+        int(c.vendor_id), int(c.security_counter), bytes(ffi.buffer(c.image_sha256)),
+        bytes(ffi.buffer(c.key_id)))
+
+
+def test_shared_keys_are_the_keys_parsed_alone() -> None:
+    points = [make_keys(seed).point for seed in (1, 2)]
+    shared, n = _keys(points)
+    alone, m = _new_keys(points)
+    assert n == m == 2
+    assert bytes(ffi.buffer(shared)) == bytes(ffi.buffer(alone))
+    assert _keys(list(points))[0] is shared  # one array for the same points
+    with pytest.raises(ValueError):
+        _keys([b"\x04" + b"\x00" * 64])  # refused every time, never cached
+    with pytest.raises(ValueError):
+        _keys([b"\x04" + b"\x00" * 64])
+
+
+STEPS = st.one_of(st.integers(0, 10**6), st.fractions(0, 10**5, max_denominator=10**4))
+
+
+@given(st.lists(STEPS, max_size=6), st.integers(-10**6, 10**6))
+def test_whole_epoch_and_stamp_as_the_fraction_gives_them(steps, shift) -> None:
+    clock = VirtualClock(DEFAULT_EPOCH)
+    for s in steps:
+        clock.advance(s)
+    clock.set_datetime(DEFAULT_EPOCH + dt.timedelta(seconds=shift + float(clock.now)))
+    for s in steps:
+        clock.advance(s)
+        assert clock.epoch_whole == int(clock.epoch_seconds)
+        want = format_utc(dt.datetime.fromtimestamp(int(clock.epoch_seconds), dt.timezone.utc))
+        assert clock.stamp() == want
+
+
+@given(st.one_of(st.fractions(), st.floats(-1e12, 1e12), st.integers(-10**15, 10**15)))
+def test_micro_is_int_of_a_million_times(wh) -> None:
+    assert _micro(wh) == int(wh * 10**6)
+    assert _micro(Fraction(wh)) == int(Fraction(wh) * 10**6)
+
+
+VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans(),
+                   st.fractions(), st.tuples(st.text(max_size=3), st.integers()))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_an_event_made_quickly_is_the_dataclass_made_one(data) -> None:
+    import dataclasses
+
+    cls = data.draw(st.sampled_from(EVENT_CLASSES))
+    fields = dataclasses.fields(cls)
+    given_ = {f.name: data.draw(VALUES) for f in fields
+              if f.default is dataclasses.MISSING or data.draw(st.booleans())}
+    positional = data.draw(st.integers(0, len(given_)))
+    names = [f.name for f in fields if f.name in given_]
+    args = [given_[n] for n in names[:positional]] if names == [
+        f.name for f in fields[: len(names)]] else []
+    kw = {n: given_[n] for n in names[len(args):]}
+    quick = cls(*args, **kw)
+    made = object.__new__(cls)
+    cls.__init__.__wrapped__(made, *args, **kw)  # the dataclass's generated __init__
+    assert list(vars(quick).items()) == list(vars(made).items())
+    assert quick == made and repr(quick) == repr(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.at = "changed"  # type: ignore[misc]
+    if fields:
+        with pytest.raises(TypeError):
+            cls(**{k: v for k, v in kw.items() if k != fields[0].name}, bogus=1)
+
+
+def test_inactive_or_none_is_inactive_without_its_state_error() -> None:
+    from meteremu.errors import StateError
+    from meteremu.fleet import Fleet
+    from meteremu.hes import fragment_package
+    from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_package
+
+    keys = make_keys(0)
+    factory = make_package(make_firmware(4096, seed=1), keys, version="1.0.0",
+                           security_counter=1)
+    update = make_package(make_firmware(8000, seed=2), keys, version="2.0.0",
+                          security_counter=2, fragment_size=128)
+    fleet = Fleet.build(1, trusted_keys=[keys.point], factory_package=factory,
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    m = fleet[fleet.serials[0]]
+
+    def same() -> object:
+        try:
+            want = m.boot.loader.inactive()
+        except StateError:
+            want = None
+        assert m.boot.loader.inactive_or_none() is want
+        return want
+
+    seen = [same()]
+    fleet.broadcast(fragment_package(update, session_id=3))
+    m.activate()  # a trial: no inactive bank
+    seen.append(same())
+    m.heartbeat()
+    seen.append(same())
+    m.power_off()
+    seen.append(same())
+    assert None in seen and any(b is not None for b in seen)
+
+
+@functools.cache
+def _one_meter():  # built once for the examples below (kept alive by the cache)
+    from meteremu.fleet import Fleet
+    from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_package
+
+    keys = make_keys(0)
+    pkg = make_package(make_firmware(4096, seed=1), keys, version="1.0.0", security_counter=1)
+    fleet = Fleet.build(1, trusted_keys=[keys.point], factory_package=pkg,
+                        vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    return fleet, fleet[fleet.serials[0]]
+
+
+@given(st.one_of(st.integers(-3, 5), st.sampled_from(["A", None, 1.0, True, 2.5])))
+def test_a_region_looked_up_is_the_region_the_layout_gives(bank) -> None:
+    from meteremu._lowlevel.boot import Bank
+    from meteremu.device.boot import _REGIONS
+
+    boot = _one_meter()[1].boot
+    try:
+        want = ("ok", boot._layout[_REGIONS[Bank(bank)]])
+    except Exception as exc:  # whatever the long way raises
+        want = ("raised", type(exc))
+    try:
+        got = ("ok", boot.region(bank))
+    except Exception as exc:
+        got = ("raised", type(exc))
+    assert got == want
+
+
+@given(st.lists(st.tuples(st.integers(-1, 5 * SEC), st.integers(-1, 5 * SEC)), max_size=8))
+def test_an_area_made_once_is_the_area_made_afresh(spans) -> None:
+    f = Flash(SIZE, SEC, 8)
+    for off, size in spans + spans:  # each span asked twice
+        want = _outcome(Flash(SIZE, SEC, 8)._area, off, size)  # a flash that never made one
+        got = _outcome(f._area, off, size)
+        assert got[0] == want[0]
+        if got[0] == "ok":
+            assert (got[1].off, got[1].size) == (want[1].off, want[1].size)
+            assert got[1].dev == f._f and got[1] is f._area(off, size)
+        else:
+            assert got[1] is want[1]
