@@ -241,3 +241,33 @@ def test_power_cut_at_every_flash_operation(tmp_path, tear: Tear) -> None:
         outside = slice(0, LAYOUT.bank_b.off)
         assert cells[outside] == old[outside]
         assert cells[LAYOUT.progress.end :] == old[LAYOUT.progress.end :]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), fs=st.sampled_from([64, 128, 256]), size=st.integers(1, 2500))
+def test_reset_is_a_new_reassembler_over_the_same_flash(data, fs, size):
+    """After any history -- a session begun, frames taken (in any order, some
+    twice), closed or not -- ``reset()`` leaves exactly the state a reassembler
+    made anew over the same flash has, byte for byte, and so does the resume
+    from flash after it."""
+    from meteremu._lowlevel import ffi
+
+    def state(r: Reassembler) -> bytes:
+        return bytes(ffi.buffer(r._st))
+
+    flash, used = meter()
+    pkg = make_package(bytes(random.Random(size).getrandbits(8) for _ in range(size)), fs)
+    fr = frames(pkg, fs)
+    if data.draw(st.booleans(), label="resume first"):
+        used.resume()
+    used.begin(SESSION, len(pkg), fs, len(fr), tag=data.draw(st.integers(0, 3), label="tag"))
+    for i in data.draw(st.lists(st.integers(0, len(fr) - 1), max_size=2 * len(fr)),
+                       label="frames"):
+        used.frame(fr[i])
+    if data.draw(st.booleans(), label="close") and used.is_open:
+        used.close()
+    used.reset()
+    fresh = Reassembler(flash, LAYOUT.bank_b, LAYOUT.progress, VENDOR, HW)
+    assert state(used) == state(fresh)
+    assert used.resume() == fresh.resume()
+    assert state(used) == state(fresh)

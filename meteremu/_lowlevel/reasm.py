@@ -219,6 +219,14 @@ class Reassembler:
         self._bank = flash._area(bank.off, bank.size)
         self._progress = flash._area(progress.off, progress.size)
         self._st = ffi.new("mt_reasm *")
+        self._ids = (vendor_id, hw_revision)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to exactly what a new reassembler over the same partitions is (the C
+        init clears the whole state): nothing begun or resumed. A meter's download
+        reuses one per bank at every power-up instead of making it again."""
+        vendor_id, hw_revision = self._ids
         # the frame FCS code chosen once per process (no CPUID per frame)
         _check(
             lib.mt_reasm_init_impl(self._st, self._bank, self._progress, vendor_id,

@@ -124,6 +124,7 @@ class Download:
         self.closed = ClosedSessions(flash, layout["sessions"], layout.geometry.sector_size)
         # RAM, rebuilt at every power-up
         self.dl: Reassembler | None = None
+        self._reassemblers: dict[int, Reassembler] = {}  # per bank, see _reassembler
         self._rejects: set[str] = set()  # 0x8009 reasons logged for this session
         self._progress_at = Fraction(0)  # when the open download last took a fragment
         self._candidate: _Candidate | None = None
@@ -131,10 +132,18 @@ class Download:
 
     # ---------------------------------------------------------------- power-up
     def _reassembler(self, bank: int) -> Reassembler:
+        """A reassembler for ``bank``, fresh: nothing begun or resumed (one per bank,
+        reset each time; nothing keeps one across a power-up but :attr:`dl`)."""
+        r = self._reassemblers.get(bank)
+        if r is not None:
+            r.reset()
+            return r
         region, progress = self._boot.region(bank), self._layout["progress"]
         vendor_id, hw_revision = self._identity
-        return Reassembler(self._flash, Partition(region.offset, region.size),
-                           Partition(progress.offset, progress.size), vendor_id, hw_revision)
+        r = self._reassemblers[bank] = Reassembler(
+            self._flash, Partition(region.offset, region.size),
+            Partition(progress.offset, progress.size), vendor_id, hw_revision)
+        return r
 
     def power_up(self) -> None:
         self.dl = None
