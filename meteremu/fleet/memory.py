@@ -218,18 +218,19 @@ _LIBC = _libc()
 _MADV_POPULATE_WRITE = 23  # <sys/mman.h> (Linux 5.14)
 
 
-def _madvise() -> Any:
+def _linux_call(name: str, restype: Any, argtypes: list[Any]) -> Any:
+    """libc's ``name`` typed for ctypes, or None off Linux or where libc lacks it."""
     if not sys.platform.startswith("linux"):
         return None
-    fn = getattr(_LIBC, "madvise", None)
+    fn = getattr(_LIBC, name, None)
     if fn is None:
         return None
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = restype
+    fn.argtypes = argtypes
     return fn
 
 
-_MADVISE = _madvise()
+_MADVISE = _linux_call("madvise", ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int])
 
 
 def cells_address(storage: Storage) -> int:
@@ -251,22 +252,12 @@ def populate(addr: int, length: int) -> bool:
     if _MADVISE is None or hi <= lo:
         return False
     return _MADVISE(lo, hi - lo, _MADV_POPULATE_WRITE) == 0
+
+
 _MREMAP_MAYMOVE, _MREMAP_FIXED = 1, 2  # <sys/mman.h> (Linux)
-
-
-def _mremap() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    fn = getattr(_LIBC, "mremap", None)
-    if fn is None:
-        return None
-    fn.restype = ctypes.c_void_p
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int,
-                   ctypes.c_void_p]
-    return fn
-
-
-_MREMAP = _mremap()
+_MREMAP = _linux_call("mremap", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t,
+                                                   ctypes.c_size_t, ctypes.c_int,
+                                                   ctypes.c_void_p])
 
 
 def _map_private(fd: int, length: int) -> Any:
