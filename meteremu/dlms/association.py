@@ -66,7 +66,14 @@ from .events import (
 )
 from .fast import get_response_normal
 from .security import ClientAccess, Granted, SecurityPolicy
-from .shortcuts import NOT_SHORT, Answered, CloseConnection, Shortcuts, reusable
+from .shortcuts import (
+    NOT_SHORT,
+    Answered,
+    CloseConnection,
+    Shortcuts,
+    result_name,
+    reusable,
+)
 from .values import attribute_schema, from_data, method_schema, python_value, to_data
 from .xdlms import AccessResult, Conformance, ServiceError, StateError
 
@@ -160,11 +167,6 @@ _NEEDS: dict[type, Conformance] = {
 _Close = CloseConnection  # the connection closes without an answer
 
 
-_RESULT_NAMES = {int(r): r.name.lower().replace("_", "-") for r in AccessResult}
-
-
-def _result_name(result: int) -> str:
-    return _RESULT_NAMES.get(int(result), str(result))
 
 
 @dataclass
@@ -195,7 +197,7 @@ class _Negotiated:
 @functools.lru_cache(maxsize=1024)
 def _served_event(service: str, instance: bytes, index: int, result: int) -> Served:
     """The (immutable) event of one item served: made once for each outcome."""
-    return Served(service, obis_str(instance), index, _result_name(result))
+    return Served(service, obis_str(instance), index, result_name(result))
 
 
 _SCHEMAS: dict[tuple[str, str, int], Any] = {}  # the table's schemas, looked up once

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .association import _LongGet, _Negotiated
 
 __all__ = ["ANSWERED_MAX", "NOT_SHORT", "Answered", "CloseConnection", "Shortcuts",
-           "reusable"]
+           "result_name", "reusable"]
 
 ANSWERED_MAX = 64  # GET answers an association remembers (then it starts afresh)
 #: Python types of a meter value whose equality decides its A-XDR encoding.
@@ -50,9 +50,17 @@ IMAGE_TRANSFER = bytes((0, 0, 44, 0, 0, 255))
 _BLOCK_HEAD = bytes((0, 18)) + IMAGE_TRANSFER + bytes((2, 1, 2, 2, 6))
 _U32 = struct.Struct(">I")
 _CONFIRMED = 0x40
+_RESULT_NAMES = {int(r): r.name.lower().replace("_", "-") for r in AccessResult}
+
+
+def result_name(result: int) -> str:
+    """A result's name in a :class:`~.events.Served` event (``success``,
+    ``read-write-denied``...), its number when it has none."""
+    return _RESULT_NAMES.get(int(result), str(result))
+
+
 #: the event of a block the meter took (what the association's own ``_served`` makes)
-_BLOCK_TAKEN = Served("action", "0.0.44.0.0.255", 2,
-                      AccessResult.SUCCESS.name.lower().replace("_", "-"))
+_BLOCK_TAKEN = Served("action", "0.0.44.0.0.255", 2, result_name(AccessResult.SUCCESS))
 
 
 @functools.cache  # an invoke byte and a result: a bounded few

@@ -71,11 +71,11 @@ class MeterClock:
         if not scale >= 0 or scale > 1e6:
             raise UsageError(f"time scale must be 0..1000000, not {scale!r}")
         self.scale = scale
-        self._clock = clock
+        self.read = clock  # the underlying clock (seconds)
         self._start = clock()
 
     def now_us(self) -> int:
-        return int((self._clock() - self._start) * self.scale * 1_000_000)
+        return int((self.read() - self._start) * self.scale * 1_000_000)
 
     def reading_at(self, us: int) -> float:
         """A reading of the underlying clock a little before virtual time reaches
@@ -102,7 +102,7 @@ class ClockedMeter:
         self.meter = meter
         self._clock = clock
         self._done_us = 0
-        self._read = clock._clock
+        self._read = clock.read
         self._due = float("-inf")  # a clock reading before which no request syncs
 
     def sync(self, grain_us: int = 0) -> None:
