@@ -184,8 +184,7 @@ def test_ring_against_a_list_model(sectors: int, ops: list[tuple]) -> None:
         value += 1
         seq = acked + 1
         raw = _record(seq, value)
-        rec = ring.append(lambda s: _record(s, value))
-        assert rec.seq == seq
+        assert ring.append(lambda s: _record(s, value)) == seq
         model[seq] = raw
         acked = seq
         assert ring.records[-1].seq == acked

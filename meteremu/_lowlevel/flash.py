@@ -253,6 +253,22 @@ class Flash:
         if rc:
             raise flash_error(rc, f"program {n} bytes at {addr}")
 
+    def program_holds(self, addr: int, data: bytes) -> bool:
+        """``program(addr, data)``, then ``holds(addr, data)``: a program read back
+        (a stuck bit shows as False), with the exceptions program raises -- in
+        two calls into C, not two here and more in each."""
+        n = len(data)
+        if type(data) is not bytes or not (0 <= addr <= _U32 and 0 < n <= _U32):
+            self.program(addr, data)
+            return self.holds(addr, data)
+        rc = lib.mt_flash_program(self._f, addr, data, n)
+        if rc:
+            raise flash_error(rc, f"program {n} bytes at {addr}")
+        cells = lib.mt_flash_peek(self._f, addr, n)
+        if cells == ffi.NULL:  # (not after a program that passed: as holds does)
+            return self.read(addr, n) == data
+        return ffi.buffer(cells, n) == data
+
     def erase(self, addr: int, length: int | None = None) -> None:
         """Erase whole sectors (one sector when ``length`` is omitted)."""
         n = self.sector_size if length is None else length

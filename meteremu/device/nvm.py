@@ -80,11 +80,15 @@ class RecordRing:
         # read(addr, len(data)) == data; a Flash answers it without a copy
         self._holds: Callable[[int, bytes], bool] = getattr(
             flash, "holds", lambda addr, data: flash.read(addr, len(data)) == data)
+        # program, then read back: a Flash does both in one step
+        self._program_holds: Callable[[int, bytes], bool] = getattr(
+            flash, "program_holds", self._program_then_holds)
         self.slot = self._twin.size
         self.per_sector = sector_size // self.slot
         self.sector_size = sector_size
         self.sectors = region.size // sector_size
-        self.records: list[Any] = []  # valid records, oldest first
+        self._records: list[Any] = []  # valid records, parsed, oldest first
+        self._unparsed: list[bytes] = []  # records appended after them, as written
         self._pos: dict[int, int] = {}  # seq -> slot index
         self._next: int | None = None  # slot to write next; None: erase the next sector
         self._cur: int | None = None  # sector written last (the next one follows it)
@@ -93,6 +97,21 @@ class RecordRing:
         self._news: list[int] = []  # ... not yet taken by take_news()
         self._exhausted = False
         self._exhausted_news = False
+
+    @property
+    def records(self) -> list[Any]:
+        """The valid records, oldest first. A record appended is kept as written
+        and parsed when first asked for: most are never read back while the
+        meter runs (an audit line, a snapshot superseded by the next)."""
+        if self._unparsed:
+            unpack = self._twin.unpack  # sealed by append's build: the CRC holds
+            self._records.extend([unpack(raw) for raw in self._unparsed])
+            self._unparsed = []
+        return self._records
+
+    def _program_then_holds(self, addr: int, raw: bytes) -> bool:
+        self.flash.program(addr, raw)
+        return self._holds(addr, raw)
 
     def load(self) -> list[Any]:
         """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
@@ -123,7 +142,8 @@ class RecordRing:
                 if rec is not None:
                     found.append((rec.seq, i, rec))
         found.sort(key=lambda x: x[0])
-        self.records = [rec for _, _, rec in found]
+        self._records = [rec for _, _, rec in found]
+        self._unparsed = []
         self._pos = {seq: i for seq, i, _ in found}
         self._seq = found[-1][0] if found else 0
         self.bad = set()
@@ -177,7 +197,7 @@ class RecordRing:
             hi = lo + self.per_sector
             lost = {s for s, i in self._pos.items() if lo <= i < hi}
             if lost:
-                self.records = [r for r in self.records if r.seq not in lost]
+                self._records = [r for r in self.records if r.seq not in lost]
                 for s in lost:
                     del self._pos[s]
             self._cur = sector
@@ -186,8 +206,9 @@ class RecordRing:
             self._exhausted = self._exhausted_news = True
         raise NvmExhausted(f"no usable sector left in {self.region.name}")
 
-    def append(self, build: Callable[[int], bytes]) -> Any:
-        """Write the record ``build(seq)`` with the next sequence number; returns it parsed."""
+    def append(self, build: Callable[[int], bytes]) -> int:
+        """Write the record ``build(seq)`` with the next sequence number; returns
+        that number."""
         seq = self._seq + 1
         raw = build(seq)
         while True:
@@ -196,9 +217,8 @@ class RecordRing:
             index = self._next
             addr = self.region.offset + index * self.slot
             try:
-                self.flash.program(addr, raw)
                 # read back (without a copy): a stuck bit shows here
-                ok = len(raw) == self.slot and self._holds(addr, raw)
+                ok = self._program_holds(addr, raw) and len(raw) == self.slot
             except FlashPowerError:
                 raise
             except FlashError:
@@ -207,9 +227,8 @@ class RecordRing:
                 break
             self._fail(index // self.per_sector)  # skipped: the record goes to the next one
             self._next = None
-        rec = self._twin.unpack(raw)  # sealed by build: its CRC holds, no need to check it again
         self._seq = seq
         self._pos[seq] = index
-        self.records.append(rec)
+        self._unparsed.append(raw)
         self._next = index + 1 if (index + 1) % self.per_sector else None
-        return rec
+        return seq
