@@ -54,16 +54,34 @@ def format_utc(when: _dt.datetime) -> str:
     return _utc(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_ZERO = Fraction(0)  # (a Fraction is immutable: one zero serves every clock)
+
+
+def _start_of(start: _dt.datetime) -> tuple[_dt.datetime, Fraction]:
+    """A clock's start in UTC and its epoch seconds, made once per start (a
+    fleet's meters share theirs); as ``_in_range`` and ``timestamp`` give them."""
+    return _start_cached(start, start.fold)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _start_cached(start: _dt.datetime, fold: int) -> tuple[_dt.datetime, Fraction]:
+    # Keyed on the type and ``fold`` too: two date-times of one zone that differ
+    # only in fold compare (and hash) equal but are an hour apart. Otherwise
+    # equal aware date-times are the same instant. One out of range, or naive,
+    # raises every time (exceptions are not cached).
+    utc = _in_range(start)
+    return utc, Fraction(int(utc.timestamp()))
+
+
 class VirtualClock:
     """Monotonic emulation time plus a settable date-time."""
 
     __slots__ = ("_base", "_now", "_offset", "_stamped", "_start")
 
     def __init__(self, start: _dt.datetime = DEFAULT_EPOCH) -> None:
-        self._start = _in_range(start)
-        self._base = Fraction(int(self._start.timestamp()))
-        self._now = Fraction(0)
-        self._offset = Fraction(0)  # seconds added by set_datetime
+        self._start, self._base = _start_of(start)
+        self._now = _ZERO
+        self._offset = _ZERO  # seconds added by set_datetime
         # the last stamp made: (now, offset) it was made at (Fractions are immutable,
         # so the same objects mean the same time), its whole second, its text
         self._stamped: tuple[Fraction | None, Fraction | None, int, str] = (None, None, -1, "")

@@ -91,6 +91,38 @@ def _micro(wh: Fraction | float) -> int:
     return int(wh * 10**6)
 
 
+_ZERO = Fraction(0)
+
+
+def _fraction(value: float | Fraction) -> Fraction:
+    """``Fraction(value)``, made once per value and type (a fleet's meters share
+    their windows and timeouts; a Fraction is immutable). A value Fraction
+    refuses raises every time."""
+    if type(value) is int or type(value) is float or type(value) is Fraction:
+        return _fraction_of(value)
+    return Fraction(value)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _fraction_of(value: float | Fraction) -> Fraction:
+    return Fraction(value)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _boot_times(heartbeat_window: Fraction, slow_boot: Fraction, swap_pause: Fraction,
+                max_attempts: int) -> BootTimes:
+    """``BootTimes(...)``, made once per set of values (it is frozen)."""
+    return BootTimes(heartbeat_window, slow_boot, swap_pause, max_attempts)
+
+
+def _plus(a: Fraction, b: Fraction) -> Fraction:
+    """``a + b``; on whole numbers without Fraction's gcd work."""
+    if type(a) is Fraction and type(b) is Fraction and a.denominator == 1 and (
+            b.denominator == 1):
+        return Fraction(a.numerator + b.numerator)
+    return a + b
+
+
 class VirtualMeter:
     """One virtual meter. See ``docs/METER.md`` for the behaviour in full.
 
@@ -152,13 +184,13 @@ class VirtualMeter:
         self._audit_ring = RecordRing(self._flash, L["audit"], AuditRecord, g.sector_size)
         self.lifecycle = Lifecycle(self.emit, self._persist)
         self.budget = RadioBudget(battery, self.BATTERY_DEBIT_FRAMES, self._persist, self.emit)
-        times = BootTimes(Fraction(heartbeat_window), self.SLOW_BOOT, self.SWAP_PAUSE,
-                          self.MAX_BOOT_ATTEMPTS)
+        times = _boot_times(_fraction(heartbeat_window), self.SLOW_BOOT, self.SWAP_PAUSE,
+                            self.MAX_BOOT_ATTEMPTS)
         self.boot = Boot(self._flash, L, vendor_id=vendor_id, hw_revision=hw_revision,
                          trusted_keys=points, times=times, power=self.power,
                          lifecycle=self.lifecycle, emit=self.emit)
         self.download = Download(self._flash, L, vendor_id=vendor_id, hw_revision=hw_revision,
-                                 session_timeout=Fraction(session_timeout), boot=self.boot,
+                                 session_timeout=_fraction(session_timeout), boot=self.boot,
                                  lifecycle=self.lifecycle, power=self.power, budget=self.budget,
                                  emit=self.emit, counters=self.counters, persist=self._persist,
                                  restart=self._restart)
@@ -424,12 +456,12 @@ class VirtualMeter:
             self.download.power_up()
             recs = self._metro_ring.records
             last = recs[-1] if recs else None
-            self.metrology.energy_wh = Fraction(last.energy_uwh, 10**6) if last else Fraction(0)
+            self.metrology.energy_wh = Fraction(last.energy_uwh, 10**6) if last else _ZERO
             if resume_clock and last is not None:
                 power.clock.resume_at_least(last.clock)
             self.lifecycle.state = BootState(last.boot_state) if last else BootState.IDLE
             self.lifecycle.transfer_step(ImageTransferEvent.POWER_UP)
-            self._next_persist = power.clock.now + self.METROLOGY_INTERVAL
+            self._next_persist = _plus(power.clock.now, self.METROLOGY_INTERVAL)
             self.budget.power_up(last.battery_mj if last is not None else NO_BATTERY)
             if not self.boot.start(cold=True):
                 return

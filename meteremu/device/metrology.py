@@ -17,6 +17,7 @@ powered off.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -38,7 +39,7 @@ class Load:
         self._watts: list[Fraction] = []
         self._func: Callable[[float], Watts] | None = None
         if isinstance(spec, int | float | Fraction):
-            self._const = _watts(spec)
+            self._const = _constant(spec)
         elif callable(spec):
             self._func = spec
         else:
@@ -65,12 +66,22 @@ def _watts(value: Watts) -> Fraction:
     return w
 
 
+@functools.lru_cache(maxsize=64, typed=True)
+def _constant(value: Watts) -> Fraction:
+    """``_watts(value)``, made once per value and type (a fleet's meters draw
+    the same constant load); a refused value raises every time."""
+    return _watts(value)
+
+
+_ZERO = Fraction(0)
+
+
 class Metrology:
     """The energy register in RAM; the meter persists it (see ``nvm``)."""
 
     def __init__(self, load: LoadSpec = 1000) -> None:
         self.load = Load(load)
-        self.energy_wh = Fraction(0)
+        self.energy_wh = _ZERO
 
     def set_load(self, spec: LoadSpec) -> None:
         self.load = Load(spec)

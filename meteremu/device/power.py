@@ -12,7 +12,7 @@ import datetime as _dt
 from fractions import Fraction
 
 from ..errors import MeterUnavailable
-from .clock import VirtualClock
+from .clock import _ZERO, VirtualClock
 from .rules import AVAILABILITY, Availability, AvailabilityEvent, step
 
 __all__ = ["Power"]
@@ -29,7 +29,7 @@ class Power:
         self.availability = Availability.OFF
         self.lcd = ""  # fault code on the display (F.03, F.04) or empty
         self.busy_until: Fraction | None = None  # end of a slow boot
-        self.pause_until = Fraction(0)  # metrology pauses for a bank swap until then
+        self.pause_until = _ZERO  # metrology pauses for a bank swap until then
 
     def on(self, event: AvailabilityEvent) -> None:
         new = step(AVAILABILITY, self.availability, event)
