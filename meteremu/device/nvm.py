@@ -76,15 +76,19 @@ class RecordRing:
         self.flash = flash
         self.region = region
         self.fmt = fmt
-        self._twin = record_struct(fmt)
+        twin = self._twin = record_struct(fmt)
         # read(addr, len(data)) == data; a Flash answers it without a copy
-        self._holds: Callable[[int, bytes], bool] = getattr(
-            flash, "holds", lambda addr, data: flash.read(addr, len(data)) == data)
+        try:
+            self._holds: Callable[[int, bytes], bool] = flash.holds
+        except AttributeError:
+            self._holds = lambda addr, data: flash.read(addr, len(data)) == data
         # program, then read back: a Flash does both in one step
-        self._program_holds: Callable[[int, bytes], bool] = getattr(
-            flash, "program_holds", self._program_then_holds)
-        self.slot = self._twin.size
-        self.per_sector = sector_size // self.slot
+        try:
+            self._program_holds: Callable[[int, bytes], bool] = flash.program_holds
+        except AttributeError:
+            self._program_holds = self._program_then_holds
+        self.slot = slot = twin.size
+        self.per_sector = sector_size // slot
         self.sector_size = sector_size
         self.sectors = region.size // sector_size
         self._records: list[Any] = []  # valid records, parsed, oldest first
@@ -115,6 +119,22 @@ class RecordRing:
 
     def load(self) -> list[Any]:
         """Scan the ring; returns the valid records, oldest first. Forgets bad sectors."""
+        if self._holds(self.region.offset, _erased(self.sectors * self.per_sector * self.slot)):
+            # A blank ring (a new meter's), told by one compare: what _scan makes
+            # of it -- nothing found, every slot free -- without the scan.
+            self._records = []
+            self._unparsed = []
+            self._pos = {}
+            self._seq = 0
+            self.bad = set()
+            self._news = []
+            self._exhausted = self._exhausted_news = False
+            self._next = self._cur = 0
+            return self._records
+        return self._scan()
+
+    def _scan(self) -> list[Any]:
+        """:meth:`load` the long way: every sector looked at."""
         total = self.sectors * self.per_sector
         slot = self.slot
         # Only slots holding a byte other than 0xFF need a look; a ring is mostly
@@ -125,8 +145,7 @@ class RecordRing:
         free = [True] * total
         found = []
         at = self.region.offset
-        blank_ring = self._holds(at, _erased(total * slot))  # (a new meter's: one compare)
-        for sector in () if blank_ring else range(self.sectors):
+        for sector in range(self.sectors):
             base = at + sector * span
             if self._holds(base, erased):
                 continue

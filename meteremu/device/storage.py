@@ -99,8 +99,15 @@ class Storage:
         if bytes(head) != _head(layout) or sizes != [size, 4 * (size // g.sector_size)]:
             raise ValueError(f"not a writable meteremu flash state for this geometry "
                              f"({g.bank_size} B banks, {g.sector_size} B sectors)")
+        return cls._over(bytes(head), cells, wear, checked, keep)
+
+    @classmethod
+    def _over(cls, head: bytes, cells: Any, wear: Any, checked: ImageCache | None,
+              keep: object) -> Storage:
+        """:meth:`over` without its checks, for a caller that made them already on
+        buffers of the same kind, sizes and head (a pool of slots alike)."""
         self = cls.__new__(cls)
-        self._head = bytes(head)
+        self._head = head
         self.checked = checked
         self._mmap = None
         self._keep = keep

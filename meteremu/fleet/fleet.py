@@ -25,7 +25,7 @@ from ..device import Geometry, VirtualMeter
 from ..device.layout import Layout
 from ..errors import ErrorCode, MeterUnavailable, PackageError, UsageError
 from .broadcast import BroadcastResult, run_broadcast
-from .memory import PAGE, SlotPool, cells_address, private_bytes
+from .memory import PAGE, SlotPool, private_bytes
 
 __all__ = ["Fleet", "MeterSpec"]
 
@@ -126,7 +126,8 @@ class Fleet:
         if isinstance(meters, int):
             if meters < 0:
                 raise UsageError(f"a fleet of {meters} meters")
-            specs = [MeterSpec(serial_format.format(i)) for i in range(meters)]
+            # serials alone: each as MeterSpec(serial), without making the specs
+            specs: list[MeterSpec | str] = [serial_format.format(i) for i in range(meters)]
         else:
             specs = [MeterSpec(s) if isinstance(s, str) else s for s in meters]
         if block < 1:
@@ -142,7 +143,18 @@ class Fleet:
         templates: dict[tuple[int, int, bytes], _Template] = {}
         seen: set[str] = set()
         resolved = []
+        whole = None not in (vendor_id, hw_revision, factory_package)
+        default_pkg = bytes(factory_package) if factory_package is not None else None
         for spec in specs:
+            if type(spec) is str:  # (a serial: every default)
+                if not whole:
+                    raise UsageError(f"meter {spec}: no vendor_id, hw_revision or "
+                                     f"factory_package (give them in its spec or as defaults)")
+                if spec in seen:
+                    raise UsageError(f"serial {spec} appears twice")
+                seen.add(spec)
+                resolved.append((spec, vendor_id, hw_revision, default_pkg))
+                continue
             vid = spec.vendor_id if spec.vendor_id is not None else vendor_id
             hw = spec.hw_revision if spec.hw_revision is not None else hw_revision
             pkg = spec.factory_package if spec.factory_package is not None else factory_package
@@ -161,11 +173,11 @@ class Fleet:
                     t = templates[key] = _Template(vid, hw, pkg, points, geometry,
                                                    min(block, max(len(resolved), 1)))
                     fleet._pools.append(t.pool)
-                storage = t.pool.take()
+                storage, cells = t.pool.take_slot()
                 fleet._meters[serial] = VirtualMeter(
                     serial=serial, vendor_id=vid, hw_revision=hw, trusted_keys=points,
                     factory_package=pkg, geometry=geometry, state=storage, **options)
-                fleet._cells[serial] = cells_address(storage)
+                fleet._cells[serial] = cells
         except BaseException:
             fleet.close()
             raise

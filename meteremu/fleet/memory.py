@@ -80,6 +80,7 @@ class SlotPool:
         self._block: Any = None  # the newest mapping: a cffi pointer that unmaps it when freed
         self._used = block  # slots taken from the newest mapping
         self._taken = 0  # slots taken in all
+        self._head: bytes | None = None  # the state's head, once a slot passed the checks
         fd = _anonymous_file()
         try:
             os.ftruncate(fd, self.stride * block)
@@ -91,6 +92,11 @@ class SlotPool:
         self._fd: int | None = fd
 
     def take(self) -> Storage:
+        return self.take_slot()[0]
+
+    def take_slot(self) -> tuple[Storage, int]:
+        """The next slot as a :class:`Storage`, and where its cells are in memory
+        (what :func:`cells_address` says of it)."""
         if self._fd is None:
             raise ValueError("the pool is sealed")
         if self._used == self.block:
@@ -106,9 +112,19 @@ class SlotPool:
         cells = head + STATE_FILE_HEAD_SIZE
         size = self.layout.size
         wear = self.size - STATE_FILE_HEAD_SIZE - size
-        return Storage.over(self.layout, ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:],
-                            ffi.buffer(cells, size), ffi.buffer(cells + size, wear),
-                            checked=self._checked, keep=self._block)  # type: ignore[arg-type]
+        cells_buf, wear_buf = ffi.buffer(cells, size), ffi.buffer(cells + size, wear)
+        if self._head is None:
+            # The first slot goes through Storage.over's checks; every slot after
+            # it is a copy of the same state in the same kind of mapping, so the
+            # checks would say the same: the pool's copy of the head serves.
+            storage = Storage.over(self.layout, ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:],
+                                   cells_buf, wear_buf, checked=self._checked,  # type: ignore[arg-type]
+                                   keep=self._block)
+            self._head = storage._head
+        else:
+            storage = Storage._over(self._head, cells_buf, wear_buf, self._checked,  # type: ignore[arg-type]
+                                    self._block)
+        return storage, self._spans[-1][0] + at + STATE_FILE_HEAD_SIZE
 
     def seal(self) -> None:
         """No more slots: the file is closed (the mappings keep it alive)."""
