@@ -195,12 +195,16 @@ class Bootloader:
         self._dev = flash._f  # the mt_flash * behind it, never handed in from outside
         self._keys, count = _keys(trusted_keys)
         cfg = ffi.new("mt_boot_config *")
-        names = ("bank_a", "bank_b", "golden")
-        for i, name in enumerate(names):
-            self._area(cfg.bank + i, areas[name])
-        for i, name in enumerate(("boot0", "boot1")):
-            self._area(cfg.control + i, areas[name])
-        self._area(ffi.addressof(cfg, "floor"), areas["floor"])
+        bank, control, dev, init = cfg.bank, cfg.control, self._dev, lib.mt_flash_area_init
+        for fa, name in ((bank, "bank_a"), (bank + 1, "bank_b"), (bank + 2, "golden"),
+                         (control, "boot0"), (control + 1, "boot1"),
+                         (ffi.addressof(cfg, "floor"), "floor")):
+            span = areas[name]
+            off, size = span  # (self._area, inline: six per meter)
+            if not (0 <= off <= 0xFFFFFFFF and 0 < size <= 0xFFFFFFFF):
+                raise ValueError(f"bad area {span}")
+            if init(fa, dev, off, size) != 0:
+                raise ValueError(f"area {span} is not sector-aligned inside the device")
         cfg.vendor_id = vendor_id
         cfg.hw_revision = hw_revision
         cfg.max_attempts = max_attempts

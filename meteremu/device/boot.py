@@ -74,6 +74,28 @@ class BootTimes:
     max_attempts: int  # unconfirmed boots of a trial image before revert
 
 
+_BOOT_AREAS = ("bank_a", "bank_b", "golden", "boot0", "boot1", "floor")
+# the parts of the newest layouts asked for: id(layout) -> (layout, regions, areas);
+# the entry holds the layout, so its id cannot be another object's meanwhile
+_PARTS: dict[int, tuple[Layout, dict[Bank, Region], dict[str, tuple[int, int]]]] = {}
+
+
+def _parts(layout: Layout) -> tuple[dict[Bank, Region], dict[str, tuple[int, int]]]:
+    """The banks' regions of ``layout`` and the bootloader's areas (offset, size),
+    worked out once per layout: a layout is frozen, and meters of one geometry
+    share one (``meter._layout``). Used only for that very object (``is``);
+    the caller copies what it keeps."""
+    got = _PARTS.get(id(layout))
+    if got is not None and got[0] is layout:
+        return got[1], got[2]
+    regions = {b: layout[name] for b, name in _REGIONS.items()}
+    areas = {name: (layout[name].offset, layout[name].size) for name in _BOOT_AREAS}
+    if len(_PARTS) >= 16:
+        _PARTS.clear()
+    _PARTS[id(layout)] = (layout, regions, areas)
+    return regions, areas
+
+
 class Boot:
     """Boot, trial and heartbeat of one meter."""
 
@@ -84,13 +106,12 @@ class Boot:
         self._layout = layout
         self._identity = (vendor_id, hw_revision)
         self._keys = list(trusted_keys)
-        self._regions = {b: layout[name] for b, name in _REGIONS.items()}
+        regions, areas = _parts(layout)
+        self._regions = dict(regions)
         self.times = times
         self._power = power
         self._lifecycle = lifecycle
         self._emit = emit
-        areas = {name: (layout[name].offset, layout[name].size)
-                 for name in ("bank_a", "bank_b", "golden", "boot0", "boot1", "floor")}
         self.loader = Bootloader(flash, areas, vendor_id=vendor_id, hw_revision=hw_revision,
                                  trusted_keys=self._keys, max_attempts=times.max_attempts)
         self.running: PackageHeader | None = None

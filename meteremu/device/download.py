@@ -14,6 +14,7 @@ progress record, so it survives a power cut with the session.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from ..errors import (
 from ..wire.package import BEHAVIOURS, HEADER_SIZE
 from .battery import RadioBudget
 from .boot import BANK_NAMES, Boot, version_of
+from .clock import _ZERO
 from .events import (
     Activated,
     DownloadComplete,
@@ -90,6 +92,12 @@ _E = MT_ERR
 _HEADER_CODES = frozenset(
     _E[n] for n in ("MT_E_HDR_MAGIC", "MT_E_HDR_CRC", "MT_E_HDR_FIELD", "MT_E_VENDOR",
                     "MT_E_HW_REV", "MT_E_TOO_BIG"))
+
+
+@functools.lru_cache(maxsize=64)
+def _partition(off: int, size: int) -> Partition:
+    """``Partition(off, size)``, made once per span (it is frozen)."""
+    return Partition(off, size)
 
 
 @dataclass
@@ -126,7 +134,7 @@ class Download:
         self.dl: Reassembler | None = None
         self._reassemblers: dict[int, Reassembler] = {}  # per bank, see _reassembler
         self._rejects: set[str] = set()  # 0x8009 reasons logged for this session
-        self._progress_at = Fraction(0)  # when the open download last took a fragment
+        self._progress_at = _ZERO  # when the open download last took a fragment
         self._candidate: _Candidate | None = None
         self._closed_heard: set[int] = set()  # closed sessions already reported as heard
 
@@ -141,8 +149,8 @@ class Download:
         region, progress = self._boot.region(bank), self._layout["progress"]
         vendor_id, hw_revision = self._identity
         r = self._reassemblers[bank] = Reassembler(
-            self._flash, Partition(region.offset, region.size),
-            Partition(progress.offset, progress.size), vendor_id, hw_revision)
+            self._flash, _partition(region.offset, region.size),
+            _partition(progress.offset, progress.size), vendor_id, hw_revision)
         return r
 
     def power_up(self) -> None:
