@@ -108,11 +108,26 @@ def _fraction_of(value: float | Fraction) -> Fraction:
     return Fraction(value)
 
 
-@functools.lru_cache(maxsize=64, typed=True)
+_TIMES: dict[tuple[int, int, int, int], BootTimes] = {}
+
+
 def _boot_times(heartbeat_window: Fraction, slow_boot: Fraction, swap_pause: Fraction,
-                max_attempts: int) -> BootTimes:
-    """``BootTimes(...)``, made once per set of values (it is frozen)."""
-    return BootTimes(heartbeat_window, slow_boot, swap_pause, max_attempts)
+                max_attempts: object) -> BootTimes:
+    """``BootTimes(...)``, made once per set of values (it is frozen). Found by
+    the identity of the values (hashing a Fraction costs more than the
+    BootTimes): the entry found holds the very objects, so they are alive and
+    their ids are theirs."""
+    key = (id(heartbeat_window), id(slow_boot), id(swap_pause), id(max_attempts))
+    got = _TIMES.get(key)
+    if got is not None and got.heartbeat_window is heartbeat_window and (
+            got.slow_boot is slow_boot and got.swap_pause is swap_pause and (
+            got.max_attempts is max_attempts)):
+        return got
+    times = BootTimes(heartbeat_window, slow_boot, swap_pause, max_attempts)  # type: ignore[arg-type]
+    if len(_TIMES) >= 64:
+        _TIMES.clear()
+    _TIMES[key] = times
+    return times
 
 
 def _plus(a: Fraction, b: Fraction) -> Fraction:
