@@ -13,7 +13,7 @@ import zoneinfo
 from fractions import Fraction
 
 import pytest
-from fleetkit import FACTORY, KEYS, fleet_of, picture
+from fleetkit import FACTORY, FRAMES, KEYS, fleet_of, picture
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -278,3 +278,53 @@ def test_a_meter_of_another_clock_start_and_load_is_built_as_alone() -> None:
                              trusted_keys=[KEYS.point], factory_package=FACTORY, **kw)
         assert picture(fleet[s]) == picture(alone)
         assert fleet[s].heartbeat_window == alone.heartbeat_window == Fraction(90.5)
+
+
+# ---------------------------------------------------------------- attach, no session record
+@settings(max_examples=40, deadline=None)
+@example(cut=len(FRAMES), steps=["cut0", "activate", "on"])
+@example(cut=len(FRAMES), steps=["cut1", "activate", "on"])
+@example(cut=len(FRAMES), steps=["cut2", "activate", "on", "cycle"])
+@example(cut=len(FRAMES), steps=["activate", "cycle", "heartbeat", "cycle"])
+@given(cut=st.integers(0, len(FRAMES)), steps=st.lists(
+    st.sampled_from(["cycle", "rest", "activate", "heartbeat", "off", "on", "cut0", "cut1",
+                     "cut2"]), max_size=6))
+def test_attach_without_a_session_record_is_attach_with_every_resume(cut, steps) -> None:
+    """Two meters driven alike, one attaching the ordinary way (a reassembler
+    made and resumed for each bank it looks at), one skipping that where the
+    progress partition holds no session record: alike at every step."""
+    meters = []
+    for short in (True, False):
+        m = VirtualMeter(serial="T", vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                         trusted_keys=[KEYS.point], factory_package=FACTORY)
+        if not short:
+            m.download._no_session_record = lambda: False  # type: ignore[method-assign]
+        meters.append(m)
+
+    def step(m: VirtualMeter, what: str) -> object:
+        try:
+            if what == "cycle":
+                m.power_cycle()
+            elif what == "rest":
+                return [m.receive(f) for f in FRAMES[cut:]]
+            elif what == "activate":
+                return m.activate()
+            elif what == "heartbeat":
+                return m.heartbeat()
+            elif what == "off":
+                m.power_off()
+            elif what == "on":
+                m.power_on()
+            elif what.startswith("cut"):
+                m.flash.cut_after(int(what[3:]))
+        except MeteremuError as exc:
+            return type(exc), str(exc)
+        return None
+
+    for m in meters:
+        for f in FRAMES[:cut]:
+            m.receive(f)
+    assert picture(meters[0]) == picture(meters[1])
+    for what in steps:
+        assert step(meters[0], what) == step(meters[1], what)
+        assert picture(meters[0]) == picture(meters[1])

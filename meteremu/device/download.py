@@ -94,6 +94,9 @@ _HEADER_CODES = frozenset(
                     "MT_E_HW_REV", "MT_E_TOO_BIG"))
 
 
+_ERASED_MAGIC = b"\xff" * 4  # where a session record starts with its magic (csrc/mt_reasm.h)
+
+
 @functools.lru_cache(maxsize=64)
 def _partition(off: int, size: int) -> Partition:
     """``Partition(off, size)``, made once per span (it is frozen)."""
@@ -174,8 +177,9 @@ class Download:
         self.dl = None
         target = self._boot.inactive()
         named = {self._boot.bank, self._boot.named}
+        none_open = self._no_session_record()
         for bank in (Bank.A, Bank.B):
-            if bank is target and bank not in named:
+            if none_open or (bank is target and bank not in named):
                 continue
             r = self._reassembler(bank)
             if r.resume():
@@ -186,6 +190,15 @@ class Download:
             return
         self.dl = self._reassembler(target)
         self.dl.resume()
+
+    def _no_session_record(self) -> bool:
+        """True when the progress partition holds no session record (its magic
+        erased, as on a new meter): a resume then finds nothing for either bank
+        -- False, its reassembler left as a new one is -- so :meth:`attach`
+        makes no reassembler just to ask (one is made when needed). False
+        where it cannot tell without the resume (the power is off)."""
+        flash = self._flash
+        return flash.powered and flash.holds(self._layout["progress"].offset, _ERASED_MAGIC)
 
     def restore(self) -> bool:
         """After power-up, with the boot state restored: a complete download found
