@@ -117,10 +117,10 @@ class SlotPool:
             # The first slot goes through Storage.over's checks; every slot after
             # it is a copy of the same state in the same kind of mapping, so the
             # checks would say the same: the pool's copy of the head serves.
-            storage = Storage.over(self.layout, ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:],
-                                   cells_buf, wear_buf, checked=self._checked,  # type: ignore[arg-type]
-                                   keep=self._block)
-            self._head = storage._head
+            first = ffi.buffer(head, STATE_FILE_HEAD_SIZE)[:]
+            storage = Storage.over(self.layout, first, cells_buf, wear_buf,
+                                   checked=self._checked, keep=self._block)  # type: ignore[arg-type]
+            self._head = first
         else:
             storage = Storage._over(self._head, cells_buf, wear_buf, self._checked,  # type: ignore[arg-type]
                                     self._block)
