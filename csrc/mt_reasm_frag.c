@@ -68,12 +68,21 @@ static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32
 }
 
 /* 1 when programming can turn cur into data: data asks for no 1 where cur
- * holds a 0. Eight bytes at a time (native-order memcpy: a bitwise test,
- * the same in any byte order), then the tail. */
+ * holds a 0. Sixteen bytes a turn with no early exit (native-order memcpy: a
+ * bitwise test, the same in any byte order), then the tail. */
 static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
 {
-    uint64_t up = 0;
+    uint64_t up = 0, up2 = 0;
     uint32_t k = 0;
+    for (; len - k >= 16u; k += 16u) {
+        uint64_t c, d, c2, d2;
+        memcpy(&c, cur + k, sizeof c);
+        memcpy(&d, data + k, sizeof d);
+        memcpy(&c2, cur + k + 8u, sizeof c2);
+        memcpy(&d2, data + k + 8u, sizeof d2);
+        up |= d & ~c;
+        up2 |= d2 & ~c2;
+    }
     for (; len - k >= 8u; k += 8u) {
         uint64_t c, d;
         memcpy(&c, cur + k, sizeof c);
@@ -81,7 +90,7 @@ static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
         up |= d & ~c;
     }
     for (; k < len; k++) up |= (uint64_t)(data[k] & (uint8_t)~cur[k]);
-    return up == 0;
+    return (up | up2) == 0;
 }
 
 /* Writes and marks fragment i (index and length already checked), or
