@@ -43,8 +43,10 @@ static int mark(mt_reasm *st, uint32_t i)
     uint32_t align = mt_flash_align(st->progress.dev);
     uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
     uint32_t unit = byte - byte % align;
-    int rc = mt_flash_area_read(&st->progress, unit, w, align);
-    if (rc != MT_OK) return rc;
+    /* a peek and a short copy: the checks of a read (power, range) */
+    const uint8_t *cur = mt_flash_area_peek(&st->progress, unit, align);
+    if (cur == NULL) return mt_reasm_peek_error(&st->progress);
+    for (uint32_t k = 0; k < align; k++) w[k] = cur[k]; /* align <= 16 */
     w[byte - unit] = (uint8_t)((uint32_t)w[byte - unit] & ~(1u << (i % 8u)));
     return mt_flash_area_program(&st->progress, unit, w, align);
 }
@@ -99,10 +101,12 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
 {
     const uint8_t *cur;
     uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
-    int rc, got;
+    int rc, got = 0;
 
-    rc = mt_reasm_prepare(st);
-    if (rc != MT_OK) return rc;
+    if (st->phase != MT_REASM_ACTIVE) { /* the first fragment: set up first */
+        rc = mt_reasm_prepare(st);
+        if (rc != MT_OK) return rc;
+    }
     rc = mt_reasm_is_received(st, i, &got);
     if (rc != MT_OK) return mt_reasm_fault(st, rc);
     cur = mt_flash_area_peek(&st->bank, off, len);
@@ -165,7 +169,7 @@ static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32
     uint32_t fs = st->fragment_size;
     uint8_t bit;
     uint8_t *slot;
-    int rc, got;
+    int rc, got = 0;
 
     if (st->hdr_frags == 1) {
         /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
