@@ -42,7 +42,7 @@ static int mark(mt_reasm *st, uint32_t i)
     uint8_t w[16];
     uint32_t align = mt_flash_align(st->progress.dev);
     uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
-    uint32_t unit = byte - byte % align;
+    uint32_t unit = byte & ~(align - 1u); /* align: a power of two (mt_flash_init) */
     /* a peek and a short copy: the checks of a read (power, range) */
     const uint8_t *cur = mt_flash_area_peek(&st->progress, unit, align);
     if (cur == NULL) return mt_reasm_peek_error(&st->progress);
@@ -57,7 +57,7 @@ static int mark(mt_reasm *st, uint32_t i)
 static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32_t len)
 {
     uint32_t align = mt_flash_align(st->bank.dev);
-    uint32_t body = len - len % align;
+    uint32_t body = len & ~(align - 1u); /* align: a power of two (mt_flash_init) */
     int rc = MT_OK;
     if (body != 0) rc = mt_flash_area_program(&st->bank, off, data, body);
     if (rc == MT_OK && body < len) {
