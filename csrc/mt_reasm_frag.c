@@ -95,12 +95,14 @@ static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
     return (up | up2) == 0;
 }
 
-/* Fragment i at bank offset off, once its received bit (got) and the bank
- * bytes it covers (cur, len bytes) are known: a duplicate recognised (or a
- * conflict), else written and marked. */
-static int store_at(mt_reasm *st, uint32_t i, uint32_t off, const uint8_t *cur, int got,
-                    const uint8_t *data, uint32_t len)
+/* Fragment i, once its received bit (got) and the bank bytes it covers
+ * (cur, len bytes) are known: a duplicate recognised (or a conflict), else
+ * written and marked. (Six arguments: all in registers on common ABIs, so
+ * the callers' tail calls keep a fixed stack frame.) */
+static int store_at(mt_reasm *st, uint32_t i, const uint8_t *cur, int got, const uint8_t *data,
+                    uint32_t len)
 {
+    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
     int rc;
     if (got) {
         if (memcmp(cur, data, len) == 0) {
@@ -141,7 +143,7 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     if (rc != MT_OK) return mt_reasm_fault(st, rc);
     cur = mt_flash_area_peek(&st->bank, off, len);
     if (cur == NULL) return mt_reasm_fault(st, mt_reasm_peek_error(&st->bank));
-    return store_at(st, i, off, cur, got, data, len);
+    return store_at(st, i, cur, got, data, len);
 }
 
 int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
@@ -402,7 +404,7 @@ static int store_viewed(mt_reasm *st, const run_view *v, uint32_t i, const uint8
         *rc = MT_OK;
         return 1;
     }
-    *rc = store_at(st, i, off, v->bank + off, got, data, len);
+    *rc = store_at(st, i, v->bank + off, got, data, len);
     return 1;
 }
 
