@@ -32,30 +32,42 @@ static int sector_worn(const mt_flash *f, uint32_t sector)
 /* Any sector touched by [addr, addr + len) worn out? len > 0, range checked. */
 static int range_worn(const mt_flash *f, uint32_t addr, uint32_t len)
 {
-    uint32_t last = (addr + (len - 1u)) / f->sector_size;
-    for (uint32_t s = addr / f->sector_size; s <= last; s++)
+    uint32_t last = mt_flash_sector_of(f, addr + (len - 1u));
+    for (uint32_t s = mt_flash_sector_of(f, addr); s <= last; s++)
         if (sector_worn(f, s)) return 1;
     return 0;
 }
 
+/* The bits data asks to raise (1 over a cell's 0) anywhere in
+ * [addr, addr + len), ORed together: 0 when the program raises none. No early
+ * exit, sixteen cells a turn, so the common case (nothing to raise) is a
+ * short straight loop. */
+static uint64_t ones_wanted(const uint8_t *cells, const uint8_t *data, uint32_t len)
+{
+    uint64_t up = 0, up2 = 0;
+    uint32_t i = 0;
+
+    for (; len - i >= 16u; i += 16u) {
+        up |= mt_flash_ld64(data + i) & ~mt_flash_ld64(cells + i);
+        up2 |= mt_flash_ld64(data + i + 8u) & ~mt_flash_ld64(cells + i + 8u);
+    }
+    for (; len - i >= 8u; i += 8u) up |= mt_flash_ld64(data + i) & ~mt_flash_ld64(cells + i);
+    for (; i < len; i++) up |= (uint64_t)(data[i] & (uint8_t)~cells[i]);
+    return up | up2;
+}
+
 /* 0 when programming data at addr asks for a 1 where a cell holds 0 (a bit
- * stuck at 0 excepted: the hardware does not report it). Eight cells at a
- * time; a word with a bit to raise is looked at byte by byte only when bits
- * are stuck somewhere. len is a multiple of the write unit, range checked. */
+ * stuck at 0 excepted: the hardware does not report it). The whole request
+ * is looked at in one pass first; only when it raises some bit and bits are
+ * stuck somewhere is it looked at byte by byte. len is a multiple of the
+ * write unit, range checked. */
 static int ones_allowed(const mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t len)
 {
     const uint8_t *cells = f->mem + addr;
-    uint32_t i = 0;
 
-    for (; len - i >= 8u; i += 8u) {
-        if ((mt_flash_ld64(data + i) & ~mt_flash_ld64(cells + i)) == 0) continue;
-        if (f->n_stuck == 0) return 0;
-        for (uint32_t k = i; k < i + 8u; k++) {
-            uint8_t want_one = (uint8_t)(data[k] & (uint8_t)~cells[k]);
-            if ((want_one & (uint8_t)~mt_flash_stuck_zero_at(f, addr + k)) != 0) return 0;
-        }
-    }
-    for (; i < len; i++) {
+    if (ones_wanted(cells, data, len) == 0) return 1;
+    if (f->n_stuck == 0) return 0;
+    for (uint32_t i = 0; i < len; i++) {
         uint8_t want_one = (uint8_t)(data[i] & (uint8_t)~cells[i]);
         if (want_one != 0 && (want_one & (uint8_t)~mt_flash_stuck_zero_at(f, addr + i)) != 0)
             return 0;
@@ -72,7 +84,7 @@ static int overlap(const uint8_t *a, uint32_t n, const uint8_t *b, uint32_t m)
     return x < y ? y - x < n : x - y < m;
 }
 
-/* cells &= data over [addr, addr + len), eight cells at a time. A source
+/* cells &= data over [addr, addr + len), sixteen cells a turn. A source
  * overlapping the cells it programs (a caller programming from the device's
  * own memory) goes byte by byte, in order, as it always has. */
 static void and_into(mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t len)
@@ -80,9 +92,16 @@ static void and_into(mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t l
     uint8_t *cells = f->mem + addr;
     uint32_t i = 0;
 
-    if (!overlap(cells, len, data, len))
+    if (!overlap(cells, len, data, len)) {
+        for (; len - i >= 16u; i += 16u) {
+            uint64_t a = mt_flash_ld64(cells + i) & mt_flash_ld64(data + i);
+            uint64_t b = mt_flash_ld64(cells + i + 8u) & mt_flash_ld64(data + i + 8u);
+            mt_flash_st64(cells + i, a);
+            mt_flash_st64(cells + i + 8u, b);
+        }
         for (; len - i >= 8u; i += 8u)
             mt_flash_st64(cells + i, mt_flash_ld64(cells + i) & mt_flash_ld64(data + i));
+    }
     for (; i < len; i++) cells[i] &= data[i];
 }
 
@@ -113,6 +132,7 @@ int mt_flash_init(mt_flash *f, uint8_t *mem, uint32_t size, uint32_t *wear,
     f->size = size;
     f->sector_size = sector_size;
     f->sector_count = size / sector_size;
+    while ((1u << f->sector_shift) < sector_size) f->sector_shift++;
     f->align = align;
     f->endurance = MT_FLASH_ENDURANCE_DEFAULT;
     f->tear_mode = MT_FLASH_TEAR_NONE;
@@ -153,7 +173,8 @@ int mt_flash_program(mt_flash *f, uint32_t addr, const uint8_t *data, uint32_t l
     if (f == NULL || (data == NULL && len != 0)) return MT_E_ARG;
     if (!f->powered) return MT_E_FLASH_POWER;
     if (!mt_flash_in_range(f, addr, len)) return MT_E_FLASH_RANGE;
-    if (addr % f->align != 0 || len % f->align != 0) return MT_E_FLASH_ALIGN;
+    /* align is a power of two (mt_flash_init): a mask, not a division */
+    if (((addr | len) & (f->align - 1u)) != 0) return MT_E_FLASH_ALIGN;
     if (len == 0) return MT_OK;
     if (range_worn(f, addr, len)) return MT_E_FLASH_WORN;
     /* Check the whole request before the first byte changes. */

@@ -156,6 +156,7 @@ typedef struct mt_flash {
     uint8_t tear_mode;
     uint8_t n_stuck;
     uint8_t n_endur;
+    uint8_t sector_shift; /* log2(sector_size): a sector index is addr >> sector_shift */
     mt_flash_stuck stuck[MT_FLASH_STUCK_MAX];
     mt_flash_endur endur[MT_FLASH_ENDUR_MAX];
 } mt_flash;

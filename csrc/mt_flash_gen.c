@@ -18,8 +18,8 @@ void mt_flash_touch(mt_flash *f, uint32_t addr, uint32_t len)
     /* Saturates: from MT_FLASH_GEN_UNKNOWN on, every stamp says "cannot say",
      * so a wrapped counter can never repeat a value a reader recorded. */
     if (f->gen_now != MT_FLASH_GEN_UNKNOWN) f->gen_now++;
-    last = (addr + (len - 1u)) / f->sector_size; /* len > 0, inside the device */
-    for (uint32_t s = addr / f->sector_size; s <= last; s++) f->gen[s] = f->gen_now;
+    last = mt_flash_sector_of(f, addr + (len - 1u)); /* len > 0, inside the device */
+    for (uint32_t s = mt_flash_sector_of(f, addr); s <= last; s++) f->gen[s] = f->gen_now;
 }
 
 void mt_flash_track(mt_flash *f, uint32_t *gen)

@@ -36,6 +36,13 @@ static inline int mt_flash_in_range(const mt_flash *f, uint32_t addr, uint32_t l
     return addr <= f->size && len <= f->size - addr;
 }
 
+/* The sector holding addr (sector_size is a power of two: a shift, not a
+ * division, on the paths every program takes). */
+static inline uint32_t mt_flash_sector_of(const mt_flash *f, uint32_t addr)
+{
+    return addr >> f->sector_shift;
+}
+
 /* Bits of the byte at addr stuck at 0 (0 when none). */
 uint8_t mt_flash_stuck_zero_at(const mt_flash *f, uint32_t addr);
 

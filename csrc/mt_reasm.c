@@ -42,14 +42,6 @@ int mt_reasm_fault(mt_reasm *st, int rc)
     return rc;
 }
 
-int mt_reasm_is_received(const mt_reasm *st, uint32_t i, int *got)
-{
-    /* a peek, not a read: the same checks (power, range), no copy */
-    const uint8_t *b = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
-    if (b == NULL) return mt_reasm_peek_error(&st->progress);
-    *got = (((uint32_t)*b >> (i % 8u)) & 1u) == 0;
-    return MT_OK;
-}
 
 int mt_reasm_init(mt_reasm *st, const mt_flash_area *bank, const mt_flash_area *progress,
                   uint32_t vendor_id, uint16_t hw_revision)

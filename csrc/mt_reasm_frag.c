@@ -42,9 +42,11 @@ static int mark(mt_reasm *st, uint32_t i)
     uint8_t w[16];
     uint32_t align = mt_flash_align(st->progress.dev);
     uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
-    uint32_t unit = byte - byte % align;
-    int rc = mt_flash_area_read(&st->progress, unit, w, align);
-    if (rc != MT_OK) return rc;
+    uint32_t unit = byte & ~(align - 1u); /* align: a power of two (mt_flash_init) */
+    /* a peek and a short copy: the checks of a read (power, range) */
+    const uint8_t *cur = mt_flash_area_peek(&st->progress, unit, align);
+    if (cur == NULL) return mt_reasm_peek_error(&st->progress);
+    for (uint32_t k = 0; k < align; k++) w[k] = cur[k]; /* align <= 16 */
     w[byte - unit] = (uint8_t)((uint32_t)w[byte - unit] & ~(1u << (i % 8u)));
     return mt_flash_area_program(&st->progress, unit, w, align);
 }
@@ -55,7 +57,7 @@ static int mark(mt_reasm *st, uint32_t i)
 static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32_t len)
 {
     uint32_t align = mt_flash_align(st->bank.dev);
-    uint32_t body = len - len % align;
+    uint32_t body = len & ~(align - 1u); /* align: a power of two (mt_flash_init) */
     int rc = MT_OK;
     if (body != 0) rc = mt_flash_area_program(&st->bank, off, data, body);
     if (rc == MT_OK && body < len) {
@@ -68,12 +70,21 @@ static int write_payload(mt_reasm *st, uint32_t off, const uint8_t *data, uint32
 }
 
 /* 1 when programming can turn cur into data: data asks for no 1 where cur
- * holds a 0. Eight bytes at a time (native-order memcpy: a bitwise test,
- * the same in any byte order), then the tail. */
+ * holds a 0. Sixteen bytes a turn with no early exit (native-order memcpy: a
+ * bitwise test, the same in any byte order), then the tail. */
 static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
 {
-    uint64_t up = 0;
+    uint64_t up = 0, up2 = 0;
     uint32_t k = 0;
+    for (; len - k >= 16u; k += 16u) {
+        uint64_t c, d, c2, d2;
+        memcpy(&c, cur + k, sizeof c);
+        memcpy(&d, data + k, sizeof d);
+        memcpy(&c2, cur + k + 8u, sizeof c2);
+        memcpy(&d2, data + k + 8u, sizeof d2);
+        up |= d & ~c;
+        up2 |= d2 & ~c2;
+    }
     for (; len - k >= 8u; k += 8u) {
         uint64_t c, d;
         memcpy(&c, cur + k, sizeof c);
@@ -81,23 +92,18 @@ static int programmable(const uint8_t *cur, const uint8_t *data, uint32_t len)
         up |= d & ~c;
     }
     for (; k < len; k++) up |= (uint64_t)(data[k] & (uint8_t)~cur[k]);
-    return up == 0;
+    return (up | up2) == 0;
 }
 
-/* Writes and marks fragment i (index and length already checked), or
- * recognises a duplicate. */
-static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+/* Fragment i, once its received bit (got) and the bank bytes it covers
+ * (cur, len bytes) are known: a duplicate recognised (or a conflict), else
+ * written and marked. (Six arguments: all in registers on common ABIs, so
+ * the callers' tail calls keep a fixed stack frame.) */
+static int store_at(mt_reasm *st, uint32_t i, const uint8_t *cur, int got, const uint8_t *data,
+                    uint32_t len)
 {
-    const uint8_t *cur;
     uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
-    int rc, got;
-
-    rc = mt_reasm_prepare(st);
-    if (rc != MT_OK) return rc;
-    rc = mt_reasm_is_received(st, i, &got);
-    if (rc != MT_OK) return mt_reasm_fault(st, rc);
-    cur = mt_flash_area_peek(&st->bank, off, len);
-    if (cur == NULL) return mt_reasm_fault(st, mt_reasm_peek_error(&st->bank));
+    int rc;
     if (got) {
         if (memcmp(cur, data, len) == 0) {
             st->stats.duplicates++;
@@ -119,6 +125,25 @@ static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
     st->received++;
     st->stats.accepted++;
     return MT_OK;
+}
+
+/* Writes and marks fragment i (index and length already checked), or
+ * recognises a duplicate. */
+static int store(mt_reasm *st, uint32_t i, const uint8_t *data, uint32_t len)
+{
+    const uint8_t *cur;
+    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
+    int rc, got = 0;
+
+    if (st->phase != MT_REASM_ACTIVE) { /* the first fragment: set up first */
+        rc = mt_reasm_prepare(st);
+        if (rc != MT_OK) return rc;
+    }
+    rc = mt_reasm_is_received(st, i, &got);
+    if (rc != MT_OK) return mt_reasm_fault(st, rc);
+    cur = mt_flash_area_peek(&st->bank, off, len);
+    if (cur == NULL) return mt_reasm_fault(st, mt_reasm_peek_error(&st->bank));
+    return store_at(st, i, cur, got, data, len);
 }
 
 int mt_reasm_header_check(const mt_reasm *st, const uint8_t *hdr, size_t len,
@@ -156,7 +181,7 @@ static int header_fragment(mt_reasm *st, uint32_t i, const uint8_t *data, uint32
     uint32_t fs = st->fragment_size;
     uint8_t bit;
     uint8_t *slot;
-    int rc, got;
+    int rc, got = 0;
 
     if (st->hdr_frags == 1) {
         /* fragment_size >= 128 (or the package is one fragment > 128 bytes):
@@ -334,14 +359,64 @@ int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t 
  * bytes are attacker-controlled and go through the same checks as in
  * mt_reasm_frame.
  */
+/*
+ * A run's view of the flash: the bank and the progress partition, each
+ * peeked once (power and range checked) when the run begins on an ACTIVE
+ * session. While the run lasts nothing can turn the power off without the
+ * run ending: only this run's own programs touch the device, and one that a
+ * cut strikes fails, so the run stops at that frame. Each fragment's
+ * received bit and bank bytes are then read in place, with the same values
+ * store() gets by asking the flash again for each. Without a view (another phase, or a peek that failed) every
+ * frame takes store() itself. A fragment not yet received is written as
+ * store() writes it (store_at), its checks and faults the flash's.
+ */
+typedef struct run_view {
+    const uint8_t *bank;     /* NULL: no view */
+    const uint8_t *progress;
+} run_view;
+
+static void view_open(const mt_reasm *st, run_view *v)
+{
+    v->bank = v->progress = NULL;
+    if (st->phase != MT_REASM_ACTIVE) return;
+    v->bank = mt_flash_area_peek(&st->bank, 0, st->bank.size);
+    v->progress = mt_flash_area_peek(&st->progress, 0, st->progress.size);
+    if (v->bank == NULL || v->progress == NULL) v->bank = v->progress = NULL;
+}
+
+/* Fragment i through the view: 1 and *rc what store() would give, counted
+ * the same (the received bit and the bank bytes read in place, then
+ * store_at); 0 when store() must take it (no view, or a fragment outside
+ * the partitions, which the session's geometry rules out but is checked
+ * here all the same). */
+static int store_viewed(mt_reasm *st, const run_view *v, uint32_t i, const uint8_t *data,
+                        uint32_t len, int *rc)
+{
+    uint32_t byte = MT_REASM_RECORD_SIZE + i / 8u;
+    uint32_t off = i * st->fragment_size; /* < package_size: i < fragment_count */
+    int got;
+    if (v->bank == NULL || st->phase != MT_REASM_ACTIVE || byte >= st->progress.size ||
+        off > st->bank.size || len > st->bank.size - off)
+        return 0;
+    got = (((uint32_t)v->progress[byte] >> (i % 8u)) & 1u) == 0;
+    if (got && memcmp(v->bank + off, data, len) == 0) { /* the common duplicate, here */
+        st->stats.duplicates++;
+        *rc = MT_OK;
+        return 1;
+    }
+    *rc = store_at(st, i, v->bank + off, got, data, len);
+    return 1;
+}
+
 /* One frame of a run, parsed (the rule of mt_reasm_frames): 0 when the run
  * stops before it (a drop, or a header fragment while the header is not
  * accepted: nothing counted or written); else 1 and *rc the store's code. */
-static int run_step(mt_reasm *st, const mt_frame *fr, int *rc)
+static int run_step(mt_reasm *st, const run_view *v, const mt_frame *fr, int *rc)
 {
     if (parsed_drop(st, fr) != DROP_NONE) return 0;
     if (!st->hdr_ok && fr->fragment_index < st->hdr_frags) return 0;
-    *rc = store(st, fr->fragment_index, fr->payload, fr->payload_len);
+    if (!store_viewed(st, v, fr->fragment_index, fr->payload, fr->payload_len, rc))
+        *rc = store(st, fr->fragment_index, fr->payload, fr->payload_len);
     return 1;
 }
 
@@ -365,6 +440,7 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
                     uint32_t n, int8_t *outcome, uint32_t *done)
 {
     size_t off = 0;
+    run_view v;
     if (st == NULL || done == NULL) return MT_E_ARG;
     *done = 0;
     if (n == 0) return MT_OK;
@@ -376,12 +452,13 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
         off += lens[k];
     }
     off = 0;
+    view_open(st, &v);
     for (uint32_t k = 0; k < n; k++) {
         mt_frame fr;
         uint32_t before = st->received;
         int rc = MT_OK;
         if (frame_drop(st, buf + off, lens[k], &fr) != DROP_NONE) break;
-        if (!run_step(st, &fr, &rc)) break;
+        if (!run_step(st, &v, &fr, &rc)) break;
         *done = k + 1;
         if (!run_record(st, rc, before, k, outcome)) return rc;
         off += lens[k];
@@ -392,16 +469,18 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
 int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
                            uint32_t *done)
 {
+    run_view v;
     if (st == NULL || done == NULL) return MT_E_ARG;
     *done = 0;
     if (n == 0) return MT_OK;
     if (frs == NULL || outcome == NULL) return MT_E_ARG;
     for (uint32_t k = 0; k < n; k++) /* all checked before any is taken */
         if (frs[k].payload == NULL && frs[k].payload_len != 0) return MT_E_ARG;
+    view_open(st, &v);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t before = st->received;
         int rc = MT_OK;
-        if (!run_step(st, &frs[k], &rc)) break;
+        if (!run_step(st, &v, &frs[k], &rc)) break;
         *done = k + 1;
         if (!run_record(st, rc, before, k, outcome)) return rc;
     }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "mt_err.h"
 #include "mt_flash.h"
 #include "mt_reasm.h"
 
@@ -18,8 +19,16 @@ int mt_reasm_peek_error(const mt_flash_area *a);
 int mt_reasm_fault(mt_reasm *st, int rc);
 
 /* *got = 1 when fragment i (< fragment_count) is marked in the bitmap. 0 or
- * a flash error (the caller decides whether it is a fault). */
-int mt_reasm_is_received(const mt_reasm *st, uint32_t i, int *got);
+ * a flash error (the caller decides whether it is a fault). A peek, not a
+ * read: the same checks (power, range), no copy. Inline: every fragment
+ * delivered asks it, duplicates most of all. */
+static inline int mt_reasm_is_received(const mt_reasm *st, uint32_t i, int *got)
+{
+    const uint8_t *b = mt_flash_area_peek(&st->progress, MT_REASM_RECORD_SIZE + i / 8u, 1);
+    if (b == NULL) return mt_reasm_peek_error(&st->progress);
+    *got = (((uint32_t)*b >> (i % 8u)) & 1u) == 0;
+    return MT_OK;
+}
 
 /* ARMED -> ACTIVE at the first accepted fragment: progress partition
  * erased, bank erased (blank sectors skipped), then the record programmed.

@@ -87,30 +87,78 @@ static void parse_chunk(chunk *c, const uint8_t *buf, size_t off, const uint32_t
 {
     for (uint32_t j = 0; j < cnt; j++) {
         uint32_t len = lens[k0 + j];
-        c->ok[j] = mt_frame_parse_impl(&c->fr[j], buf + off, len, crc_impl) == MT_OK;
+        /* a payload NULL with bytes (never from a parse) would be MT_E_ARG to
+         * mt_reasm_frames_parsed: not taken, as a frame that does not parse */
+        c->ok[j] = mt_frame_parse_impl(&c->fr[j], buf + off, len, crc_impl) == MT_OK &&
+                   (c->fr[j].payload != NULL || c->fr[j].payload_len == 0);
         off += len;
     }
 }
 
-/* Frame k (parsed: ok, fr) to meter m, whose run has not stopped. */
-static void feed(mt_fleet_meter *m, int ok, const mt_frame *fr, uint32_t k)
+/*
+ * Frames k .. k + n - 1 (parsed, all taken by the reassembler's checks so
+ * far as parsing goes) to meter m, whose run has not stopped, in one
+ * mt_reasm_frames_parsed call: the same frames, in the same order, through
+ * the same per-frame path as n calls of one frame each, so the reassembler
+ * ends the same. The outcomes are read back into what one-frame calls would
+ * have recorded: the run stops before a frame not taken (MT_FLEET_BEFORE),
+ * at a frame whose storing failed (its code), or at the frame that
+ * completed the download (MT_FLEET_COMPLETED, not counted as written).
+ */
+static void feed_run(mt_fleet_meter *m, const mt_frame *fr, uint32_t n, uint32_t k)
 {
-    int8_t outcome = 0;
-    uint32_t done = 0;
-    int rc = ok ? mt_reasm_frames_parsed(m->reasm, fr, 1, &outcome, &done) : MT_OK;
-    if (done == 0) {
+    int8_t outcome[CHUNK];
+    uint32_t done = 0, written = 0, duplicates = 0;
+    int rc = mt_reasm_frames_parsed(m->reasm, fr, n, outcome, &done);
+
+    for (uint32_t t = 0; t < done; t++) {
+        if (outcome[t] == MT_REASM_DUPLICATE) duplicates++;
+        else if (outcome[t] == MT_REASM_WRITTEN) written++;
+    }
+    if (rc != MT_OK && done == 0) { /* refused before any frame (not for parsed frames) */
         m->stop = k;
         m->code = MT_FLEET_BEFORE;
-    } else if (rc != 0) {
-        m->stop = k;
+    } else if (rc != MT_OK) {
+        m->stop = k + done - 1u;
         m->code = rc;
-    } else if (outcome == MT_REASM_DUPLICATE) {
-        m->duplicates++;
-    } else if (mt_reasm_complete(m->reasm)) {
-        m->stop = k;
+    } else if (done != 0 && outcome[done - 1u] == MT_REASM_WRITTEN &&
+               mt_reasm_complete(m->reasm)) {
+        written--;
+        m->stop = k + done - 1u;
         m->code = MT_FLEET_COMPLETED;
-    } else {
-        m->written++;
+    } else if (done < n) {
+        m->stop = k + done;
+        m->code = MT_FLEET_BEFORE;
+    }
+    m->written += written;
+    m->duplicates += duplicates;
+}
+
+/*
+ * The frames of chunk c (frames k0 .. k0 + cnt - 1) meter m hears (hear[j]
+ * nonzero), to its reassembler while its run goes on: each run of
+ * consecutive frames heard and parsed goes in one call (feed_run); a frame
+ * heard that did not parse stops the run before it, as mt_reasm_frames
+ * would drop it.
+ */
+static void feed_chunk(mt_fleet_meter *m, const chunk *c, const uint8_t *hear, uint32_t k0,
+                       uint32_t cnt, uint32_t frames)
+{
+    uint32_t j = 0;
+    while (j < cnt && m->stop == frames) {
+        uint32_t e;
+        if (!hear[j]) {
+            j++;
+            continue;
+        }
+        if (!c->ok[j]) {
+            m->stop = k0 + j;
+            m->code = MT_FLEET_BEFORE;
+            return;
+        }
+        for (e = j + 1u; e < cnt && hear[e] && c->ok[e]; e++) continue;
+        feed_run(m, &c->fr[j], e - j, k0 + j);
+        j = e;
     }
 }
 
@@ -118,6 +166,7 @@ int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_
                    const uint32_t *lens, uint32_t frames, uint8_t *heard, size_t heard_len)
 {
     chunk c;
+    uint8_t hear[CHUNK];
     size_t row, off = 0;
     int crc_impl;
     int rc = check_args(meters, n, buf, buf_len, lens, frames, heard, heard_len);
@@ -136,12 +185,13 @@ int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_
         for (uint32_t i = 0; i < n; i++) {
             mt_fleet_meter *m = &meters[i];
             uint8_t *mine = heard + (size_t)i * row;
+            /* every draw first (a meter's draws never depend on its feeding) */
             for (uint32_t j = 0; j < cnt; j++) {
                 uint32_t k = k0 + j;
-                if ((draw(&m->rng) >> 32) < m->loss) continue;
-                mine[k / 8u] |= (uint8_t)(1u << (k % 8u));
-                if (m->reasm != NULL && m->stop == frames) feed(m, c.ok[j], &c.fr[j], k);
+                hear[j] = (draw(&m->rng) >> 32) >= m->loss;
+                mine[k / 8u] |= (uint8_t)((unsigned)hear[j] << (k % 8u));
             }
+            if (m->reasm != NULL) feed_chunk(m, &c, hear, k0, cnt, frames);
         }
     }
     return MT_OK;
@@ -152,6 +202,7 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
                     size_t heard_len)
 {
     chunk c;
+    uint8_t hear[CHUNK];
     size_t row, off = 0;
     int crc_impl;
     int rc = check_args(meters, n, buf, buf_len, lens, frames, heard, heard_len);
@@ -173,11 +224,11 @@ int mt_fleet_replay(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size
                 parse_chunk(&c, buf, off, lens, k0, cnt, crc_impl);
                 parsed = 1;
             }
-            for (uint32_t j = 0; j < cnt && m->stop == frames; j++) {
+            for (uint32_t j = 0; j < cnt; j++) {
                 uint32_t k = k0 + j;
-                if (k >= m->start && ((unsigned)mine[k / 8u] >> (k % 8u) & 1u) != 0u)
-                    feed(m, c.ok[j], &c.fr[j], k);
+                hear[j] = (uint8_t)(k >= m->start && ((unsigned)mine[k / 8u] >> (k % 8u) & 1u) != 0u);
             }
+            feed_chunk(m, &c, hear, k0, cnt, frames);
         }
         for (uint32_t j = 0; j < cnt; j++) off += lens[k0 + j];
     }

@@ -4,7 +4,11 @@
  * mt_reasm_frame, the other in runs through mt_reasm_frames (or, one time in
  * four, parsed once and given to mt_reasm_frame_parsed, or in runs through
  * mt_reasm_frames_parsed), must leave the
- * same flash, wear, counters and state, frame for frame the same outcomes. */
+ * same flash, wear, counters and state, frame for frame the same outcomes;
+ * half the streams with bits stuck in the progress bitmap and the bank and a
+ * bank sector worn out early. The runs tell a duplicate through a view of
+ * the flash taken once per run, the single frames ask the flash each time:
+ * this holds the two to the same results. */
 #include <stdint.h>
 
 #include "mt_frame.h"
@@ -247,6 +251,20 @@ static uint32_t differential(uint32_t fs, uint32_t align, uint32_t cut, unsigned
         CHECK_EQ(mt_flash_set_tear(&many.flash, tear, MT_FLASH_TEAR_RANDOM), MT_OK);
         mt_flash_cut_after(&one.flash, cut);
         mt_flash_cut_after(&many.flash, cut);
+    }
+    if (next_rand() % 2u) { /* bits stuck in the bitmap and the bank, a bank sector worn early */
+        uint32_t bit = one.progress.off + MT_REASM_RECORD_SIZE + next_rand() % 8u;
+        uint32_t cell = one.bank.off + next_rand() % 600u;
+        uint32_t sec = one.bank.off + next_rand() % one.bank.size, extra = next_rand() % 2u;
+        uint8_t s0 = (uint8_t)next_rand(), s1 = (uint8_t)(next_rand() & ~(uint32_t)s0 & 0x0Fu);
+        uint8_t one_bit = (uint8_t)(1u << (next_rand() % 8u));
+        twin *both[2] = {&one, &many};
+        for (int k = 0; k < 2; k++) {
+            mt_flash *f = &both[k]->flash;
+            CHECK_EQ(mt_flash_stick_bits(f, bit, 0, one_bit), MT_OK);
+            CHECK_EQ(mt_flash_stick_bits(f, cell, s0, s1), MT_OK);
+            CHECK_EQ(mt_flash_set_sector_endurance(f, sec, mt_flash_wear(f, sec) + extra), MT_OK);
+        }
     }
     total = make_stream(fs, n);
     feed_one(&one, n);

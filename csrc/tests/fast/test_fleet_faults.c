@@ -1,0 +1,270 @@
+/* mt_fleet_round / mt_fleet_replay with the flash faults armed: a meter's
+ * run goes to its reassembler in runs of consecutive frames, and every fault
+ * hook of the flash model (a power cut after n operations with each tear
+ * mode, bits stuck at 0 or 1, a sector worn out early) must strike exactly
+ * where it strikes when the same heard frames go through mt_reasm_frames one
+ * at a time (the per-meter path written out here). Fleet and twin meters
+ * get the same faults, armed at random before every round, on rounds of
+ * valid frames, repeats and conflicting duplicates; every call's outputs,
+ * the flash, wear, write generations, counters and phase must be the same.
+ * After a cut both are powered up and resumed alike. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mt_fleet.h"
+#include "mt_frame.h"
+#include "mt_reasm.h"
+#include "reasm_fixture.h"
+
+#define FS 128u
+#define MAXFRAME (19u + FS + 8u)
+#define METERS 6u
+#define SLOTS 40u /* frames per round */
+#define RUNS 80u
+
+typedef struct meter {
+    uint8_t mem[DEV];
+    uint32_t wear[DEV / SEC];
+    uint32_t gen[DEV / SEC];
+    mt_flash flash;
+    mt_layout layout;
+    mt_flash_area bank, progress;
+    mt_reasm r;
+} meter;
+
+static meter fleet[METERS], twin[METERS];
+static uint8_t stream[SLOTS * MAXFRAME];
+static uint32_t lens[SLOTS];
+static uint8_t heard[METERS * ((SLOTS + 7u) / 8u)];
+
+static void meter_init(meter *m)
+{
+    layout_init(&m->layout, &m->flash, m->mem, m->wear, 8, 1);
+    mt_flash_track(&m->flash, m->gen);
+    CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_BANK_B, &m->bank), MT_OK);
+    CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_PROGRESS, &m->progress), MT_OK);
+    CHECK_EQ(mt_reasm_init(&m->r, &m->bank, &m->progress, VENDOR, HW), MT_OK);
+    CHECK_EQ(mt_reasm_begin(&m->r, SESSION, pkg_size, FS, count_of(FS)), MT_OK);
+}
+
+/* One frame of the round: mostly valid, some conflicting or with a bad FCS. */
+static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out)
+{
+    uint32_t n = count_of(FS), i = next_rand() % n, kind = next_rand() % 16u;
+    uint8_t payload[FS];
+    mt_frame f;
+    size_t len = 0;
+    f.session_id = SESSION;
+    f.package_size = pkg_size;
+    f.fragment_size = (uint16_t)FS;
+    f.fragment_index = (uint16_t)i;
+    f.fragment_count = (uint16_t)n;
+    f.payload_len = (uint16_t)frag_len(i, FS);
+    memcpy(payload, pkg + i * FS, f.payload_len);
+    f.payload = payload;
+    if (kind == 3) payload[next_rand() % f.payload_len] ^= 0x40; /* content differs */
+    CHECK_EQ(mt_frame_encode(out, MAXFRAME, &f, &len), MT_OK);
+    if (kind == 6) out[next_rand() % len] ^= (uint8_t)(1u << (next_rand() % 8u)); /* bad FCS */
+    *len_out = (uint32_t)len;
+    return (uint32_t)len;
+}
+
+/* The per-meter path: the round as mt_fleet.h specifies it, each heard
+ * frame's bytes through mt_reasm_frames (a run of one). */
+static void ref_feed(mt_fleet_meter *m, const uint8_t *frame, uint32_t len, uint32_t k)
+{
+    int8_t outcome = 0;
+    uint32_t done = 0;
+    int rc = mt_reasm_frames(m->reasm, frame, len, &len, 1, &outcome, &done);
+    if (done == 0) {
+        m->stop = k;
+        m->code = MT_FLEET_BEFORE;
+    } else if (rc != 0) {
+        m->stop = k;
+        m->code = rc;
+    } else if (outcome == MT_REASM_DUPLICATE) {
+        m->duplicates++;
+    } else if (mt_reasm_complete(m->reasm)) {
+        m->stop = k;
+        m->code = MT_FLEET_COMPLETED;
+    } else {
+        m->written++;
+    }
+}
+
+static int hears(uint64_t *x, uint64_t loss)
+{
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return ((*x * 0x2545F4914F6CDD1DULL) >> 32) >= loss;
+}
+
+/* replay 0: draws, its bits into hb (zeroed first); 1: reads hb from
+ * m->start on. */
+static void ref_round(mt_fleet_meter *ms, uint32_t frames, int replay, uint8_t *hb)
+{
+    uint32_t row = (frames + 7u) / 8u;
+    if (!replay) memset(hb, 0, (size_t)row * METERS);
+    for (uint32_t i = 0; i < METERS; i++) {
+        mt_fleet_meter *m = &ms[i];
+        uint32_t off = 0;
+        m->stop = frames;
+        m->code = MT_FLEET_RAN;
+        m->written = m->duplicates = 0;
+        for (uint32_t k = 0; k < frames; k++) {
+            const uint8_t *frame = stream + off;
+            int h;
+            off += lens[k];
+            if (replay) {
+                h = k >= m->start && (((unsigned)hb[i * row + k / 8u] >> (k % 8u)) & 1u) != 0u;
+            } else {
+                h = hears(&m->rng, m->loss);
+                if (h) hb[i * row + k / 8u] |= (uint8_t)(1u << (k % 8u));
+            }
+            if (h && m->reasm != NULL && m->stop == frames) ref_feed(m, frame, lens[k], k);
+        }
+    }
+}
+
+static void same_meter(const meter *a, const meter *b)
+{
+    CHECK_MEM(a->mem, b->mem, DEV);
+    CHECK_MEM(a->wear, b->wear, sizeof a->wear);
+    CHECK_MEM(a->gen, b->gen, sizeof a->gen);
+    CHECK_EQ(mt_flash_ops(&a->flash), mt_flash_ops(&b->flash));
+    CHECK_EQ(mt_flash_powered(&a->flash), mt_flash_powered(&b->flash));
+    CHECK_EQ(mt_reasm_received(&a->r), mt_reasm_received(&b->r));
+    CHECK_MEM(&a->r.stats, &b->r.stats, sizeof a->r.stats);
+    CHECK_EQ(a->r.phase, b->r.phase);
+    CHECK_EQ(a->r.hdr_ok, b->r.hdr_ok);
+}
+
+static void same_out(const mt_fleet_meter *a, const mt_fleet_meter *b)
+{
+    for (uint32_t i = 0; i < METERS; i++) {
+        CHECK_EQ(a[i].stop, b[i].stop);
+        CHECK_EQ(a[i].code, b[i].code);
+        CHECK_EQ(a[i].written, b[i].written);
+        CHECK_EQ(a[i].duplicates, b[i].duplicates);
+        CHECK_EQ(a[i].rng, b[i].rng);
+    }
+}
+
+/* The same faults, drawn at random, on both meters' flash. */
+static uint32_t cuts_armed;
+static void arm_faults(meter *a, meter *b)
+{
+    uint32_t what = next_rand() % 8u, bank_off = a->bank.off;
+    uint32_t at = bank_off + next_rand() % a->bank.size, n = next_rand() % 40u;
+    uint32_t mode = next_rand() % 3u, param = next_rand() % 3u == 0 ? MT_FLASH_TEAR_RANDOM
+                                                                     : next_rand() % 200u;
+    uint8_t s0 = (uint8_t)next_rand(), s1 = (uint8_t)(next_rand() & ~(uint32_t)s0);
+    uint32_t seed = next_rand(), bit = a->progress.off + 32u + next_rand() % 8u;
+    meter *both[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        mt_flash *f = &both[k]->flash;
+        mt_flash_seed(f, seed);
+        if (what == 0 || what == 5) { /* a cut n operations on, with a tear mode */
+            CHECK_EQ(mt_flash_set_tear(f, mode, param), MT_OK);
+            mt_flash_cut_after(f, n);
+            cuts_armed += k == 0;
+        }
+        if (what == 1) (void)mt_flash_stick_bits(f, at, s0, (uint8_t)(s1 & 0x0Fu));
+        if (what == 2) (void)mt_flash_stick_bits(f, bit, 0, 0x01); /* in the progress bitmap */
+        if (what == 3) /* a bank sector worn out now, or after one more erase */
+            (void)mt_flash_set_sector_endurance(f, at, mt_flash_wear(f, at) + (n & 1u));
+        if (what == 4) mt_flash_clear_faults(f);
+    }
+}
+
+int main(void)
+{
+    const uint64_t loss[METERS] = {0, (uint64_t)1 << 30, (uint64_t)1 << 31, 0, 1, 3u << 30};
+    uint32_t stops = 0, conflicts = 0, bad = 0, completed = 0, cut = 0, worn = 0, one = 0;
+    make_pkg(2048u - 128u - 64u, FS, 64u, VENDOR, HW);
+    for (uint32_t run = 0; run < RUNS; run++) {
+        mt_fleet_meter m[METERS], t[METERS];
+        for (uint32_t i = 0; i < METERS; i++) {
+            meter_init(&fleet[i]);
+            meter_init(&twin[i]);
+            memset(&m[i], 0, sizeof m[i]);
+            m[i].reasm = &fleet[i].r;
+            m[i].rng = 0x9E3779B97F4A7C15ULL * (run + 1u) + i;
+            m[i].loss = loss[i];
+            t[i] = m[i];
+            t[i].reasm = &twin[i].r;
+        }
+        for (int round = 0; round < 4; round++) {
+            uint32_t total = 0, frames = SLOTS;
+            uint8_t heard_ref[sizeof heard];
+            for (uint32_t i = 0; i < METERS; i++) arm_faults(&fleet[i], &twin[i]);
+            for (uint32_t k = 0; k < frames; k++)
+                total += hostile_frame(stream + total, &lens[k]);
+            CHECK_EQ(mt_fleet_round(m, METERS, stream, total, lens, frames, heard, sizeof heard),
+                     MT_OK);
+            ref_round(t, frames, 0, heard_ref);
+            CHECK_MEM(heard, heard_ref, sizeof heard);
+            same_out(m, t);
+            for (;;) {
+                int any = 0;
+                for (uint32_t i = 0; i < METERS; i++) {
+                    if (m[i].code == MT_FLEET_RAN) {
+                        m[i].reasm = t[i].reasm = NULL;
+                        continue;
+                    }
+                    uint32_t k = m[i].stop, off = 0;
+                    any = 1;
+                    stops++;
+                    for (uint32_t j = 0; j < k; j++) off += lens[j];
+                    if (m[i].code == MT_FLEET_BEFORE) { /* the per-frame way, on both */
+                        int a = mt_reasm_frame(&fleet[i].r, stream + off, lens[k]);
+                        CHECK_EQ(a, mt_reasm_frame(&twin[i].r, stream + off, lens[k]));
+                        bad += a != MT_OK;
+                    }
+                    conflicts += m[i].code == MT_E_CONFLICT;
+                    cut += m[i].code == MT_E_FLASH_POWER;
+                    worn += m[i].code == MT_E_FLASH_WORN;
+                    one += m[i].code == MT_E_FLASH_ONE;
+                    completed += m[i].code == MT_FLEET_COMPLETED;
+                    m[i].reasm = &fleet[i].r;
+                    t[i].reasm = &twin[i].r;
+                    m[i].start = t[i].start = k + 1;
+                }
+                if (!any) break;
+                int rc = mt_fleet_replay(m, METERS, stream, total, lens, frames, heard,
+                                         sizeof heard);
+                CHECK_EQ(rc, MT_OK);
+                if (rc != MT_OK) break; /* no endless loop */
+                CHECK_MEM(heard, heard_ref, sizeof heard);
+                ref_round(t, frames, 1, heard_ref);
+                same_out(m, t);
+            }
+            for (uint32_t i = 0; i < METERS; i++) {
+                same_meter(&fleet[i], &twin[i]);
+                m[i].reasm = &fleet[i].r;
+                t[i].reasm = &twin[i].r;
+                if (!mt_flash_powered(&fleet[i].flash)) { /* after a cut: both back alike */
+                    mt_flash_power_up(&fleet[i].flash);
+                    mt_flash_power_up(&twin[i].flash);
+                    CHECK_EQ(mt_reasm_resume(&fleet[i].r), mt_reasm_resume(&twin[i].r));
+                    if (fleet[i].r.phase != MT_REASM_ACTIVE) {
+                        CHECK_EQ(mt_reasm_begin(&fleet[i].r, SESSION, pkg_size, FS, count_of(FS)),
+                                 MT_OK);
+                        CHECK_EQ(mt_reasm_begin(&twin[i].r, SESSION, pkg_size, FS, count_of(FS)),
+                                 MT_OK);
+                    }
+                    same_meter(&fleet[i], &twin[i]);
+                }
+            }
+        }
+    }
+    /* every fault struck somewhere, and the valid frames made progress */
+    printf("fleet with faults: %u stops, %u cuts armed, %u hit a run, %u worn, %u stuck-bit "
+           "refusals, %u conflicts, %u completed\n",
+           (unsigned)stops, (unsigned)cuts_armed, (unsigned)cut, (unsigned)worn, (unsigned)one,
+           (unsigned)conflicts, (unsigned)completed);
+    CHECK(stops > 100 && conflicts > 0 && bad > 0 && completed > 0 && cut > 0 && worn > 0);
+    return mt_test_done("test_fleet_faults");
+}
