@@ -15,6 +15,7 @@
 #include "mt_fleet.h"
 #include "mt_frame.h"
 #include "mt_reasm.h"
+#include "fleet_ref.h"
 #include "reasm_fixture.h"
 
 #define FS 128u
@@ -68,64 +69,6 @@ static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out)
     if (kind == 6) out[next_rand() % len] ^= (uint8_t)(1u << (next_rand() % 8u)); /* bad FCS */
     *len_out = (uint32_t)len;
     return (uint32_t)len;
-}
-
-/* The per-meter path: the round as mt_fleet.h specifies it, each heard
- * frame's bytes through mt_reasm_frames (a run of one). */
-static void ref_feed(mt_fleet_meter *m, const uint8_t *frame, uint32_t len, uint32_t k)
-{
-    int8_t outcome = 0;
-    uint32_t done = 0;
-    int rc = mt_reasm_frames(m->reasm, frame, len, &len, 1, &outcome, &done);
-    if (done == 0) {
-        m->stop = k;
-        m->code = MT_FLEET_BEFORE;
-    } else if (rc != 0) {
-        m->stop = k;
-        m->code = rc;
-    } else if (outcome == MT_REASM_DUPLICATE) {
-        m->duplicates++;
-    } else if (mt_reasm_complete(m->reasm)) {
-        m->stop = k;
-        m->code = MT_FLEET_COMPLETED;
-    } else {
-        m->written++;
-    }
-}
-
-static int hears(uint64_t *x, uint64_t loss)
-{
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return ((*x * 0x2545F4914F6CDD1DULL) >> 32) >= loss;
-}
-
-/* replay 0: draws, its bits into hb (zeroed first); 1: reads hb from
- * m->start on. */
-static void ref_round(mt_fleet_meter *ms, uint32_t frames, int replay, uint8_t *hb)
-{
-    uint32_t row = (frames + 7u) / 8u;
-    if (!replay) memset(hb, 0, (size_t)row * METERS);
-    for (uint32_t i = 0; i < METERS; i++) {
-        mt_fleet_meter *m = &ms[i];
-        uint32_t off = 0;
-        m->stop = frames;
-        m->code = MT_FLEET_RAN;
-        m->written = m->duplicates = 0;
-        for (uint32_t k = 0; k < frames; k++) {
-            const uint8_t *frame = stream + off;
-            int h;
-            off += lens[k];
-            if (replay) {
-                h = k >= m->start && (((unsigned)hb[i * row + k / 8u] >> (k % 8u)) & 1u) != 0u;
-            } else {
-                h = hears(&m->rng, m->loss);
-                if (h) hb[i * row + k / 8u] |= (uint8_t)(1u << (k % 8u));
-            }
-            if (h && m->reasm != NULL && m->stop == frames) ref_feed(m, frame, lens[k], k);
-        }
-    }
 }
 
 static void same_meter(const meter *a, const meter *b)
@@ -204,7 +147,7 @@ int main(void)
                 total += hostile_frame(stream + total, &lens[k]);
             CHECK_EQ(mt_fleet_round(m, METERS, stream, total, lens, frames, heard, sizeof heard),
                      MT_OK);
-            ref_round(t, frames, 0, heard_ref);
+            ref_round(t, METERS, stream, lens, frames, 0, heard_ref);
             CHECK_MEM(heard, heard_ref, sizeof heard);
             same_out(m, t);
             for (;;) {
@@ -238,7 +181,7 @@ int main(void)
                 CHECK_EQ(rc, MT_OK);
                 if (rc != MT_OK) break; /* no endless loop */
                 CHECK_MEM(heard, heard_ref, sizeof heard);
-                ref_round(t, frames, 1, heard_ref);
+                ref_round(t, METERS, stream, lens, frames, 1, heard_ref);
                 same_out(m, t);
             }
             for (uint32_t i = 0; i < METERS; i++) {
