@@ -31,7 +31,7 @@ from ..wire.boot import FLOOR_SLOT_SIZE
 from . import ffi, lib
 from .crypto import CRC_IMPL, SHA256_IMPL
 from .flash import Flash
-from .image import ImageCache, PackageHeader, _header_from_c, _keys
+from .image import ImageCache, PackageHeader, _header_from_c, _header_of, _keys
 
 __all__ = [
     "Bank",
@@ -99,6 +99,17 @@ def _record_from_c(r: object) -> BootRecord:
     c = r  # cdata mt_boot_record, never leaves this function
     return _record_of(int(c.sequence), int(c.active), int(c.state), int(c.attempts),
                       int(c.previous), int(c.counter), int(c.outcome))
+
+
+# Where the record and the running header sit in a bootloader's RAM, and how
+# many of the record's bytes hold its fields (the rest is padding, which a
+# struct copy in C may leave as anything: never part of a key).
+_REC_AT = ffi.offsetof("mt_boot", "rec")
+_REC_END = _REC_AT + ffi.offsetof("mt_boot_record", "outcome") + 1
+_HDR_AT = ffi.offsetof("mt_boot", "running_header")
+_HDR_END = _HDR_AT + ffi.sizeof("mt_pkg_header")
+# record by the bytes of its fields: a fleet's meters hold the same few records
+_RECORDS: dict[bytes, BootRecord] = {}
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,6 +222,7 @@ class Bootloader:
         cfg.keys = self._keys
         cfg.key_count = count
         self._b = ffi.new("mt_boot *")
+        self._ram = ffi.buffer(self._b)  # its bytes, read in place (record, header)
         # the CPU's answers, asked once per process at import (no CPUID per meter)
         rc = lib.mt_boot_init_impl(self._b, cfg, SHA256_IMPL, CRC_IMPL)
         if rc != 0:
@@ -227,19 +239,33 @@ class Bootloader:
 
     @property
     def record(self) -> BootRecord:
-        """The current boot-control record (what flash says)."""
-        return _record_from_c(self._b.rec)
+        """The current boot-control record (what flash says): the record its
+        fields' bytes made before, else :func:`_record_from_c` of them (a value
+        outside its enum raises ValueError every time, nothing kept)."""
+        key = self._ram[_REC_AT:_REC_END]
+        got = _RECORDS.get(key)
+        if got is None:
+            got = _record_from_c(self._b.rec)
+            if len(_RECORDS) >= 256:
+                _RECORDS.clear()
+            _RECORDS[key] = got
+        return got
 
     @property
     def running(self) -> Bank | None:
-        r = int(self._b.running)
+        r = self._b.running
         return None if r == _NONE else _bank(r)
 
     @property
     def running_header(self) -> PackageHeader | None:
-        """Header of the running image; its ``behaviour`` is the emulation flag."""
-        return None if self.running is None else _header_from_c(
-            ffi.addressof(self._b, "running_header"))
+        """Header of the running image; its ``behaviour`` is the emulation flag
+        (the header of its bytes, as :func:`_header_from_c` reads them)."""
+        r = self._b.running
+        if r == _NONE:
+            return None
+        if r > 2:
+            Bank(r)  # the ValueError :attr:`running` raises
+        return _header_of(self._ram[_HDR_AT:_HDR_END])
 
     @property
     def fault(self) -> bool:

@@ -43,6 +43,7 @@ from ..errors import (
     UsageError,
 )
 from ..wire.package import BEHAVIOURS
+from .clock import plus
 from .events import Booted, BootFailed, Confirmed, FloorMismatch, Refused, RolledBack
 from .layout import Layout, Region
 from .lifecycle import Lifecycle
@@ -56,6 +57,10 @@ _REGIONS = {Bank.A: "bank_a", Bank.B: "bank_b", Bank.GOLDEN: "golden"}
 _NO_HEARTBEAT = BEHAVIOURS["no-heartbeat"]
 _CRASH_ON_BOOT = BEHAVIOURS["crash-on-boot"]
 _SLOW_BOOT = BEHAVIOURS["slow-boot"]
+# read at every boot and heartbeat: module names, not an enum class's attributes
+_TRIAL = RecordState.TRIAL
+_BOOTED = AvailabilityEvent.BOOTED
+_HEARTBEAT, _CONFIRMED, _REVERTED = Event.HEARTBEAT, Event.CONFIRMED, Event.REVERTED
 
 
 def version_of(h: PackageHeader) -> str:
@@ -286,18 +291,19 @@ class Boot:
             self._lcd_fault(SWAP_FAILURE, at="boot-ok", rc=exc.err_name)
         self.running = h
         power = self._power
-        power.on(AvailabilityEvent.BOOTED)
+        power.on(_BOOTED)
+        times = self.times
         if not cold:
-            power.swap_pause(self.times.swap_pause)
+            power.swap_pause(times.swap_pause)
         if h.behaviour == _SLOW_BOOT:
-            power.slow_boot(self.times.slow_boot)
-        trial = rec.state is RecordState.TRIAL
+            power.slow_boot(times.slow_boot)
+        trial = rec.state is _TRIAL
         if trial:
-            self.trial_deadline = power.clock.now + self.times.heartbeat_window
+            self.trial_deadline = plus(power.clock.now, times.heartbeat_window)
         self._emit(Booted, version=version_of(h), bank=BANK_NAMES[bank], trial=trial,
                    cold=cold)
         if reverted:
-            self._lifecycle.apply(Event.REVERTED)
+            self._lifecycle.apply(_REVERTED)
         return True
 
     def trial_timeout(self) -> bool:
@@ -320,12 +326,14 @@ class Boot:
     def confirm(self) -> bool:
         """The heartbeat: a trial image (that does confirm) is confirmed and the
         floor raised. False when there is nothing to confirm or it failed."""
-        if self._lifecycle.refusal(Event.HEARTBEAT) is not None or self.running is None:
+        running = self.running
+        if self._lifecycle.refusal(_HEARTBEAT) is not None or running is None:
             return False
-        if self.running.behaviour == _NO_HEARTBEAT:  # this image never confirms
+        if running.behaviour == _NO_HEARTBEAT:  # this image never confirms
             return False
+        loader = self.loader
         try:
-            self.loader.confirm()  # C: state confirmed, counter raised
+            loader.confirm()  # C: state confirmed, counter raised
         except (BootError, StateError) as exc:
             if not self._flash.powered:
                 raise _lost("confirm") from None
@@ -335,12 +343,12 @@ class Boot:
             self._refused(SWAP_FAILURE if self._power.lcd else INVALID_REQUEST, at="confirm",
                           rc=getattr(exc, "err_name", None))
             return False
-        rec = self.loader.record
+        rec = loader.record
         self.trial_deadline = None
         self._floor_fault("confirm")  # the record holds the new floor either way
-        self._emit(Confirmed, version=version_of(self.running), bank=BANK_NAMES[rec.active],
+        self._emit(Confirmed, version=running.version_text, bank=BANK_NAMES[rec.active],
                    counter=rec.counter)
-        self._lifecycle.apply(Event.CONFIRMED)
+        self._lifecycle.apply(_CONFIRMED)
         return True
 
     def outcome(self) -> Outcome:

@@ -83,6 +83,8 @@ KIND_MESH, KIND_DLMS = 0, 1
 KIND_NAMES = {KIND_MESH: "mesh", KIND_DLMS: "dlms"}
 BEHAVIOUR_NAMES = {number: name for name, number in BEHAVIOURS.items()}
 _TRIAL = BootState.TRIAL  # read per frame: a module name, not an enum class attribute
+_DOWNLOADING, _VERIFIED = BootState.DOWNLOADING, BootState.VERIFIED  # (and per activation)
+_ACTIVATE, _ACTIVATED = Event.ACTIVATE, Event.ACTIVATED
 _FRAME = Event.FRAME  # (and these)
 _WRITTEN, _DUPLICATE, _DROPPED_STATE = Receipt.WRITTEN, Receipt.DUPLICATE, Receipt.DROPPED_STATE
 # Receipt of a frame a run took, by Reassembler.frames' outcome.
@@ -246,7 +248,7 @@ class Download:
             self._refused(FRAGMENT_REJECTED, reason=reason)
 
     def _remember(self, kind: int, sid: int, reason: CloseReason) -> None:
-        self.closed.add(kind, sid, reason, int(self._power.clock.epoch_seconds))
+        self.closed.add(kind, sid, reason, self._power.clock.epoch_whole)
 
     def _progress(self, dl: Reassembler) -> None:
         self._emit(DownloadProgress, session=dl.session_id, received=dl.received,
@@ -663,18 +665,19 @@ class Download:
     def activate(self) -> ErrorCode | None:
         """Seed step 6: swap to the verified bank. None on success, else the error
         (it is in the audit log too)."""
-        refusal = self._lifecycle.refusal(Event.ACTIVATE)
+        lifecycle = self._lifecycle
+        refusal = lifecycle.refusal(_ACTIVATE)
         dl = self.open()
-        if refusal is None and self._lifecycle.state is BootState.DOWNLOADING and dl is not None:
+        if refusal is None and lifecycle.state is _DOWNLOADING and dl is not None:
             if not dl.complete:
                 missing = self.missing()
                 return self._refused(INCOMPLETE_IMAGE, missing=len(missing), at="activate")
             refused = self.accept()
             if refused is not None:
                 return refused
-        if refusal is not None or self._lifecycle.state is not BootState.VERIFIED or dl is None:
+        if refusal is not None or lifecycle.state is not _VERIFIED or dl is None:
             return self._refused(INVALID_REQUEST, request="activate",
-                                 state=self._lifecycle.state.name.lower())
+                                 state=lifecycle.state.name.lower())
         target = self._boot.inactive()
         assert target is not None
         self._persist()  # the energy floor before the swap
@@ -701,7 +704,7 @@ class Download:
         except FlashError:
             self.counters["progress_write_failed"] += 1  # power-up closes it again
         self._emit(Activated, bank=BANK_NAMES[target])
-        self._lifecycle.apply(Event.ACTIVATED)
+        lifecycle.apply(_ACTIVATED)
         self._restart()
         if self._power.running and (self._boot.bank is not target
                                     or self._lifecycle.state is not _TRIAL):

@@ -38,7 +38,9 @@ class Lifecycle:
     def apply(self, event: Event) -> None:
         """The life-cycle ``event`` happened: the state moves by :data:`BOOT`
         (a change is persisted); a pair the table lacks is a bug of the caller."""
-        new = step(BOOT, self.state, event)
+        new = BOOT.get((self.state, event))  # (at every activation and heartbeat: no call)
+        if new is None:
+            new = step(BOOT, self.state, event)  # a pair the table lacks: its error
         if isinstance(new, Refusal):
             raise MeterUsageError(f"{event.value} refused in {self.state.name.lower()}: "
                                   f"{new.reason}")

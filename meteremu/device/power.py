@@ -12,13 +12,14 @@ import datetime as _dt
 from fractions import Fraction
 
 from ..errors import MeterUnavailable
-from .clock import _ZERO, VirtualClock
+from .clock import _ZERO, VirtualClock, later, plus
 from .rules import AVAILABILITY, Availability, AvailabilityEvent, step
 
 __all__ = ["Power"]
 
 _ON = Availability.ON
 _RUNNING = (Availability.ON, Availability.BOOTING)  # (an Enum's attribute costs a lookup)
+_BUSY_OVER = (AvailabilityEvent.POWER_DOWN, AvailabilityEvent.BOOTED)
 
 
 class Power:
@@ -32,10 +33,12 @@ class Power:
         self.pause_until = _ZERO  # metrology pauses for a bank swap until then
 
     def on(self, event: AvailabilityEvent) -> None:
-        new = step(AVAILABILITY, self.availability, event)
+        new = AVAILABILITY.get((self.availability, event))  # (at every boot: no call for it)
+        if new is None:
+            new = step(AVAILABILITY, self.availability, event)  # a pair the table lacks: its error
         assert isinstance(new, Availability)
         self.availability = new
-        if event in (AvailabilityEvent.POWER_DOWN, AvailabilityEvent.BOOTED):
+        if event in _BUSY_OVER:
             self.busy_until = None
 
     @property
@@ -70,4 +73,4 @@ class Power:
 
     def swap_pause(self, seconds: Fraction) -> None:
         """The bank swap: metrology pauses while the kernel re-initialises."""
-        self.pause_until = max(self.pause_until, self.clock.now + seconds)
+        self.pause_until = later(self.pause_until, plus(self.clock.now, seconds))
