@@ -354,3 +354,75 @@ def test_append_fields_is_append_of_a_sealed_record(ops) -> None:
         assert a.has_news == b.has_news
         assert a.take_news() == b.take_news()
         assert a.records == b.records and a.bad == b.bad
+
+
+def _status_ordinary(m, session: int) -> tuple[str, int]:
+    """A meter's status after a round, as the broadcast first read it."""
+    from meteremu.device.download import KIND_MESH
+
+    dl = m.download.open() if m.power.running else None
+    if dl is not None and dl.tag == KIND_MESH and dl.session_id == session:
+        if dl.complete:
+            return "complete", 0
+        return "missing", int.from_bytes(dl.missing(), "little")
+    if (KIND_MESH, session) in m.download.closed:
+        return "refused", 0
+    return "missing", -1
+
+
+@functools.lru_cache(maxsize=1)
+def _forged_frames() -> list[bytes]:
+    """The update's firmware signed by a key the meters do not trust, as the
+    same session: it completes, then acceptance refuses it."""
+    from fleetkit import SESSION, UPDATE  # noqa: F401  (the geometry to match)
+
+    from meteremu.hes import fragment_package
+    from meteremu.testing import make_firmware, make_package
+
+    forged = make_package(make_firmware(6000, seed=2), make_keys(9), version="2.0.0",
+                          security_counter=2, fragment_size=128)
+    return fragment_package(forged, session_id=SESSION)
+
+
+@settings(max_examples=40, deadline=None)
+@given(setup=st.sampled_from(["fresh", "partial", "complete", "activated", "off", "battery",
+                              "refused"]),
+       heard=st.sets(st.integers(0, 48)), written=st.integers(0, 3),
+       duplicates=st.integers(0, 3), burst=st.booleans(), other=st.booleans())
+def test_settle_round_is_the_four_calls_it_stands_for(setup, heard, written, duplicates, burst,
+                                                      other) -> None:
+    """Download.settle_round against settle_counts, settle_end, batch_target and
+    the status, called one by one on a twin meter: the same target (none or
+    the open download), status, counters, events and flash."""
+    from fleetkit import FACTORY, FRAMES, KEYS, SESSION, picture
+
+    from meteremu.device import Battery, VirtualMeter
+    from meteremu.testing import HW_REVISION, VENDOR_ID
+
+    session = SESSION + 1 if other else SESSION
+    meters = []
+    for _ in range(2):
+        m = VirtualMeter(serial="s", vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                         trusted_keys=[KEYS.point], factory_package=FACTORY,
+                         battery=Battery(10**6) if setup == "battery" else None)
+        frames = _forged_frames() if setup == "refused" else FRAMES
+        if setup in ("partial", "off", "battery"):
+            m.receive_many([frames[k] for k in sorted(heard) if k < len(frames)])
+        elif setup != "fresh":
+            m.receive_many(frames)
+        if setup == "activated":
+            m.activate()
+        if setup == "off":
+            m.power_off()
+        m.drain_events()
+        meters.append(m)
+    a, b = meters
+    a.settle_counts(written, duplicates)
+    if burst:
+        a.settle_end()
+    want = (a.batch_target(), _status_ordinary(a, session))
+    got = b.settle_round(written, duplicates, burst, session)
+    assert (got[0] is None, got[1]) == (want[0] is None, want[1])
+    assert got[0] is None or got[0] is b.download.open()
+    assert b.download.outcome(session) == got[1]
+    assert picture(a) == picture(b)

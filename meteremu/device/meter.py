@@ -642,6 +642,14 @@ class VirtualMeter:
         """A batched round is over for this meter, which heard frames in it."""
         self.download.settle_end()
 
+    def settle_round(self, written: int, duplicates: int, heard: bool,
+                     session: int) -> tuple[Reassembler | None, tuple[str, int]]:
+        """A batched round is over for this meter: its last run's counts settled,
+        the burst ended when it heard frames, and the next round's target and
+        where ``session`` stands returned, in one call (see
+        ``Download.settle_round``)."""
+        return self.download.settle_round(written, duplicates, heard, session)
+
     def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
         r = self._guard(fn, *args)
         return Receipt.DROPPED_UNAVAILABLE if r is None else r

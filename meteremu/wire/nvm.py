@@ -95,8 +95,8 @@ class RecordStruct:
     (``meteremu.device.nvm.seal``/``unseal``).
     """
 
-    __slots__ = ("_body_values", "_const_at", "_const_names", "body", "body_names", "consts",
-                 "crc_name", "definition", "names", "size", "struct")
+    __slots__ = ("_body_values", "_const_at", "_const_names", "_sealers", "body", "body_names",
+                 "consts", "crc_name", "definition", "names", "size", "struct")
 
     def __init__(self, definition: Sealed) -> None:
         fmt, names, consts = struct_format(definition)
@@ -118,6 +118,7 @@ class RecordStruct:
         self._const_at = tuple((names.index(k), v) for k, v in consts.items())
         self._const_names = frozenset(consts)
         self._body_values = operator.itemgetter(*body_names)
+        self._sealers: dict[tuple[Callable[[bytes], int], str], Callable[..., bytes]] = {}
 
     def pack_body(self, fields: Mapping[str, Any]) -> bytes:
         """The bytes the CRC covers, from ``fields`` (constants filled in; a
@@ -138,7 +139,11 @@ class RecordStruct:
         ``struct.error`` for a value out of range), without a dict, the
         constant check (no constant is a parameter) or the field lookups.
         Generated source, as dataclasses' own. ``tests/test_short_paths.py``
-        holds it to ``meteremu.device.nvm.seal``."""
+        holds it to ``meteremu.device.nvm.seal``. Made once per ``crc`` and
+        ``first`` (every meter's ring shares it)."""
+        got = self._sealers.get((crc, first))
+        if got is not None:
+            return got
         free = [n for n in self.body_names if n not in self.consts]
         if first not in free:
             raise TypeError(f"{first!r} is not a free field of the record")
@@ -156,6 +161,7 @@ class RecordStruct:
              f"    return body + _crc(body).to_bytes(4, 'little')\n", env)
         fn: Callable[..., bytes] = env["sealed"]
         fn.__qualname__ = f"RecordStruct.sealer.<{'/'.join(params)}>"
+        self._sealers[crc, first] = fn
         return fn
 
     def unpack(self, raw: bytes) -> Container | None:
