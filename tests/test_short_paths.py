@@ -336,7 +336,12 @@ def test_append_fields_is_append_of_a_sealed_record(ops) -> None:
             return ring.append_fields(v % 7, v, v // 3, v % 2**32)
         return ring.load()
 
+    stuck = 0
     for op in ops:
+        if op[0] == "stick":
+            stuck += 1
+            if stuck > 4:  # (the flash model's fault table holds 8)
+                continue
         for f, _ in rings:
             if not f.powered:
                 f.power_up()
