@@ -262,3 +262,204 @@ def test_an_area_made_once_is_the_area_made_afresh(spans) -> None:
             assert got[1].dev == f._f and got[1] is f._area(off, size)
         else:
             assert got[1] is want[1]
+
+
+_U = st.integers(-1, 2**64)  # in range for every field, and just past it both ways
+
+
+@settings(max_examples=300)
+@given(fmt=st.sampled_from(["metrology", "audit", "session"]), seq=_U,
+       values=st.lists(_U, min_size=5, max_size=5), text=st.binary(max_size=120))
+def test_a_sealer_seals_as_seal_does(fmt, seq, values, text) -> None:
+    """RecordStruct.sealer (positional, one pack) against seal(fmt, **fields)."""
+    import struct
+
+    from meteremu.device.nvm import seal
+    from meteremu.wire.nvm import AuditRecord, MetrologyRecord, SessionRecord, record_struct
+
+    if fmt == "metrology":
+        definition, names, given = MetrologyRecord, ("boot_state", "energy_uwh", "clock",
+                                                     "battery_mj"), values[:4]
+    elif fmt == "audit":
+        definition, names, given = AuditRecord, ("length", "text"), [values[0], text]
+    else:
+        definition, names, given = SessionRecord, ("kind", "session_id", "reason",
+                                                   "clock"), values[:4]
+    sealed = record_struct(definition).sealer(crc32)
+
+    def outcome(fn):
+        try:
+            return "ok", fn()
+        except struct.error:
+            return "raised", struct.error
+
+    want = outcome(lambda: seal(definition, seq=seq, **dict(zip(names, given, strict=True))))
+    assert outcome(lambda: sealed(seq, *given)) == want
+
+
+def test_a_sealer_takes_only_free_fields() -> None:
+    from meteremu.wire.nvm import AuditRecord, record_struct
+
+    with pytest.raises(TypeError):
+        record_struct(AuditRecord).sealer(crc32, first="magic")
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(st.one_of(
+    st.tuples(st.just("append"), st.integers(0, 2**40)),
+    st.tuples(st.just("wear"), st.integers(0, 3), st.integers(0, 2)),
+    st.tuples(st.just("stick"), st.integers(0, 4 * SEC - 1)),
+    st.tuples(st.just("cut"), st.integers(0, 2)),
+    st.tuples(st.just("load"),)), max_size=60))
+def test_append_fields_is_append_of_a_sealed_record(ops) -> None:
+    """Two rings over two flashes with the same faults: one appended the ordinary
+    way (a build sealing the record), one by append_fields; the same sequence
+    numbers or exceptions, records, news and flash after every step."""
+    from meteremu.device.layout import Region
+    from meteremu.device.nvm import MetrologyRecord, seal
+
+    rings = []
+    for _ in range(2):
+        f = Flash(4 * SEC, SEC, 8)
+        ring = RecordRing(f, Region("metrology", 0, 4 * SEC), MetrologyRecord, SEC)
+        ring.load()
+        rings.append((f, ring))
+    (fa, a), (fb, b) = rings
+
+    def step(ring, op, ordinary):
+        if op[0] == "append":
+            v = op[1]
+            if ordinary:
+                return ring.append(lambda seq: seal(MetrologyRecord, boot_state=v % 7, seq=seq,
+                                                    energy_uwh=v, clock=v // 3,
+                                                    battery_mj=v % 2**32))
+            return ring.append_fields(v % 7, v, v // 3, v % 2**32)
+        return ring.load()
+
+    stuck = 0
+    for op in ops:
+        if op[0] == "stick":
+            stuck += 1
+            if stuck > 4:  # (the flash model's fault table holds 8)
+                continue
+        for f, _ in rings:
+            if not f.powered:
+                f.power_up()
+            if op[0] == "wear":
+                f.set_sector_endurance(op[1] * SEC, f.wear(op[1] * SEC) + op[2])
+            elif op[0] == "stick":
+                f.stick_bits(op[1], zero=0xFF)
+            elif op[0] == "cut":
+                f.cut_after(op[1])
+        if op[0] in ("wear", "stick", "cut"):
+            continue
+        got = [_outcome(step, ring, op, ordinary) for ordinary, ring in ((True, a), (False, b))]
+        assert got[0] == got[1]
+        assert fa.dump() == fb.dump()
+        assert a.has_news == b.has_news == (bool(b._news) or b._exhausted_news)
+        assert a.take_news() == b.take_news()
+        assert a.records == b.records and a.bad == b.bad
+
+
+def _status_ordinary(m, session: int) -> tuple[str, int]:
+    """A meter's status after a round, as the broadcast first read it."""
+    from meteremu.device.download import KIND_MESH
+
+    dl = m.download.open() if m.power.running else None
+    if dl is not None and dl.tag == KIND_MESH and dl.session_id == session:
+        if dl.complete:
+            return "complete", 0
+        return "missing", int.from_bytes(dl.missing(), "little")
+    if (KIND_MESH, session) in m.download.closed:
+        return "refused", 0
+    return "missing", -1
+
+
+@functools.lru_cache(maxsize=1)
+def _forged_frames() -> list[bytes]:
+    """The update's firmware signed by a key the meters do not trust, as the
+    same session: it completes, then acceptance refuses it."""
+    from fleetkit import SESSION, UPDATE  # noqa: F401  (the geometry to match)
+
+    from meteremu.hes import fragment_package
+    from meteremu.testing import make_firmware, make_package
+
+    forged = make_package(make_firmware(6000, seed=2), make_keys(9), version="2.0.0",
+                          security_counter=2, fragment_size=128)
+    return fragment_package(forged, session_id=SESSION)
+
+
+@settings(max_examples=40, deadline=None)
+@given(setup=st.sampled_from(["fresh", "partial", "complete", "activated", "off", "battery",
+                              "refused"]),
+       heard=st.sets(st.integers(0, 48)), written=st.integers(0, 3),
+       duplicates=st.integers(0, 3), burst=st.booleans(), other=st.booleans())
+def test_settle_round_is_the_four_calls_it_stands_for(setup, heard, written, duplicates, burst,
+                                                      other) -> None:
+    """Download.settle_round against settle_counts, settle_end, batch_target and
+    the status, called one by one on a twin meter: the same target (none or
+    the open download), status, counters, events and flash."""
+    from fleetkit import FACTORY, FRAMES, KEYS, SESSION, picture
+
+    from meteremu.device import Battery, VirtualMeter
+    from meteremu.testing import HW_REVISION, VENDOR_ID
+
+    session = SESSION + 1 if other else SESSION
+    meters = []
+    for _ in range(2):
+        m = VirtualMeter(serial="s", vendor_id=VENDOR_ID, hw_revision=HW_REVISION,
+                         trusted_keys=[KEYS.point], factory_package=FACTORY,
+                         battery=Battery(10**6) if setup == "battery" else None)
+        frames = _forged_frames() if setup == "refused" else FRAMES
+        if setup in ("partial", "off", "battery"):
+            m.receive_many([frames[k] for k in sorted(heard) if k < len(frames)])
+        elif setup != "fresh":
+            m.receive_many(frames)
+        if setup == "activated":
+            m.activate()
+        if setup == "off":
+            m.power_off()
+        m.drain_events()
+        meters.append(m)
+    a, b = meters
+    a.settle_counts(written, duplicates)
+    if burst:
+        a.settle_end()
+    want = (a.batch_target(), _status_ordinary(a, session))
+    got = b.settle_round(written, duplicates, burst, session)
+    assert (got[0] is None, got[1]) == (want[0] is None, want[1])
+    assert got[0] is None or got[0] is b.download.open()
+    assert b.download.outcome(session) == got[1]
+    assert picture(a) == picture(b)
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**33), st.text(max_size=8))
+_FAST_LINES = [c for c in EVENT_CLASSES if "line" in vars(c) and c.__name__ != "_Logged"
+               and c.__mro__[1].__name__ == "_Logged"]
+
+
+def test_the_events_a_wave_logs_have_their_own_line() -> None:
+    assert {c.__name__ for c in _FAST_LINES} >= {
+        "DownloadStarted", "DownloadComplete", "Verified", "Activated", "Booted", "Confirmed"}
+
+
+@settings(max_examples=400)
+@given(cls=st.sampled_from(_FAST_LINES), at=st.text(max_size=22), data=st.data())
+def test_an_events_own_line_is_the_line_of_its_record(cls, at, data) -> None:
+    """Each event's one-f-string line against the ordinary one (its _record's
+    fields, None dropped): the same text, or the same exception."""
+    import dataclasses
+
+    from meteremu.device.events import _Logged
+
+    values = {f.name: data.draw(_ANY, label=f.name) for f in dataclasses.fields(cls)
+              if f.name not in ("at", "t")}
+    event = cls(at=at, t=Fraction(0), **values)
+
+    def outcome(fn):
+        try:
+            return "ok", fn(event)
+        except (TypeError, ValueError) as exc:
+            return "raised", type(exc)
+
+    assert outcome(cls.line) == outcome(_Logged.line)

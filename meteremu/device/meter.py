@@ -53,7 +53,7 @@ from .events import DownloadProgress, Event, Refused
 from .layout import Geometry, Layout, Region
 from .lifecycle import Lifecycle
 from .metrology import LoadSpec, Metrology
-from .nvm import AuditRecord, MetrologyRecord, RecordRing, seal
+from .nvm import AuditRecord, MetrologyRecord, RecordRing
 from .power import Power
 from .receipts import Receipt
 from .rules import AvailabilityEvent, BootState, ImageTransferEvent, restored_state
@@ -61,6 +61,8 @@ from .services import BLOCK_SIZE, CosemServer, client_of
 from .storage import Storage
 
 __all__ = ["VirtualMeter"]
+
+_NO_LINE = Event.line  # the line of an event the audit log does not keep (None)
 
 PowerLost = FlashPowerError
 
@@ -267,16 +269,18 @@ class VirtualMeter:
         audit record when it has one."""
         clock = self.power.clock
         event = cls(at=clock.stamp(), t=clock.now, **fields)
-        if len(self._events) == self._events.maxlen:
+        events = self._events
+        if len(events) == events.maxlen:
             self.events_dropped += 1
-        self._events.append(event)
+        events.append(event)
         if isinstance(event, Refused):
             self.counters[f"err {event.error.code}"] += 1
             self.refusals += 1
             self.last_refusal = event.error
-        line = event.line()
-        if line is not None:
-            self._log(line)
+        if cls.line is not _NO_LINE:  # (an event the log does not keep: no call)
+            line = event.line()
+            if line is not None:
+                self._log(line)
         return event
 
     def checkpoint(self) -> None:
@@ -498,15 +502,16 @@ class VirtualMeter:
 
     # ---------------------------------------------------------------- audit and NVM
     def _log(self, line: str) -> None:
-        text = line.encode("ascii", "replace")[: 116]
+        text = line.encode("ascii", "replace")[:116]
         try:
-            self._audit_ring.append(lambda seq: seal(
-                AuditRecord, length=len(text), seq=seq, text=text.ljust(116, b"\xff")))
+            # seal(AuditRecord, length=len(text), seq=seq, text=text.ljust(116, b"\xff"))
+            self._audit_ring.append_fields(len(text), text.ljust(116, b"\xff"))
         except PowerLost:
             raise
         except (FlashError, NvmExhausted):
             self.counters["audit_write_failed"] += 1
-        self._nvm_faults(self._audit_ring, "audit")
+        if self._audit_ring.has_news:
+            self._nvm_faults(self._audit_ring, "audit")
 
     def _nvm_faults(self, ring: RecordRing, at: str) -> None:
         """Sectors of ``ring`` that went bad (skipped by the ring), and a ring with
@@ -534,15 +539,18 @@ class VirtualMeter:
         state = self.lifecycle.state.value
         battery = self.budget.debit
         try:
-            self._metro_ring.append(lambda seq: seal(
-                MetrologyRecord, boot_state=state, seq=seq, energy_uwh=uwh, clock=clock,
-                battery_mj=battery))
+            # seal(MetrologyRecord, boot_state=state, seq=seq, energy_uwh=uwh, clock=clock,
+            #      battery_mj=battery)
+            self._metro_ring.append_fields(state, uwh, clock, battery)
         except PowerLost:
             raise
         except (FlashError, NvmExhausted):
             self.counters["metrology_write_failed"] += 1
-        self._nvm_faults(self._metro_ring, "metrology")
-        self._nvm_faults(self.download.closed.ring, "sessions")
+        if self._metro_ring.has_news:
+            self._nvm_faults(self._metro_ring, "metrology")
+        sessions = self.download.closed.ring
+        if sessions.has_news:
+            self._nvm_faults(sessions, "sessions")
 
     # ---------------------------------------------------------------- time
     def advance(self, seconds: float | Fraction) -> None:
@@ -633,6 +641,14 @@ class VirtualMeter:
     def settle_end(self) -> None:
         """A batched round is over for this meter, which heard frames in it."""
         self.download.settle_end()
+
+    def settle_round(self, written: int, duplicates: int, heard: bool,
+                     session: int) -> tuple[Reassembler | None, tuple[str, int]]:
+        """A batched round is over for this meter: its last run's counts settled,
+        the burst ended when it heard frames, and the next round's target and
+        where ``session`` stands returned, in one call (see
+        ``Download.settle_round``)."""
+        return self.download.settle_round(written, duplicates, heard, session)
 
     def _guarded(self, fn: Callable[..., Receipt], *args: Any) -> Receipt:
         r = self._guard(fn, *args)

@@ -77,6 +77,8 @@ class RecordRing:
         self.region = region
         self.fmt = fmt
         twin = self._twin = record_struct(fmt)
+        self._sealed = twin.sealer(crc32)  # see append_fields
+        self._base = region.offset
         # read(addr, len(data)) == data; a Flash answers it without a copy
         try:
             self._holds: Callable[[int, bytes], bool] = flash.holds
@@ -101,6 +103,9 @@ class RecordRing:
         self._news: list[int] = []  # ... not yet taken by take_news()
         self._exhausted = False
         self._exhausted_news = False
+        #: whether take_news has anything to tell (kept as news comes and goes: read
+        #: after every record)
+        self.has_news = False
 
     @property
     def records(self) -> list[Any]:
@@ -128,7 +133,7 @@ class RecordRing:
             self._seq = 0
             self.bad = set()
             self._news = []
-            self._exhausted = self._exhausted_news = False
+            self._exhausted = self._exhausted_news = self.has_news = False
             self._next = self._cur = 0
             return self._records
         return self._scan()
@@ -167,7 +172,7 @@ class RecordRing:
         self._seq = found[-1][0] if found else 0
         self.bad = set()
         self._news = []
-        self._exhausted = self._exhausted_news = False
+        self._exhausted = self._exhausted_news = self.has_news = False
         # Write after the newest record, in its sector, at the first free slot;
         # a torn slot is never reused (it would need an erase).
         if found:
@@ -180,22 +185,19 @@ class RecordRing:
             self._cur = None if self._next is None else 0
         return self.records
 
-    @property
-    def has_news(self) -> bool:
-        """Whether :meth:`take_news` has anything to tell."""
-        return bool(self._news) or self._exhausted_news
-
     def take_news(self) -> tuple[list[int], bool]:
         """Sectors (0-based within the ring) found bad since the last call, and
         whether the ring ran out of usable sectors since then."""
         news, stopped = self._news, self._exhausted_news
         self._news, self._exhausted_news = [], False
+        self.has_news = False
         return news, stopped
 
     def _fail(self, sector: int) -> None:
         if sector not in self.bad:
             self.bad.add(sector)
             self._news.append(sector)
+            self.has_news = True
 
     def _open_sector(self) -> int:
         """Erase the next usable sector after the current one; its first slot."""
@@ -222,14 +224,48 @@ class RecordRing:
             self._cur = sector
             return lo
         if not self._exhausted:
-            self._exhausted = self._exhausted_news = True
+            self._exhausted = self._exhausted_news = self.has_news = True
         raise NvmExhausted(f"no usable sector left in {self.region.name}")
 
     def append(self, build: Callable[[int], bytes]) -> int:
         """Write the record ``build(seq)`` with the next sequence number; returns
         that number."""
         seq = self._seq + 1
-        raw = build(seq)
+        return self._write(seq, build(seq))
+
+    def append_fields(self, *values: Any) -> int:
+        """:meth:`append` of the record whose non-constant fields after ``seq``
+        are ``values``, in byte order: ``append(lambda seq: seal(fmt, seq=seq,
+        ...))`` for a record written again and again -- the same flash, records,
+        sequence numbers, news and exceptions -- sealed by the format's own
+        packer (``RecordStruct.sealer``), and a record that lands on the first
+        try written without the retry loop."""
+        seq = self._seq + 1
+        raw = self._sealed(seq, *values)
+        index = self._next
+        if index is None:
+            return self._write(seq, raw)
+        try:
+            ok = self._program_holds(self._base + index * self.slot, raw)
+        except FlashPowerError:
+            raise
+        except FlashError:
+            ok = False
+        if not ok:  # (a sealed record is always a slot long)
+            return self._write(seq, raw, failed=index)
+        self._seq = seq
+        self._pos[seq] = index
+        self._unparsed.append(raw)
+        index += 1
+        self._next = index if index % self.per_sector else None
+        return seq
+
+    def _write(self, seq: int, raw: bytes, failed: int | None = None) -> int:
+        """Write ``raw``, record ``seq``, at the next slot that takes it (a slot
+        that fails skips its sector); ``failed``: the slot that just did."""
+        if failed is not None:
+            self._fail(failed // self.per_sector)
+            self._next = None
         while True:
             if self._next is None:
                 self._next = self._open_sector()

@@ -12,9 +12,11 @@ meters that may go on in the C core get the rest of the round in one more
 call (``mt_fleet_replay``: no draws, the round's heard bits), until no run
 stops; a meter the C core may not feed (battery-powered, off, in a trial,
 ...) takes the rest of what it heard through ``receive_many``. Each meter
-that heard anything ends the round with ``settle_end`` (the burst's
-progress event). So each meter ends exactly as ``receive_many`` of the
-frames it heard would leave it.
+ends the round in one call, ``Download.settle_round``: the counts of its
+last run, the burst's progress event when it heard anything (as
+``settle_end``), and its status and the next round's target, read there
+once. So each meter ends exactly as ``receive_many`` of the frames it heard
+would leave it.
 
 After the round, a meter is ``complete`` (it holds every fragment of the
 session), ``refused`` (it closed the session as refused: its last refusal's
@@ -152,48 +154,55 @@ def _will_write(m: VirtualMeter, session: int) -> bool:
 
 
 def _status(m: VirtualMeter, session: int) -> tuple[str, int]:
-    """('complete' | 'missing' | 'refused', missing bitmask)."""
-    d = m.download
-    dl = d.open() if m.power.running else None
-    if dl is not None and dl.tag == KIND_MESH and dl.session_id == session:
-        if dl.complete:
-            return "complete", 0
-        return "missing", int.from_bytes(dl.missing(), "little")
-    if (KIND_MESH, session) in d.closed:
-        return "refused", 0
-    return "missing", -1  # never took the session: everything
+    """('complete' | 'missing' | 'refused', missing bitmask; -1: every fragment)."""
+    return m.download.outcome(session)
 
 
 def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes],
-           spans: dict[int, tuple[int, int]]) -> float:
+           spans: dict[int, tuple[int, int]], session: int,
+           targets: list[Any], status: list[tuple[str, int]]) -> float:
     """One round to every meter (see the module's docstring); returns the seconds
-    spent in the C calls. ``spans``: download banks to populate before their
+    spent in the C calls. ``targets``: each meter's ``batch_target()`` as the
+    round starts; the round leaves there the next round's, and in ``status``
+    each meter's ``_status`` after it (a meter's ``settle_round`` answers both
+    as it ends its round). ``spans``: download banks to populate before their
     meter's first frame (see ``_adopt_checks``), taken out once done."""
     clock = time.perf_counter
     n = len(meters)
-    targets = [m.batch_target() for m in meters]
     for i in [i for i in spans if targets[i] is not None]:  # the C run writes first
         populate(*spans.pop(i))
     t0 = clock()
     res = runner.run(targets, sent)
     in_c = clock() - t0
-    heard_any = [False] * n
-    code, stop = list(res.code), list(res.stop)
-    for i in range(n):
+    code, stop, written, duplicates = res.code, res.stop, res.written, res.duplicates
+    stopped: list[int] = []  # meters whose run stopped: the per-frame way, then on
+    for i, m in enumerate(meters):
         if targets[i] is None:
             # not fed by the C core: its first heard frame the per-frame way (it
             # may open the session), as if its run stopped before that frame
             first = res.first_heard(i)
             if first is not None:
                 code[i], stop[i] = BEFORE, first
-        if code[i] or res.written[i] or res.duplicates[i]:
-            heard_any[i] = True
-    written, duplicates = res.written, res.duplicates
+                stopped.append(i)
+                continue
+        elif code[i] != RAN:
+            stopped.append(i)
+            continue
+        w, d = written[i], duplicates[i]
+        # its round is over: counts, the burst's end, the next target, the status
+        targets[i], status[i] = m.download.settle_round(w, d, bool(w or d), session)
+    if not stopped:
+        return in_c
+    ended = stopped  # these end their round once every replay is over
+    heard_any = [False] * n
+    for i in stopped:
+        heard_any[i] = True
     while True:
         again: list[Any] = [None] * n
         starts = [0] * n
-        stopped = False
-        for i, m in enumerate(meters):
+        going: list[int] = []
+        for i in stopped:
+            m = meters[i]
             if written[i] or duplicates[i]:
                 m.settle_counts(written[i], duplicates[i])
             if code[i] == RAN:
@@ -211,17 +220,18 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
             else:
                 again[i] = nxt
                 starts[i] = at + 1
-                stopped = True
-        targets = again
-        if not stopped:
+                going.append(i)
+        if not going:
             break
+        for i in going:
+            targets[i] = again[i]
         t0 = clock()
-        res = runner.replay(targets, starts)
+        res = runner.replay(again, starts)
         in_c += clock() - t0
         code, stop, written, duplicates = res.code, res.stop, res.written, res.duplicates
-    for i, m in enumerate(meters):
-        if heard_any[i]:
-            m.settle_end()
+        stopped = going
+    for i in ended:
+        targets[i], status[i] = meters[i].download.settle_round(0, 0, heard_any[i], session)
     return in_c
 
 
@@ -247,17 +257,18 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
     todo = list(range(count))
     final: dict[int, tuple[str, int]] = {}
     clock = time.perf_counter
+    targets = [m.batch_target() for m in meters]
+    status: list[tuple[str, int]] = [("missing", -1)] * len(meters)
     for rnd in range(1, max_rounds + 1):
         sent = [frames[i] for i in todo]
         result.sent.append(len(sent))
         t0 = clock()
-        seconds_c = _round(runner, meters, sent, spans)
+        seconds_c = _round(runner, meters, sent, spans, session, targets, status)
         t1 = clock()
         union = 0
-        for i, m in enumerate(meters):
+        for i, (kind, missing) in enumerate(status):
             if i in final:
                 continue
-            kind, missing = _status(m, session)
             if kind == "missing":
                 union |= everything if missing < 0 else missing
             else:

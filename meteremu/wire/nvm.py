@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from construct import Bytes, Const, Construct, Container, Int8ul, Int32ul, Int64ul, Padding, Struct
@@ -95,8 +95,8 @@ class RecordStruct:
     (``meteremu.device.nvm.seal``/``unseal``).
     """
 
-    __slots__ = ("_body_values", "_const_at", "_const_names", "body", "body_names", "consts",
-                 "crc_name", "definition", "names", "size", "struct")
+    __slots__ = ("_body_values", "_const_at", "_const_names", "_sealers", "body", "body_names",
+                 "consts", "crc_name", "definition", "names", "size", "struct")
 
     def __init__(self, definition: Sealed) -> None:
         fmt, names, consts = struct_format(definition)
@@ -118,6 +118,7 @@ class RecordStruct:
         self._const_at = tuple((names.index(k), v) for k, v in consts.items())
         self._const_names = frozenset(consts)
         self._body_values = operator.itemgetter(*body_names)
+        self._sealers: dict[tuple[Callable[[bytes], int], str], Callable[..., bytes]] = {}
 
     def pack_body(self, fields: Mapping[str, Any]) -> bytes:
         """The bytes the CRC covers, from ``fields`` (constants filled in; a
@@ -128,6 +129,40 @@ class RecordStruct:
                     raise ValueError(
                         f"{name} is the constant {self.consts[name]!r}, not {fields[name]!r}")
         return self.body.pack(*self._body_values({**fields, **self.consts}))
+
+    def sealer(self, crc: Callable[[bytes], int], first: str = "seq") -> Callable[..., bytes]:
+        """:meth:`pack_body` and its CRC in one call, for a record written again
+        and again: a function of the non-constant body fields -- ``first``,
+        then the others in byte order, positionally -- returning the sealed
+        record, the CRC-32 ``crc(body)`` appended little-endian. The same bytes
+        as ``pack_body`` of those fields plus the CRC (and the same
+        ``struct.error`` for a value out of range), without a dict, the
+        constant check (no constant is a parameter) or the field lookups.
+        Generated source, as dataclasses' own. ``tests/test_short_paths.py``
+        holds it to ``meteremu.device.nvm.seal``. Made once per ``crc`` and
+        ``first`` (every meter's ring shares it)."""
+        got = self._sealers.get((crc, first))
+        if got is not None:
+            return got
+        free = [n for n in self.body_names if n not in self.consts]
+        if first not in free:
+            raise TypeError(f"{first!r} is not a free field of the record")
+        params = [first] + [n for n in free if n != first]
+        env: dict[str, Any] = {"_pack": self.body.pack, "_crc": crc}
+        args = []
+        for name in self.body_names:
+            if name in self.consts:
+                env[f"_const_{name}"] = self.consts[name]
+                args.append(f"_const_{name}")
+            else:
+                args.append(name)
+        exec(f"def sealed({', '.join(params)}):\n"  # (field names of our own definitions)
+             f"    body = _pack({', '.join(args)})\n"
+             f"    return body + _crc(body).to_bytes(4, 'little')\n", env)
+        fn: Callable[..., bytes] = env["sealed"]
+        fn.__qualname__ = f"RecordStruct.sealer.<{'/'.join(params)}>"
+        self._sealers[crc, first] = fn
+        return fn
 
     def unpack(self, raw: bytes) -> Container | None:
         """The record (a ``Container``, as the definition parses it), or None when
