@@ -1,15 +1,26 @@
 /* mt_fleet_round / mt_fleet_replay check each frame once and hand the parsed
- * frame to every meter that hears it. This holds them against the per-meter
- * path written out here (every heard frame's own bytes through
- * mt_reasm_frames, one frame at a time, the rule the round documents) on
- * hostile rounds: frames with a flipped bit (bad FCS), cut short, of another
- * session, with an index past the end, a wrong payload length, a duplicate
- * whose content differs (a conflict), a header that fails its check, beside
- * valid frames in any order and repeated. Both sides get the same stops
- * handled the same way (a BEFORE frame through mt_reasm_frame, then the
- * replay from after it); every call's outputs, the flash, wear, counters and
+ * frame to every meter that hears it, a meter's run of consecutive frames in
+ * one call. This holds them against the per-meter path (fleet_ref.h: every
+ * heard frame's own bytes through mt_reasm_frames, one frame at a time, the
+ * rule the round documents), in two passes:
+ *
+ * - hostile rounds: frames with a flipped bit (bad FCS), cut short, of
+ *   another session, with an index past the end, a wrong payload length, a
+ *   duplicate whose content differs (a conflict), a header that fails its
+ *   check, beside valid frames in any order and repeated;
+ * - rounds of valid frames, repeats, conflicting duplicates and bad FCSs
+ *   with the flash faults armed at random before every round, the same on
+ *   both sides: a power cut after n operations with each tear mode, bits
+ *   stuck at 0 or 1 (in the bank and in the progress bitmap), a sector worn
+ *   out early. Every fault must strike exactly where it strikes one frame at
+ *   a time; after a cut both sides are powered up and resumed alike.
+ *
+ * Both sides get the same stops handled the same way (a BEFORE frame through
+ * mt_reasm_frame, then the replay from after it); every call's outputs, the
+ * flash, wear, write generations, operation counts, power, counters and
  * phase must be the same. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mt_fleet.h"
@@ -22,11 +33,13 @@
 #define MAXFRAME (19u + FS + 8u)
 #define METERS 6u
 #define SLOTS 40u /* frames per round */
-#define RUNS 60u
+#define RUNS_HOSTILE 60u
+#define RUNS_FAULTS 80u
 
 typedef struct meter {
     uint8_t mem[DEV];
     uint32_t wear[DEV / SEC];
+    uint32_t gen[DEV / SEC];
     mt_flash flash;
     mt_layout layout;
     mt_flash_area bank, progress;
@@ -41,16 +54,19 @@ static uint8_t heard[METERS * ((SLOTS + 7u) / 8u)];
 static void meter_init(meter *m)
 {
     layout_init(&m->layout, &m->flash, m->mem, m->wear, 8, 1);
+    mt_flash_track(&m->flash, m->gen);
     CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_BANK_B, &m->bank), MT_OK);
     CHECK_EQ(mt_layout_area(&m->layout, &m->flash, MT_PART_PROGRESS, &m->progress), MT_OK);
     CHECK_EQ(mt_reasm_init(&m->r, &m->bank, &m->progress, VENDOR, HW), MT_OK);
     CHECK_EQ(mt_reasm_begin(&m->r, SESSION, pkg_size, FS, count_of(FS)), MT_OK);
 }
 
-/* One frame of the round, of a kind picked at random (attacker-shaped). */
-static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out)
+/* One frame of the round, of a kind picked at random (attacker-shaped); with
+ * faults armed, only conflicting duplicates and bad FCSs beside valid frames. */
+static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out, int faults)
 {
     uint32_t n = count_of(FS), i = next_rand() % n, kind = next_rand() % 16u;
+    if (faults && kind != 3u && kind != 6u) kind = 15u; /* a valid frame */
     uint8_t payload[FS];
     mt_frame f;
     size_t len = 0;
@@ -84,6 +100,9 @@ static void same_meter(const meter *a, const meter *b)
 {
     CHECK_MEM(a->mem, b->mem, DEV);
     CHECK_MEM(a->wear, b->wear, sizeof a->wear);
+    CHECK_MEM(a->gen, b->gen, sizeof a->gen);
+    CHECK_EQ(mt_flash_ops(&a->flash), mt_flash_ops(&b->flash));
+    CHECK_EQ(mt_flash_powered(&a->flash), mt_flash_powered(&b->flash));
     CHECK_EQ(mt_reasm_received(&a->r), mt_reasm_received(&b->r));
     CHECK_MEM(&a->r.stats, &b->r.stats, sizeof a->r.stats);
     CHECK_EQ(a->r.phase, b->r.phase);
@@ -101,12 +120,42 @@ static void same_out(const mt_fleet_meter *a, const mt_fleet_meter *b)
     }
 }
 
-int main(void)
+/* The same faults, drawn at random, on both meters' flash. */
+static uint32_t cuts_armed;
+static void arm_faults(meter *a, meter *b)
+{
+    uint32_t what = next_rand() % 8u, bank_off = a->bank.off;
+    uint32_t at = bank_off + next_rand() % a->bank.size, n = next_rand() % 40u;
+    uint32_t mode = next_rand() % 3u, param = next_rand() % 3u == 0 ? MT_FLASH_TEAR_RANDOM
+                                                                     : next_rand() % 200u;
+    uint8_t s0 = (uint8_t)next_rand(), s1 = (uint8_t)(next_rand() & ~(uint32_t)s0);
+    uint32_t seed = next_rand(), bit = a->progress.off + 32u + next_rand() % 8u;
+    meter *both[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        mt_flash *f = &both[k]->flash;
+        mt_flash_seed(f, seed);
+        if (what == 0 || what == 5) { /* a cut n operations on, with a tear mode */
+            CHECK_EQ(mt_flash_set_tear(f, mode, param), MT_OK);
+            mt_flash_cut_after(f, n);
+            cuts_armed += k == 0;
+        }
+        if (what == 1) (void)mt_flash_stick_bits(f, at, s0, (uint8_t)(s1 & 0x0Fu));
+        if (what == 2) (void)mt_flash_stick_bits(f, bit, 0, 0x01); /* in the progress bitmap */
+        if (what == 3) /* a bank sector worn out now, or after one more erase */
+            (void)mt_flash_set_sector_endurance(f, at, mt_flash_wear(f, at) + (n & 1u));
+        if (what == 4) mt_flash_clear_faults(f);
+    }
+}
+
+typedef struct tally {
+    uint32_t stops, conflicts, bad, completed, cut, worn, one;
+} tally;
+
+/* RUNS runs of four rounds; faults: armed before every round. */
+static void drive(uint32_t runs, int faults, tally *c, uint32_t *refused)
 {
     const uint64_t loss[METERS] = {0, (uint64_t)1 << 30, (uint64_t)1 << 31, 0, 1, 3u << 30};
-    uint32_t stops = 0, conflicts = 0, refused = 0, bad = 0, completed = 0;
-    make_pkg(2048u - 128u - 64u, FS, 64u, VENDOR, HW);
-    for (uint32_t run = 0; run < RUNS; run++) {
+    for (uint32_t run = 0; run < runs; run++) {
         mt_fleet_meter m[METERS], t[METERS];
         for (uint32_t i = 0; i < METERS; i++) {
             meter_init(&fleet[i]);
@@ -121,8 +170,10 @@ int main(void)
         for (int round = 0; round < 4; round++) {
             uint32_t total = 0, frames = SLOTS;
             uint8_t heard_ref[sizeof heard];
+            if (faults)
+                for (uint32_t i = 0; i < METERS; i++) arm_faults(&fleet[i], &twin[i]);
             for (uint32_t k = 0; k < frames; k++)
-                total += hostile_frame(stream + total, &lens[k]);
+                total += hostile_frame(stream + total, &lens[k], faults);
             CHECK_EQ(mt_fleet_round(m, METERS, stream, total, lens, frames, heard, sizeof heard),
                      MT_OK);
             ref_round(t, METERS, stream, lens, frames, 0, heard_ref);
@@ -137,15 +188,18 @@ int main(void)
                     }
                     uint32_t k = m[i].stop, off = 0;
                     any = 1;
-                    stops++;
+                    c->stops++;
                     for (uint32_t j = 0; j < k; j++) off += lens[j];
                     if (m[i].code == MT_FLEET_BEFORE) { /* the per-frame way, on both */
                         int a = mt_reasm_frame(&fleet[i].r, stream + off, lens[k]);
                         CHECK_EQ(a, mt_reasm_frame(&twin[i].r, stream + off, lens[k]));
-                        bad += a != MT_OK;
+                        c->bad += a != MT_OK;
                     }
-                    conflicts += m[i].code == MT_E_CONFLICT;
-                    completed += m[i].code == MT_FLEET_COMPLETED;
+                    c->conflicts += m[i].code == MT_E_CONFLICT;
+                    c->cut += m[i].code == MT_E_FLASH_POWER;
+                    c->worn += m[i].code == MT_E_FLASH_WORN;
+                    c->one += m[i].code == MT_E_FLASH_ONE;
+                    c->completed += m[i].code == MT_FLEET_COMPLETED;
                     m[i].reasm = &fleet[i].r;
                     t[i].reasm = &twin[i].r;
                     m[i].start = t[i].start = k + 1;
@@ -163,11 +217,39 @@ int main(void)
                 same_meter(&fleet[i], &twin[i]);
                 m[i].reasm = &fleet[i].r;
                 t[i].reasm = &twin[i].r;
+                if (!mt_flash_powered(&fleet[i].flash)) { /* after a cut: both back alike */
+                    mt_flash_power_up(&fleet[i].flash);
+                    mt_flash_power_up(&twin[i].flash);
+                    CHECK_EQ(mt_reasm_resume(&fleet[i].r), mt_reasm_resume(&twin[i].r));
+                    if (fleet[i].r.phase != MT_REASM_ACTIVE) {
+                        CHECK_EQ(mt_reasm_begin(&fleet[i].r, SESSION, pkg_size, FS, count_of(FS)),
+                                 MT_OK);
+                        CHECK_EQ(mt_reasm_begin(&twin[i].r, SESSION, pkg_size, FS, count_of(FS)),
+                                 MT_OK);
+                    }
+                    same_meter(&fleet[i], &twin[i]);
+                }
             }
         }
-        for (uint32_t i = 0; i < METERS; i++) refused += fleet[i].r.phase == MT_REASM_REFUSED;
+        for (uint32_t i = 0; i < METERS; i++) *refused += fleet[i].r.phase == MT_REASM_REFUSED;
     }
+}
+
+int main(void)
+{
+    tally h = {0}, f = {0};
+    uint32_t refused = 0, refused_f = 0;
+    make_pkg(2048u - 128u - 64u, FS, 64u, VENDOR, HW);
+    drive(RUNS_HOSTILE, 0, &h, &refused);
     /* the hostile kinds were all met, and the valid ones made progress */
-    CHECK(stops > 100 && conflicts > 0 && refused > 0 && bad > 0 && completed > 0);
+    CHECK(h.stops > 100 && h.conflicts > 0 && refused > 0 && h.bad > 0 && h.completed > 0);
+    drive(RUNS_FAULTS, 1, &f, &refused_f);
+    /* every fault struck somewhere, and the valid frames made progress */
+    printf("fleet with faults: %u stops, %u cuts armed, %u hit a run, %u worn, %u stuck-bit "
+           "refusals, %u conflicts, %u completed\n",
+           (unsigned)f.stops, (unsigned)cuts_armed, (unsigned)f.cut, (unsigned)f.worn,
+           (unsigned)f.one, (unsigned)f.conflicts, (unsigned)f.completed);
+    CHECK(f.stops > 100 && f.conflicts > 0 && f.bad > 0 && f.completed > 0 && f.cut > 0 &&
+          f.worn > 0);
     return mt_test_done("test_fleet_hostile");
 }
