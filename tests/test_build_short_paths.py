@@ -27,7 +27,7 @@ from meteremu.device.boot import _REGIONS, _parts
 from meteremu.device.clock import _in_range, _start_of
 from meteremu.device.download import _partition
 from meteremu.device.layout import Layout
-from meteremu.device.meter import _boot_times, _fraction, _layout, _plus
+from meteremu.device.meter import _boot_times, _fraction, _layout
 from meteremu.device.metrology import _constant, _watts
 from meteremu.device.nvm import AuditRecord, RecordRing, seal
 from meteremu.device.storage import Storage
@@ -112,17 +112,6 @@ def test_boot_times_are_the_values_given(window, slow, pause, attempts) -> None:
         got = _boot_times(window, slow, pause, attempts)
         assert got == BootTimes(window, slow, pause, attempts)
         assert got.heartbeat_window is window and got.slow_boot is slow
-
-
-_SUMMANDS = st.one_of(st.fractions(max_denominator=1000), st.integers(-10**12, 10**12),
-                      st.integers(0, 10**6).map(Fraction))
-
-
-@settings(max_examples=400)
-@given(a=_SUMMANDS, b=_SUMMANDS)
-def test_plus_is_addition(a, b) -> None:
-    got, want = _plus(a, b), a + b
-    assert got == want and type(got) is type(want)
 
 
 @given(off=st.integers(0, 2**32), size=st.integers(0, 2**32))

@@ -424,42 +424,10 @@ def test_settle_round_is_the_four_calls_it_stands_for(setup, heard, written, dup
     a, b = meters
     a.settle_counts(written, duplicates)
     if burst:
-        a.settle_end()
+        a.download.settle_end()
     want = (a.batch_target(), _status_ordinary(a, session))
     got = b.settle_round(written, duplicates, burst, session)
     assert (got[0] is None, got[1]) == (want[0] is None, want[1])
     assert got[0] is None or got[0] is b.download.open()
     assert b.download.outcome(session) == got[1]
     assert picture(a) == picture(b)
-
-
-_ANY = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**33), st.text(max_size=8))
-_FAST_LINES = [c for c in EVENT_CLASSES if "line" in vars(c) and c.__name__ != "_Logged"
-               and c.__mro__[1].__name__ == "_Logged"]
-
-
-def test_the_events_a_wave_logs_have_their_own_line() -> None:
-    assert {c.__name__ for c in _FAST_LINES} >= {
-        "DownloadStarted", "DownloadComplete", "Verified", "Activated", "Booted", "Confirmed"}
-
-
-@settings(max_examples=400)
-@given(cls=st.sampled_from(_FAST_LINES), at=st.text(max_size=22), data=st.data())
-def test_an_events_own_line_is_the_line_of_its_record(cls, at, data) -> None:
-    """Each event's one-f-string line against the ordinary one (its _record's
-    fields, None dropped): the same text, or the same exception."""
-    import dataclasses
-
-    from meteremu.device.events import _Logged
-
-    values = {f.name: data.draw(_ANY, label=f.name) for f in dataclasses.fields(cls)
-              if f.name not in ("at", "t")}
-    event = cls(at=at, t=Fraction(0), **values)
-
-    def outcome(fn):
-        try:
-            return "ok", fn(event)
-        except (TypeError, ValueError) as exc:
-            return "raised", type(exc)
-
-    assert outcome(cls.line) == outcome(_Logged.line)

@@ -87,7 +87,6 @@ _DOWNLOADING, _VERIFIED = BootState.DOWNLOADING, BootState.VERIFIED  # (and per 
 _ACTIVATE, _ACTIVATED = Event.ACTIVATE, Event.ACTIVATED
 _FRAME = Event.FRAME  # (and these)
 _WRITTEN, _DUPLICATE, _DROPPED_STATE = Receipt.WRITTEN, Receipt.DUPLICATE, Receipt.DROPPED_STATE
-_WRITTEN_KEY, _DUPLICATE_KEY = _WRITTEN.value, _DUPLICATE.value  # their counters' keys
 # Download.outcome's answers that carry no bitmask
 _COMPLETE, _REFUSED, _NEVER = ("complete", 0), ("refused", 0), ("missing", -1)
 # Receipt of a frame a run took, by Reassembler.frames' outcome.
@@ -392,35 +391,14 @@ class Download:
 
     def settle_round(self, written: int, duplicates: int, heard: bool,
                      session: int) -> tuple[Reassembler | None, tuple[str, int]]:
-        """A round is over for this meter: exactly ``settle_counts(written,
-        duplicates)``, then ``settle_end()`` when it heard a frame, then
-        ``(batch_target(), outcome(session))`` -- what a fleet asks of every
-        meter after every round, in one call instead of four."""
-        if written:
-            self.counters[_WRITTEN_KEY] += written
-            self._progress_at = self._power.clock.now
-        if duplicates:
-            self.counters[_DUPLICATE_KEY] += duplicates
-        dl = self.dl
-        if dl is None or not dl.is_open:
-            return None, _REFUSED if (KIND_MESH, session) in self.closed else _NEVER
+        """A round is over for this meter: ``settle_counts(written, duplicates)``,
+        then ``settle_end()`` when it heard a frame, then ``(batch_target(),
+        outcome(session))`` -- what a fleet asks of every meter after every
+        round, in one call."""
+        self.settle_counts(written, duplicates)
         if heard:
-            self._progress(dl)
-        # (dl is open: outcome and _run_target without asking it again)
-        power = self._power
-        mine = dl.tag == KIND_MESH
-        complete = dl.complete
-        if mine and power.running and dl.session_id == session:
-            status = _COMPLETE if complete else ("missing",
-                                                 int.from_bytes(dl.missing(), "little"))
-        else:
-            status = _REFUSED if (KIND_MESH, session) in self.closed else _NEVER
-        if self._budget.reserve is not None or not mine or not power.answers:
-            return None, status
-        state = self._lifecycle.state
-        if state is BootState.DOWNLOADING or (state is BootState.VERIFIED and complete):
-            return dl, status
-        return None, status
+            self.settle_end()
+        return self._run_target(), self.outcome(session)
 
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh

@@ -73,11 +73,6 @@ class _Logged(Event):
         kind, what, fields = self._record()
         return f"{self.at} FOTA_{kind} {what}{format_fields(fields)}"
 
-    # The events a wave logs for every meter also render their line in one
-    # f-string (``line`` below, in each class): the same text as the line
-    # above (tests/test_short_paths.py holds the two equal), which they fall
-    # back to for a field None, dropped there.
-
 
 @dataclass(frozen=True)
 class Refused(_Logged):
@@ -112,13 +107,6 @@ class DownloadStarted(_Logged):
         return "EVT", "DOWNLOAD_START", (("session", f"0x{self.session:08x}"),
                                          ("fragments", self.fragments), ("bank", self.bank))
 
-    def line(self) -> str:
-        fragments, bank = self.fragments, self.bank
-        if fragments is None or bank is None:
-            return _Logged.line(self)
-        return (f"{self.at} FOTA_EVT DOWNLOAD_START session=0x{self.session:08x} "
-                f"fragments={fragments} bank={bank}")
-
 
 @dataclass(frozen=True)
 class DownloadProgress(Event):
@@ -136,12 +124,6 @@ class DownloadComplete(_Logged):
 
     def _record(self) -> tuple[str, str, tuple[tuple[str, object], ...]]:
         return "EVT", "DOWNLOAD_COMPLETE", (("fragments", self.fragments),)
-
-    def line(self) -> str:
-        fragments = self.fragments
-        if fragments is None:
-            return _Logged.line(self)
-        return f"{self.at} FOTA_EVT DOWNLOAD_COMPLETE fragments={fragments}"
 
 
 @dataclass(frozen=True)
@@ -166,13 +148,6 @@ class Verified(_Logged):
         return "OK", "VERIFIED", (("version", self.version), ("bank", self.bank),
                                   ("behaviour", self.behaviour))
 
-    def line(self) -> str:
-        version, bank, behaviour = self.version, self.bank, self.behaviour
-        if version is None or bank is None:
-            return _Logged.line(self)
-        tail = "" if behaviour is None else f" behaviour={behaviour}"
-        return f"{self.at} FOTA_OK VERIFIED version={version} bank={bank}{tail}"
-
 
 @dataclass(frozen=True)
 class Activated(_Logged):
@@ -180,12 +155,6 @@ class Activated(_Logged):
 
     def _record(self) -> tuple[str, str, tuple[tuple[str, object], ...]]:
         return "OK", "ACTIVATED", (("bank", self.bank),)
-
-    def line(self) -> str:
-        bank = self.bank
-        if bank is None:
-            return _Logged.line(self)
-        return f"{self.at} FOTA_OK ACTIVATED bank={bank}"
 
 
 @dataclass(frozen=True)
@@ -199,13 +168,6 @@ class Booted(_Logged):
         return "EVT", "BOOT", (("version", self.version), ("bank", self.bank),
                                ("trial", 1 if self.trial else None),
                                ("cold", 1 if self.cold else None))
-
-    def line(self) -> str:
-        version, bank = self.version, self.bank
-        if version is None or bank is None:
-            return _Logged.line(self)
-        return (f"{self.at} FOTA_EVT BOOT version={version} bank={bank}"
-                f"{' trial=1' if self.trial else ''}{' cold=1' if self.cold else ''}")
 
 
 @dataclass(frozen=True)
@@ -241,12 +203,6 @@ class Confirmed(_Logged):
     def _record(self) -> tuple[str, str, tuple[tuple[str, object], ...]]:
         return "OK", "CONFIRMED", (("version", self.version), ("bank", self.bank),
                                    ("counter", self.counter))
-
-    def line(self) -> str:
-        version, bank, counter = self.version, self.bank, self.counter
-        if version is None or bank is None or counter is None:
-            return _Logged.line(self)
-        return f"{self.at} FOTA_OK CONFIRMED version={version} bank={bank} counter={counter}"
 
 
 @dataclass(frozen=True)

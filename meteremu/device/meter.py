@@ -46,7 +46,7 @@ from ..errors import (
 from . import rules
 from .battery import NO_BATTERY, Battery, RadioBudget
 from .boot import BANK_NAMES, Boot, BootTimes, version_of
-from .clock import DEFAULT_EPOCH, VirtualClock
+from .clock import _ZERO, DEFAULT_EPOCH, VirtualClock, plus
 from .cosem import Client
 from .download import Download
 from .events import DownloadProgress, Event, Refused
@@ -93,8 +93,6 @@ def _micro(wh: Fraction | float) -> int:
     return int(wh * 10**6)
 
 
-_ZERO = Fraction(0)
-
 
 def _fraction(value: float | Fraction) -> Fraction:
     """``Fraction(value)``, made once per value and type (a fleet's meters share
@@ -130,14 +128,6 @@ def _boot_times(heartbeat_window: Fraction, slow_boot: Fraction, swap_pause: Fra
         _TIMES.clear()
     _TIMES[key] = times
     return times
-
-
-def _plus(a: Fraction, b: Fraction) -> Fraction:
-    """``a + b``; on whole numbers without Fraction's gcd work."""
-    if type(a) is Fraction and type(b) is Fraction and a.denominator == 1 and (
-            b.denominator == 1):
-        return Fraction(a.numerator + b.numerator)
-    return a + b
 
 
 class VirtualMeter:
@@ -480,7 +470,7 @@ class VirtualMeter:
                 power.clock.resume_at_least(last.clock)
             self.lifecycle.state = BootState(last.boot_state) if last else BootState.IDLE
             self.lifecycle.transfer_step(ImageTransferEvent.POWER_UP)
-            self._next_persist = _plus(power.clock.now, self.METROLOGY_INTERVAL)
+            self._next_persist = plus(power.clock.now, self.METROLOGY_INTERVAL)
             self.budget.power_up(last.battery_mj if last is not None else NO_BATTERY)
             if not self.boot.start(cold=True):
                 return
@@ -637,10 +627,6 @@ class VirtualMeter:
         """The frame a batched round's run stopped at, taken the way
         ``receive_many`` takes it (see ``Download.settle_stop``)."""
         self.download.settle_stop(dl, frame, code, self.count, self._guarded)
-
-    def settle_end(self) -> None:
-        """A batched round is over for this meter, which heard frames in it."""
-        self.download.settle_end()
 
     def settle_round(self, written: int, duplicates: int, heard: bool,
                      session: int) -> tuple[Reassembler | None, tuple[str, int]]:

@@ -153,18 +153,13 @@ def _will_write(m: VirtualMeter, session: int) -> bool:
     return dl is None or dl.tag != KIND_MESH or dl.session_id != session or not dl.complete
 
 
-def _status(m: VirtualMeter, session: int) -> tuple[str, int]:
-    """('complete' | 'missing' | 'refused', missing bitmask; -1: every fragment)."""
-    return m.download.outcome(session)
-
-
 def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes],
            spans: dict[int, tuple[int, int]], session: int,
            targets: list[Any], status: list[tuple[str, int]]) -> float:
     """One round to every meter (see the module's docstring); returns the seconds
     spent in the C calls. ``targets``: each meter's ``batch_target()`` as the
     round starts; the round leaves there the next round's, and in ``status``
-    each meter's ``_status`` after it (a meter's ``settle_round`` answers both
+    each meter's ``Download.outcome`` after it (a meter's ``settle_round`` answers both
     as it ends its round). ``spans``: download banks to populate before their
     meter's first frame (see ``_adopt_checks``), taken out once done."""
     clock = time.perf_counter
@@ -190,7 +185,7 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
             continue
         w, d = written[i], duplicates[i]
         # its round is over: counts, the burst's end, the next target, the status
-        targets[i], status[i] = m.download.settle_round(w, d, bool(w or d), session)
+        targets[i], status[i] = m.settle_round(w, d, bool(w or d), session)
     if not stopped:
         return in_c
     ended = stopped  # these end their round once every replay is over
@@ -231,7 +226,7 @@ def _round(runner: RoundRunner, meters: Sequence[VirtualMeter], sent: list[bytes
         code, stop, written, duplicates = res.code, res.stop, res.written, res.duplicates
         stopped = going
     for i in ended:
-        targets[i], status[i] = meters[i].download.settle_round(0, 0, heard_any[i], session)
+        targets[i], status[i] = meters[i].settle_round(0, 0, heard_any[i], session)
     return in_c
 
 
@@ -279,7 +274,7 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
             break
         todo = [k for k in range(count) if union >> k & 1]
     for i, (serial, m) in enumerate(picked):
-        kind, missing = _status(m, session)
+        kind, missing = m.download.outcome(session)
         code_ = None
         if kind == "refused" and m.last_refusal is not None:
             code_ = m.last_refusal.code
