@@ -146,6 +146,11 @@ int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from)
         return MT_E_ARG;
     memcpy(b->cache[bank].digest, from->digest, sizeof from->digest);
     b->cache[bank].valid = 1;
+    /* and the reference, if the check was pinned (NULL otherwise): the bank's
+     * cache never pins, so only an adopt ever names a reference there */
+    b->cache[bank].ref = from->ref;
+    b->cache[bank].ref_len = from->ref_len;
+    b->cache[bank].ref_signer = from->ref_signer;
     return MT_OK;
 }
 

@@ -294,9 +294,13 @@ int mt_boot_provision(mt_boot *b);
  * package file, before writing it to the banks) for bank `bank`. The next
  * validation of that bank skips the image SHA-256 and ECDSA if, and only
  * if, the bank holds a package with that very content key (mt_image_cache:
- * keyed on every byte the check reads); it still makes its one pass. Only
- * the content key is taken: the write generation is the bank's own.
- * MT_E_ARG for a bad bank or a cache without a content key. */
+ * keyed on every byte the check reads); it still makes its one pass. When
+ * `from` was pinned, its reference is taken too: a bank holding those very
+ * bytes is then checked by one compare with them, no pass over the image
+ * (mt_image_cache, "By reference"; the caller keeps them alive while the
+ * bank's cache names them, until the next adopt for that bank). The write
+ * generation is the bank's own. MT_E_ARG for a bad bank or a cache without
+ * a content key. */
 int mt_boot_adopt(mt_boot *b, int bank, const mt_image_cache *from);
 
 /* Reads both boot-control areas into b->rec / b->rec_area and the floor

@@ -168,19 +168,39 @@ typedef struct mt_image_policy {
  * the cache holds, the result is what a check without it would return on
  * the same bytes; only the work differs.
  *
- * A cache belongs to one range of one device (a bank). `hashed` and
- * `verified` count, for diagnostics and tests, the checks that read the
- * image (the streaming pass of steps 6 and 7) and the ECDSA verifications
- * run. Zero the struct to empty it.
+ * By reference. `ref` names ref_len bytes of memory that hold a whole
+ * package which passed steps 6 to 9 with the key `ref_signer`. A later
+ * check whose package is ref_len bytes long, byte for byte equal to them,
+ * and whose header's key ID names that same trusted key skips steps 6, 7
+ * and 9: one compare with the reference instead of the pass over the image,
+ * no ECDSA. Steps 1 to 5, 8 and 10 still run as above. The verdict of steps
+ * 6 to 9 is a function of those bytes and that key alone, so equal inputs
+ * get the verdict the reference got. A check sets `ref` only when the
+ * caller set `pin` on its cache: the caller's promise that the bytes it
+ * checks with that cache stay alive and unchanged for as long as the cache,
+ * or a cache that adopted it (mt_boot_adopt), names them -- a file the
+ * caller holds, never flash that may still be written. A pinned check that
+ * passes, by any way, names its own bytes.
+ *
+ * A cache belongs to one range of one device (a bank). `hashed`,
+ * `verified` and `matched` count, for diagnostics and tests, the checks
+ * that read the image (the streaming pass of steps 6 and 7, or the compare
+ * with the reference), the ECDSA verifications run, and the checks that
+ * the reference answered. Zero the struct to empty it.
  */
 typedef struct mt_image_cache {
     uint8_t valid;            /* digest is set */
     uint8_t gen_valid;        /* gen and signer are set */
+    uint8_t pin;              /* set by the caller: a passed check names its bytes in ref */
     uint32_t gen;             /* the bytes' write generation when they passed */
     uint32_t hashed;          /* checks that read the image (diagnostics) */
     uint32_t verified;        /* ECDSA verifications run (diagnostics) */
+    uint32_t matched;         /* checks the reference answered (diagnostics) */
     mt_p256_pubkey signer;    /* the key the signature verified with */
     uint8_t digest[32];
+    const uint8_t *ref;       /* NULL, or ref_len bytes that passed with ref_signer */
+    uint32_t ref_len;
+    mt_p256_pubkey ref_signer;
 } mt_image_cache;
 
 

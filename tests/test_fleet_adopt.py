@@ -67,7 +67,9 @@ def test_a_fleet_adopts_the_broadcast_check_and_a_stuck_bit_is_caught() -> None:
             assert _ecdsa(fleet[s]) == _ecdsa(twins[s])  # the full check, as on its own
         else:
             assert _ecdsa(fleet[s]) == 0  # accepted: the adopted check answered
+            assert fleet[s].boot.loader.matched(Bank.B) == 1  # by one compare, no SHA-256
             assert _ecdsa(twins[s]) == 1  # its twin ran ECDSA itself
+            assert twins[s].boot.loader.matched(Bank.B) == 0
     assert fleet.activate()[fleet.serials[0]] is None
     fleet.close()
 
@@ -90,6 +92,7 @@ def test_an_adopted_check_never_passes_a_changed_byte(where: str) -> None:
     assert adopted.refusals == plain.refusals >= 1
     assert _picture(adopted) == _picture(plain)
     assert _ecdsa(adopted) == _ecdsa(plain)
+    assert adopted.boot.loader.matched(Bank.B) == 0
 
 
 def test_an_adopted_check_spares_ecdsa_on_the_same_bytes_only() -> None:

@@ -380,6 +380,68 @@ static void test_cache_key(void)
  * generation. Steps 1 to 5, the key lookup and step 10 still run against the
  * policy of the moment. Another generation, MT_IMAGE_GEN_UNKNOWN, or another
  * key behind the key ID runs every step. */
+/* mt_image_cache "By reference": a pinned cache names the bytes that
+ * passed; equal bytes elsewhere, under a trusted key that is the one they
+ * passed with, are answered by one compare (no pass, no ECDSA); anything
+ * else runs every step. An unpinned cache never names anything. */
+static void test_cache_reference(void)
+{
+    static uint8_t ref[sizeof pkg_a], bank[sizeof pkg_a + 64];
+    mt_image_policy p = policy();
+    mt_image_key swapped[1];
+    mt_image_cache c, unpinned;
+    const size_t n = sizeof pkg_a;
+
+    memset(&unpinned, 0, sizeof unpinned);
+    CHECK_EQ(check_exact(pkg_a, n, &p, NULL, &unpinned), MT_OK);
+    CHECK(unpinned.ref == NULL);
+
+    memset(&c, 0, sizeof c);
+    c.pin = 1;
+    memcpy(ref, pkg_a, n);
+    CHECK_EQ(mt_image_check(NULL, &p, ref, n, 1, &c), MT_OK);
+    CHECK(c.ref == ref && c.ref_len == n && c.verified == 1u && c.matched == 0u);
+    CHECK_MEM(&c.ref_signer, &keys[0].key, sizeof c.ref_signer);
+    c.pin = 0; /* from here on the reference stays ref */
+    c.valid = 0; /* and the content key says nothing */
+
+    /* equal bytes in another buffer, erased bytes after them: one compare */
+    memcpy(bank, pkg_a, n);
+    memset(bank + n, 0xFF, sizeof bank - n);
+    CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 1, &c), MT_OK);
+    CHECK(c.matched == 1u && c.hashed == 2u && c.verified == 1u);
+
+    /* one bit anywhere in the package: every step, the verdict of no cache */
+    {
+        size_t at;
+        for (at = 0; at < n; at += 7) {
+            int plain;
+            uint32_t matched = c.matched;
+            bank[at] ^= 0x20;
+            plain = mt_image_check(NULL, &p, bank, sizeof bank, 1, NULL);
+            CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 1, &c), plain);
+            CHECK_EQ(c.matched, matched);
+            bank[at] ^= 0x20;
+        }
+    }
+
+    /* steps 1 to 5 and 10 still run on a hit */
+    p.installed_counter = 2;
+    CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 1, &c), MT_E_DOWNGRADE);
+    p = policy();
+    CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 0, &c), MT_E_INCOMPLETE);
+
+    /* the header's key ID naming another key (a key ID collision, made by
+     * hand): no hit, ECDSA runs against that key and fails */
+    swapped[0] = keys[1];
+    memcpy(swapped[0].key_id, keys[0].key_id, sizeof swapped[0].key_id);
+    p.keys = swapped;
+    CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 1, &c), MT_E_SIGNATURE);
+    p = policy();
+    CHECK_EQ(c.ref, ref); /* a failed check leaves the reference */
+    CHECK_EQ(mt_image_check(NULL, &p, bank, sizeof bank, 1, &c), MT_OK);
+}
+
 static void test_cache_generation(void)
 {
     mt_image_policy p = policy();
@@ -553,6 +615,7 @@ int main(void)
     test_cache_refuses_changed_signature();
     test_cache_key();
     test_cache_generation();
+    test_cache_reference();
     test_sha_impl();
     test_mutations();
     printf("sizeof(mt_pkg_header)=%zu sizeof(mt_image_key)=%zu sizeof(mt_image_cache)=%zu\n",

@@ -52,11 +52,16 @@ typedef struct mt_image_policy {
 typedef struct mt_image_cache {
     uint8_t valid;
     uint8_t gen_valid;
+    uint8_t pin;
     uint32_t gen;
     uint32_t hashed;
     uint32_t verified;
+    uint32_t matched;
     mt_p256_pubkey signer;
     uint8_t digest[32];
+    const uint8_t *ref;
+    uint32_t ref_len;
+    mt_p256_pubkey ref_signer;
 } mt_image_cache;
 
 int mt_image_check(mt_pkg_header *out, const mt_image_policy *policy,

@@ -222,6 +222,7 @@ class Bootloader:
         cfg.keys = self._keys
         cfg.key_count = count
         self._b = ffi.new("mt_boot *")
+        self._refs: list[bytes | None] | None = None  # per bank, what its cache's ref names
         self._ram = ffi.buffer(self._b)  # its bytes, read in place (record, header)
         # the CPU's answers, asked once per process at import (no CPUID per meter)
         rc = lib.mt_boot_init_impl(self._b, cfg, SHA256_IMPL, CRC_IMPL)
@@ -309,18 +310,33 @@ class Bootloader:
         c = self._b.cache[int(Bank(bank))]
         return int(c.hashed), int(c.verified)
 
+    def matched(self, bank: Bank) -> int:
+        """Validations of ``bank`` that an adopted reference answered: the bank
+        held the very bytes of a package checked elsewhere, compared instead
+        of hashed (csrc/mt_image.h, "By reference"). Counted in :meth:`checks`'
+        first figure too: the compare reads the image."""
+        return int(self._b.cache[int(Bank(bank))].matched)
+
     # ---- operations ----
 
     def adopt(self, bank: Bank, cache: ImageCache) -> None:
         """Take the content key of a package that passed :func:`check_package`
-        with ``cache`` for ``bank``: the bank's next validation spares the image
-        SHA-256 and ECDSA if the bank holds those very bytes (it still reads
-        them once). The factory's check of its package, before writing it."""
+        with ``cache`` for ``bank``, and the package itself as kept by the cache:
+        the bank's validations then spare the image SHA-256 and ECDSA while the
+        bank holds those very bytes (one compare with them instead), and run in
+        full on any other bytes. The factory's check of its package, before
+        writing it; a broadcast's check of its package, once for many meters."""
         if not isinstance(cache, ImageCache):
             raise TypeError(f"cache must be an ImageCache, not {cache!r:.60}")
         if not cache.filled:
             raise ValueError("the cache holds no verified package")
-        _raise(lib.mt_boot_adopt(self._b, int(Bank(bank)), cache._c))
+        at = int(Bank(bank))
+        _raise(lib.mt_boot_adopt(self._b, at, cache._c))
+        # the bank's cache now names cache's reference bytes: they live as long
+        refs = self._refs
+        if refs is None:
+            refs = self._refs = [None, None, None]
+        refs[at] = cache._ref
 
     def provision(self) -> BootRecord:
         """Factory: write the first record (bank A, confirmed, A's security

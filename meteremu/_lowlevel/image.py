@@ -201,12 +201,24 @@ class ImageCache:
     can adopt that key for a bank (:meth:`~.boot.Bootloader.adopt`): the bank's
     next validation then spares the image SHA-256 and ECDSA if, and only if,
     the bank holds those very bytes.
+
+    It also keeps the package that passed, as an immutable copy it holds (the
+    C cache's pinned reference, csrc/mt_image.h "By reference"): a bank that
+    adopted it and holds the same bytes is then checked by one compare with
+    them -- no SHA-256 either, the same verdict.
     """
 
-    __slots__ = ("_c",)
+    __slots__ = ("_c", "_ref")
 
     def __init__(self) -> None:
         self._c = ffi.new("mt_image_cache *")
+        self._c.pin = 1  # the bytes a check passes are ours to keep (_ref)
+        self._ref: bytes | None = None  # what self._c.ref points into, kept alive
+
+    @property
+    def matched(self) -> int:
+        """Checks with this cache that its reference answered (diagnostics)."""
+        return int(self._c.matched)
 
     @property
     def filled(self) -> bool:
@@ -253,8 +265,16 @@ def check_package(
     out = ffi.new("mt_pkg_header *")
     if cache is not None and not isinstance(cache, ImageCache):
         raise TypeError(f"cache must be an ImageCache, not {cache!r:.60}")
-    c = ffi.NULL if cache is None else cache._c
-    rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0, c)
+    if cache is None:
+        rc = lib.mt_image_check(out, policy, _buf(pkg), nbytes(pkg), 1 if complete else 0,
+                                ffi.NULL)
+    else:
+        # the pinned cache may name the bytes it checks: bytes nobody can change
+        data = pkg if type(pkg) is bytes else bytes(pkg)
+        buf = _buf(data)
+        rc = lib.mt_image_check(out, policy, buf, len(data), 1 if complete else 0, cache._c)
+        if cache._c.ref == buf:  # steps 6 to 9 passed: data is the reference now
+            cache._ref = data
     if rc != 0:
         raise PackageRefused(rc)
     return _header_from_c(out)
