@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import FlashError, FlashPowerError, NvmExhausted
 from ..wire.nvm import SessionRecord
 from .layout import Region
-from .nvm import RecordRing, seal
+from .nvm import RecordRing
 
 __all__ = ["KEEP", "CloseReason", "ClosedSessions", "SessionRecord"]
 
@@ -68,9 +68,7 @@ class ClosedSessions:
             return
         self._recent.append(key)
         try:
-            self.ring.append(lambda seq: seal(
-                SessionRecord, kind=kind, seq=seq, session_id=session_id, reason=int(reason),
-                clock=clock))
+            self.ring.append_fields(kind, session_id, int(reason), clock)
         except FlashPowerError:
             raise
         except (FlashError, NvmExhausted):
