@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(_frames)} fragments of 128 B, {LOSS:.0%} loss per meter. Times are this "
           f"process's CPU (one thread: its time on one core); wall beside it")
     got = wave(n, None)  # the headline: nothing wrapped
+    fl = floor(n, pkg, keys.point)  # type: ignore[attr-defined]  # right after it
     split = None
     if not args.no_c_split:  # a second wave, every C call timed
         timer = _CTimer()
@@ -180,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
         split = wave(n, timer, kernel)
         timer.close()
         kernel.close()
-    fl = floor(n, pkg, keys.point)  # type: ignore[attr-defined]
     ok = got["complete"] == got["activated"] == got["confirmed"] == got["versions"] == n
     cpu = got["cpu"]
     print(f"\nwave: {cpu:.2f} s CPU ({got['wall']:.2f} s wall), {len(got['rounds'])} rounds "
