@@ -12,7 +12,8 @@ Beside it, measured in the same run:
 
 * **the physical floor**: N x (one ``hashlib`` SHA-256 of the package, one
   OpenSSL P-256 signature verification through ``cryptography``, one copy of
-  the package into memory) -- what any implementation must at least do;
+  the package into memory) -- what any implementation must at least do --
+  measured right after the wave, so that both see the machine alike;
 * **the C core's share**: the CPU time spent inside the C core's calls
   (the batched rounds, acceptance, activation, boot and confirm), so the
   rest is what Python costs. Timing every call costs time itself, so the
