@@ -10,6 +10,12 @@
  * header CRC, the image CRC-32 and the image SHA-256 of the rest before the
  * check, so the fuzzer gets past the cheap integrity gates into the key,
  * trailer, ECDSA and counter steps.
+ *
+ * With bit 4 set the input instead edits a copy of pkg_a, a package that
+ * passes (XOR pairs: position, value; a length change), and the copy is
+ * checked twice: with no cache, and with a pinned cache whose reference is
+ * pkg_a (mt_image_cache, "By reference"). Invariant: the same code, and the
+ * reference answers exactly when the copy's package bytes are pkg_a's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,14 +27,9 @@
 #include "mt_image.h"
 #include "mt_sha256.h"
 
-/* The trusted key of csrc/tests/image_vectors.h (SEC1, uncompressed). */
-static const uint8_t trusted[65] = {
-    0x04, 0x72, 0x50, 0xbf, 0x46, 0x2b, 0x89, 0x16, 0xf0, 0xb4, 0xac, 0x4c, 0x04, 0xed, 0xce,
-    0xe0, 0xe0, 0xd7, 0xbd, 0xad, 0x94, 0x68, 0xde, 0x2f, 0x18, 0x49, 0x8f, 0xb1, 0xe3, 0xe7,
-    0xa5, 0xd6, 0x75, 0xc4, 0xf5, 0x3e, 0xf9, 0xaa, 0x27, 0xc0, 0x47, 0x1b, 0xbe, 0xb2, 0xa6,
-    0xbb, 0x73, 0xf5, 0xd2, 0xd2, 0x09, 0xe9, 0x0e, 0x92, 0x3c, 0x75, 0x60, 0xb4, 0xe1, 0xa5,
-    0x91, 0x54, 0x9e, 0x10, 0xba,
-};
+/* The trusted key (vec_trusted_key) and a package it signed (pkg_a), from
+ * the C tests' vectors. */
+#include "tests/image_vectors.h"
 
 static void repair(uint8_t *p, size_t n)
 {
@@ -47,6 +48,61 @@ static void expect(int ok)
     if (!ok) abort();
 }
 
+static mt_image_policy vec_policy(const mt_image_key *key)
+{
+    mt_image_policy pol;
+    memset(&pol, 0, sizeof pol);
+    pol.vendor_id = VEC_VENDOR;
+    pol.hw_revision = (uint16_t)VEC_HW_REV;
+    pol.bank_size = 4096u;
+    pol.keys = key;
+    pol.key_count = 1;
+    return pol;
+}
+
+static void reference_mode(const uint8_t *data, size_t size)
+{
+    static mt_image_cache cache; /* pinned, its reference pkg_a: made once */
+    static int ready;
+    mt_image_key key;
+    mt_image_policy pol;
+    uint8_t *buf;
+    size_t n = sizeof pkg_a, i;
+    uint32_t matched;
+    int plain, with, same;
+
+    expect(mt_image_key_init(&key, vec_trusted_key, sizeof vec_trusted_key) == MT_OK);
+    pol = vec_policy(&key);
+    if (!ready) {
+        cache.pin = 1;
+        expect(mt_image_check(NULL, &pol, pkg_a, sizeof pkg_a, 1, &cache) == MT_OK);
+        expect(cache.ref == pkg_a && cache.ref_len == sizeof pkg_a);
+        cache.pin = 0; /* the reference stays pkg_a */
+        ready = 1;
+    }
+    if (size >= 1) { /* a length change: -64 .. +63 bytes */
+        int d = (int)(data[0] & 127u) - 64;
+        n = (size_t)((int)n + d);
+        data++;
+        size--;
+    }
+    buf = malloc(n);
+    if (buf == NULL) return;
+    for (i = 0; i < n; i++) buf[i] = i < sizeof pkg_a ? pkg_a[i] : 0xFF;
+    for (i = 0; i + 1 < size; i += 2) { /* (position, value) pairs */
+        size_t at = ((size_t)data[i] * 7u + i) % n;
+        buf[at] ^= data[i + 1];
+    }
+    same = n >= sizeof pkg_a && memcmp(buf, pkg_a, sizeof pkg_a) == 0;
+    plain = mt_image_check(NULL, &pol, buf, n, 1, NULL);
+    matched = cache.matched;
+    with = mt_image_check(NULL, &pol, buf, n, 1, &cache);
+    expect(with == plain);
+    expect(cache.matched == matched + (same ? 1u : 0u));
+    expect(cache.ref == pkg_a);
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mt_pkg_header h;
@@ -59,6 +115,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     if (size == 0) return 0;
+    if (data[0] & 16) {
+        reference_mode(data + 1, size - 1);
+        return 0;
+    }
     n = size - 1;
     /* an exact-size heap copy, so any overread is caught */
     buf = malloc(n ? n : 1);
@@ -80,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect((sig.type == MT_PKG_TLV_SIG_DER && sig.len >= 8 && sig.len <= 72) ||
                (sig.type == MT_PKG_TLV_SIG_RAW && sig.len == 64));
 
-    expect(mt_image_key_init(&key, trusted, sizeof trusted) == MT_OK);
+    expect(mt_image_key_init(&key, vec_trusted_key, sizeof vec_trusted_key) == MT_OK);
     pol.vendor_id = 0x4D455445u;
     pol.hw_revision = 3;
     pol.bank_size = (data[0] & 2) ? 128u * 1024u : (uint32_t)n;
