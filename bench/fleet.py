@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = cpu / fl
     print(f"physical floor, {n:,} x (hashlib SHA-256 + OpenSSL P-256 verify + copy): "
           f"{fl:.2f} s CPU")
-    print(f"  wave / floor: {ratio:.1f}x (target <= {FLOOR_TARGET:g}x: "
+    print(f"  wave / floor: {ratio:.2f}x (target <= {FLOOR_TARGET:g}x: "
           f"{'pass' if ratio <= FLOOR_TARGET else 'FAIL'});  wave <= {WAVE_TARGET_S:g} s on "
           f"one core: {'pass' if cpu <= WAVE_TARGET_S else 'FAIL'}")
     if split is not None:
