@@ -536,6 +536,43 @@ static uint32_t run_download(rig *g, uint32_t fs, const uint32_t *order, uint32_
     return k;
 }
 
+/* A download erases exactly the bank sectors that are not blank: one byte
+ * with one bit cleared, anywhere in a sector (first and last bytes
+ * included), gets that sector erased and no other; a blank bank none. */
+static void test_blank_check(void)
+{
+    uint8_t buf[2048];
+    const uint32_t fs = 64;
+    rig g;
+    make_pkg(900, fs, 32, VENDOR, HW);
+    for (uint32_t at = 0; at <= BANK; at++) {
+        uint32_t before[BANK / SEC], in = at % SEC;
+        if (at < BANK && in >= 9u && in < SEC - 9u && in % 23u != 0) continue;
+        rig_init(&g, 8, 1);
+        if (at < BANK) mem[g.bank.off + at] = (uint8_t)(0xFFu ^ (1u << (at % 8u)));
+        for (uint32_t s = 0; s < BANK / SEC; s++)
+            before[s] = mt_flash_wear(&g.flash, g.bank.off + s * SEC);
+        CHECK_EQ(mt_reasm_begin(&g.r, SESSION, pkg_size, fs, count_of(fs)), MT_OK);
+        CHECK_EQ(mt_reasm_frame(&g.r, buf, frame_for(buf, SESSION, 2, fs)), MT_OK);
+        for (uint32_t s = 0; s < BANK / SEC; s++) {
+            uint32_t erased = at < BANK && at / SEC == s ? 1u : 0u;
+            CHECK_EQ(mt_flash_wear(&g.flash, g.bank.off + s * SEC), before[s] + erased);
+        }
+        CHECK_EQ(mt_reasm_received(&g.r), 1u);
+    }
+    /* a sector that repeats one 8-byte pattern other than all ones */
+    for (uint32_t pattern = 0; pattern < 2; pattern++) {
+        uint32_t wear_before;
+        rig_init(&g, 8, 1);
+        for (uint32_t k = 0; k < SEC; k++)
+            mem[g.bank.off + 3u * SEC + k] = pattern == 0 ? 0x00 : (k % 8u == 0 ? 0x7F : 0xFF);
+        wear_before = mt_flash_wear(&g.flash, g.bank.off + 3u * SEC);
+        CHECK_EQ(mt_reasm_begin(&g.r, SESSION, pkg_size, fs, count_of(fs)), MT_OK);
+        CHECK_EQ(mt_reasm_frame(&g.r, buf, frame_for(buf, SESSION, 2, fs)), MT_OK);
+        CHECK_EQ(mt_flash_wear(&g.flash, g.bank.off + 3u * SEC), wear_before + 1u);
+    }
+}
+
 static void sweep(uint32_t fs, uint32_t align)
 {
     static uint8_t outside[MAXDEV];
@@ -699,6 +736,7 @@ int main(void)
     test_header_refusal();
     test_blocks_ignore_header_fragment_size();
     test_header_check();
+    test_blank_check();
     sweep(64, 8);
     sweep(48, 16);
     sweep(16, 1);
