@@ -391,7 +391,7 @@ def _forged_frames() -> list[bytes]:
 
 @settings(max_examples=40, deadline=None)
 @given(setup=st.sampled_from(["fresh", "partial", "complete", "activated", "off", "battery",
-                              "refused"]),
+                              "refused", "dlms"]),
        heard=st.sets(st.integers(0, 48)), written=st.integers(0, 3),
        duplicates=st.integers(0, 3), burst=st.booleans(), other=st.booleans())
 def test_settle_round_is_the_four_calls_it_stands_for(setup, heard, written, duplicates, burst,
@@ -417,6 +417,12 @@ def test_settle_round_is_the_four_calls_it_stands_for(setup, heard, written, dup
             m.receive_many(frames)
         if setup == "activated":
             m.activate()
+        if setup == "dlms":  # a class 18 transfer open (the same session ID, another kind)
+            from meteremu.device.download import KIND_DLMS
+            from meteremu.device.services import BLOCK_SIZE
+
+            size = 200 * BLOCK_SIZE
+            assert m.download.begin(KIND_DLMS, session, size, BLOCK_SIZE, 200) == 0
         if setup == "off":
             m.power_off()
         m.drain_events()

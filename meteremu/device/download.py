@@ -89,6 +89,7 @@ _FRAME = Event.FRAME  # (and these)
 _WRITTEN, _DUPLICATE, _DROPPED_STATE = Receipt.WRITTEN, Receipt.DUPLICATE, Receipt.DROPPED_STATE
 # Download.outcome's answers that carry no bitmask
 _COMPLETE, _REFUSED, _NEVER = ("complete", 0), ("refused", 0), ("missing", -1)
+_WRITTEN_KEY, _DUPLICATE_KEY = _WRITTEN.value, _DUPLICATE.value  # their counters
 # Receipt of a frame a run took, by Reassembler.frames' outcome.
 _RUN_RECEIPTS = {WRITTEN: Receipt.WRITTEN, DUPLICATE: Receipt.DUPLICATE}
 _E = MT_ERR
@@ -312,10 +313,10 @@ class Download:
             plain = outcomes[:-1] if error is not None or completed else outcomes
             written = plain.count(WRITTEN)
             if written:  # (no zero entries: the counters stay what receive() makes them)
-                counters[Receipt.WRITTEN.value] += written
+                counters[_WRITTEN_KEY] += written
                 self._progress_at = self._power.clock.now
             if len(plain) > written:
-                counters[Receipt.DUPLICATE.value] += len(plain) - written
+                counters[_DUPLICATE_KEY] += len(plain) - written
             out.extend(map(_RUN_RECEIPTS.__getitem__, plain))
             if error is not None:
                 index = decode_frame(run.frames[run.pos - 1]).fragment_index
@@ -348,10 +349,10 @@ class Download:
         """A run wrote ``written`` new fragments and took ``duplicates``."""
         counters = self.counters
         if written:
-            counters[Receipt.WRITTEN.value] += written
+            counters[_WRITTEN_KEY] += written
             self._progress_at = self._power.clock.now
         if duplicates:
-            counters[Receipt.DUPLICATE.value] += duplicates
+            counters[_DUPLICATE_KEY] += duplicates
 
     def settle_stop(self, dl: Reassembler | None, frame: bytes, code: int,
                     count: Callable[[Receipt], None], guard: Callable[..., Receipt]) -> None:
@@ -387,18 +388,45 @@ class Download:
             if dl.complete:
                 return _COMPLETE
             return "missing", int.from_bytes(dl.missing(), "little")
-        return _REFUSED if (KIND_MESH, session) in self.closed else _NEVER
+        return self._unheld(session)
 
     def settle_round(self, written: int, duplicates: int, heard: bool,
                      session: int) -> tuple[Reassembler | None, tuple[str, int]]:
         """A round is over for this meter: ``settle_counts(written, duplicates)``,
         then ``settle_end()`` when it heard a frame, then ``(batch_target(),
         outcome(session))`` -- what a fleet asks of every meter after every
-        round, in one call."""
-        self.settle_counts(written, duplicates)
-        if heard:
-            self.settle_end()
-        return self._run_target(), self.outcome(session)
+        round, in one call, each field of the download read once
+        (``tests/test_short_paths.py`` holds it to those four calls)."""
+        counters = self.counters
+        if written:
+            counters[_WRITTEN_KEY] += written
+            self._progress_at = self._power.clock.now
+        if duplicates:
+            counters[_DUPLICATE_KEY] += duplicates
+        dl = self.dl
+        if dl is None or not dl.is_open:
+            return None, self._unheld(session)
+        sid, complete = dl.session_id, dl.complete
+        if heard:  # settle_end: the burst's progress
+            self._emit(DownloadProgress, session=sid, received=dl.received,
+                       count=dl.fragment_count)
+        if dl.tag != KIND_MESH:
+            return None, self._unheld(session)
+        power = self._power
+        target = None
+        if self._budget.reserve is None and power.answers:  # as _run_target
+            state = self._lifecycle.state
+            if state is _DOWNLOADING or (state is _VERIFIED and complete):
+                target = dl
+        if sid != session or not power.running:
+            return target, self._unheld(session)
+        if complete:
+            return target, _COMPLETE
+        return target, ("missing", int.from_bytes(dl.missing(), "little"))
+
+    def _unheld(self, session: int) -> tuple[str, int]:
+        """:meth:`outcome` of a session the open download is not."""
+        return _REFUSED if (KIND_MESH, session) in self.closed else _NEVER
 
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh
