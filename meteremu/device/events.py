@@ -47,7 +47,7 @@ __all__ = [
 
 
 def format_fields(fields: tuple[tuple[str, object], ...]) -> str:
-    return "".join(f" {k}={v}" for k, v in fields if v is not None)
+    return "".join([f" {k}={v}" for k, v in fields if v is not None])
 
 
 @dataclass(frozen=True)
