@@ -73,34 +73,46 @@ class BroadcastResult:
         return sum(1 for o in self.outcomes.values() if o.kind == kind)
 
 
-def _session(frames: Sequence[bytes]) -> tuple[int, int]:
+def _session(frames: Sequence[bytes]) -> tuple[int, list[bytes], bytes]:
+    """The session ID of a broadcast's frames, its frames in fragment order (as
+    ``bytes``) and the package they carry. The frames may come in any order,
+    but must be one session's fragments, each once, each a whole frame of
+    the right length: a round re-sends the fragments the meters miss by
+    their index. Raises :class:`UsageError` naming the first frame that is
+    not, before anything is sent."""
     if not frames:
         raise UsageError("nothing to broadcast: no frames")
-    try:
-        f = decode_frame(frames[0])
-    except Exception as exc:
-        raise UsageError(f"the first frame is not a mesh fragment frame ({exc})") from None
-    if len(frames) != f.fragment_count:
-        raise UsageError(f"{len(frames)} frames for a session of {f.fragment_count}")
-    return f.session_id, f.fragment_count
-
-
-def _package(frames: Sequence[bytes]) -> bytes | None:
-    """The package the frames carry, fragment by fragment; None unless every
-    frame parses and they are the session's fragments 0, 1, ... in order."""
-    parts = []
+    ordered: list[bytes | None] = []
+    payloads: list[bytes] = []
+    first = None
     for k, data in enumerate(frames):
         try:
             f = decode_frame(data)
-        except PackageError:
-            return None
-        if f.fragment_index != k:
-            return None
-        parts.append(f.payload)
-    return b"".join(parts)
+        except (PackageError, TypeError, ValueError) as exc:
+            raise UsageError(f"frame {k} is not a mesh fragment frame ({exc})") from None
+        key = (f.session_id, f.package_size, f.fragment_size, f.fragment_count)
+        if first is None:
+            first = key
+            ordered = [None] * f.fragment_count
+            payloads = [b""] * f.fragment_count
+            if len(frames) != f.fragment_count:
+                raise UsageError(f"{len(frames)} frames for a session of {f.fragment_count}")
+        elif key != first:
+            raise UsageError(f"frame {k} is of another session than frame 0 (session, sizes "
+                             f"and count {key} against {first})")
+        i = f.fragment_index
+        want = min(f.fragment_size, f.package_size - i * f.fragment_size)
+        if len(f.payload) != want:
+            raise UsageError(f"frame {k}: fragment {i} carries {len(f.payload)} bytes, not {want}")
+        if ordered[i] is not None:
+            raise UsageError(f"frame {k}: fragment {i} a second time")
+        ordered[i] = bytes(data)
+        payloads[i] = f.payload
+    assert first is not None
+    return first[0], [f for f in ordered if f is not None], b"".join(payloads)
 
 
-def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes], session: int,
+def _adopt_checks(meters: Sequence[VirtualMeter], pkg: bytes, session: int,
                   cells: Sequence[int | None]) -> dict[int, tuple[int, int]]:
     """Check the broadcast package once per meter policy (identity, bank size,
     trusted keys) and let each meter's download bank adopt the passed check
@@ -120,9 +132,6 @@ def _adopt_checks(meters: Sequence[VirtualMeter], frames: Sequence[bytes], sessi
     one fault each, not faulted twice for the bank's blank check before the
     first write, and still in cache for that check. No byte changes."""
     spans: dict[int, tuple[int, int]] = {}
-    pkg = _package(frames)
-    if pkg is None:
-        return spans
     passed: dict[tuple[int, int, int, tuple[bytes, ...]], ImageCache | None] = {}
     for i, m in enumerate(meters):
         policy = m.boot.check_policy()
@@ -237,15 +246,15 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
     flash cells are mapped, when it is a fleet's (see ``_adopt_checks``)."""
     if max_rounds < 1:
         raise UsageError(f"max_rounds must be at least 1, not {max_rounds}")
-    session, count = _session(frames)
-    frames = [bytes(f) for f in frames]
+    session, frames, pkg = _session(frames)
+    count = len(frames)
     try:
         thresholds = [loss_threshold(p) for p in losses]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds)
     meters = [m for _, m in picked]
-    spans = _adopt_checks(meters, frames, session,
+    spans = _adopt_checks(meters, pkg, session,
                           cells if cells is not None else [None] * len(meters))
     result = BroadcastResult(session, count)
     everything = (1 << count) - 1

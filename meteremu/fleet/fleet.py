@@ -224,7 +224,10 @@ class Fleet:
         """Broadcast a package's mesh frames (``meteremu.hes.fragment_package``) to
         the meters ``ids`` (default all) in rounds: everything first, then the
         union of what the meters still waiting say they miss, until none waits
-        or ``max_rounds``. Each meter hears through its own link
+        or ``max_rounds``; the frames may come in any order (a round re-sends
+        by fragment index), but must be one session's fragments, each once
+        and whole, else :class:`UsageError` before anything is sent. Each
+        meter hears through its own link
         (:class:`~.links.Link`: ``loss``, one value or one per serial, drawn
         from ``seed``). Each meter ends exactly as ``receive_many`` of the
         frames it heard, round by round, would leave it; no virtual time
