@@ -101,6 +101,7 @@ def test_json_list_with_implicit_concentrator() -> None:
     ([{"id": "M1", "parent": "M2"}, {"id": "M2", "parent": "M1"},
       {"id": "M3", "parent": "DC"}], "cycle"),
     ([{"id": "M1", "parent": "DC"}, {"id": "M2", "parent": "X"}], "found 2"),
+    ([{"id": "M1", "parent": "M2"}, {"id": "M2", "parent": "M1"}], "form a cycle"),
     ([{"id": "M1", "parent": "DC", "quality": 1.5}], "quality"),
     ([{"id": "M1", "parent": "DC", "quality": "good"}], "quality"),
     ([{"id": "M1", "parent": "DC", "rate_kbps": 250}], "rate_kbps"),

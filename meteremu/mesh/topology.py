@@ -308,6 +308,10 @@ class Topology:
         if concentrator is None:
             ids = {n.id for n in nodes}
             outside = sorted({n.parent for n in nodes if n.parent not in ids})
+            if not outside:
+                raise TopologyError("topology: every parent is a node, so the nodes form a "
+                                  "cycle and none reaches a concentrator (the one parent "
+                                  "that is not a node)")
             if len(outside) != 1:
                 raise TopologyError(f"topology: the concentrator is the one parent that is not a "
                                   f"node; found {len(outside)}: {outside[:5]}")
