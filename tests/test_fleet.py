@@ -167,6 +167,28 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
     assert [picture(fleet[s]) for s in fleet] == before
 
 
+def test_a_serial_named_twice_or_unknown_is_refused_and_changes_nothing() -> None:
+    """A head-end that names a meter twice would feed it every frame twice in
+    one round, or activate it twice and be told it failed (the second call's
+    0x8000 over the first one's success); a loss for a serial the fleet does
+    not hold would be dropped silently (that meter hears everything)."""
+    fleet = fleet_of(3)
+    s = fleet.serials
+    for m in fleet:
+        fleet[m].drain_events()
+    before = [picture(fleet[m]) for m in fleet]
+    for call in (lambda: fleet.broadcast(FRAMES, ids=[s[0], s[1], s[0]]),
+                 lambda: fleet.activate(ids=[s[2], s[2]]),
+                 lambda: fleet.heartbeat(ids=[s[1], s[1]]),
+                 lambda: fleet.advance(10, ids=[s[0], s[0]]),
+                 lambda: fleet.broadcast(FRAMES, loss={s[0]: 0.2, "MTR99999999": 0.5})):
+        with pytest.raises(UsageError, match=r"twice|not in the fleet"):
+            call()
+    assert [picture(fleet[m]) for m in fleet] == before
+    with pytest.raises(UsageError, match="serial_format"):
+        fleet_of(2, serial_format="{:d}{}")
+
+
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 5), seed=st.integers(0, 2**32),
        losses=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]), min_size=5, max_size=5),

@@ -127,7 +127,11 @@ class Fleet:
             if meters < 0:
                 raise UsageError(f"a fleet of {meters} meters")
             # serials alone: each as MeterSpec(serial), without making the specs
-            specs: list[MeterSpec | str] = [serial_format.format(i) for i in range(meters)]
+            try:
+                specs: list[MeterSpec | str] = [serial_format.format(i) for i in range(meters)]
+            except (IndexError, KeyError, ValueError) as exc:
+                raise UsageError(f"serial_format {serial_format!r} does not format a meter's "
+                                 f"number: {exc}") from None
         else:
             specs = [MeterSpec(s) if isinstance(s, str) else s for s in meters]
         if block < 1:
@@ -206,9 +210,18 @@ class Fleet:
         return list(self._meters)
 
     def _pick(self, ids: Iterable[str] | None) -> list[tuple[str, VirtualMeter]]:
+        """The meters ``ids`` (default all), each once: a serial named twice (it
+        would take the call twice) or not in the fleet is a UsageError."""
         if ids is None:
             return list(self._meters.items())
-        return [(s, self[s]) for s in ids]
+        picked = []
+        seen: set[str] = set()
+        for s in ids:
+            if s in seen:
+                raise UsageError(f"serial {s!r} named twice")
+            seen.add(s)
+            picked.append((s, self[s]))
+        return picked
 
     # ------------------------------------------------------------ driving
     @_quiet_gc
@@ -233,6 +246,10 @@ class Fleet:
         frames it heard, round by round, would leave it; no virtual time
         passes. Returns each meter's outcome."""
         picked = self._pick(ids)
+        if isinstance(loss, Mapping):
+            strangers = sorted(s for s in loss if s not in self._meters)
+            if strangers:
+                raise UsageError(f"loss names meters not in the fleet: {strangers[:5]}")
         losses = [loss.get(s, 0.0) if isinstance(loss, Mapping) else loss for s, _ in picked]
         return run_broadcast(picked, frames, losses, seed, max_rounds,
                              [self._cells[s] for s, _ in picked])
