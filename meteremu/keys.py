@@ -156,11 +156,14 @@ def load_public_key(data: bytes) -> bytes:
     except ValueError as exc:
         public_error = str(exc)
     if not data.lstrip().startswith(b"-----BEGIN"):
-        try:  # a DER private key
-            return _load_point(public_point(load_private_key(data)))
-        except KeyFileError as exc:
-            if "curve" in str(exc) or "not an EC key" in str(exc):
-                raise
+        try:  # a DER private key (unencrypted: no passphrase is asked here)
+            key = serialization.load_der_private_key(data, password=None)
+        except Exception:  # not one: the public key's error says what was wanted
+            key = None
+        if key is not None:
+            _require_p256(key, "private key")  # names the curve or the kind
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            return _load_point(public_point(key))
     raise KeyFileError(public_error)
 
 

@@ -96,6 +96,29 @@ def test_garbage_refused(data: bytes) -> None:
         load_public_key(data)
 
 
+@pytest.mark.parametrize("data", [b"x" * 100, bytes(range(256)) * 3, b"\x30\x03\x02\x01\x00"])
+def test_binary_that_is_no_key_is_refused_as_a_public_key(data: bytes) -> None:
+    """Where a public key is wanted, a file that is no key at all (a package
+    given by mistake) is refused as what it should have been; cryptography's
+    own message for it mentions "EC curves", which must not turn it into a
+    private-key error."""
+    with pytest.raises(KeyFileError, match="not a PEM or DER public key"):
+        load_public_key(data)
+
+
+def test_a_der_private_key_stands_for_its_public_half_or_names_its_curve() -> None:
+    der = serialization.Encoding.DER
+    pkcs8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    key = generate_private_key()
+    assert load_public_key(key.private_bytes(der, pkcs8, none)) == public_point(key)
+    other = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(KeyFileError, match="secp384r1"):
+        load_public_key(other.private_bytes(der, pkcs8, none))
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(KeyFileError, match="not an EC key"):
+        load_public_key(rsa_key.private_bytes(der, pkcs8, none))
+
+
 def test_missing_file_named(tmp_path: pathlib.Path) -> None:
     with pytest.raises(KeyFileError, match=r"nope\.pem"):
         load_private_key_file(tmp_path / "nope.pem")
