@@ -170,6 +170,19 @@ def test_usage_errors_exit_2_with_one_line(work: pathlib.Path, extra: tuple,
     assert message in err and err.count("\n") == 1 and out == ""
 
 
+def test_every_frame_duplicated_and_held_back_is_a_channel_not_a_usage_error(
+        work: pathlib.Path) -> None:
+    """--duplicate 1 and --reorder 1 lose nothing (each frame comes twice, late):
+    the channel takes them; only --loss and --corrupt stop short of 1."""
+    code, rep, err = broadcast(work, "--meters", 6, "--seed", 2, "--duplicate", 1,
+                               "--reorder", 1)
+    assert code == 0, err
+    assert rep["outcome"]["complete"] == 6
+    code, _, err = call("mesh", "broadcast", "--file", work / "fw.pkg", "--group", G,
+                        "--corrupt", 1)
+    assert code == 2 and "--corrupt" in err
+
+
 def test_file_problems(work: pathlib.Path, tmp_path: pathlib.Path) -> None:
     code, _, err = call("mesh", "broadcast", "--file", tmp_path / "none.pkg", "--group", G)
     assert code == 2 and "cannot read package" in err

@@ -93,11 +93,11 @@ def _add_mesh(sub: Any) -> None:
     ch = b.add_argument_group("channels")
     ch.add_argument("--burst", type=number(1, 1e6), default=None, metavar="L",
                     help="Gilbert-Elliott loss with mean bursts of L frames (default: Bernoulli)")
-    ch.add_argument("--duplicate", type=probability, default=0.0, metavar="P",
+    ch.add_argument("--duplicate", type=number(0, 1), default=0.0, metavar="P",
                     help="frames duplicated on the way down (0)")
     ch.add_argument("--corrupt", type=probability, default=0.0, metavar="P",
                     help="frames damaged on the air (0)")
-    ch.add_argument("--reorder", type=probability, default=0.0, metavar="P",
+    ch.add_argument("--reorder", type=number(0, 1), default=0.0, metavar="P",
                     help="frames held back behind later ones (0)")
     air = b.add_argument_group("airtime and rounds")
     air.add_argument("--cap", type=number(0.01, 1), default=0.30, metavar="X",
