@@ -8,6 +8,7 @@ from typing import Any
 
 from meteremu.device import VirtualMeter
 from meteremu.device.download import KIND_MESH
+from meteremu.device.sessions import CloseReason
 from meteremu.fleet import Fleet, Link
 from meteremu.hes import fragment_package
 from meteremu.testing import HW_REVISION, VENDOR_ID, make_firmware, make_keys, make_package
@@ -40,8 +41,9 @@ def status(m: VirtualMeter) -> tuple[str, int]:
         if dl.complete:
             return "complete", 0
         return "missing", int.from_bytes(dl.missing(), "little")
-    if (KIND_MESH, SESSION) in m.download.closed:
-        return "refused", 0
+    if (KIND_MESH, SESSION) in m.download.closed:  # activated: it needs nothing more
+        activated = m.download.closed.reason((KIND_MESH, SESSION)) is CloseReason.ACTIVATED
+        return ("complete", 0) if activated else ("refused", 0)
     return "missing", -1
 
 

@@ -249,6 +249,32 @@ def test_a_fleet_of_two_kinds_shares_within_each_kind() -> None:
         "a1": "complete", "b1": "refused", "a2": "complete", "b2": "refused"}
 
 
+def test_a_session_the_meter_activated_is_complete_there_and_a_refusal_names_its_own_code(
+        ) -> None:
+    """Broadcast again what the meters already activated: the session is closed
+    on them as activated, so they take no frame of it and need none -- complete,
+    not refused. A meter that refused an earlier package and then activated
+    this one is complete too, without the old refusal's code; a session the
+    meter closed as refused keeps the code of that refusal."""
+    fleet = fleet_of(3)
+    s = fleet.serials
+    forged = make_package(make_firmware(6000, seed=2), make_keys(9), version="2.0.0",
+                          security_counter=2, fragment_size=128)
+    first = fleet.broadcast(fragment_package(forged, session_id=0xBAD), ids=[s[0]])
+    assert first.outcomes[s[0]].kind == "refused"
+    assert first.outcomes[s[0]].code == SIGNATURE_MISMATCH.code
+    assert fleet.broadcast(FRAMES, seed=1).count("complete") == 3
+    assert all(v is None for v in fleet.activate(ids=s[:2]).values())
+    assert all(fleet.heartbeat(ids=s[:1]).values())
+    again = fleet.broadcast(FRAMES, seed=2, max_rounds=3)
+    assert {m: (o.kind, o.code) for m, o in again.outcomes.items()} == {
+        s[0]: ("complete", None), s[1]: ("complete", None), s[2]: ("complete", None)}
+    assert again.rounds == 1  # nobody waits for anything
+    refused = fleet.broadcast(fragment_package(forged, session_id=0xBAD), ids=[s[0]])
+    assert refused.outcomes[s[0]].kind == "refused"
+    assert refused.outcomes[s[0]].code == SIGNATURE_MISMATCH.code
+
+
 def test_an_empty_fleet() -> None:
     fleet = fleet_of(0)
     assert len(fleet) == 0

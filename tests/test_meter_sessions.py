@@ -12,7 +12,8 @@ from meterkit import MGMT, REFUSED, SMALL, frames, grep, meter, package
 
 from meteremu.device import BootState, ImageTransferStatus, Receipt
 from meteremu.device.cosem import Client
-from meteremu.device.sessions import KEEP
+from meteremu.device.download import KIND_MESH
+from meteremu.device.sessions import KEEP, CloseReason
 from meteremu.hes import LossyLink, deliver
 from meteremu.testing.rig import MeterPair
 
@@ -71,6 +72,25 @@ def test_a_closed_session_is_remembered_across_power_cycles() -> None:
         m.power_cycle()
         assert _feed(m, frames(package(2), S)[:3]) == [Receipt.DROPPED_CLOSED] * 3
     assert m.download_session() is None
+
+
+def test_why_a_session_closed_is_remembered_across_power_cycles() -> None:
+    """The reason is read back from the session records: activated, refused, or
+    none once the session is older than the last KEEP."""
+    m = meter()
+    _update(m, package(2), S)
+    assert m.receive(frames(package(9, hw_revision=99), X)[0]) is Receipt.REFUSED
+    closed = m.download.closed
+    for _ in range(2):
+        assert closed.reason((KIND_MESH, S)) is CloseReason.ACTIVATED
+        assert closed.reason((KIND_MESH, X)) is CloseReason.REFUSED
+        assert closed.reason((KIND_MESH, T)) is None
+        m.power_cycle()
+    for k in range(KEEP):
+        m.receive(frames(package(9, hw_revision=99), 0x7000 + k)[0])
+    m.power_cycle()
+    assert closed.reason((KIND_MESH, S)) is None and (KIND_MESH, S) not in closed
+    assert closed.reason((KIND_MESH, 0x7000 + KEEP - 1)) is CloseReason.REFUSED
 
 
 def test_a_closed_session_id_is_heard_again_once_it_is_old() -> None:

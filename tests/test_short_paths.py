@@ -364,14 +364,16 @@ def test_append_fields_is_append_of_a_sealed_record(ops) -> None:
 def _status_ordinary(m, session: int) -> tuple[str, int]:
     """A meter's status after a round, as the broadcast first read it."""
     from meteremu.device.download import KIND_MESH
+    from meteremu.device.sessions import CloseReason
 
     dl = m.download.open() if m.power.running else None
     if dl is not None and dl.tag == KIND_MESH and dl.session_id == session:
         if dl.complete:
             return "complete", 0
         return "missing", int.from_bytes(dl.missing(), "little")
-    if (KIND_MESH, session) in m.download.closed:
-        return "refused", 0
+    if (KIND_MESH, session) in m.download.closed:  # activated: it needs nothing more
+        activated = m.download.closed.reason((KIND_MESH, session)) is CloseReason.ACTIVATED
+        return ("complete", 0) if activated else ("refused", 0)
     return "missing", -1
 
 

@@ -379,9 +379,11 @@ class Download:
 
     def outcome(self, session: int) -> tuple[str, int]:
         """Where mesh session ``session`` stands on this meter: ``("complete",
-        0)``; ``("missing", bitmask)`` of the fragments still missing (bit i:
+        0)``: it holds every fragment, or closed the session as activated;
+        ``("missing", bitmask)`` of the fragments still missing (bit i:
         fragment i; -1: all of them, the meter never took the session or is
-        off); ``("refused", 0)``: it closed the session as refused."""
+        off); ``("refused", 0)``: it closed the session otherwise (refused, or
+        replaced by a newer one: it takes no frame of it)."""
         dl = self.dl
         if dl is not None and self._power.running and dl.is_open_as(KIND_MESH) and (
                 dl.session_id == session):
@@ -425,8 +427,13 @@ class Download:
         return target, ("missing", int.from_bytes(dl.missing(), "little"))
 
     def _unheld(self, session: int) -> tuple[str, int]:
-        """:meth:`outcome` of a session the open download is not."""
-        return _REFUSED if (KIND_MESH, session) in self.closed else _NEVER
+        """:meth:`outcome` of a session the open download is not: complete when the
+        meter closed it as activated (it needs none of its frames), refused when
+        it closed it otherwise, else missing all."""
+        key = (KIND_MESH, session)
+        if key not in self.closed:
+            return _NEVER
+        return _COMPLETE if self.closed.reason(key) is CloseReason.ACTIVATED else _REFUSED
 
     def _run_target(self) -> Reassembler | None:
         """The download whose frames may go to the C core a run at a time: a mesh

@@ -44,16 +44,30 @@ class ClosedSessions:
     def __init__(self, flash: Any, region: Region, sector_size: int) -> None:
         self.ring = RecordRing(flash, region, SessionRecord, sector_size)
         self._recent: deque[tuple[int, int]] = deque(maxlen=KEEP)
+        self._reasons: dict[tuple[int, int], int] = {}  # why each closed (newest record)
         self.write_failures = 0
 
     def load(self) -> None:
         """Read the ring back (at power-up)."""
         self._recent.clear()
+        self._reasons = {}
         for rec in self.ring.load()[-KEEP:]:
-            self._recent.append((rec.kind, rec.session_id))
+            key = (rec.kind, rec.session_id)
+            self._recent.append(key)
+            self._reasons[key] = rec.reason
 
     def __contains__(self, key: tuple[int, int]) -> bool:
         return key in self._recent
+
+    def reason(self, key: tuple[int, int]) -> CloseReason | None:
+        """Why session ``key`` closed, if it is among the closed ones (None also
+        for a reason this version does not know, read from flash)."""
+        if key not in self._recent:
+            return None
+        try:
+            return CloseReason(self._reasons[key])
+        except (KeyError, ValueError):
+            return None
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return iter(tuple(self._recent))
@@ -67,6 +81,9 @@ class ClosedSessions:
         if key in self._recent:
             return
         self._recent.append(key)
+        self._reasons[key] = int(reason)
+        if len(self._reasons) > 2 * KEEP:  # (keys that fell out of the last KEEP)
+            self._reasons = {k: self._reasons[k] for k in self._recent}
         try:
             self.ring.append_fields(kind, session_id, int(reason), clock)
         except FlashPowerError:

@@ -35,6 +35,7 @@ from .._lowlevel.image import ImageCache, check_package
 from .._lowlevel.reasm import decode_frame
 from ..device import VirtualMeter
 from ..device.download import KIND_MESH
+from ..device.sessions import CloseReason
 from ..errors import PackageError, UsageError
 from .links import link_seed
 from .memory import populate
@@ -44,9 +45,11 @@ __all__ = ["BroadcastResult", "MeterOutcome", "run_broadcast"]
 
 @dataclass(frozen=True)
 class MeterOutcome:
-    """How the broadcast ended for one meter: ``kind`` ``complete``, ``missing``
-    (``missing`` fragments still to come) or ``refused`` (``code``: the
-    operator code of its last refusal), and the round it became final in."""
+    """How the broadcast ended for one meter: ``kind`` ``complete`` (it holds the
+    session, or activated it before), ``missing`` (``missing`` fragments still
+    to come) or ``refused`` (it closed the session and takes none of its
+    frames; ``code``: the operator code of the refusal that closed it, None
+    when it was replaced by a newer session), and the round it became final in."""
 
     kind: str
     missing: int = 0
@@ -284,8 +287,9 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
         todo = [k for k in range(count) if union >> k & 1]
     for i, (serial, m) in enumerate(picked):
         kind, missing = m.download.outcome(session)
-        code_ = None
-        if kind == "refused" and m.last_refusal is not None:
+        code_ = None  # the refusal's own: not one of a session closed another way
+        if kind == "refused" and m.last_refusal is not None and (
+                m.download.closed.reason((KIND_MESH, session)) is CloseReason.REFUSED):
             code_ = m.last_refusal.code
         n_missing = count if missing < 0 else missing.bit_count()
         result.outcomes[serial] = MeterOutcome(kind, n_missing, code_,
