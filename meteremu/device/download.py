@@ -399,12 +399,8 @@ class Download:
         outcome(session))`` -- what a fleet asks of every meter after every
         round, in one call, each field of the download read once
         (``tests/test_short_paths.py`` holds it to those four calls)."""
-        counters = self.counters
-        if written:
-            counters[_WRITTEN_KEY] += written
-            self._progress_at = self._power.clock.now
-        if duplicates:
-            counters[_DUPLICATE_KEY] += duplicates
+        if written or duplicates:
+            self.settle_counts(written, duplicates)
         dl = self.dl
         if dl is None or not dl.is_open:
             return None, self._unheld(session)
