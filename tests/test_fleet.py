@@ -181,8 +181,9 @@ def test_a_serial_named_twice_or_unknown_is_refused_and_changes_nothing() -> Non
                  lambda: fleet.activate(ids=[s[2], s[2]]),
                  lambda: fleet.heartbeat(ids=[s[1], s[1]]),
                  lambda: fleet.advance(10, ids=[s[0], s[0]]),
+                 lambda: fleet.activate(ids=s[0]),  # a serial, not a list of them
                  lambda: fleet.broadcast(FRAMES, loss={s[0]: 0.2, "MTR99999999": 0.5})):
-        with pytest.raises(UsageError, match=r"twice|not in the fleet"):
+        with pytest.raises(UsageError, match=r"twice|not in the fleet|not one serial"):
             call()
     assert [picture(fleet[m]) for m in fleet] == before
     with pytest.raises(UsageError, match="serial_format"):

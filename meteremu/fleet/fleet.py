@@ -214,6 +214,8 @@ class Fleet:
         would take the call twice) or not in the fleet is a UsageError."""
         if ids is None:
             return list(self._meters.items())
+        if isinstance(ids, (str, bytes)):  # (it would be taken letter by letter)
+            raise UsageError(f"ids is a list of serials, not one serial: [{ids!r}]")
         picked = []
         seen: set[str] = set()
         for s in ids:
