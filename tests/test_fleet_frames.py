@@ -54,6 +54,8 @@ BAD = {
     "another count": (_with(4, _frame(4, fragment_count=len(FRAMES) + 1)),
                       "frame 4 is of another session"),
     "a fragment twice": (_with(5, FRAMES[6]), "frame 6: fragment 6 a second time"),
+    "an index past the count": (_with(3, _frame(3, fragment_index=len(FRAMES))),
+                                f"frame 3: fragment {len(FRAMES)} of a session of"),
     "a short payload": (_with(1, _frame(1, payload=decode_frame(FRAMES[1]).payload[:-8])),
                         "frame 1: fragment 1 carries"),
     "one frame missing": (FRAMES[:-1], "frames for a session of"),

@@ -104,6 +104,8 @@ def _session(frames: Sequence[bytes]) -> tuple[int, list[bytes], bytes]:
             raise UsageError(f"frame {k} is of another session than frame 0 (session, sizes "
                              f"and count {key} against {first})")
         i = f.fragment_index
+        if i >= f.fragment_count:
+            raise UsageError(f"frame {k}: fragment {i} of a session of {f.fragment_count}")
         want = min(f.fragment_size, f.package_size - i * f.fragment_size)
         if len(f.payload) != want:
             raise UsageError(f"frame {k}: fragment {i} carries {len(f.payload)} bytes, not {want}")
