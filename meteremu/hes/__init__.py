@@ -4,7 +4,13 @@ has every fragment."""
 
 from __future__ import annotations
 
-from .fragments import fragment_count, fragment_package, missing_indices, retransmission
+from .fragments import (
+    by_fragment,
+    fragment_count,
+    fragment_package,
+    missing_indices,
+    retransmission,
+)
 from .link import Delivery, LinkStats, LossyLink, Receiver, deliver
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "LinkStats",
     "LossyLink",
     "Receiver",
+    "by_fragment",
     "deliver",
     "fragment_count",
     "fragment_package",

@@ -22,6 +22,7 @@ from ..wire.layout import offset_of, size_of
 from ..wire.package import FRAGMENT_MAX, FRAGMENT_MIN, Header, fragment_count
 
 __all__ = [
+    "by_fragment",
     "fragment_count",
     "fragment_package",
     "header_fragment_size",
@@ -74,13 +75,40 @@ def fragment_package(
     ]
 
 
+def by_fragment(frames: Sequence[bytes], session_id: int | None = None) -> list[bytes]:
+    """``frames`` put where their fragment index says: entry ``i`` is the frame
+    that carries fragment ``i`` of the session (``session_id``, or the first
+    frame's that parses) -- the first such frame when several do -- else
+    ``frames[i]`` as given (a frame that does not parse, or another session's,
+    stays where the caller put it). A missing fragment is sent again by its
+    index, so a head-end that shuffled its list still re-sends the right
+    frames; for the list :func:`fragment_package` makes, the same list."""
+    from .._lowlevel.reasm import frame_fields
+    from ..errors import PackageRefused
+
+    out = [bytes(f) for f in frames]
+    placed: list[bytes | None] = [None] * len(out)
+    for data in out:
+        try:
+            sid, _size, _fsize, index, _count, _payload = frame_fields(data)
+        except PackageRefused:
+            continue
+        if session_id is None:
+            session_id = sid
+        if sid == session_id and index < len(placed) and placed[index] is None:
+            placed[index] = data
+    return [p if p is not None else out[i] for i, p in enumerate(placed)]
+
+
 def retransmission(frames: Sequence[bytes], missing: Iterable[int]) -> list[bytes]:
     """The frames to send again for the ``missing`` indices (as a meter reports
-    them), in index order, each once; an index outside the session is an error."""
+    them), in index order, each once, each the frame carrying that fragment
+    (:func:`by_fragment`); an index outside the session is an error."""
     wanted = sorted(set(missing))
     if wanted and not 0 <= wanted[0] <= wanted[-1] < len(frames):
         raise IndexError(f"missing index outside 0..{len(frames) - 1}")
-    return [frames[i] for i in wanted]
+    ordered = by_fragment(frames) if wanted else []
+    return [ordered[i] for i in wanted]
 
 
 def missing_indices(bitmap: bytes | bytearray, count: int) -> list[int]:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .fragments import by_fragment
+
 __all__ = ["Delivery", "LinkStats", "LossyLink", "Receiver", "deliver"]
 
 _PATIENCE = 3  # rounds with frames arriving and no session before giving up
@@ -215,6 +217,7 @@ def deliver(
     link = link if link is not None else LossyLink(loss=0.0)
     clock: _Clocked | None = meter if airtime > 0 else None  # type: ignore[assignment]
     sid = _session_of(frames)
+    resend = by_fragment(frames, sid)  # a missing fragment goes again by its index
     session_of_meter = getattr(meter, "download_session", None)
     everything = range(len(frames))
     todo: Sequence[int] = everything
@@ -223,7 +226,7 @@ def deliver(
     refused = False
     while rounds < max_rounds and todo:
         rounds += 1
-        batch = [frames[i] for i in todo]
+        batch = [frames[i] for i in todo] if todo is everything else [resend[i] for i in todo]
         sent += len(batch)
         arrived = link.transmit(batch)
         burst = getattr(meter, "receive_many", None) if clock is None else None

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
+from ..hes.fragments import by_fragment
 from .airtime import Medium, airtime_ns
 from .channel import Bernoulli, GilbertElliott, Link, LossModel, stream_seed, unit
 from .clock import NS, EventQueue, ns
@@ -190,12 +191,13 @@ class Broadcast:
         if not self.members:
             known = ", ".join(sorted(g or "''" for g in topology.groups())[:10])
             raise UsageError(f"group {group!r} has no meters in this topology (groups: {known})")
-        self.frames = [bytes(f) for f in frames]
-        if not self.frames:
+        if not frames:
             raise ValueError("no frames to broadcast")
+        self.session = session_of(frames) if session is None else session
+        # fragment i is frames[i] whatever order they came in: rounds send by index
+        self.frames = by_fragment(frames, self.session)
         self.count = len(self.frames)
         self.everything = (1 << self.count) - 1
-        self.session = session_of(self.frames) if session is None else session
         self.agents = as_agents(meters, self.members)
         self.q = EventQueue()
         self.medium = Medium(self.q, cap=cfg.cap, window_ns=ns(cfg.window_s))
