@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meteremu.device import BootState
-from meteremu.hes import LossyLink, by_fragment, deliver, fragment_package, retransmission
+from meteremu.hes import (
+    LossyLink,
+    by_fragment,
+    deliver,
+    fragment_package,
+    retransmission,
+    session_of,
+)
 from meteremu.mesh import Broadcast, MeshConfig, Node, Topology, virtual_meters
 from meteremu.testing import VENDOR_ID, make_firmware, make_keys, make_meter, make_package
 
@@ -77,3 +84,16 @@ def test_the_mesh_broadcast_of_a_shuffled_list_is_the_broadcast_of_the_list() ->
     shuffled.pop("wall_s", None)
     assert shuffled == ordered
     assert ordered["outcome"]["complete"] == 2
+
+
+def test_another_sessions_frame_stays_where_it_was_put() -> None:
+    """A frame of another session is never taken for a fragment of this one."""
+    frames = _frames()
+    stranger = fragment_package(make_package(make_firmware(3000, seed=4), KEYS),
+                                session_id=SESSION + 1)[7]
+    mixed = list(frames)
+    mixed[4] = stranger
+    got = by_fragment(mixed)
+    assert got[4] == stranger and got[7] == frames[7]
+    assert got[:4] == frames[:4] and got[5:] == frames[5:]
+    assert session_of(mixed[4:5]) == SESSION + 1 and session_of([b"x", b""]) is None

@@ -10,6 +10,7 @@ from .fragments import (
     fragment_package,
     missing_indices,
     retransmission,
+    session_of,
 )
 from .link import Delivery, LinkStats, LossyLink, Receiver, deliver
 
@@ -24,4 +25,5 @@ __all__ = [
     "fragment_package",
     "missing_indices",
     "retransmission",
+    "session_of",
 ]

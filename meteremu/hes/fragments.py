@@ -28,6 +28,7 @@ __all__ = [
     "header_fragment_size",
     "missing_indices",
     "retransmission",
+    "session_of",
 ]
 
 _FRAGMENT_SIZE_AT = offset_of(Header, "fragment_size")
@@ -75,6 +76,20 @@ def fragment_package(
     ]
 
 
+def session_of(frames: Iterable[bytes | bytearray | memoryview]) -> int | None:
+    """The session ID the frames carry: the first frame's that parses; None when
+    none does."""
+    from .._lowlevel.reasm import frame_fields
+    from ..errors import PackageRefused
+
+    for frame in frames:
+        try:
+            return int(frame_fields(bytes(frame))[0])
+        except PackageRefused:
+            continue
+    return None
+
+
 def by_fragment(frames: Sequence[bytes], session_id: int | None = None) -> list[bytes]:
     """``frames`` put where their fragment index says: entry ``i`` is the frame
     that carries fragment ``i`` of the session (``session_id``, or the first
@@ -87,14 +102,14 @@ def by_fragment(frames: Sequence[bytes], session_id: int | None = None) -> list[
     from ..errors import PackageRefused
 
     out = [bytes(f) for f in frames]
+    if session_id is None:
+        session_id = session_of(out)
     placed: list[bytes | None] = [None] * len(out)
     for data in out:
         try:
             sid, _size, _fsize, index, _count, _payload = frame_fields(data)
         except PackageRefused:
             continue
-        if session_id is None:
-            session_id = sid
         if sid == session_id and index < len(placed) and placed[index] is None:
             placed[index] = data
     return [p if p is not None else out[i] for i, p in enumerate(placed)]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .fragments import by_fragment
+from .fragments import by_fragment, session_of
 
 __all__ = ["Delivery", "LinkStats", "LossyLink", "Receiver", "deliver"]
 
@@ -173,18 +173,6 @@ class Delivery:
 _REFUSALS = frozenset({"refused", "dropped-closed", "dropped-battery"})
 
 
-def _session_of(frames: Sequence[bytes]) -> int | None:
-    from .._lowlevel.reasm import frame_fields
-    from ..errors import PackageRefused
-
-    for frame in frames:
-        try:
-            return int(frame_fields(bytes(frame))[0])
-        except PackageRefused:
-            continue
-    return None
-
-
 def deliver(
     meter: Receiver,
     frames: Sequence[bytes],
@@ -216,7 +204,7 @@ def deliver(
         raise ValueError("max_rounds must be at least 1")
     link = link if link is not None else LossyLink(loss=0.0)
     clock: _Clocked | None = meter if airtime > 0 else None  # type: ignore[assignment]
-    sid = _session_of(frames)
+    sid = session_of(frames)
     resend = by_fragment(frames, sid)  # a missing fragment goes again by its index
     session_of_meter = getattr(meter, "download_session", None)
     everything = range(len(frames))

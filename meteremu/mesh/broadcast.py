@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..hes.fragments import by_fragment
+from ..hes.fragments import by_fragment, session_of
 from .airtime import Medium, airtime_ns
 from .channel import Bernoulli, GilbertElliott, Link, LossModel, stream_seed, unit
 from .clock import NS, EventQueue, ns
@@ -110,19 +110,6 @@ class MeshConfig:
         if self.burst is None:
             return Bernoulli(loss)
         return GilbertElliott.from_loss(loss, self.burst)
-
-
-def session_of(frames: Sequence[bytes]) -> int:
-    """The session ID the frames carry (the first frame that parses)."""
-    from .._lowlevel.reasm import frame_fields
-    from ..errors import PackageRefused
-
-    for f in frames:
-        try:
-            return int(frame_fields(bytes(f))[0])
-        except PackageRefused:
-            continue
-    raise ValueError("no frame parses: cannot tell the session")
 
 
 class _Report:
@@ -193,7 +180,10 @@ class Broadcast:
             raise UsageError(f"group {group!r} has no meters in this topology (groups: {known})")
         if not frames:
             raise ValueError("no frames to broadcast")
-        self.session = session_of(frames) if session is None else session
+        sid = session_of(frames) if session is None else session
+        if sid is None:
+            raise ValueError("no frame parses: cannot tell the session")
+        self.session = sid
         # fragment i is frames[i] whatever order they came in: rounds send by index
         self.frames = by_fragment(frames, self.session)
         self.count = len(self.frames)
