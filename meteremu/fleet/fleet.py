@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,12 +35,17 @@ _T = TypeVar("_T")
 
 
 def _quiet_gc(fn: Callable[..., _T]) -> Callable[..., _T]:
-    """Run ``fn`` with Python's cyclic garbage collector paused (and restored
-    after). A fleet is a large, long-lived object graph that these calls only
-    add to; every collection the allocations trigger would walk all of it
-    again, so the time grows faster than the fleet. Nothing here makes
-    cyclic garbage worth collecting; the next collection after the call
-    finds whatever there is."""
+    """Run ``fn`` with Python's cyclic garbage collector paused, then move what
+    is alive out of its sight (``gc.freeze``) and let it run again. A fleet is
+    a large, long-lived object graph that these calls only add to; every
+    collection the allocations trigger would walk all of it again, so the
+    time grows faster than the fleet -- and the first collection after the
+    call would walk everything the call made (about 70 objects a meter: a
+    fifth of a second for 10,000 meters). Frozen objects are still freed when
+    their last reference goes; only reference cycles among them wait for
+    :meth:`Fleet.close` (or the fleet's end), which hands them back to the
+    collector (``gc.unfreeze``). A caller that keeps the collector disabled
+    itself is left alone: nothing is frozen then."""
 
     @functools.wraps(fn)
     def paused(*args: Any, **kwargs: Any) -> _T:
@@ -49,6 +55,7 @@ def _quiet_gc(fn: Callable[..., _T]) -> Callable[..., _T]:
             return fn(*args, **kwargs)
         finally:
             if was:
+                gc.freeze()
                 gc.enable()
 
     return paused
@@ -99,6 +106,8 @@ class Fleet:
         self._meters: dict[str, VirtualMeter] = {}
         self._cells: dict[str, int] = {}  # where each meter's flash cells are mapped
         self._pools: list[SlotPool] = []
+        # a fleet dropped without close() hands its cycles back all the same
+        weakref.finalize(self, gc.unfreeze)
 
     @classmethod
     @_quiet_gc
@@ -321,12 +330,14 @@ class Fleet:
 
     def close(self) -> None:
         """Drop every meter and the shared mappings (no power-fail save: the
-        flash is in memory only and goes with the fleet)."""
+        flash is in memory only and goes with the fleet). What the fleet's calls
+        froze out of the collector's sight is handed back to it."""
         self._meters.clear()
         self._cells.clear()
         for pool in self._pools:
             pool.close()
         self._pools = []
+        gc.unfreeze()
 
     def __enter__(self) -> Fleet:
         return self
