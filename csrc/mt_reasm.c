@@ -156,7 +156,7 @@ int mt_reasm_resume(mt_reasm *st)
      * the rest arrives. */
     st->hdr_ok = 1;
     for (uint32_t j = 0; j < st->hdr_frags; j++) {
-        int got;
+        int got = 0; /* set when rc is MT_OK, the only case it is read */
         rc = mt_reasm_is_received(st, j, &got);
         if (rc != MT_OK) return mt_reasm_fault(st, rc);
         if (!got) st->hdr_ok = 0;

@@ -45,7 +45,7 @@ ffibuilder.set_source(
     + f'\nstatic const char *mt_build_digest(void) {{ return "{DIGEST}"; }}\n',
     sources=SOURCES,
     include_dirs=[str(CSRC), str(CSRC / "sim")],
-    extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion"],
+    extra_compile_args=["-std=c99", "-O3", "-Wall", "-Wextra", "-Wconversion"],
 )
 
 if __name__ == "__main__":
