@@ -162,12 +162,36 @@ def test_text_report(work: pathlib.Path) -> None:
     (("--loss", 0.6, "--spread", 0, "--burst", 1), "--burst"),
     (("--cap", 0.01, "--window", 0.1), "widen the window"),
     (("--meters", 2000, "--fanout", 2, "--depth", 3), "do not fit"),
+    (("--meters", 5, "--save-topology", "mesh.yaml"), "--save-topology writes a .json or a .csv"),
 ])
 def test_usage_errors_exit_2_with_one_line(work: pathlib.Path, extra: tuple,
                                            message: str) -> None:
     code, out, err = call("mesh", "broadcast", "--file", work / "fw.pkg", "--group", G, *extra)
     assert code == 2
     assert message in err and err.count("\n") == 1 and out == ""
+
+
+def test_a_topology_saved_under_another_suffix_is_refused_before_anything_is_written(
+        work: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """--save-topology names the format by its suffix: .json or .csv; a .yaml
+    file used to be written as JSON."""
+    target = tmp_path / "mesh.yaml"
+    code, out, err = call("mesh", "broadcast", "--file", work / "fw.pkg", "--group", G,
+                          "--meters", 5, "--save-topology", target)
+    assert code == 2 and "mesh.yaml" in err and out == ""
+    assert not target.exists()
+
+
+def test_a_topology_without_groups_says_so(work: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "nogroup.csv").write_text("id,parent,quality\nM1,DC,0.9\nM2,M1,1\n")
+    code, out, err = call("mesh", "broadcast", "--file", work / "fw.pkg", "--group", G,
+                          "--topology", tmp_path / "nogroup.csv")
+    assert code == 2 and out == ""
+    assert "gives no meter a group" in err and "'group' column" in err
+    (tmp_path / "grouped.csv").write_text("id,parent,group\nM1,DC,north\nM2,M1,\n")
+    code, _, err = call("mesh", "broadcast", "--file", work / "fw.pkg", "--group", G,
+                        "--topology", tmp_path / "grouped.csv")
+    assert code == 2 and "(groups: '', north)" in err
 
 
 def test_every_frame_duplicated_and_held_back_is_a_channel_not_a_usage_error(

@@ -21,6 +21,7 @@ file or a group with no meters.
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 import time
 from typing import Any
@@ -196,6 +197,12 @@ def _run_broadcast(args: argparse.Namespace) -> int:
     from ..package import parse_package
 
     started = time.perf_counter()
+    save_kind = None
+    if args.save_topology:
+        save_kind = pathlib.Path(args.save_topology).suffix.lower().lstrip(".")
+        if save_kind not in ("json", "csv"):
+            raise UsageError(f"mesh broadcast: --save-topology writes a .json or a .csv file, "
+                             f"not {args.save_topology!r}")
     pkg = read_file(args.file, "package")
     parsed = parse_package(pkg)  # a malformed package: exit 1 with its code
     header = parsed.header
@@ -203,11 +210,14 @@ def _run_broadcast(args: argparse.Namespace) -> int:
     topo = _topology(args, header)
     if args.topology is not None and args.rate:
         warn("mesh broadcast: --rate is for generated meshes; the file's rates stand")
-    if args.save_topology:
-        kind = "csv" if args.save_topology.lower().endswith(".csv") else "json"
-        write_atomic(args.save_topology, topo.dumps(kind).encode("utf-8"))
+    if save_kind is not None:
+        write_atomic(args.save_topology, topo.dumps(save_kind).encode("utf-8"))
     members = topo.group(args.group)
     if not members:
+        if not any(topo.groups()):
+            raise UsageError(f"mesh broadcast: group {args.group!r} has no meters: the "
+                             f"topology gives no meter a group (no 'group' column or field, "
+                             f"or every one empty)")
         known = ", ".join(sorted(g or "''" for g in topo.groups())[:10])
         raise UsageError(f"mesh broadcast: group {args.group!r} has no meters "
                          f"(groups: {known})")
