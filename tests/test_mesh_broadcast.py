@@ -219,6 +219,22 @@ def test_a_battery_meter_keeps_what_it_completed_while_a_sibling_is_served() -> 
     assert rep.meter("S")["outcome"] == "complete"
 
 
+def test_meters_that_activated_the_session_before_are_complete_not_refused() -> None:
+    """The same broadcast sent again to meters that took it, activated it and
+    confirmed it: each needs none of its frames (they come back dropped as of a
+    closed session), which is done, not a refusal."""
+    topo = tree(("A", "DC"), ("B", "A"), ("C", "DC"))
+    rep, meters = run(topo, MeshConfig(seed=4))
+    assert rep.complete
+    for m in meters.values():
+        assert m.activate() is None and m.heartbeat()
+        assert m.session_outcome(0) == "missing"  # (a session it never heard)
+    again = broadcast(package(), topo, G, meters, MeshConfig(seed=4))
+    assert again.outcome == {"complete": 3, "pending": 0, "incomplete": 0, "refused": 0}
+    assert again.failed == []
+    assert again.rounds[-1]["round"] == 1  # nobody left to wait for
+
+
 def test_non_members_relay_for_the_group_and_get_no_meter() -> None:
     nodes = [Node("N1", "DC", group="other"), Node("N2", "N1", group="other"),
              Node("M1", "N2", group=G, quality=0.9), Node("M2", "N1", group=G),

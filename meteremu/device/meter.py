@@ -646,6 +646,15 @@ class VirtualMeter:
         dl = self.download.open() if self.power.running else None
         return None if dl is None else dl.session_id
 
+    def session_outcome(self, session: int) -> str:
+        """Where mesh session ``session`` stands here: ``complete`` (every fragment
+        held, or the session closed as activated: the meter runs or ran its
+        image and needs none of its frames), ``refused`` (closed any other way:
+        refused, or replaced by a newer session; it takes none of its frames)
+        or ``missing`` (fragments still to come, all of them when the meter
+        never took the session or is off)."""
+        return self.download.outcome(session)[0]
+
     def download_progress(self) -> tuple[int, int]:
         """(fragments received, fragments in the session); (0, 0) without a session."""
         dl = self.download.open() if self.power.running else None

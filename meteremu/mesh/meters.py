@@ -52,6 +52,8 @@ class MeshMeter(Protocol):
 
     def download_session(self) -> int | None: ...
 
+    def session_outcome(self, session: int) -> str: ...
+
     def advance(self, seconds: Fraction) -> None: ...
 
     def drain_events(self) -> list[Any]: ...
@@ -88,7 +90,9 @@ class MeterAgent:
     The meter refused the session when it no longer holds it open and said so:
     a ``Refused`` event (its FOTA_ERR record) other than 0x8009 -- a dropped
     frame, logged once per session while the download goes on -- or a burst
-    whose receipts refused frames and took none.
+    whose receipts refused frames and took none. A meter that closed the
+    session as activated before (the same broadcast sent again) is complete:
+    it needs none of its frames.
     """
 
     __slots__ = ("battery_start", "frames_heard", "meter", "refusal", "refusal_receipt",
@@ -138,6 +142,8 @@ class MeterAgent:
         self._read_events()
         m = self.meter
         if m.download_session() != session:
+            if m.session_outcome(session) == "complete":  # it activated the session before
+                return Status("complete")
             if self.said_no:
                 return Status("refused", code=self.code)
             return Status("missing", everything)
