@@ -1,4 +1,4 @@
-"""meteremu.fleet and Python's cyclic collector: a fleet's calls leave their
+"""meteremu.fleet and Python's cyclic collector: a fleet's build leaves its
 meters out of the collector's sight, so no later collection walks them all;
 a fleet closed or dropped hands them back, so its meters are freed."""
 
@@ -38,10 +38,18 @@ def test_a_built_fleet_is_out_of_the_collectors_sight() -> None:
     fleet.close()
 
 
-def test_what_a_broadcast_made_is_frozen_too() -> None:
+def test_driving_a_fleet_freezes_nothing_more() -> None:
+    """Only the build freezes (its meters live as long as the fleet); what a
+    broadcast, an activation or a heartbeat leaves behind is the collector's
+    as usual, so a long campaign's own garbage is never held back."""
     fleet = fleet_of(2)
+    frozen = gc.get_freeze_count()
     result = fleet.broadcast(FRAMES, seed=1)
-    assert not _tracked(result.outcomes)
+    fleet.activate()
+    fleet.heartbeat()
+    fleet.advance(60)
+    assert gc.get_freeze_count() <= frozen and gc.isenabled()  # (frozen ones may go)
+    assert _tracked(result.outcomes)
     assert all(o.kind == "complete" for o in result.outcomes.values())
     fleet.close()
 

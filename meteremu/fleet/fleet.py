@@ -34,15 +34,18 @@ BLOCK = 64  # meters per mapping (see .memory)
 _T = TypeVar("_T")
 
 
-def _quiet_gc(fn: Callable[..., _T]) -> Callable[..., _T]:
-    """Run ``fn`` with Python's cyclic garbage collector paused, then move what
-    is alive out of its sight (``gc.freeze``) and let it run again. A fleet is
-    a large, long-lived object graph that these calls only add to; every
-    collection the allocations trigger would walk all of it again, so the
-    time grows faster than the fleet -- and the first collection after the
-    call would walk everything the call made (about 70 objects a meter: a
-    fifth of a second for 10,000 meters). Frozen objects are still freed when
-    their last reference goes; only reference cycles among them wait for
+def _quiet_gc(fn: Callable[..., _T], *, freeze: bool = False) -> Callable[..., _T]:
+    """Run ``fn`` with Python's cyclic garbage collector paused (and restored
+    after). A fleet is a large, long-lived object graph that these calls only
+    add to; every collection the allocations trigger would walk all of it
+    again, so the time grows faster than the fleet.
+
+    ``freeze`` (the build): then move what is alive out of the collector's
+    sight (``gc.freeze``) before it runs again. Else the first collection
+    after the build walks every object it made -- about 70 a meter, a fifth
+    of a second for 10,000 meters -- and every full collection after that
+    walks them all again. Frozen objects are still freed when their last
+    reference goes; only reference cycles among them wait for
     :meth:`Fleet.close` (or the fleet's end), which hands them back to the
     collector (``gc.unfreeze``). A caller that keeps the collector disabled
     itself is left alone: nothing is frozen then."""
@@ -55,7 +58,8 @@ def _quiet_gc(fn: Callable[..., _T]) -> Callable[..., _T]:
             return fn(*args, **kwargs)
         finally:
             if was:
-                gc.freeze()
+                if freeze:
+                    gc.freeze()
                 gc.enable()
 
     return paused
@@ -110,7 +114,7 @@ class Fleet:
         weakref.finalize(self, gc.unfreeze)
 
     @classmethod
-    @_quiet_gc
+    @functools.partial(_quiet_gc, freeze=True)
     def build(
         cls,
         meters: int | Sequence[MeterSpec | str],
@@ -330,8 +334,8 @@ class Fleet:
 
     def close(self) -> None:
         """Drop every meter and the shared mappings (no power-fail save: the
-        flash is in memory only and goes with the fleet). What the fleet's calls
-        froze out of the collector's sight is handed back to it."""
+        flash is in memory only and goes with the fleet). What the build froze
+        out of the collector's sight is handed back to it."""
         self._meters.clear()
         self._cells.clear()
         for pool in self._pools:
