@@ -162,6 +162,15 @@ def test_bad_input_is_refused_and_changes_nothing() -> None:
         fleet.broadcast([])
     with pytest.raises(UsageError):
         fleet.broadcast(FRAMES, max_rounds=0)
+    # not numbers, or not whole ones: each a UsageError naming the argument
+    for kw in ({"loss": "0.1"}, {"loss": None}, {"loss": True}, {"seed": 1.5},
+               {"seed": "7"}, {"seed": None}, {"max_rounds": 2.5}, {"max_rounds": True},
+               {"max_rounds": "3"}):
+        with pytest.raises(UsageError, match=next(iter(kw))):
+            fleet.broadcast(FRAMES, **kw)  # type: ignore[arg-type]
+    for seconds in (float("nan"), float("inf"), "5", None):
+        with pytest.raises(ValueError, match="finite number"):
+            fleet.advance(seconds)  # type: ignore[arg-type]
     with pytest.raises(UsageError):
         fleet["nope"]
     assert [picture(fleet[s]) for s in fleet] == before

@@ -10,6 +10,7 @@ where and why the run stopped and what it heard.
 
 from __future__ import annotations
 
+import numbers
 import struct
 from array import array
 from collections.abc import Sequence
@@ -55,8 +56,8 @@ _OUTPUTS = _outputs()
 
 def loss_threshold(p: float) -> int:
     """The C threshold of a loss probability ``p`` in [0, 1]: ``round(p * 2**32)``."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"loss must be in [0, 1], not {p!r}")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"loss must be a number in [0, 1], not {p!r}")
     return round(p * LOSS_ONE)
 
 

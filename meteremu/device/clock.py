@@ -135,8 +135,14 @@ class VirtualClock:
 
     def checked_step(self, seconds: Seconds) -> Fraction:
         """``seconds`` as a step this clock can take: ``ValueError`` for a negative
-        one, or one that would run the date-time past :data:`RTC_MAX`."""
-        step = Fraction(seconds)
+        one, one that is not a finite number (NaN, infinity, a string), or one
+        that would run the date-time past :data:`RTC_MAX`."""
+        try:
+            if isinstance(seconds, (str, bool)):
+                raise TypeError
+            step = Fraction(seconds)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"seconds must be a finite number, not {seconds!r}") from None
         if step < 0:
             raise ValueError(f"time only moves forward (advance({seconds!r}))")
         if self.epoch_seconds + step > _RTC_MAX_S:

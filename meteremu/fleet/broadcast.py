@@ -249,8 +249,10 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
                   cells: Sequence[int | None] | None = None) -> BroadcastResult:
     """The broadcast (see the module's docstring); ``cells``: where each meter's
     flash cells are mapped, when it is a fleet's (see ``_adopt_checks``)."""
-    if max_rounds < 1:
-        raise UsageError(f"max_rounds must be at least 1, not {max_rounds}")
+    if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
+        raise UsageError(f"max_rounds must be a whole number of at least 1, not {max_rounds!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise UsageError(f"seed must be a whole number, not {seed!r}")
     session, frames, pkg = _session(frames)
     count = len(frames)
     try:
