@@ -262,6 +262,21 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
 int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
                            uint32_t *done);
 
+/*
+ * mt_reasm_frames_parsed for a simulator that stored the fragments itself
+ * (csrc/sim/mt_fleet.c): vouched (vouched_len bytes; NULL for none) is a
+ * bitmap over the session's fragment indexes, bit i % 8 of byte i / 8. A
+ * set bit is the caller's word that the bank holds, byte for byte, the
+ * payload of every frame it passes for fragment i -- it wrote them from
+ * those very bytes and knows the cells took them exactly (no bit stuck).
+ * A duplicate of a vouched fragment is then counted without reading the
+ * bank back; anything else, and a fragment not vouched for, goes exactly as
+ * in mt_reasm_frames_parsed. A meter's own firmware passes nothing: it
+ * reads what it holds.
+ */
+int mt_reasm_frames_vouched(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                            uint32_t *done, const uint8_t *vouched, uint32_t vouched_len);
+
 /* Queries. */
 uint32_t mt_reasm_received(const mt_reasm *st);
 int mt_reasm_complete(const mt_reasm *st); /* 1 when every fragment is marked */

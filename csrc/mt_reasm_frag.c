@@ -373,11 +373,15 @@ int mt_reasm_block(mt_reasm *st, uint32_t index, const uint8_t *payload, size_t 
 typedef struct run_view {
     const uint8_t *bank;     /* NULL: no view */
     const uint8_t *progress;
+    const uint8_t *vouched;  /* NULL, or the caller's bitmap (mt_reasm_frames_vouched) */
+    uint32_t vouched_len;    /* its bytes */
 } run_view;
 
 static void view_open(const mt_reasm *st, run_view *v)
 {
     v->bank = v->progress = NULL;
+    v->vouched = NULL;
+    v->vouched_len = 0;
     if (st->phase != MT_REASM_ACTIVE) return;
     v->bank = mt_flash_area_peek(&st->bank, 0, st->bank.size);
     v->progress = mt_flash_area_peek(&st->progress, 0, st->progress.size);
@@ -399,7 +403,9 @@ static int store_viewed(mt_reasm *st, const run_view *v, uint32_t i, const uint8
         off > st->bank.size || len > st->bank.size - off)
         return 0;
     got = (((uint32_t)v->progress[byte] >> (i % 8u)) & 1u) == 0;
-    if (got && memcmp(v->bank + off, data, len) == 0) { /* the common duplicate, here */
+    if (got && ((v->vouched != NULL && i / 8u < v->vouched_len &&
+                 ((uint32_t)v->vouched[i / 8u] >> (i % 8u) & 1u) != 0) ||
+                memcmp(v->bank + off, data, len) == 0)) { /* the common duplicate, here */
         st->stats.duplicates++;
         *rc = MT_OK;
         return 1;
@@ -466,8 +472,16 @@ int mt_reasm_frames(mt_reasm *st, const uint8_t *buf, size_t buf_len, const uint
     return MT_OK;
 }
 
-int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
-                           uint32_t *done)
+/* The vouched bitmap of mt_reasm_frames_vouched (bits NULL: none). */
+typedef struct vouch {
+    const uint8_t *bits;
+    uint32_t len;
+} vouch;
+
+/* mt_reasm_frames_parsed and _vouched (six arguments: all in registers on
+ * common ABIs, so neither caller needs a stack adjustment to call it). */
+static int frames_run(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                      uint32_t *done, const vouch *vo)
 {
     run_view v;
     if (st == NULL || done == NULL) return MT_E_ARG;
@@ -477,6 +491,10 @@ int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t
     for (uint32_t k = 0; k < n; k++) /* all checked before any is taken */
         if (frs[k].payload == NULL && frs[k].payload_len != 0) return MT_E_ARG;
     view_open(st, &v);
+    if (v.bank != NULL && vo->bits != NULL) {
+        v.vouched = vo->bits;
+        v.vouched_len = vo->len;
+    }
     for (uint32_t k = 0; k < n; k++) {
         uint32_t before = st->received;
         int rc = MT_OK;
@@ -485,4 +503,18 @@ int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t
         if (!run_record(st, rc, before, k, outcome)) return rc;
     }
     return MT_OK;
+}
+
+int mt_reasm_frames_parsed(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                           uint32_t *done)
+{
+    const vouch none = {NULL, 0};
+    return frames_run(st, frs, n, outcome, done, &none);
+}
+
+int mt_reasm_frames_vouched(mt_reasm *st, const mt_frame *frs, uint32_t n, int8_t *outcome,
+                            uint32_t *done, const uint8_t *vouched, uint32_t vouched_len)
+{
+    const vouch vo = {vouched, vouched_len};
+    return frames_run(st, frs, n, outcome, done, &vo);
 }

@@ -109,11 +109,21 @@ static void feed_run(mt_fleet_meter *m, const mt_frame *fr, uint32_t n, uint32_t
 {
     int8_t outcome[CHUNK];
     uint32_t done = 0, written = 0, duplicates = 0;
-    int rc = mt_reasm_frames_parsed(m->reasm, fr, n, outcome, &done);
+    int rc = mt_reasm_frames_vouched(m->reasm, fr, n, outcome, &done, m->vouched,
+                                     m->vouched_len);
+    /* the cells took a written payload exactly unless some bit is stuck */
+    int vouch = m->vouched != NULL && m->reasm->bank.dev != NULL &&
+                m->reasm->bank.dev->n_stuck == 0;
 
     for (uint32_t t = 0; t < done; t++) {
-        if (outcome[t] == MT_REASM_DUPLICATE) duplicates++;
-        else if (outcome[t] == MT_REASM_WRITTEN) written++;
+        if (outcome[t] == MT_REASM_DUPLICATE) {
+            duplicates++;
+        } else if (outcome[t] == MT_REASM_WRITTEN) {
+            uint32_t i = fr[t].fragment_index;
+            written++;
+            if (vouch && i / 8u < m->vouched_len)
+                m->vouched[i / 8u] = (uint8_t)(m->vouched[i / 8u] | (1u << (i % 8u)));
+        }
     }
     if (rc != MT_OK && done == 0) { /* refused before any frame (not for parsed frames) */
         m->stop = k;

@@ -41,6 +41,16 @@
  * read (reasm, rng, loss, start) and written (rng, stop, code, written,
  * duplicates); the reassemblers change as mt_reasm_frames changes them.
  *
+ * Vouching. A caller that sends one session's frames round after round,
+ * the frame for fragment i the same bytes each time, may give a meter a
+ * bitmap over the session's fragment indexes (vouched, zeroed when the
+ * broadcast begins, kept across its rounds): each fragment its runs write
+ * while its flash has no stuck bit -- so the cells took the payload exactly
+ * -- is marked there, and a later duplicate of a marked fragment is counted
+ * without reading the bank back (mt_reasm_frames_vouched). Only this
+ * runner's own writes are marked; a fragment stored any other way (the
+ * caller's per-frame path, an earlier broadcast) is compared as before.
+ *
  * Replay (mt_fleet_replay): the same round again from where each meter's run
  * stopped, once the caller has handled that frame: no draws, `heard` is
  * read (the first call's), and meter i is fed the frames it heard from
@@ -67,6 +77,8 @@ typedef struct mt_fleet_meter {
     int32_t code;        /* out: MT_FLEET_RAN, MT_FLEET_BEFORE, MT_FLEET_COMPLETED or an error */
     uint32_t written;    /* out: frames newly written before the stop */
     uint32_t duplicates; /* out: same-content duplicates before the stop */
+    uint8_t *vouched;    /* NULL, or vouched_len bytes the runs keep (Vouching below) */
+    uint32_t vouched_len;
 } mt_fleet_meter;
 
 /* Bytes of `heard` one round needs: n rows of ceil(frames / 8) bytes, frame k of

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import c_error
+from ..errors import PackageRefused, c_error
 from . import ffi, lib
-from .reasm import Reassembler
+from .reasm import Reassembler, frame_fields
 
 __all__ = [
     "BEFORE",
@@ -111,9 +111,19 @@ class RoundResult:
 
 class RoundRunner:
     """The links of ``n`` meters: ``seeds`` (nonzero xorshift64* states) and
-    ``losses`` (thresholds from :func:`loss_threshold`)."""
+    ``losses`` (thresholds from :func:`loss_threshold`).
 
-    def __init__(self, seeds: Sequence[int], losses: Sequence[int]) -> None:
+    ``vouch``: the fragment count of the one session whose frames every round
+    sends, the frame for fragment ``i`` the same bytes in every round (a
+    broadcast re-sending one package), else 0. The runner then remembers,
+    per meter, the fragments its runs wrote while the meter's flash had no
+    stuck bit, and a later duplicate of one of them is counted without
+    reading the bank back (``mt_fleet.h``, "Vouching"): the same outcome,
+    since those cells hold exactly that frame's payload. :meth:`run` refuses
+    a frame that differs from the one it was given before for the same
+    fragment."""
+
+    def __init__(self, seeds: Sequence[int], losses: Sequence[int], vouch: int = 0) -> None:
         n = len(seeds)
         if len(losses) != n:
             raise ValueError(f"{n} seeds but {len(losses)} losses")
@@ -129,10 +139,20 @@ class RoundRunner:
         self._round: tuple[Any, Any, int, Any, int] | None = None
         self._keep: tuple[bytes, array[int]] = (b"", array(_U32_ARRAY))
         self._heard = b""
+        if not 0 <= vouch <= 0xFFFF:
+            raise ValueError(f"vouch must be a fragment count, 0..65535, not {vouch!r}")
         self._m = ffi.new("mt_fleet_meter[]", max(n, 1))
         for i in range(n):
             self._m[i].rng = seeds[i]
             self._m[i].loss = losses[i]
+        self._sent: dict[int, bytes] | None = None  # vouching: the frame of each fragment
+        if vouch:
+            row = (vouch + 7) // 8
+            self._vouched = ffi.new("uint8_t[]", max(n * row, 1))  # zeroed
+            self._sent = {}
+            for i in range(n):
+                self._m[i].vouched = self._vouched + i * row
+                self._m[i].vouched_len = row
 
     def state(self, i: int) -> int:
         """Meter ``i``'s link state now."""
@@ -181,6 +201,8 @@ class RoundRunner:
         lens = array(_U32_ARRAY, map(len, frames))
         if sum(lens) != len(data):
             raise TypeError("frames must be bytes")
+        if self._sent is not None:
+            self._same_frames(frames)
         self._bind(reassemblers)
         n, count = self.n, len(lens)
         size = int(lib.mt_fleet_heard_bytes(n, count))
@@ -192,6 +214,21 @@ class RoundRunner:
         rc = lib.mt_fleet_round(self._m, n, buf, len(data), lens_c, count, heard, size)
         self._heard = bytes(ffi.buffer(heard, size))
         return self._result(rc, "fleet round")
+
+    def _same_frames(self, frames: Sequence[bytes]) -> None:
+        """A vouching runner's rule: each fragment's frame the same bytes in
+        every round (a frame that does not parse is no fragment's)."""
+        sent = self._sent
+        assert sent is not None
+        for f in frames:
+            try:
+                index = frame_fields(f)[3]
+            except PackageRefused:
+                continue
+            first = sent.setdefault(index, f)
+            if first is not f and first != f:
+                raise ValueError(f"fragment {index}: another frame than in an earlier round "
+                                 "(a vouching runner sends one package's frames)")
 
     def replay(self, reassemblers: Sequence[Reassembler | None],
                starts: Sequence[int]) -> RoundResult:
