@@ -59,7 +59,7 @@ def test_meters_whose_bank_does_not_hold_what_was_written_still_equal_their_twin
 
 
 def test_a_vouching_runner_refuses_another_frame_for_a_fragment() -> None:
-    runner = RoundRunner([1, 2], [loss_threshold(0.0)] * 2, vouch=len(FRAMES))
+    runner = RoundRunner([1, 2], [loss_threshold(0.0)] * 2, vouch=len(FRAMES), bank_sectors=32)
     runner.run([None, None], FRAMES[:4] + FRAMES[-1:])
     runner.run([None, None], FRAMES[:4] + FRAMES[-1:])  # the same frames again: fine
     other = bytearray(FRAMES[2])
@@ -73,3 +73,5 @@ def test_a_vouching_runner_refuses_another_frame_for_a_fragment() -> None:
     plain.run([None, None], [again[-1]])  # without vouching nothing is remembered
     with pytest.raises(ValueError, match="fragment count"):
         RoundRunner([1], [0], vouch=-1)
+    with pytest.raises(ValueError, match="bank_sectors"):
+        RoundRunner([1], [0], vouch=4, bank_sectors=-1)

@@ -105,15 +105,12 @@ static void parse_chunk(chunk *c, const uint8_t *buf, size_t off, const uint32_t
  * at a frame whose storing failed (its code), or at the frame that
  * completed the download (MT_FLEET_COMPLETED, not counted as written).
  */
-static void feed_run(mt_fleet_meter *m, const mt_frame *fr, uint32_t n, uint32_t k)
+static void feed_run(mt_fleet_meter *m, const mt_frame *fr, uint32_t n, uint32_t k, int vouch)
 {
     int8_t outcome[CHUNK];
     uint32_t done = 0, written = 0, duplicates = 0;
-    int rc = mt_reasm_frames_vouched(m->reasm, fr, n, outcome, &done, m->vouched,
-                                     m->vouched_len);
-    /* the cells took a written payload exactly unless some bit is stuck */
-    int vouch = m->vouched != NULL && m->reasm->bank.dev != NULL &&
-                m->reasm->bank.dev->n_stuck == 0;
+    int rc = mt_reasm_frames_vouched(m->reasm, fr, n, outcome, &done,
+                                     vouch ? m->vouched : NULL, m->vouched_len);
 
     for (uint32_t t = 0; t < done; t++) {
         if (outcome[t] == MT_REASM_DUPLICATE) {
@@ -145,6 +142,52 @@ static void feed_run(mt_fleet_meter *m, const mt_frame *fr, uint32_t n, uint32_t
 }
 
 /*
+ * Vouching (mt_fleet.h): whether meter m may vouch now -- a bitmap and
+ * marks given, its reassembler ACTIVE on a session, its flash keeping
+ * write generations (not saturated) and no bit stuck anywhere (the cells
+ * take a written payload exactly), its bank within the marks.
+ */
+static int vouch_ok(const mt_fleet_meter *m)
+{
+    const mt_reasm *r = m->reasm;
+    const mt_flash *f = r->bank.dev;
+    if (m->vouched == NULL || m->marks == NULL || f == NULL || f->gen == NULL) return 0;
+    if (f->gen_now == MT_FLASH_GEN_UNKNOWN || f->n_stuck != 0) return 0;
+    if (r->phase != MT_REASM_ACTIVE || r->fragment_size == 0) return 0;
+    return (r->bank.size >> f->sector_shift) <= m->marks_len;
+}
+
+/* Before the meter's runs of a chunk: a bank sector whose write generation
+ * moved since its runs last left it (marks) was written, erased or struck
+ * by a fault from outside them, so the fragments in it lose their vouches. */
+static void vouch_begin(mt_fleet_meter *m)
+{
+    const mt_reasm *r = m->reasm;
+    const mt_flash *f = r->bank.dev;
+    uint32_t shift = f->sector_shift, first = r->bank.off >> shift;
+    uint32_t sectors = r->bank.size >> shift, fs = r->fragment_size;
+    for (uint32_t s = 0; s < sectors; s++) {
+        uint32_t g = f->gen[first + s];
+        if (g == m->marks[s] && g != MT_FLASH_GEN_UNKNOWN) continue;
+        m->marks[s] = g;
+        /* the fragments with a byte in [s << shift, (s + 1) << shift) of the bank */
+        for (uint32_t i = (s << shift) / fs; i <= (((s + 1u) << shift) - 1u) / fs; i++) {
+            if (i / 8u >= m->vouched_len) break;
+            m->vouched[i / 8u] = (uint8_t)(m->vouched[i / 8u] & ~(1u << (i % 8u)));
+        }
+    }
+}
+
+/* After them: what moved the generations since vouch_begin was the runs. */
+static void vouch_end(mt_fleet_meter *m)
+{
+    const mt_reasm *r = m->reasm;
+    const mt_flash *f = r->bank.dev;
+    uint32_t shift = f->sector_shift, first = r->bank.off >> shift;
+    for (uint32_t s = 0; s < (r->bank.size >> shift); s++) m->marks[s] = f->gen[first + s];
+}
+
+/*
  * The frames of chunk c (frames k0 .. k0 + cnt - 1) meter m hears (hear[j]
  * nonzero), to its reassembler while its run goes on: each run of
  * consecutive frames heard and parsed goes in one call (feed_run); a frame
@@ -155,6 +198,8 @@ static void feed_chunk(mt_fleet_meter *m, const chunk *c, const uint8_t *hear, u
                        uint32_t cnt, uint32_t frames)
 {
     uint32_t j = 0;
+    int vouch = vouch_ok(m);
+    if (vouch) vouch_begin(m);
     while (j < cnt && m->stop == frames) {
         uint32_t e;
         if (!hear[j]) {
@@ -164,12 +209,13 @@ static void feed_chunk(mt_fleet_meter *m, const chunk *c, const uint8_t *hear, u
         if (!c->ok[j]) {
             m->stop = k0 + j;
             m->code = MT_FLEET_BEFORE;
-            return;
+            break;
         }
         for (e = j + 1u; e < cnt && hear[e] && c->ok[e]; e++) continue;
-        feed_run(m, &c->fr[j], e - j, k0 + j);
+        feed_run(m, &c->fr[j], e - j, k0 + j, vouch);
         j = e;
     }
+    if (vouch) vouch_end(m);
 }
 
 int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,

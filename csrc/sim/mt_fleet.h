@@ -44,12 +44,20 @@
  * Vouching. A caller that sends one session's frames round after round,
  * the frame for fragment i the same bytes each time, may give a meter a
  * bitmap over the session's fragment indexes (vouched, zeroed when the
- * broadcast begins, kept across its rounds): each fragment its runs write
- * while its flash has no stuck bit -- so the cells took the payload exactly
- * -- is marked there, and a later duplicate of a marked fragment is counted
- * without reading the bank back (mt_reasm_frames_vouched). Only this
- * runner's own writes are marked; a fragment stored any other way (the
- * caller's per-frame path, an earlier broadcast) is compared as before.
+ * broadcast begins, kept across its rounds) and a word per bank sector
+ * (marks, zeroed with it): each fragment its runs write while its flash has
+ * no stuck bit -- so the cells took the payload exactly -- is marked in the
+ * bitmap, and a later duplicate of a marked fragment is counted without
+ * reading the bank back (mt_reasm_frames_vouched). The marks keep each bank
+ * sector's write generation (mt_flash_track) as the meter's runs last left
+ * it: before its next runs, a sector whose generation moved -- written,
+ * erased or struck by a fault from outside the runs, between rounds or
+ * between a stop and its replay -- loses the marks of the fragments in it.
+ * So only fragments this runner wrote, untouched since, are spared the
+ * compare; one stored any other way (the caller's per-frame path, an
+ * earlier broadcast) is compared as before, and so is every fragment of a
+ * meter with a stuck bit anywhere, without generations, or with a bank of
+ * more sectors than marks_len.
  *
  * Replay (mt_fleet_replay): the same round again from where each meter's run
  * stopped, once the caller has handled that frame: no draws, `heard` is
@@ -79,6 +87,8 @@ typedef struct mt_fleet_meter {
     uint32_t duplicates; /* out: same-content duplicates before the stop */
     uint8_t *vouched;    /* NULL, or vouched_len bytes the runs keep (Vouching below) */
     uint32_t vouched_len;
+    uint32_t *marks;     /* with vouched: marks_len words, one per bank sector */
+    uint32_t marks_len;
 } mt_fleet_meter;
 
 /* Bytes of `heard` one round needs: n rows of ceil(frames / 8) bytes, frame k of

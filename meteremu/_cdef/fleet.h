@@ -13,6 +13,8 @@ typedef struct mt_fleet_meter {
     uint32_t duplicates;
     uint8_t *vouched;
     uint32_t vouched_len;
+    uint32_t *marks;
+    uint32_t marks_len;
 } mt_fleet_meter;
 size_t mt_fleet_heard_bytes(uint32_t n, uint32_t frames);
 int mt_fleet_round(mt_fleet_meter *meters, uint32_t n, const uint8_t *buf, size_t buf_len,

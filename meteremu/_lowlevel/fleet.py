@@ -119,11 +119,14 @@ class RoundRunner:
     per meter, the fragments its runs wrote while the meter's flash had no
     stuck bit, and a later duplicate of one of them is counted without
     reading the bank back (``mt_fleet.h``, "Vouching"): the same outcome,
-    since those cells hold exactly that frame's payload. :meth:`run` refuses
-    a frame that differs from the one it was given before for the same
-    fragment."""
+    since those cells hold exactly that frame's payload. ``bank_sectors``:
+    the sectors of the meters' banks, whose write generations tell the
+    runner that nothing else touched the bank since its own writes (a meter
+    whose bank has more is not vouched for). :meth:`run` refuses a frame
+    that differs from the one it was given before for the same fragment."""
 
-    def __init__(self, seeds: Sequence[int], losses: Sequence[int], vouch: int = 0) -> None:
+    def __init__(self, seeds: Sequence[int], losses: Sequence[int], vouch: int = 0,
+                 bank_sectors: int = 0) -> None:
         n = len(seeds)
         if len(losses) != n:
             raise ValueError(f"{n} seeds but {len(losses)} losses")
@@ -141,18 +144,23 @@ class RoundRunner:
         self._heard = b""
         if not 0 <= vouch <= 0xFFFF:
             raise ValueError(f"vouch must be a fragment count, 0..65535, not {vouch!r}")
+        if not 0 <= bank_sectors <= 0xFFFF:
+            raise ValueError(f"bank_sectors must be 0..65535, not {bank_sectors!r}")
         self._m = ffi.new("mt_fleet_meter[]", max(n, 1))
         for i in range(n):
             self._m[i].rng = seeds[i]
             self._m[i].loss = losses[i]
         self._sent: dict[int, bytes] | None = None  # vouching: the frame of each fragment
-        if vouch:
+        if vouch and bank_sectors:
             row = (vouch + 7) // 8
             self._vouched = ffi.new("uint8_t[]", max(n * row, 1))  # zeroed
+            self._marks = ffi.new("uint32_t[]", max(n * bank_sectors, 1))
             self._sent = {}
             for i in range(n):
                 self._m[i].vouched = self._vouched + i * row
                 self._m[i].vouched_len = row
+                self._m[i].marks = self._marks + i * bank_sectors
+                self._m[i].marks_len = bank_sectors
 
     def state(self, i: int) -> int:
         """Meter ``i``'s link state now."""

@@ -259,9 +259,12 @@ def run_broadcast(picked: Sequence[tuple[str, VirtualMeter]], frames: Sequence[b
         thresholds = [loss_threshold(p) for p in losses]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    # every round re-sends these very frames: the runner may vouch for what it wrote
-    runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds, vouch=count)
     meters = [m for _, m in picked]
+    # every round re-sends these very frames: the runner may vouch for what it wrote
+    sectors = max((m.layout["bank_a"].size // m.geometry.sector_size for m in meters),
+                  default=0)
+    runner = RoundRunner([link_seed(seed, s) for s, _ in picked], thresholds, vouch=count,
+                         bank_sectors=sectors)
     spans = _adopt_checks(meters, pkg, session,
                           cells if cells is not None else [None] * len(meters))
     result = BroadcastResult(session, count)

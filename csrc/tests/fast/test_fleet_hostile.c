@@ -13,7 +13,13 @@
  *   both sides: a power cut after n operations with each tear mode, bits
  *   stuck at 0 or 1 (in the bank and in the progress bitmap), a sector worn
  *   out early. Every fault must strike exactly where it strikes one frame at
- *   a time; after a cut both sides are powered up and resumed alike.
+ *   a time; after a cut both sides are powered up and resumed alike;
+ * - the same with the fleet's side vouching for what its runs write
+ *   (mt_fleet.h, "Vouching"; no conflicting duplicates, which the caller
+ *   of a vouching round rules out): a bit stuck, then cleared, between two
+ *   rounds, a torn write, a worn sector must still be found by a compare
+ *   exactly where the per-frame side finds it. (Without the write
+ *   generations' guard this pass fails.)
  *
  * Both sides get the same stops handled the same way (a BEFORE frame through
  * mt_reasm_frame, then the replay from after it); every call's outputs, the
@@ -35,6 +41,7 @@
 #define SLOTS 40u /* frames per round */
 #define RUNS_HOSTILE 60u
 #define RUNS_FAULTS 80u
+#define VOUCHED 2 /* drive(): faults armed, and the fleet side vouching */
 
 typedef struct meter {
     uint8_t mem[DEV];
@@ -67,6 +74,7 @@ static uint32_t hostile_frame(uint8_t *out, uint32_t *len_out, int faults)
 {
     uint32_t n = count_of(FS), i = next_rand() % n, kind = next_rand() % 16u;
     if (faults && kind != 3u && kind != 6u) kind = 15u; /* a valid frame */
+    if (faults == VOUCHED && kind == 3u) kind = 15u; /* one frame per fragment's content */
     uint8_t payload[FS];
     mt_frame f;
     size_t len = 0;
@@ -151,12 +159,20 @@ typedef struct tally {
     uint32_t stops, conflicts, bad, completed, cut, worn, one;
 } tally;
 
-/* RUNS runs of four rounds; faults: armed before every round. */
+/* RUNS runs of four rounds; faults: armed before every round; VOUCHED: armed
+ * too, and the fleet's meters vouch for what their runs write (mt_fleet.h,
+ * "Vouching": the frames of one fragment all carry its content), the
+ * per-frame side compares every duplicate. */
 static void drive(uint32_t runs, int faults, tally *c, uint32_t *refused)
 {
     const uint64_t loss[METERS] = {0, (uint64_t)1 << 30, (uint64_t)1 << 31, 0, 1, 3u << 30};
+    static uint8_t vouched[METERS][8];
+    static uint32_t marks[METERS][BANK / SEC];
     for (uint32_t run = 0; run < runs; run++) {
         mt_fleet_meter m[METERS], t[METERS];
+        CHECK(count_of(FS) <= 8u * sizeof vouched[0]);
+        memset(vouched, 0, sizeof vouched);
+        memset(marks, 0, sizeof marks);
         for (uint32_t i = 0; i < METERS; i++) {
             meter_init(&fleet[i]);
             meter_init(&twin[i]);
@@ -166,6 +182,12 @@ static void drive(uint32_t runs, int faults, tally *c, uint32_t *refused)
             m[i].loss = loss[i];
             t[i] = m[i];
             t[i].reasm = &twin[i].r;
+            if (faults == VOUCHED) {
+                m[i].vouched = vouched[i];
+                m[i].vouched_len = (uint32_t)sizeof vouched[i];
+                m[i].marks = marks[i];
+                m[i].marks_len = BANK / SEC;
+            }
         }
         for (int round = 0; round < 4; round++) {
             uint32_t total = 0, frames = SLOTS;
@@ -251,5 +273,12 @@ int main(void)
            (unsigned)f.one, (unsigned)f.conflicts, (unsigned)f.completed);
     CHECK(f.stops > 100 && f.conflicts > 0 && f.bad > 0 && f.completed > 0 && f.cut > 0 &&
           f.worn > 0);
+    tally v = {0};
+    uint32_t refused_v = 0;
+    drive(RUNS_FAULTS, VOUCHED, &v, &refused_v);
+    printf("fleet vouching, with faults: %u stops, %u cut, %u worn, %u stuck-bit refusals, "
+           "%u conflicts, %u completed\n", (unsigned)v.stops, (unsigned)v.cut,
+           (unsigned)v.worn, (unsigned)v.one, (unsigned)v.conflicts, (unsigned)v.completed);
+    CHECK(v.stops > 100 && v.completed > 0 && v.cut > 0 && v.worn > 0);
     return mt_test_done("test_fleet_hostile");
 }
