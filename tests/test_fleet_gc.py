@@ -9,7 +9,11 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from fleetkit import FRAMES, fleet_of
+from fleetkit import FACTORY, FRAMES, KEYS, fleet_of
+
+from meteremu.errors import UsageError
+from meteremu.fleet import Fleet
+from meteremu.testing import HW_REVISION, VENDOR_ID
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +75,18 @@ def test_a_fleet_dropped_without_close_is_freed_all_the_same() -> None:
     del fleet
     gc.collect()
     assert all(r() is None for r in gone)
+
+
+def test_a_build_that_fails_freezes_nothing() -> None:
+    """Bad input changes nothing: a refused build leaves no fleet to hand the
+    frozen objects back, so it must not freeze any (the half-built meters
+    would wait, uncollected, for some other fleet's close)."""
+    with pytest.raises(UsageError):
+        Fleet.build(["a", "a"], trusted_keys=[KEYS.point], factory_package=FACTORY,
+                    vendor_id=VENDOR_ID, hw_revision=HW_REVISION)
+    with pytest.raises(UsageError):
+        fleet_of(2, serial_format="{:08d}{}")
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
 
 
 def test_a_caller_that_keeps_the_collector_off_is_left_alone() -> None:

@@ -40,8 +40,8 @@ def _quiet_gc(fn: Callable[..., _T], *, freeze: bool = False) -> Callable[..., _
     add to; every collection the allocations trigger would walk all of it
     again, so the time grows faster than the fleet.
 
-    ``freeze`` (the build): then move what is alive out of the collector's
-    sight (``gc.freeze``) before it runs again. Else the first collection
+    ``freeze`` (the build): when ``fn`` returns, move what is alive out of
+    the collector's sight (``gc.freeze``) before it runs again. Else the first collection
     after the build walks every object it made -- about 70 a meter, a fifth
     of a second for 10,000 meters -- and every full collection after that
     walks them all again. Frozen objects are still freed when their last
@@ -55,11 +55,12 @@ def _quiet_gc(fn: Callable[..., _T], *, freeze: bool = False) -> Callable[..., _
         was = gc.isenabled()
         gc.disable()
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            if was and freeze:  # (a build that failed leaves no fleet to unfreeze them)
+                gc.freeze()
+            return out
         finally:
             if was:
-                if freeze:
-                    gc.freeze()
                 gc.enable()
 
     return paused
